@@ -1,0 +1,215 @@
+//! One error type for the whole SDK. Every binding maps [`ErrorKind`] to its own idiom
+//! (Python exception classes, C status codes), so the kind is the contract, not the text.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::diff::Plan;
+
+/// What went wrong, at the granularity a caller branches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Local misconfiguration: missing token/project, secret in a spec, bad option.
+    Configuration,
+    /// A field is invalid (locally or 400/422 from the server).
+    Validation,
+    /// `OnDrift::Fail` found drift; the error carries the plan.
+    Drift,
+    /// 401: token missing, malformed, unknown, revoked or expired.
+    Auth,
+    /// 403: wrong plane, wrong project or insufficient scope (`code` says which).
+    PermissionDenied,
+    /// 404.
+    NotFound,
+    /// 409.
+    Conflict,
+    /// 429.
+    RateLimited,
+    /// 5xx.
+    Server,
+    /// The connection could not be made or broke.
+    Connection,
+    /// A deadline passed (connect, read-idle or total).
+    Timeout,
+    /// The server answered something we cannot understand: bad JSON, a stream cut short,
+    /// an oversized SSE event, an in-band stream error.
+    Protocol,
+    /// The caller interrupted the call (Ctrl-C, task cancellation).
+    Cancelled,
+    /// Any other HTTP status.
+    Http,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Configuration => "configuration",
+            ErrorKind::Validation => "validation",
+            ErrorKind::Drift => "drift",
+            ErrorKind::Auth => "auth",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Server => "server",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Http => "http",
+        }
+    }
+
+    /// The kind an HTTP error status maps to (CONTRACT.md §2).
+    pub fn from_status(status: u16) -> ErrorKind {
+        match status {
+            400 | 422 => ErrorKind::Validation,
+            401 => ErrorKind::Auth,
+            403 => ErrorKind::PermissionDenied,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict,
+            429 => ErrorKind::RateLimited,
+            500..=599 => ErrorKind::Server,
+            _ => ErrorKind::Http,
+        }
+    }
+}
+
+/// One problem with one field, found by validation. `field` is a JSON-ish path such as
+/// `execution_policy_config.workers.cloud_pool.gpu_pool`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// The SDK's error. Messages never contain a secret: callers pass redacted tokens only.
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub message: String,
+    /// The first offending field, for validation errors.
+    pub field: Option<String>,
+    /// Every offending field, when local validation found several.
+    pub problems: Vec<FieldError>,
+    pub request_id: Option<String>,
+    pub retry_after: Option<Duration>,
+    /// For [`ErrorKind::Drift`]: what `ensure()` would have changed.
+    pub plan: Option<Plan>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            status: None,
+            code: None,
+            message: message.into(),
+            field: None,
+            problems: Vec::new(),
+            request_id: None,
+            retry_after: None,
+            plan: None,
+        }
+    }
+
+    pub fn configuration(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Configuration, message).with_code("configuration_error")
+    }
+
+    pub fn protocol(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Protocol, message)
+    }
+
+    /// A validation error listing every problem; the first names `.field`.
+    pub fn validation(problems: Vec<FieldError>) -> Self {
+        let message = problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut err = Error::new(ErrorKind::Validation, message).with_code("validation_failed");
+        err.field = problems.first().map(|p| p.field.clone());
+        err.problems = problems;
+        err
+    }
+
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
+    /// The documented message prefix for this kind (CONTRACT.md §2), so text is greppable
+    /// and identical across bindings.
+    fn prefix(&self) -> String {
+        match self.kind {
+            ErrorKind::PermissionDenied => format!(
+                "permission denied [{}]",
+                self.code.as_deref().unwrap_or("forbidden")
+            ),
+            ErrorKind::Auth => "authentication failed".into(),
+            ErrorKind::Validation => "validation error".into(),
+            ErrorKind::Drift => "drift detected".into(),
+            ErrorKind::Configuration => "configuration error".into(),
+            ErrorKind::NotFound => "not found".into(),
+            ErrorKind::Conflict => "conflict".into(),
+            ErrorKind::RateLimited => "rate limited".into(),
+            ErrorKind::Server => "server error".into(),
+            ErrorKind::Connection => "connection error".into(),
+            ErrorKind::Timeout => "timed out".into(),
+            ErrorKind::Protocol => "protocol error".into(),
+            ErrorKind::Cancelled => "cancelled".into(),
+            ErrorKind::Http => "http error".into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.prefix(), self.message)?;
+        if let Some(status) = self.status {
+            write!(f, " (HTTP {status}")?;
+            if let Some(id) = &self.request_id {
+                write!(f, ", request id {id}")?;
+            }
+            write!(f, ")")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

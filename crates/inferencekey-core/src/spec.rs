@@ -1,0 +1,250 @@
+//! `WorkloadSpec`: what the user declares, its validation (CONTRACT.md §4 step 1) and its
+//! wire form (§3.2).
+
+use serde_json::{Map, Value};
+
+use crate::enums::{Backend, ExecutionPolicy, TaskType};
+use crate::error::{Error, FieldError};
+use crate::policy::validate_policy_config;
+use crate::slug::validate_slug;
+use crate::token::contains_token;
+
+/// A declared workload. `slug` is the idempotency key; there is no provider and no VRAM floor
+/// because placement is the platform's job.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkloadSpec {
+    pub name: String,
+    pub slug: String,
+    pub model: String,
+    pub backend: Option<Backend>,
+    /// Overrides the client's project for this workload.
+    pub project: Option<String>,
+    pub description: Option<String>,
+    /// The engine launch command; sent as `config.command`.
+    pub command: Option<String>,
+    /// Pins the vLLM runtime; sent as `config.vllm_version`.
+    pub vllm_version: Option<String>,
+    pub task_type: Option<TaskType>,
+    /// Backend config; `command` / `vllm_version` are merged into it on the wire.
+    pub config: Option<Map<String, Value>>,
+    pub execution_policy: Option<ExecutionPolicy>,
+    pub execution_policy_config: Option<Value>,
+    pub worker_id: Option<String>,
+    pub gpu_resource_id: Option<String>,
+}
+
+fn blank(s: &str) -> bool {
+    s.trim().is_empty()
+}
+
+/// Walks every string in a JSON value (keys included), calling `f` with its path.
+fn walk_strings(path: &str, v: &Value, f: &mut dyn FnMut(&str, &str)) {
+    match v {
+        Value::String(s) => f(path, s),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                walk_strings(&format!("{path}[{i}]"), item, f);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                let p = format!("{path}.{k}");
+                f(&p, k);
+                walk_strings(&p, item, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl WorkloadSpec {
+    /// The canonical slug (CONTRACT.md §3.3); empty when the slug is unusable.
+    pub fn canonical_slug(&self) -> String {
+        crate::slug::canonical_slug(&self.slug)
+    }
+
+    /// `config` as sent on the wire: the explicit config with `command` and `vllm_version`
+    /// folded in. `None` when nothing is declared.
+    pub fn wire_config(&self) -> Option<Map<String, Value>> {
+        let mut config = self.config.clone().unwrap_or_default();
+        if let Some(cmd) = &self.command {
+            config.insert("command".into(), Value::String(cmd.clone()));
+        }
+        if let Some(v) = &self.vllm_version {
+            config.insert("vllm_version".into(), Value::String(v.clone()));
+        }
+        (!config.is_empty() || self.config.is_some()).then_some(config)
+    }
+
+    /// Fails with `ConfigurationError` when any string in the spec carries a token: specs are
+    /// stored and printed in plans, so a secret there would leak.
+    pub fn check_secrets(&self) -> Result<(), Error> {
+        let mut found: Option<String> = None;
+        let mut check = |path: &str, s: &str| {
+            if found.is_none() && contains_token(s) {
+                found = Some(path.to_string());
+            }
+        };
+        for (path, value) in [
+            ("name", Some(&self.name)),
+            ("slug", Some(&self.slug)),
+            ("model", Some(&self.model)),
+            ("project", self.project.as_ref()),
+            ("description", self.description.as_ref()),
+            ("command", self.command.as_ref()),
+            ("vllm_version", self.vllm_version.as_ref()),
+            ("worker_id", self.worker_id.as_ref()),
+            ("gpu_resource_id", self.gpu_resource_id.as_ref()),
+        ] {
+            if let Some(v) = value {
+                check(path, v);
+            }
+        }
+        if let Some(Backend::Custom(b)) = &self.backend {
+            check("backend", b);
+        }
+        if let Some(TaskType::Other(t)) = &self.task_type {
+            check("task_type", t);
+        }
+        if let Some(config) = &self.config {
+            walk_strings("config", &Value::Object(config.clone()), &mut check);
+        }
+        if let Some(epc) = &self.execution_policy_config {
+            walk_strings("execution_policy_config", epc, &mut check);
+        }
+        match found {
+            None => Ok(()),
+            Some(field) => Err(Error::configuration(format!(
+                "secrets must never go in specs: {field} contains an ik_ token; pass keys to the client instead"
+            ))
+            .with_field(field)),
+        }
+    }
+
+    /// Every problem with the spec, each naming its field.
+    pub fn problems(&self) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        for (field, value) in [
+            ("name", &self.name),
+            ("slug", &self.slug),
+            ("model", &self.model),
+        ] {
+            if blank(value) {
+                out.push(FieldError::new(field, "is required and must not be blank"));
+            }
+        }
+        if !blank(&self.slug) {
+            if let Err(e) = validate_slug(&self.slug, "slug") {
+                out.push(e);
+            }
+        }
+        if let Some(p) = &self.project {
+            if let Err(e) = validate_slug(p, "project") {
+                out.push(e);
+            }
+        }
+        if let Some(Backend::Custom(name)) = &self.backend {
+            if let Err(e) = Backend::parse_user(name, "backend") {
+                out.push(e);
+            }
+        }
+        if let Some(TaskType::Other(t)) = &self.task_type {
+            if let Err(e) = TaskType::parse_strict(t, "task_type") {
+                out.push(e);
+            }
+        }
+        if let Some(ExecutionPolicy::Other(p)) = &self.execution_policy {
+            if let Err(e) = ExecutionPolicy::parse_strict(p, "execution_policy") {
+                out.push(e);
+            }
+        }
+        for (field, value) in [
+            ("command", &self.command),
+            ("vllm_version", &self.vllm_version),
+            ("worker_id", &self.worker_id),
+            ("gpu_resource_id", &self.gpu_resource_id),
+        ] {
+            if value.as_deref().is_some_and(blank) {
+                out.push(FieldError::new(field, "must not be blank; omit it instead"));
+            }
+        }
+        if let Some(config) = &self.config {
+            for (field, key, own) in [
+                ("command", "command", &self.command),
+                ("vllm_version", "vllm_version", &self.vllm_version),
+            ] {
+                if let (Some(own), Some(inner)) = (own, config.get(key)) {
+                    if inner.as_str() != Some(own.as_str()) {
+                        out.push(FieldError::new(
+                            field,
+                            format!("conflicts with config.{key}; set it in one place only"),
+                        ));
+                    }
+                }
+            }
+        }
+        if self.vllm_version.is_some() {
+            if let Some(b) = &self.backend {
+                if !b.takes_vllm_version() {
+                    out.push(FieldError::new(
+                        "vllm_version",
+                        format!("only applies to the vllm and vllm-omni backends, not {b}"),
+                    ));
+                }
+            }
+        }
+        out.extend(validate_policy_config(
+            self.execution_policy.as_ref(),
+            self.execution_policy_config.as_ref(),
+            "execution_policy_config",
+        ));
+        out
+    }
+
+    /// Local validation before any request: secrets first (a `ConfigurationError`), then every
+    /// field problem at once (a `ValidationError` whose `.field` is the first).
+    pub fn validate(&self) -> Result<(), Error> {
+        self.check_secrets()?;
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::validation(problems))
+        }
+    }
+
+    /// The `POST /api/projects/{project}/workloads` body. Absent optional fields are omitted.
+    pub fn create_body(&self) -> Map<String, Value> {
+        let mut body = Map::new();
+        let s = |v: &str| Value::String(v.to_string());
+        body.insert("name".into(), s(self.name.trim()));
+        body.insert("slug".into(), s(&self.canonical_slug()));
+        if let Some(d) = &self.description {
+            body.insert("description".into(), s(d));
+        }
+        body.insert(
+            "task_type".into(),
+            s(self.task_type.clone().unwrap_or_default().as_str()),
+        );
+        if let Some(b) = &self.backend {
+            body.insert("backend".into(), s(b.as_str()));
+        }
+        body.insert("model_name".into(), s(self.model.trim()));
+        if let Some(config) = self.wire_config() {
+            body.insert("config".into(), Value::Object(config));
+        }
+        if let Some(w) = &self.worker_id {
+            body.insert("worker_id".into(), s(w));
+        }
+        if let Some(g) = &self.gpu_resource_id {
+            body.insert("gpu_resource_id".into(), s(g));
+        }
+        if let Some(p) = &self.execution_policy {
+            body.insert("execution_policy".into(), s(p.as_str()));
+        }
+        if let Some(epc) = &self.execution_policy_config {
+            body.insert("execution_policy_config".into(), epc.clone());
+        }
+        body
+    }
+}

@@ -1,0 +1,172 @@
+//! Token shapes and redaction (CONTRACT.md §1). A token is never printed whole: everything
+//! that may reach a log, `repr` or an error goes through [`redact`].
+
+use std::fmt;
+
+/// The plane a token belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// `ik_sdk_`: control plane, one project.
+    Sdk,
+    /// `ik_live_`: data plane, one workload or `project/*`.
+    Live,
+    /// `ik_admin_`: the local Manager's admin API.
+    Admin,
+}
+
+impl TokenKind {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            TokenKind::Sdk => "ik_sdk_",
+            TokenKind::Live => "ik_live_",
+            TokenKind::Admin => "ik_admin_",
+        }
+    }
+
+    /// The kind a raw string claims by its prefix, even if the rest is malformed.
+    pub fn of(raw: &str) -> Option<TokenKind> {
+        [TokenKind::Sdk, TokenKind::Live, TokenKind::Admin]
+            .into_iter()
+            .find(|k| raw.starts_with(k.prefix()))
+    }
+}
+
+/// A well-formed `ik_<kind>_<id>_<secret>` token, split into its parts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ParsedToken<'a> {
+    pub kind: TokenKind,
+    pub id: &'a str,
+    pub secret: &'a str,
+}
+
+impl fmt::Debug for ParsedToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParsedToken")
+            .field("kind", &self.kind)
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// Parses `ik_<kind>_<id>_<secret>`: `id` and `secret` are non-empty ASCII alphanumerics.
+pub fn parse_token(raw: &str) -> Option<ParsedToken<'_>> {
+    let kind = TokenKind::of(raw)?;
+    let rest = &raw[kind.prefix().len()..];
+    let (id, secret) = rest.split_once('_')?;
+    if id.is_empty() || secret.is_empty() {
+        return None;
+    }
+    if !id.chars().all(is_token_char) || !secret.chars().all(is_token_char) {
+        return None;
+    }
+    Some(ParsedToken { kind, id, secret })
+}
+
+/// The printable form of a token: prefix plus the first 8 characters of the id, then `…`.
+/// Anything that is not a well-formed token redacts to `ik…`.
+pub fn redact(raw: &str) -> String {
+    match parse_token(raw) {
+        Some(t) => {
+            let shown: String = t.id.chars().take(8).collect();
+            format!("{}{}…", t.kind.prefix(), shown)
+        }
+        None => "ik…".to_string(),
+    }
+}
+
+/// True when `text` contains something that looks like a control or data token anywhere in
+/// it — used to keep secrets out of specs, which are stored and shown in plans.
+pub fn contains_token(text: &str) -> bool {
+    ["ik_sdk_", "ik_live_"].iter().any(|p| {
+        text.match_indices(p).any(|(i, _)| {
+            // A prefix followed by at least one token character is a (possibly partial)
+            // secret; a bare mention of the prefix in prose is not.
+            text[i + p.len()..]
+                .chars()
+                .next()
+                .is_some_and(is_token_char)
+        })
+    })
+}
+
+/// Replaces every token-looking run inside free text (server messages, engine output) with
+/// its redacted form, so text we did not write can still be shown safely.
+pub fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("ik_") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail[3..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(tail.len(), |e| e + 3);
+        let candidate = &tail[..end];
+        if TokenKind::of(candidate).is_some() && contains_token(candidate) {
+            out.push_str(&redact(candidate));
+        } else {
+            out.push_str(candidate);
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_redact() {
+        let t = parse_token("ik_live_proj1234abcd_s3cr3tVALUE").unwrap();
+        assert_eq!(t.kind, TokenKind::Live);
+        assert_eq!(t.id, "proj1234abcd");
+        assert_eq!(
+            redact("ik_live_proj1234abcd_s3cr3tVALUE"),
+            "ik_live_proj1234…"
+        );
+        assert_eq!(redact("ik_sdk_ab_cd"), "ik_sdk_ab…");
+        assert_eq!(redact("ik_live_..."), "ik…");
+        assert_eq!(redact("hunter2"), "ik…");
+        assert_eq!(redact(""), "ik…");
+        assert!(!format!("{t:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn malformed() {
+        for bad in [
+            "ik_sdk_",
+            "ik_sdk_abc",
+            "ik_sdk__x",
+            "ik_sdk_a_",
+            "ik_sdk_a b_c",
+            "ik_other_a_b",
+        ] {
+            assert!(parse_token(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scrubbing() {
+        assert_eq!(
+            scrub("key ik_live_abcdefghijk_SECRET rejected"),
+            "key ik_live_abcdefgh… rejected"
+        );
+        assert_eq!(scrub("bad ik_sdk_x"), "bad ik…");
+        assert_eq!(scrub("an ik_live_ key"), "an ik_live_ key");
+        assert_eq!(scrub("ik_ ik"), "ik_ ik");
+    }
+
+    #[test]
+    fn scanning() {
+        assert!(contains_token("--api-key ik_live_abc_def"));
+        assert!(contains_token("Bearer ik_sdk_x"));
+        assert!(!contains_token("use an ik_live_ key"));
+        assert!(!contains_token("vllm serve model"));
+    }
+}

@@ -1,0 +1,260 @@
+//! Wire types decoded from the server (CONTRACT.md §3.2) and error bodies (§2). Decoding is
+//! tolerant: unknown fields are ignored, unknown enum strings kept, ids may be strings or
+//! numbers, and the hosted platform's alternative shapes are accepted.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::enums::{Backend, ExecutionPolicy, TaskType};
+use crate::error::{Error, ErrorKind};
+
+/// An id the server may send as a string or a number; kept as a string.
+fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// A workload as the control plane returns it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Workload {
+    #[serde(deserialize_with = "id_string")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "id_string")]
+    pub project_id: Option<String>,
+    pub project_slug: Option<String>,
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub workload_slug: Option<String>,
+    pub description: Option<String>,
+    pub task_type: Option<TaskType>,
+    pub backend: Option<Backend>,
+    pub model_name: Option<String>,
+    pub config: Option<Value>,
+    pub worker_id: Option<String>,
+    pub gpu_resource_id: Option<String>,
+    pub execution_policy: Option<ExecutionPolicy>,
+    pub execution_policy_config: Option<Value>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    /// Local Manager extension: the current readiness phase.
+    pub status: Option<String>,
+}
+
+impl Workload {
+    /// The slug, whichever of `slug` / `workload_slug` the server sent.
+    pub fn slug(&self) -> Option<&str> {
+        self.slug.as_deref().or(self.workload_slug.as_deref())
+    }
+}
+
+/// Decodes a list answer: a JSON array, `{"workloads": [...]}`, or `null` (= empty).
+pub fn decode_workload_list(body: &[u8]) -> Result<Vec<Workload>, Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListShape {
+        Array(Vec<Workload>),
+        Wrapped { workloads: Option<Vec<Workload>> },
+        Null(()),
+    }
+    match serde_json::from_slice::<ListShape>(body) {
+        Ok(ListShape::Array(v)) => Ok(v),
+        Ok(ListShape::Wrapped { workloads }) => Ok(workloads.unwrap_or_default()),
+        Ok(ListShape::Null(())) => Ok(Vec::new()),
+        Err(e) => Err(Error::protocol(format!(
+            "could not decode the workload list: {e}"
+        ))),
+    }
+}
+
+/// Decodes one workload.
+pub fn decode_workload(body: &[u8]) -> Result<Workload, Error> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::protocol(format!("could not decode the workload: {e}")))
+}
+
+/// One frame of the readiness stream.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ReadinessEvent {
+    pub phase: String,
+    pub message: String,
+    pub elapsed_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+}
+
+impl ReadinessEvent {
+    /// `ready` and `error` end the stream.
+    pub fn is_terminal(&self) -> bool {
+        self.phase == "ready" || self.phase == "error"
+    }
+}
+
+/// The Manager's error body (CONTRACT.md §2).
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>, field: Option<String>) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message: message.into(),
+                field,
+            },
+        }
+    }
+}
+
+/// Longest raw body text quoted in an error message.
+const MAX_QUOTED_BODY: usize = 500;
+
+/// Turns an HTTP error answer into an [`Error`]. Accepts the nested form
+/// `{"error": {"code", "message", "field"}}`, the flat form `{"error": "<code>"}` (plus an
+/// optional top-level `message`), OpenAI's `{"error": {"message", "type"}}`, and falls back to
+/// the raw body text.
+pub fn error_from_response(status: u16, body: &[u8], request_id: Option<String>) -> Error {
+    let kind = ErrorKind::from_status(status);
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let (mut code, mut message, mut field) = (None, None, None);
+    if let Some(Value::Object(obj)) = &parsed {
+        match obj.get("error") {
+            Some(Value::Object(e)) => {
+                code = e
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .or_else(|| e.get("type").and_then(Value::as_str))
+                    .map(str::to_string);
+                message = e.get("message").and_then(Value::as_str).map(str::to_string);
+                field = e
+                    .get("field")
+                    .or_else(|| e.get("param"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+            }
+            Some(Value::String(c)) => {
+                code = Some(c.clone());
+                message = obj
+                    .get("message")
+                    .or_else(|| obj.get("detail"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+            }
+            _ => {
+                message = obj
+                    .get("message")
+                    .or_else(|| obj.get("detail"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+            }
+        }
+    }
+    let message = message.or_else(|| code.clone()).unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if text.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            text.chars().take(MAX_QUOTED_BODY).collect()
+        }
+    });
+    let mut err = Error::new(kind, crate::token::scrub(&message))
+        .with_status(status)
+        .with_request_id(request_id);
+    err.code = code;
+    err.field = field;
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerant_workload() {
+        let w = decode_workload(
+            br#"{"id": 42, "slug": "a", "task_type": "text2hologram", "backend": "my-engine",
+                 "execution_policy": "burst", "brand_new_field": {"x": 1}, "config": null}"#,
+        )
+        .unwrap();
+        assert_eq!(w.id.as_deref(), Some("42"));
+        assert_eq!(w.task_type, Some(TaskType::Other("text2hologram".into())));
+        assert_eq!(w.backend, Some(Backend::Custom("my-engine".into())));
+        assert_eq!(
+            w.execution_policy,
+            Some(ExecutionPolicy::Other("burst".into()))
+        );
+        assert_eq!(w.config, None);
+    }
+
+    #[test]
+    fn list_shapes() {
+        assert_eq!(decode_workload_list(b"null").unwrap().len(), 0);
+        assert_eq!(decode_workload_list(b"[]").unwrap().len(), 0);
+        assert_eq!(
+            decode_workload_list(br#"{"workloads": [{"slug": "a"}]}"#).unwrap()[0].slug(),
+            Some("a")
+        );
+        assert_eq!(
+            decode_workload_list(br#"{"workloads": null}"#)
+                .unwrap()
+                .len(),
+            0
+        );
+        assert!(decode_workload_list(b"<html>").is_err());
+    }
+
+    #[test]
+    fn error_forms() {
+        let e = error_from_response(
+            400,
+            br#"{"error": {"code": "validation_failed", "message": "bad", "field": "execution_policy_config.max_hourly_cost_usd"}}"#,
+            Some("req-1".into()),
+        );
+        assert_eq!(e.kind, ErrorKind::Validation);
+        assert_eq!(
+            e.field.as_deref(),
+            Some("execution_policy_config.max_hourly_cost_usd")
+        );
+        assert_eq!(e.request_id.as_deref(), Some("req-1"));
+
+        let e = error_from_response(403, br#"{"error": "wrong_credential_type"}"#, None);
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        assert_eq!(e.code.as_deref(), Some("wrong_credential_type"));
+        assert!(e
+            .to_string()
+            .starts_with("permission denied [wrong_credential_type]"));
+
+        let e = error_from_response(502, b"Bad Gateway", None);
+        assert_eq!(e.kind, ErrorKind::Server);
+        assert_eq!(e.message, "Bad Gateway");
+
+        let e = error_from_response(401, b"", None);
+        assert_eq!(e.message, "HTTP 401");
+    }
+
+    #[test]
+    fn error_text_never_echoes_a_token() {
+        let e = error_from_response(
+            401,
+            br#"{"error": {"code": "unauthenticated", "message": "unknown token ik_live_abcdefghij_SECRETSECRET"}}"#,
+            None,
+        );
+        assert!(!e.message.contains("SECRET"), "{}", e.message);
+        assert!(e.message.contains("ik_live_abcdefgh…"));
+    }
+}
