@@ -157,6 +157,8 @@ impl TaskType {
     }
 }
 
+// Written by hand because the enum comes out of `open_enum!`, where `#[default]` can't go.
+#[allow(clippy::derivable_impls)]
 impl Default for TaskType {
     fn default() -> Self {
         TaskType::Text2text

@@ -99,8 +99,14 @@ impl fmt::Display for FieldError {
 }
 
 /// The SDK's error. Messages never contain a secret: callers pass redacted tokens only.
+/// Boxed so that `Result<T, Error>` stays one pointer wide on the happy path; fields are
+/// reached through `Deref` (`err.kind`, `err.code = …`).
+#[derive(Clone)]
+pub struct Error(Box<ErrorData>);
+
+/// The fields of an [`Error`].
 #[derive(Debug, Clone)]
-pub struct Error {
+pub struct ErrorData {
     pub kind: ErrorKind,
     pub status: Option<u16>,
     pub code: Option<String>,
@@ -115,9 +121,28 @@ pub struct Error {
     pub plan: Option<Plan>,
 }
 
+impl std::ops::Deref for Error {
+    type Target = ErrorData;
+    fn deref(&self) -> &ErrorData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorData {
+        &mut self.0
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorData {
             kind,
             status: None,
             code: None,
@@ -127,7 +152,7 @@ impl Error {
             request_id: None,
             retry_after: None,
             plan: None,
-        }
+        }))
     }
 
     pub fn configuration(message: impl Into<String>) -> Self {

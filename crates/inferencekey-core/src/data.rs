@@ -1,0 +1,636 @@
+//! The data-plane client (CONTRACT.md §5): per-workload endpoints that call the
+//! OpenAI-compatible routes with an `ik_live_` key.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use crate::config::{
+    check_token, resolve, resolve_base_url, CallOptions, ClientOptions, ENV_API_KEY, ENV_PROJECT,
+};
+use crate::error::{Error, ErrorKind};
+use crate::slug::validate_slug;
+use crate::stream::TextStream;
+use crate::token::TokenKind;
+use crate::transport::{build_http, Body, Request, Transport};
+
+/// How a `DataClient` is built; every field falls back to the environment.
+#[derive(Debug, Clone, Default)]
+pub struct DataConfig {
+    pub project: Option<String>,
+    pub base_url: Option<String>,
+    /// The default `ik_live_` key for endpoints built without one.
+    pub api_key: Option<String>,
+    pub options: ClientOptions,
+}
+
+/// Builds endpoints; all endpoints of one client share its connection pool.
+#[derive(Debug, Clone)]
+pub struct DataClient {
+    http: reqwest::Client,
+    base_url: String,
+    project: Option<String>,
+    default_key: Option<String>,
+    options: ClientOptions,
+}
+
+impl DataClient {
+    pub fn new(config: DataConfig) -> Result<Self, Error> {
+        let base_url = resolve_base_url(config.base_url.as_deref())?;
+        let project = match resolve(config.project.as_deref(), ENV_PROJECT) {
+            Some(p) => Some(validate_slug(&p, "project").map_err(|e| Error::validation(vec![e]))?),
+            None => None,
+        };
+        let default_key = resolve(config.api_key.as_deref(), ENV_API_KEY);
+        if let Some(k) = &default_key {
+            check_token(k, TokenKind::Live, "api_key")?;
+        }
+        Ok(DataClient {
+            http: build_http(&config.options)?,
+            base_url,
+            project,
+            default_key,
+            options: config.options,
+        })
+    }
+
+    pub fn project(&self) -> Option<&str> {
+        self.project.as_deref()
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The endpoint of one workload. Key: `api_key` > the client's key > `INFERENCEKEY_API_KEY`.
+    pub fn endpoint(
+        &self,
+        workload: &str,
+        api_key: Option<&str>,
+        project: Option<&str>,
+    ) -> Result<Endpoint, Error> {
+        let project = match project.map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => validate_slug(p, "project").map_err(|e| Error::validation(vec![e]))?,
+            None => self.project.clone().ok_or_else(|| {
+                Error::configuration(format!(
+                    "no project: pass project=\"acme\" or set {ENV_PROJECT}"
+                ))
+                .with_field("project")
+            })?,
+        };
+        let workload =
+            validate_slug(workload, "workload").map_err(|e| Error::validation(vec![e]))?;
+        let raw = api_key
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .or_else(|| self.default_key.clone())
+            .or_else(|| resolve(None, ENV_API_KEY))
+            .ok_or_else(|| {
+                Error::configuration(format!(
+                    "no data key for workload {workload:?}: pass api_key=\"ik_live_…\" or set {ENV_API_KEY} (`inferencekey key create` issues one locally)"
+                ))
+                .with_field("api_key")
+            })?;
+        let token = check_token(&raw, TokenKind::Live, "api_key")?;
+        let prefix = format!("/endpoint/{project}/{workload}");
+        Ok(Endpoint {
+            transport: Transport::new(
+                self.http.clone(),
+                self.base_url.clone(),
+                token,
+                self.options.clone(),
+            )?,
+            project,
+            workload,
+            prefix,
+        })
+    }
+}
+
+/// One workload's data-plane handle.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    transport: Transport,
+    project: String,
+    workload: String,
+    prefix: String,
+}
+
+/// A chat/completions request. Exactly one of `prompt` / `messages`.
+#[derive(Debug, Clone, Default)]
+pub struct TextRequest {
+    pub prompt: Option<String>,
+    pub messages: Option<Vec<Value>>,
+    pub model: Option<String>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u64>,
+    pub top_p: Option<f64>,
+    pub stop: Option<Value>,
+    pub seed: Option<i64>,
+    pub response_format: Option<Value>,
+    pub tools: Option<Value>,
+    /// Extra body keys, passed through verbatim (they win over the named fields).
+    pub extra: Option<Map<String, Value>>,
+}
+
+impl TextRequest {
+    pub fn prompt(prompt: impl Into<String>) -> Self {
+        TextRequest {
+            prompt: Some(prompt.into()),
+            ..Default::default()
+        }
+    }
+
+    /// The OpenAI body; `stream` adds `"stream": true`.
+    pub fn body(&self, stream: bool) -> Result<Map<String, Value>, Error> {
+        let messages = match (&self.prompt, &self.messages) {
+            (Some(p), None) => vec![serde_json::json!({"role": "user", "content": p})],
+            (None, Some(m)) if !m.is_empty() => m.clone(),
+            (None, Some(_)) => {
+                return Err(Error::validation(vec![crate::FieldError::new(
+                    "messages",
+                    "must hold at least one message",
+                )]))
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::validation(vec![crate::FieldError::new(
+                    "prompt",
+                    "pass either prompt= or messages=, not both",
+                )]))
+            }
+            (None, None) => {
+                return Err(Error::validation(vec![crate::FieldError::new(
+                    "prompt",
+                    "pass prompt=\"…\" or messages=[{\"role\": \"user\", \"content\": \"…\"}]",
+                )]))
+            }
+        };
+        let mut body = Map::new();
+        if let Some(m) = &self.model {
+            body.insert("model".into(), Value::String(m.clone()));
+        }
+        body.insert("messages".into(), Value::Array(messages));
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                body.insert(k.into(), v);
+            }
+        };
+        put("temperature", self.temperature.map(Value::from));
+        put("max_tokens", self.max_tokens.map(Value::from));
+        put("top_p", self.top_p.map(Value::from));
+        put("stop", self.stop.clone());
+        put("seed", self.seed.map(Value::from));
+        put("response_format", self.response_format.clone());
+        put("tools", self.tools.clone());
+        if stream {
+            body.insert("stream".into(), Value::Bool(true));
+        }
+        if let Some(extra) = &self.extra {
+            for (k, v) in extra {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(body)
+    }
+}
+
+/// A completed chat answer. `raw` is the response body, decoded lazily by bindings.
+#[derive(Debug, Clone)]
+pub struct TextResult {
+    pub text: String,
+    pub model: String,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Value>,
+    /// The first choice's message when it carries more than text (tool calls).
+    pub message: Option<Value>,
+    pub raw: Bytes,
+}
+
+#[derive(Deserialize)]
+struct ChatWire {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<ChoiceWire>,
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceWire {
+    #[serde(default)]
+    message: Option<Map<String, Value>>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+/// Embedding vectors, ordered by the server's `index`.
+#[derive(Debug, Clone)]
+pub struct EmbedResult {
+    pub embeddings: Vec<Vec<f32>>,
+    pub model: String,
+    pub usage: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct EmbedWire {
+    #[serde(default)]
+    model: Option<String>,
+    data: Vec<EmbedItem>,
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct EmbedItem {
+    #[serde(default)]
+    index: Option<usize>,
+    embedding: EmbeddingWire,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum EmbeddingWire {
+    Floats(Vec<f32>),
+    Base64(String),
+}
+
+/// One reranked document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RerankItem {
+    pub index: usize,
+    pub relevance_score: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RerankResult {
+    pub results: Vec<RerankItem>,
+    pub model: String,
+    pub usage: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct RerankWire {
+    #[serde(default)]
+    model: Option<String>,
+    results: Vec<RerankItem>,
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
+/// The payload of an async job.
+#[derive(Debug, Clone)]
+pub enum JobBody {
+    Json(Value),
+    Binary {
+        bytes: Vec<u8>,
+        content_type: String,
+    },
+}
+
+/// Job kinds the platform accepts (CONTRACT.md §5), with their aliases.
+pub const JOB_KINDS: &[&str] = &[
+    "chat",
+    "chat_completions",
+    "embeddings",
+    "rerank",
+    "reranking",
+    "audio_speech",
+    "audio_generate",
+    "audio_transcriptions",
+    "images",
+    "images_generations",
+    "images_edits",
+    "images_variations",
+    "forecast",
+];
+
+/// A job's state as `GET /jobs/{id}` reports it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct JobStatus {
+    pub job_id: String,
+    pub status: String,
+    #[serde(default)]
+    pub result: Option<Value>,
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+impl JobStatus {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.status.as_str(), "succeeded" | "failed")
+    }
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T, Error> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::protocol(format!("could not decode the {what} answer: {e}")))
+}
+
+impl Endpoint {
+    pub fn project_slug(&self) -> &str {
+        &self.project
+    }
+
+    pub fn workload_slug(&self) -> &str {
+        &self.workload
+    }
+
+    /// The OpenAI-compatible base URL: point any OpenAI client here with the `ik_live_` key.
+    pub fn base_url(&self) -> String {
+        format!("{}{}/v1", self.transport.base_url(), self.prefix)
+    }
+
+    /// The key this endpoint sends (for handing to another OpenAI client).
+    pub fn api_key(&self) -> &crate::config::Secret {
+        self.transport.token()
+    }
+
+    fn path(&self, route: &str) -> String {
+        format!("{}{}", self.prefix, route)
+    }
+
+    /// POSTs a JSON body to `route` (e.g. `/v1/images/generations`) and returns the raw answer.
+    pub async fn post_json(
+        &self,
+        route: &str,
+        body: &impl Serialize,
+        call: &CallOptions,
+    ) -> Result<crate::transport::Response, Error> {
+        let req = Request::new(Method::POST, self.path(route)).json(body)?;
+        self.transport.send(&req, call).await
+    }
+
+    pub async fn generate_text(
+        &self,
+        req: &TextRequest,
+        call: &CallOptions,
+    ) -> Result<TextResult, Error> {
+        let resp = self
+            .post_json("/v1/chat/completions", &req.body(false)?, call)
+            .await?;
+        let wire: ChatWire = decode(&resp.body, "chat")?;
+        let choice = wire.choices.into_iter().next().ok_or_else(|| {
+            Error::protocol("the chat answer has no choices").with_request_id(resp.request_id())
+        })?;
+        let message = choice.message.unwrap_or_default();
+        let text = message
+            .get("content")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let rich = message.keys().any(|k| k != "role" && k != "content");
+        Ok(TextResult {
+            text,
+            model: wire.model.unwrap_or_default(),
+            finish_reason: choice.finish_reason,
+            usage: wire.usage,
+            message: rich.then_some(Value::Object(message)),
+            raw: resp.body,
+        })
+    }
+
+    /// Starts a streamed chat answer. Retried only until the response head arrives.
+    pub async fn generate_text_stream(
+        &self,
+        req: &TextRequest,
+        call: &CallOptions,
+    ) -> Result<TextStream, Error> {
+        let mut request =
+            Request::new(Method::POST, self.path("/v1/chat/completions")).json(&req.body(true)?)?;
+        request.accept = "text/event-stream";
+        let (resp, timeouts, deadline) = self.transport.open_stream(&request, call).await?;
+        Ok(TextStream::new(resp, timeouts.read, deadline))
+    }
+
+    /// Embeds `input` (a string or a list of strings). Asks for base64 vectors — several
+    /// times cheaper to decode than JSON floats — unless `extra` sets `encoding_format`.
+    pub async fn embed(
+        &self,
+        input: Value,
+        model: Option<&str>,
+        extra: Option<&Map<String, Value>>,
+        call: &CallOptions,
+    ) -> Result<EmbedResult, Error> {
+        let mut body = Map::new();
+        if let Some(m) = model {
+            body.insert("model".into(), Value::String(m.into()));
+        }
+        body.insert("input".into(), input);
+        body.insert("encoding_format".into(), Value::String("base64".into()));
+        if let Some(extra) = extra {
+            for (k, v) in extra {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+        let resp = self.post_json("/v1/embeddings", &body, call).await?;
+        let wire: EmbedWire = decode(&resp.body, "embeddings")?;
+        let mut items: Vec<(usize, Vec<f32>)> = Vec::with_capacity(wire.data.len());
+        for (pos, item) in wire.data.into_iter().enumerate() {
+            let vector = match item.embedding {
+                EmbeddingWire::Floats(v) => v,
+                EmbeddingWire::Base64(s) => decode_f32_base64(&s)?,
+            };
+            items.push((item.index.unwrap_or(pos), vector));
+        }
+        items.sort_by_key(|(i, _)| *i);
+        Ok(EmbedResult {
+            embeddings: items.into_iter().map(|(_, v)| v).collect(),
+            model: wire.model.unwrap_or_default(),
+            usage: wire.usage,
+        })
+    }
+
+    pub async fn rerank(
+        &self,
+        query: &str,
+        documents: Vec<Value>,
+        top_n: Option<usize>,
+        extra: Option<&Map<String, Value>>,
+        call: &CallOptions,
+    ) -> Result<RerankResult, Error> {
+        let mut body = Map::new();
+        body.insert("query".into(), Value::String(query.into()));
+        body.insert("documents".into(), Value::Array(documents));
+        if let Some(n) = top_n {
+            body.insert("top_n".into(), Value::from(n));
+        }
+        if let Some(extra) = extra {
+            for (k, v) in extra {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+        let resp = self.post_json("/v1/rerank", &body, call).await?;
+        let wire: RerankWire = decode(&resp.body, "rerank")?;
+        Ok(RerankResult {
+            results: wire.results,
+            model: wire.model.unwrap_or_default(),
+            usage: wire.usage,
+        })
+    }
+
+    /// Submits an async job and returns its id.
+    pub async fn submit_job(
+        &self,
+        kind: &str,
+        body: JobBody,
+        context: Option<Value>,
+        call: &CallOptions,
+    ) -> Result<String, Error> {
+        if !JOB_KINDS.contains(&kind) {
+            return Err(Error::validation(vec![crate::FieldError::new(
+                "kind",
+                format!(
+                    "unknown job kind {kind:?}; expected one of: {}",
+                    JOB_KINDS.join(", ")
+                ),
+            )]));
+        }
+        let mut envelope = Map::new();
+        envelope.insert("kind".into(), Value::String(kind.into()));
+        match body {
+            JobBody::Json(v) => {
+                envelope.insert("body".into(), v);
+            }
+            JobBody::Binary {
+                bytes,
+                content_type,
+            } => {
+                envelope.insert(
+                    "body_b64".into(),
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                );
+                envelope.insert("content_type".into(), Value::String(content_type));
+            }
+        }
+        if let Some(c) = context {
+            envelope.insert("context".into(), c);
+        }
+        let resp = self.post_json("/jobs", &envelope, call).await?;
+        #[derive(Deserialize)]
+        struct Submitted {
+            job_id: Value,
+        }
+        let s: Submitted = decode(&resp.body, "job submission")?;
+        Ok(match s.job_id {
+            Value::String(s) => s,
+            other => other.to_string(),
+        })
+    }
+
+    /// The job's status. Only the local Manager serves this route; elsewhere results arrive
+    /// by webhook, and the error says so.
+    pub async fn job_status(&self, job_id: &str, call: &CallOptions) -> Result<JobStatus, Error> {
+        let req = Request::new(Method::GET, self.path(&format!("/jobs/{job_id}")));
+        match self.transport.send(&req, call).await {
+            Ok(resp) => decode(&resp.body, "job status"),
+            Err(e) if e.status == Some(405) || e.status == Some(501) => Err(Error::new(
+                ErrorKind::Configuration,
+                "this server does not expose job status; results are delivered to your webhook (see inferencekey.webhooks.verify)",
+            )
+            .with_code("job_status_unsupported")),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Polls until the job succeeds or fails, or `timeout` passes.
+    pub async fn wait_job(
+        &self,
+        job_id: &str,
+        timeout: Duration,
+        call: &CallOptions,
+    ) -> Result<JobStatus, Error> {
+        let deadline = Instant::now() + timeout;
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let status = self.job_status(job_id, call).await?;
+            if status.is_terminal() {
+                return Ok(status);
+            }
+            if Instant::now() + delay >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("job {job_id} still {} after {timeout:?}", status.status),
+                )
+                .with_code("timeout"));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Sends raw bytes (multipart uploads built by the caller) to `route`.
+    pub async fn post_bytes(
+        &self,
+        route: &str,
+        bytes: Vec<u8>,
+        content_type: &'static str,
+        call: &CallOptions,
+    ) -> Result<crate::transport::Response, Error> {
+        let mut req = Request::new(Method::POST, self.path(route));
+        req.body = Some(Body {
+            bytes: Bytes::from(bytes),
+            content_type,
+        });
+        self.transport.send(&req, call).await
+    }
+}
+
+fn decode_f32_base64(s: &str) -> Result<Vec<f32>, Error> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| Error::protocol(format!("embedding is not valid base64: {e}")))?;
+    if bytes.len() % 4 != 0 {
+        return Err(Error::protocol(
+            "base64 embedding length is not a multiple of 4 bytes",
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_request_body() {
+        let mut r = TextRequest::prompt("Hola");
+        r.temperature = Some(0.2);
+        r.max_tokens = Some(300);
+        let body = r.body(true).unwrap();
+        assert_eq!(body["messages"][0]["content"], "Hola");
+        assert_eq!(body["max_tokens"], 300);
+        assert_eq!(body["stream"], true);
+        assert!(!body.contains_key("model"));
+        let both = TextRequest {
+            prompt: Some("a".into()),
+            messages: Some(vec![serde_json::json!({"role": "user", "content": "b"})]),
+            ..Default::default()
+        };
+        assert_eq!(
+            both.body(false).unwrap_err().field.as_deref(),
+            Some("prompt")
+        );
+        assert!(TextRequest::default().body(false).is_err());
+    }
+
+    #[test]
+    fn base64_vectors() {
+        let floats = [1.0f32, -0.5, 0.25];
+        let bytes: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
+        let s = base64::engine::general_purpose::STANDARD.encode(bytes);
+        assert_eq!(decode_f32_base64(&s).unwrap(), floats);
+        assert!(decode_f32_base64("AAA=").is_err());
+    }
+}

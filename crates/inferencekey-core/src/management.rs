@@ -1,0 +1,491 @@
+//! The control-plane client: `ensure()` and the workload routes of CONTRACT.md §3, with the
+//! `ensure()` semantics of §4.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::config::{
+    check_token, resolve, resolve_base_url, CallOptions, ClientOptions, ENV_PROJECT, ENV_SDK_TOKEN,
+};
+use crate::diff::{diff, update_body, Plan};
+use crate::enums::OnDrift;
+use crate::error::{Error, ErrorKind};
+use crate::slug::validate_slug;
+use crate::spec::WorkloadSpec;
+use crate::sse::{SseDecoder, SseEvent};
+use crate::token::TokenKind;
+use crate::transport::{build_http, map_reqwest, Request, Transport};
+use crate::wire::{decode_workload, decode_workload_list, ReadinessEvent, Workload};
+
+/// What `ensure()` did (or, in `dry_run`, would do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnsureAction {
+    Created,
+    Updated,
+    Unchanged,
+    /// Drift was found and left alone (`warn` / `ignore`).
+    Drifted,
+    WouldCreate,
+    WouldUpdate,
+}
+
+impl EnsureAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnsureAction::Created => "created",
+            EnsureAction::Updated => "updated",
+            EnsureAction::Unchanged => "unchanged",
+            EnsureAction::Drifted => "drifted",
+            EnsureAction::WouldCreate => "would_create",
+            EnsureAction::WouldUpdate => "would_update",
+        }
+    }
+}
+
+/// The handle `ensure()` returns: which workload to talk to, and what happened.
+#[derive(Debug, Clone)]
+pub struct EndpointRef {
+    pub project_slug: String,
+    pub workload_slug: String,
+    /// `None` only for `would_create`.
+    pub workload_id: Option<String>,
+    pub action: EnsureAction,
+    pub plan: Plan,
+    /// The workload as the server last answered (absent for `would_create`).
+    pub workload: Option<Workload>,
+}
+
+/// How `ManagementClient` is built; every field falls back to the environment.
+#[derive(Debug, Clone, Default)]
+pub struct ManagementConfig {
+    pub project: Option<String>,
+    pub base_url: Option<String>,
+    pub sdk_token: Option<String>,
+    pub options: ClientOptions,
+}
+
+#[derive(Debug, Clone)]
+pub struct ManagementClient {
+    transport: Transport,
+    project: Option<String>,
+}
+
+fn encode(segment: &str) -> String {
+    // Canonical slugs and server ids are URL-safe already; ids from a newer server might not
+    // be, so escape anything outside the unreserved set rather than trust them.
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl ManagementClient {
+    /// Builds a client; a missing token or a data-plane token fails here, before any request.
+    pub fn new(config: ManagementConfig) -> Result<Self, Error> {
+        let base_url = resolve_base_url(config.base_url.as_deref())?;
+        let raw = resolve(config.sdk_token.as_deref(), ENV_SDK_TOKEN).ok_or_else(|| {
+            Error::configuration(format!(
+                "no control token: pass sdk_token=\"ik_sdk_…\" or set {ENV_SDK_TOKEN} (`inferencekey init --project NAME` prints it for a local Manager)"
+            ))
+            .with_field("sdk_token")
+        })?;
+        let token = check_token(&raw, TokenKind::Sdk, "sdk_token")?;
+        let project = match resolve(config.project.as_deref(), ENV_PROJECT) {
+            Some(p) => Some(validate_slug(&p, "project").map_err(|e| Error::validation(vec![e]))?),
+            None => None,
+        };
+        let http = build_http(&config.options)?;
+        Ok(ManagementClient {
+            transport: Transport::new(http, base_url, token, config.options)?,
+            project,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.transport.base_url()
+    }
+
+    pub fn project(&self) -> Option<&str> {
+        self.project.as_deref()
+    }
+
+    /// The project for a call: the call's argument, else the client's (explicit or env),
+    /// else the spec's; canonicalised.
+    fn project_for(
+        &self,
+        explicit: Option<&str>,
+        spec: Option<&WorkloadSpec>,
+    ) -> Result<String, Error> {
+        let chosen = explicit
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .or_else(|| self.project.clone())
+            .or_else(|| spec.and_then(|s| s.project.clone()));
+        match chosen {
+            Some(p) => validate_slug(&p, "project").map_err(|e| Error::validation(vec![e])),
+            None => Err(Error::configuration(format!(
+                "no project: pass project=\"acme\" or set {ENV_PROJECT}"
+            ))
+            .with_field("project")),
+        }
+    }
+
+    fn slug(raw: &str) -> Result<String, Error> {
+        validate_slug(raw, "slug").map_err(|e| Error::validation(vec![e]))
+    }
+
+    async fn find(
+        &self,
+        project: &str,
+        slug: &str,
+        call: &CallOptions,
+    ) -> Result<Option<Workload>, Error> {
+        let path = format!(
+            "/api/projects/{}/workloads?slug={}",
+            encode(project),
+            encode(slug)
+        );
+        let resp = self
+            .transport
+            .send(&Request::new(Method::GET, path), call)
+            .await?;
+        // The hosted platform may ignore `?slug=`: filter here as well.
+        Ok(decode_workload_list(&resp.body)?
+            .into_iter()
+            .find(|w| w.slug().map(crate::slug::canonical_slug).as_deref() == Some(slug)))
+    }
+
+    /// The workload with this slug; `NotFound` when there is none.
+    pub async fn get(
+        &self,
+        slug: &str,
+        project: Option<&str>,
+        call: &CallOptions,
+    ) -> Result<Workload, Error> {
+        let project = self.project_for(project, None)?;
+        let slug = Self::slug(slug)?;
+        self.find(&project, &slug, call).await?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("workload {slug:?} does not exist in project {project:?}"),
+            )
+            .with_code("not_found")
+            .with_status(404)
+        })
+    }
+
+    pub async fn list(
+        &self,
+        project: Option<&str>,
+        call: &CallOptions,
+    ) -> Result<Vec<Workload>, Error> {
+        let project = self.project_for(project, None)?;
+        let path = format!("/api/projects/{}/workloads", encode(&project));
+        let resp = self
+            .transport
+            .send(&Request::new(Method::GET, path), call)
+            .await?;
+        decode_workload_list(&resp.body)
+    }
+
+    /// Deletes the workload. A retry that finds it already gone counts as success.
+    pub async fn delete(
+        &self,
+        slug: &str,
+        project: Option<&str>,
+        call: &CallOptions,
+    ) -> Result<(), Error> {
+        let w = self.get(slug, project, call).await?;
+        let id =
+            w.id.ok_or_else(|| Error::protocol("the server's workload has no id"))?;
+        let req = Request::new(Method::DELETE, format!("/api/workloads/{}", encode(&id)));
+        match self.transport.send(&req, call).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes the platform match `spec` (CONTRACT.md §4): one lookup, then create, patch or
+    /// nothing, per `on_drift`.
+    pub async fn ensure(
+        &self,
+        spec: &WorkloadSpec,
+        on_drift: OnDrift,
+        project: Option<&str>,
+        call: &CallOptions,
+    ) -> Result<EndpointRef, Error> {
+        spec.validate()?;
+        let project = self.project_for(project, Some(spec))?;
+        let slug = spec.canonical_slug();
+        let reference = |action, plan, workload: Option<Workload>| EndpointRef {
+            project_slug: workload
+                .as_ref()
+                .and_then(|w| w.project_slug.clone())
+                .unwrap_or_else(|| project.clone()),
+            workload_slug: slug.clone(),
+            workload_id: workload.as_ref().and_then(|w| w.id.clone()),
+            action,
+            plan,
+            workload,
+        };
+        let live = match self.find(&project, &slug, call).await? {
+            Some(w) => w,
+            None if on_drift == OnDrift::DryRun => {
+                let plan = spec
+                    .create_body()
+                    .into_iter()
+                    .map(|(field, desired)| crate::diff::Change {
+                        field,
+                        live: Value::Null,
+                        desired,
+                    })
+                    .collect();
+                return Ok(reference(EnsureAction::WouldCreate, plan, None));
+            }
+            None => match self.create(&project, spec, call).await? {
+                Created::New(w) => {
+                    return Ok(reference(EnsureAction::Created, Plan::new(), Some(*w)))
+                }
+                // Someone created it between our lookup and our create: converge on theirs.
+                Created::Conflict => self.find(&project, &slug, call).await?.ok_or_else(|| {
+                    Error::protocol(format!(
+                        "create of {slug:?} conflicted, but the workload cannot be found"
+                    ))
+                })?,
+            },
+        };
+        let plan = diff(spec, &live);
+        if plan.is_empty() {
+            return Ok(reference(EnsureAction::Unchanged, plan, Some(live)));
+        }
+        match on_drift {
+            OnDrift::Reconcile => {
+                let id = live
+                    .id
+                    .clone()
+                    .ok_or_else(|| Error::protocol("the server's workload has no id"))?;
+                let body = update_body(spec, &live, &plan);
+                let req = Request::new(Method::PATCH, format!("/api/workloads/{}", encode(&id)))
+                    .json(&body)?;
+                let resp = self.transport.send(&req, call).await?;
+                let updated = decode_workload(&resp.body)?;
+                Ok(reference(EnsureAction::Updated, plan, Some(updated)))
+            }
+            OnDrift::Fail => {
+                let fields: Vec<&str> = plan.iter().map(|c| c.field.as_str()).collect();
+                let mut err = Error::new(
+                    ErrorKind::Drift,
+                    format!(
+                        "workload {slug:?} differs from the spec in {}; use on_drift=reconcile to apply, or dry_run to preview",
+                        fields.join(", ")
+                    ),
+                )
+                .with_code("drift_detected")
+                .with_field(fields[0]);
+                err.plan = Some(plan);
+                Err(err)
+            }
+            OnDrift::DryRun => Ok(reference(EnsureAction::WouldUpdate, plan, Some(live))),
+            OnDrift::Warn => {
+                tracing::warn!(
+                    target: "inferencekey",
+                    "workload {slug:?} has drifted from its spec: {}",
+                    plan.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("; ")
+                );
+                Ok(reference(EnsureAction::Drifted, plan, Some(live)))
+            }
+            OnDrift::Ignore => Ok(reference(EnsureAction::Drifted, plan, Some(live))),
+        }
+    }
+
+    async fn create(
+        &self,
+        project: &str,
+        spec: &WorkloadSpec,
+        call: &CallOptions,
+    ) -> Result<Created, Error> {
+        let mut req = Request::new(
+            Method::POST,
+            format!("/api/projects/{}/workloads", encode(project)),
+        )
+        .json(&spec.create_body())?;
+        // The key makes the create safe to retry: a replay returns the first answer.
+        req.idempotency_key = Some(uuid::Uuid::new_v4().to_string());
+        match self.transport.send(&req, call).await {
+            Ok(resp) => Ok(Created::New(Box::new(decode_workload(&resp.body)?))),
+            Err(e)
+                if e.kind == ErrorKind::Conflict && e.code.as_deref() == Some("slug_conflict") =>
+            {
+                Ok(Created::Conflict)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens the readiness stream of a workload.
+    pub async fn readiness_events(
+        &self,
+        slug: &str,
+        project: Option<&str>,
+        call: &CallOptions,
+    ) -> Result<ReadinessStream, Error> {
+        let project = self.project_for(project, None)?;
+        let slug = Self::slug(slug)?;
+        let mut req = Request::new(
+            Method::GET,
+            format!(
+                "/api/projects/{}/workloads/{}/readiness-events",
+                encode(&project),
+                encode(&slug)
+            ),
+        );
+        req.accept = "text/event-stream";
+        let (resp, timeouts, _) = self.transport.open_stream(&req, call).await?;
+        Ok(ReadinessStream {
+            resp,
+            decoder: SseDecoder::new(),
+            pending: Vec::new(),
+            idle: timeouts.read,
+            finished: false,
+        })
+    }
+
+    /// Waits until the workload is `ready`, following the readiness stream and reconnecting
+    /// (capped backoff) when it drops. `on_event` sees every event (progress display).
+    /// Fails with `Timeout` after `timeout`, or with a `Server` error on phase `error`.
+    pub async fn wait_until_ready(
+        &self,
+        slug: &str,
+        project: Option<&str>,
+        timeout: Duration,
+        mut on_event: impl FnMut(&ReadinessEvent),
+    ) -> Result<ReadinessEvent, Error> {
+        let deadline = Instant::now() + timeout;
+        let mut backoff = Duration::from_millis(100);
+        let mut last: Option<ReadinessEvent> = None;
+        let fut = async {
+            loop {
+                let call = CallOptions::default();
+                match self.readiness_events(slug, project, &call).await {
+                    Ok(mut stream) => {
+                        loop {
+                            match stream.next_event().await {
+                                Ok(Some(ev)) => {
+                                    on_event(&ev);
+                                    last = Some(ev.clone());
+                                    if ev.phase == "ready" {
+                                        return Ok(ev);
+                                    }
+                                    if ev.phase == "error" {
+                                        return Err(Error::new(
+                                            ErrorKind::Server,
+                                            format!(
+                                                "workload {slug:?} failed to start: {}",
+                                                ev.message
+                                            ),
+                                        )
+                                        .with_code("workload_error"));
+                                    }
+                                }
+                                Ok(None) => break,
+                                Err(e)
+                                    if e.kind == ErrorKind::Timeout
+                                        || e.kind == ErrorKind::Connection
+                                        || e.kind == ErrorKind::Protocol =>
+                                {
+                                    break
+                                }
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        backoff = Duration::from_millis(100);
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind,
+                            ErrorKind::Connection | ErrorKind::Timeout | ErrorKind::Server
+                        ) =>
+                    {
+                        tracing::debug!(target: "inferencekey", "readiness stream failed, reconnecting: {e}");
+                    }
+                    Err(e) => return Err(e),
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        };
+        match tokio::time::timeout_at(deadline, fut).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "workload {slug:?} was not ready within {timeout:?}{}",
+                    last.map(|e| format!(" (last phase: {}: {})", e.phase, e.message))
+                        .unwrap_or_default()
+                ),
+            )
+            .with_code("timeout")),
+        }
+    }
+}
+
+enum Created {
+    New(Box<Workload>),
+    Conflict,
+}
+
+/// A readiness event stream; ends after a `ready` or `error` frame.
+pub struct ReadinessStream {
+    resp: reqwest::Response,
+    decoder: SseDecoder,
+    pending: Vec<SseEvent>,
+    idle: Duration,
+    finished: bool,
+}
+
+impl ReadinessStream {
+    /// The next event, or `None` when the stream ended.
+    pub async fn next_event(&mut self) -> Result<Option<ReadinessEvent>, Error> {
+        loop {
+            if !self.pending.is_empty() {
+                let ev = self.pending.remove(0);
+                let parsed: ReadinessEvent = serde_json::from_str(&ev.data)
+                    .map_err(|e| Error::protocol(format!("undecodable readiness event: {e}")))?;
+                if parsed.is_terminal() {
+                    self.finished = true;
+                    self.pending.clear();
+                }
+                return Ok(Some(parsed));
+            }
+            if self.finished {
+                return Ok(None);
+            }
+            match tokio::time::timeout(self.idle, self.resp.chunk()).await {
+                Ok(Ok(Some(chunk))) => self.decoder.push(&chunk, &mut self.pending)?,
+                Ok(Ok(None)) => {
+                    self.decoder.finish(&mut self.pending)?;
+                    self.finished = true;
+                }
+                Ok(Err(e)) => return Err(map_reqwest(e, "readiness-events")),
+                Err(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!("readiness stream idle for {:?}", self.idle),
+                    ))
+                }
+            }
+        }
+    }
+}

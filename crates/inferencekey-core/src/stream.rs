@@ -1,0 +1,225 @@
+//! Streamed chat answers: SSE frames of `chat.completion.chunk` turned into [`TextChunk`]s.
+//! A stream that ends without `[DONE]` or carries an in-band `{"error": …}` frame is an error,
+//! never a silent partial success.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::time::{timeout_at, Instant};
+
+use crate::error::{Error, ErrorKind};
+use crate::sse::{SseDecoder, SseEvent};
+use crate::token::scrub;
+use crate::transport::{map_reqwest, min_deadline};
+
+/// One streamed piece of an answer.
+#[derive(Debug, Clone, Default)]
+pub struct TextChunk {
+    /// The text this chunk adds (empty for role-only or final chunks).
+    pub text: String,
+    pub finish_reason: Option<String>,
+    pub model: Option<String>,
+    pub usage: Option<Value>,
+    pub tool_calls: Option<Value>,
+    /// The frame's JSON, for callers that need fields we do not lift out.
+    pub raw: String,
+}
+
+#[derive(Deserialize)]
+struct ChunkWire<'a> {
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    choices: Vec<ChoiceWire<'a>>,
+    #[serde(default)]
+    usage: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceWire<'a> {
+    #[serde(borrow, default)]
+    delta: Option<DeltaWire<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct DeltaWire<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<Value>,
+}
+
+/// The error an in-band `{"error": …}` frame stands for.
+fn in_band_error(err: &Value) -> Error {
+    let (code, message) = match err {
+        Value::Object(o) => (
+            o.get("code")
+                .or_else(|| o.get("type"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            o.get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("the server reported an error mid-stream")
+                .to_string(),
+        ),
+        Value::String(s) => (Some(s.clone()), s.clone()),
+        other => (None, other.to_string()),
+    };
+    let mut e = Error::new(
+        ErrorKind::Server,
+        format!("stream failed: {}", scrub(&message)),
+    );
+    e.code = code.or_else(|| Some("stream_error".into()));
+    e
+}
+
+fn parse_chunk(event: SseEvent) -> Result<TextChunk, Error> {
+    let wire: ChunkWire<'_> = serde_json::from_str(&event.data).map_err(|e| {
+        Error::protocol(format!("undecodable stream frame: {e}")).with_code("bad_frame")
+    })?;
+    if let Some(err) = &wire.error {
+        return Err(in_band_error(err));
+    }
+    let mut chunk = TextChunk {
+        model: wire.model.map(Cow::into_owned),
+        usage: wire.usage,
+        ..Default::default()
+    };
+    if let Some(choice) = wire.choices.into_iter().next() {
+        chunk.finish_reason = choice.finish_reason.map(Cow::into_owned);
+        if let Some(delta) = choice.delta {
+            chunk.text = delta.content.map(Cow::into_owned).unwrap_or_default();
+            chunk.tool_calls = delta.tool_calls;
+        }
+    }
+    chunk.raw = event.data;
+    Ok(chunk)
+}
+
+/// A streamed chat answer. Dropping it (or calling [`TextStream::close`]) closes the
+/// connection.
+pub struct TextStream {
+    resp: Option<reqwest::Response>,
+    decoder: SseDecoder,
+    pending: VecDeque<SseEvent>,
+    scratch: Vec<SseEvent>,
+    idle: Duration,
+    deadline: Option<Instant>,
+    last_event: Instant,
+    chunks: u64,
+    truncated: bool,
+}
+
+impl TextStream {
+    pub(crate) fn new(resp: reqwest::Response, idle: Duration, deadline: Option<Instant>) -> Self {
+        TextStream {
+            resp: Some(resp),
+            decoder: SseDecoder::new(),
+            pending: VecDeque::new(),
+            scratch: Vec::new(),
+            idle,
+            deadline,
+            last_event: Instant::now(),
+            chunks: 0,
+            truncated: false,
+        }
+    }
+
+    /// Closes the connection; later calls to `next_chunk` return `None`.
+    pub fn close(&mut self) {
+        self.resp = None;
+        self.pending.clear();
+    }
+
+    /// A chunk already decoded, without touching the network (a fast path for bindings that
+    /// would otherwise cross into the async runtime per chunk).
+    pub fn try_next_buffered(&mut self) -> Option<Result<TextChunk, Error>> {
+        let event = self.pending.pop_front()?;
+        let parsed = parse_chunk(event);
+        if parsed.is_err() {
+            self.close();
+        } else {
+            self.chunks += 1;
+        }
+        Some(parsed)
+    }
+
+    /// The next chunk; `None` after `[DONE]`.
+    pub async fn next_chunk(&mut self) -> Result<Option<TextChunk>, Error> {
+        loop {
+            if let Some(next) = self.try_next_buffered() {
+                return next.map(Some);
+            }
+            if self.truncated {
+                self.truncated = false;
+                return Err(truncated(self.chunks));
+            }
+            let Some(resp) = self.resp.as_mut() else {
+                return Ok(None);
+            };
+            if self.decoder.done() {
+                self.resp = None;
+                return Ok(None);
+            }
+            // Idle is measured from the last *event*: keep-alive comments do not reset it.
+            let until = min_deadline(self.last_event + self.idle, self.deadline);
+            let read = match timeout_at(until, resp.chunk()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    self.close();
+                    let why = if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                        "the total deadline passed".to_string()
+                    } else {
+                        format!("no event within the read timeout of {:?}", self.idle)
+                    };
+                    return Err(
+                        Error::new(ErrorKind::Timeout, format!("stream stalled: {why}"))
+                            .with_code("timeout"),
+                    );
+                }
+            };
+            match read {
+                Ok(Some(bytes)) => {
+                    let res = self.decoder.push(&bytes, &mut self.scratch);
+                    if !self.scratch.is_empty() {
+                        self.last_event = Instant::now();
+                        self.pending.extend(self.scratch.drain(..));
+                    }
+                    if let Err(e) = res {
+                        self.close();
+                        return Err(e);
+                    }
+                    if self.decoder.done() {
+                        self.resp = None;
+                    }
+                }
+                Ok(None) => {
+                    self.decoder.finish(&mut self.scratch)?;
+                    self.pending.extend(self.scratch.drain(..));
+                    self.resp = None;
+                    // Deliver what arrived first, then fail: the caller must not mistake a
+                    // cut-off answer for a complete one.
+                    self.truncated = !self.decoder.done();
+                }
+                Err(e) => {
+                    self.close();
+                    return Err(map_reqwest(e, "chat/completions stream"));
+                }
+            }
+        }
+    }
+}
+
+fn truncated(chunks: u64) -> Error {
+    Error::protocol(format!(
+        "the stream ended after {chunks} chunks without [DONE]; the answer is incomplete"
+    ))
+    .with_code("stream_truncated")
+}
