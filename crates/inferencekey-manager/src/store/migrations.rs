@@ -1,0 +1,113 @@
+//! Numbered schema migrations. `PRAGMA user_version` records how many have run; each new
+//! migration is appended (never edited) so an old data dir upgrades in place.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO tenants (id, slug, created_at)
+        VALUES ('tnt_local', 'local', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+
+    CREATE TABLE projects (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        slug TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE tokens (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('sdk', 'live', 'admin')),
+        project_id TEXT REFERENCES projects(id) ON DELETE CASCADE,
+        scope TEXT,
+        secret_hash BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE INDEX tokens_by_project ON tokens(project_id);
+
+    CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE gpus (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        worker_id TEXT REFERENCES workers(id),
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE workloads (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        slug TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT,
+        task_type TEXT NOT NULL,
+        backend TEXT,
+        model_name TEXT NOT NULL,
+        config TEXT NOT NULL,
+        worker_id TEXT REFERENCES workers(id),
+        gpu_resource_id TEXT REFERENCES gpus(id),
+        execution_policy TEXT NOT NULL,
+        execution_policy_config TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_message TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (project_id, slug)
+    );
+
+    CREATE TABLE idempotency (
+        token_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('running', 'done')),
+        status INTEGER,
+        body BLOB,
+        created_unix INTEGER NOT NULL,
+        PRIMARY KEY (token_id, key)
+    );
+
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        body BLOB NOT NULL,
+        content_type TEXT NOT NULL,
+        context TEXT,
+        status TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX jobs_queue ON jobs(status, created_at);
+    "#,
+];
+
+/// Brings the schema up to date, all pending migrations in one transaction.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if current >= MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for sql in &MIGRATIONS[current..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    tx.commit()
+}

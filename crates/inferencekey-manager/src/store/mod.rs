@@ -1,0 +1,231 @@
+//! Durable state: projects, tokens, workers, workloads, idempotency records and jobs.
+//!
+//! Everything the Manager must remember across a restart goes through [`Store`]. It is a trait
+//! so a PostgreSQL store can replace SQLite when one machine is not enough; the API layers only
+//! see these records. Methods are synchronous and short: callers may use them from async code
+//! because no call holds a lock across an `.await`.
+
+mod migrations;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use inferencekey_core::token::TokenKind;
+use serde_json::Value;
+
+/// A storage failure. `Conflict` is the only one callers branch on (a UNIQUE constraint);
+/// everything else is an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: String,
+    pub slug: String,
+    pub created_at: String,
+}
+
+/// A token as stored: never the secret, only its SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// The public `<id>` part of `ik_<kind>_<id>_<secret>`.
+    pub id: String,
+    pub kind: TokenKind,
+    /// Set for `sdk` and `live` tokens; admin tokens belong to no project.
+    pub project_id: Option<String>,
+    pub project_slug: Option<String>,
+    /// For `live` keys: a workload slug, or `*` for every workload of the project.
+    pub scope: Option<String>,
+    pub secret_hash: [u8; 32],
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+impl std::fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("project_slug", &self.project_slug)
+            .field("scope", &self.scope)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worker {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gpu {
+    pub id: String,
+    pub name: String,
+    pub worker_id: Option<String>,
+    pub created_at: String,
+}
+
+/// A workload's desired state plus its last recorded readiness phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadRecord {
+    pub id: String,
+    pub project_id: String,
+    pub project_slug: String,
+    pub name: String,
+    pub slug: String,
+    pub description: Option<String>,
+    pub task_type: String,
+    pub backend: Option<String>,
+    pub model_name: String,
+    /// Always an object.
+    pub config: Value,
+    pub worker_id: Option<String>,
+    pub gpu_resource_id: Option<String>,
+    pub execution_policy: String,
+    /// Always an object: the validated config or the filled-in default.
+    pub execution_policy_config: Value,
+    pub created_at: String,
+    pub updated_at: String,
+    pub status: String,
+    pub status_message: String,
+}
+
+/// What [`Store::idempotency_begin`] found for a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// No live record: this request now owns the key and must finish or abandon it.
+    Started,
+    /// A finished request with the same body: answer exactly this.
+    Replay { status: u16, body: Vec<u8> },
+    /// The same request is still being processed.
+    InUse,
+    /// The key was used with a different request.
+    Reused,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> StoreResult<Self> {
+        Ok(match s {
+            "queued" => JobStatus::Queued,
+            "running" => JobStatus::Running,
+            "succeeded" => JobStatus::Succeeded,
+            "failed" => JobStatus::Failed,
+            other => return Err(StoreError::Corrupt(format!("job status {other:?}"))),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub id: String,
+    pub project_id: String,
+    pub workload_id: String,
+    /// The canonical kind (aliases resolved).
+    pub kind: String,
+    pub body: Vec<u8>,
+    pub content_type: String,
+    pub context: Option<Value>,
+    pub status: JobStatus,
+    pub result: Option<Value>,
+    pub error: Option<Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The Manager's persistence. Implementations must make each method atomic.
+pub trait Store: Send + Sync + 'static {
+    /// Creates the project if it does not exist; the flag says whether it was created.
+    fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)>;
+    fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>>;
+    fn list_projects(&self) -> StoreResult<Vec<Project>>;
+
+    fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
+    fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
+    /// Every non-admin token, optionally of one project, oldest first.
+    fn list_tokens(&self, project_slug: Option<&str>) -> StoreResult<Vec<TokenRecord>>;
+    /// Marks a token revoked (keeping the first revocation time) and returns it.
+    fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
+
+    fn insert_worker(&self, worker: &Worker) -> StoreResult<()>;
+    fn worker(&self, id: &str) -> StoreResult<Option<Worker>>;
+    fn list_workers(&self) -> StoreResult<Vec<Worker>>;
+    fn insert_gpu(&self, gpu: &Gpu) -> StoreResult<()>;
+    fn gpu(&self, id: &str) -> StoreResult<Option<Gpu>>;
+    fn list_gpus(&self) -> StoreResult<Vec<Gpu>>;
+
+    /// Fails with [`StoreError::Conflict`] when the project already has the slug.
+    fn insert_workload(&self, workload: &WorkloadRecord) -> StoreResult<()>;
+    fn workload(&self, id: &str) -> StoreResult<Option<WorkloadRecord>>;
+    fn workload_by_slug(&self, project_id: &str, slug: &str)
+        -> StoreResult<Option<WorkloadRecord>>;
+    /// Workloads of one project (or all), oldest first.
+    fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>>;
+    /// Replaces the desired-state fields; returns false when the workload is gone.
+    fn update_workload(&self, workload: &WorkloadRecord) -> StoreResult<bool>;
+    fn delete_workload(&self, id: &str) -> StoreResult<bool>;
+    fn set_workload_status(&self, id: &str, status: &str, message: &str) -> StoreResult<()>;
+
+    /// Claims `key` for `token_id`, or reports what an earlier request with it did.
+    /// Records older than `ttl_secs` are treated as absent.
+    fn idempotency_begin(
+        &self,
+        token_id: &str,
+        key: &str,
+        fingerprint: &[u8; 32],
+        ttl_secs: i64,
+    ) -> StoreResult<IdempotencyBegin>;
+    fn idempotency_finish(
+        &self,
+        token_id: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<()>;
+    /// Releases a claimed key without an answer, so a retry can run again.
+    fn idempotency_abandon(&self, token_id: &str, key: &str) -> StoreResult<()>;
+    /// Drops claims left by a crash: after a restart nothing can still be running.
+    fn idempotency_reset_running(&self) -> StoreResult<()>;
+
+    fn insert_job(&self, job: &JobRecord) -> StoreResult<()>;
+    fn job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
+    /// Atomically moves the oldest queued job to `running` and returns it.
+    fn claim_next_job(&self) -> StoreResult<Option<JobRecord>>;
+    fn finish_job(
+        &self,
+        id: &str,
+        status: JobStatus,
+        result: Option<&Value>,
+        error: Option<&Value>,
+    ) -> StoreResult<()>;
+    /// Puts jobs a crash left `running` back in the queue; returns how many.
+    fn requeue_running_jobs(&self) -> StoreResult<usize>;
+}

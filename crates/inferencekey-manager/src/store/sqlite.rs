@@ -1,0 +1,770 @@
+//! The SQLite [`Store`]: one connection in WAL mode behind a mutex. Statements are short and
+//! the lock is never held across an `.await`, which on one machine is faster than a pool.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use inferencekey_core::token::TokenKind;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
+use serde_json::Value;
+
+use super::{
+    migrations, Gpu, IdempotencyBegin, JobRecord, JobStatus, Project, Store, StoreError,
+    StoreResult, TokenRecord, Worker, WorkloadRecord,
+};
+use crate::util::{new_id, now_rfc3339, now_unix};
+
+const TENANT: &str = "tnt_local";
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and runs pending migrations.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations::migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (each statement is
+        // atomic), so a poisoned lock is still safe to use.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.code == ErrorCode::ConstraintViolation
+            && (f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY))
+}
+
+fn json_text(v: &Value) -> String {
+    v.to_string()
+}
+
+fn parse_json(column: &str, text: &str) -> rusqlite::Result<Value> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("column {column}: {e}").into(),
+        )
+    })
+}
+
+fn kind_str(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Sdk => "sdk",
+        TokenKind::Live => "live",
+        TokenKind::Admin => "admin",
+    }
+}
+
+const TOKEN_COLUMNS: &str = "t.id, t.kind, t.project_id, p.slug, t.scope, t.secret_hash, \
+     t.created_at, t.revoked_at";
+
+fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    let kind: String = r.get(1)?;
+    let hash: Vec<u8> = r.get(5)?;
+    let bad = |what: String| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, what.into())
+    };
+    Ok(TokenRecord {
+        id: r.get(0)?,
+        kind: match kind.as_str() {
+            "sdk" => TokenKind::Sdk,
+            "live" => TokenKind::Live,
+            "admin" => TokenKind::Admin,
+            other => return Err(bad(format!("token kind {other:?}"))),
+        },
+        project_id: r.get(2)?,
+        project_slug: r.get(3)?,
+        scope: r.get(4)?,
+        secret_hash: hash
+            .try_into()
+            .map_err(|_| bad("token hash is not 32 bytes".into()))?,
+        created_at: r.get(6)?,
+        revoked_at: r.get(7)?,
+    })
+}
+
+const WORKLOAD_COLUMNS: &str = "w.id, w.project_id, p.slug, w.name, w.slug, w.description, \
+     w.task_type, w.backend, w.model_name, w.config, w.worker_id, w.gpu_resource_id, \
+     w.execution_policy, w.execution_policy_config, w.created_at, w.updated_at, w.status, \
+     w.status_message";
+
+fn workload_row(r: &Row<'_>) -> rusqlite::Result<WorkloadRecord> {
+    Ok(WorkloadRecord {
+        id: r.get(0)?,
+        project_id: r.get(1)?,
+        project_slug: r.get(2)?,
+        name: r.get(3)?,
+        slug: r.get(4)?,
+        description: r.get(5)?,
+        task_type: r.get(6)?,
+        backend: r.get(7)?,
+        model_name: r.get(8)?,
+        config: parse_json("config", &r.get::<_, String>(9)?)?,
+        worker_id: r.get(10)?,
+        gpu_resource_id: r.get(11)?,
+        execution_policy: r.get(12)?,
+        execution_policy_config: parse_json("execution_policy_config", &r.get::<_, String>(13)?)?,
+        created_at: r.get(14)?,
+        updated_at: r.get(15)?,
+        status: r.get(16)?,
+        status_message: r.get(17)?,
+    })
+}
+
+const JOB_COLUMNS: &str = "id, project_id, workload_id, kind, body, content_type, context, \
+     status, result, error, created_at, updated_at";
+
+fn job_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
+    let opt_json = |i: usize, name: &str| -> rusqlite::Result<Option<Value>> {
+        r.get::<_, Option<String>>(i)?
+            .map(|t| parse_json(name, &t))
+            .transpose()
+    };
+    let status: String = r.get(7)?;
+    Ok((
+        JobRecord {
+            id: r.get(0)?,
+            project_id: r.get(1)?,
+            workload_id: r.get(2)?,
+            kind: r.get(3)?,
+            body: r.get(4)?,
+            content_type: r.get(5)?,
+            context: opt_json(6, "context")?,
+            // Parsed by the caller, which can return a typed error.
+            status: JobStatus::Queued,
+            result: opt_json(8, "result")?,
+            error: opt_json(9, "error")?,
+            created_at: r.get(10)?,
+            updated_at: r.get(11)?,
+        },
+        status,
+    ))
+}
+
+fn finish_job_row(row: Option<(JobRecord, String)>) -> StoreResult<Option<JobRecord>> {
+    row.map(|(mut job, status)| {
+        job.status = JobStatus::parse(&status)?;
+        Ok(job)
+    })
+    .transpose()
+}
+
+impl Store for SqliteStore {
+    fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)> {
+        let conn = self.conn();
+        let id = new_id("prj");
+        let created = conn.execute(
+            "INSERT INTO projects (id, tenant_id, slug, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (slug) DO NOTHING",
+            params![id, TENANT, slug, now_rfc3339()],
+        )? == 1;
+        let project = conn.query_row(
+            "SELECT id, slug, created_at FROM projects WHERE slug = ?1",
+            [slug],
+            |r| {
+                Ok(Project {
+                    id: r.get(0)?,
+                    slug: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
+            },
+        )?;
+        Ok((project, created))
+    }
+
+    fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, slug, created_at FROM projects WHERE slug = ?1",
+                [slug],
+                |r| {
+                    Ok(Project {
+                        id: r.get(0)?,
+                        slug: r.get(1)?,
+                        created_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn list_projects(&self) -> StoreResult<Vec<Project>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT id, slug, created_at FROM projects ORDER BY slug")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Project {
+                id: r.get(0)?,
+                slug: r.get(1)?,
+                created_at: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO tokens (id, kind, project_id, scope, secret_hash, created_at, revoked_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    t.id,
+                    kind_str(t.kind),
+                    t.project_id,
+                    t.scope,
+                    &t.secret_hash[..],
+                    t.created_at,
+                    t.revoked_at
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("token id {}", t.id))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN projects p ON p.id = t.project_id
+             WHERE t.id = ?1"
+        ))?;
+        Ok(stmt.query_row([id], token_row).optional()?)
+    }
+
+    fn list_tokens(&self, project_slug: Option<&str>) -> StoreResult<Vec<TokenRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN projects p ON p.id = t.project_id
+             WHERE t.kind != 'admin' AND (?1 IS NULL OR p.slug = ?1)
+             ORDER BY t.created_at, t.id"
+        ))?;
+        let rows = stmt.query_map([project_slug], token_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        {
+            let conn = self.conn();
+            conn.execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, now_rfc3339()],
+            )?;
+        }
+        self.token(id)
+    }
+
+    fn insert_worker(&self, w: &Worker) -> StoreResult<()> {
+        self.conn().execute(
+            "INSERT INTO workers (id, tenant_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![w.id, TENANT, w.name, w.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn worker(&self, id: &str) -> StoreResult<Option<Worker>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, name, created_at FROM workers WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Worker {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        created_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn list_workers(&self) -> StoreResult<Vec<Worker>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT id, name, created_at FROM workers ORDER BY created_at, id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Worker {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                created_at: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn insert_gpu(&self, g: &Gpu) -> StoreResult<()> {
+        self.conn().execute(
+            "INSERT INTO gpus (id, tenant_id, name, worker_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![g.id, TENANT, g.name, g.worker_id, g.created_at],
+        )?;
+        Ok(())
+    }
+
+    fn gpu(&self, id: &str) -> StoreResult<Option<Gpu>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, name, worker_id, created_at FROM gpus WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Gpu {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        worker_id: r.get(2)?,
+                        created_at: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn list_gpus(&self) -> StoreResult<Vec<Gpu>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, worker_id, created_at FROM gpus ORDER BY created_at, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Gpu {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                worker_id: r.get(2)?,
+                created_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn insert_workload(&self, w: &WorkloadRecord) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO workloads (id, project_id, slug, name, description, task_type, backend,
+                    model_name, config, worker_id, gpu_resource_id, execution_policy,
+                    execution_policy_config, status, status_message, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                params![
+                    w.id,
+                    w.project_id,
+                    w.slug,
+                    w.name,
+                    w.description,
+                    w.task_type,
+                    w.backend,
+                    w.model_name,
+                    json_text(&w.config),
+                    w.worker_id,
+                    w.gpu_resource_id,
+                    w.execution_policy,
+                    json_text(&w.execution_policy_config),
+                    w.status,
+                    w.status_message,
+                    w.created_at,
+                    w.updated_at
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("workload slug {}", w.slug))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    fn workload(&self, id: &str) -> StoreResult<Option<WorkloadRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {WORKLOAD_COLUMNS} FROM workloads w JOIN projects p ON p.id = w.project_id
+             WHERE w.id = ?1"
+        ))?;
+        Ok(stmt.query_row([id], workload_row).optional()?)
+    }
+
+    fn workload_by_slug(
+        &self,
+        project_id: &str,
+        slug: &str,
+    ) -> StoreResult<Option<WorkloadRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {WORKLOAD_COLUMNS} FROM workloads w JOIN projects p ON p.id = w.project_id
+             WHERE w.project_id = ?1 AND w.slug = ?2"
+        ))?;
+        Ok(stmt
+            .query_row([project_id, slug], workload_row)
+            .optional()?)
+    }
+
+    fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {WORKLOAD_COLUMNS} FROM workloads w JOIN projects p ON p.id = w.project_id
+             WHERE ?1 IS NULL OR w.project_id = ?1
+             ORDER BY w.created_at, w.id"
+        ))?;
+        let rows = stmt.query_map([project_id], workload_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn update_workload(&self, w: &WorkloadRecord) -> StoreResult<bool> {
+        Ok(self.conn().execute(
+            "UPDATE workloads SET name = ?2, description = ?3, task_type = ?4, backend = ?5,
+                model_name = ?6, config = ?7, worker_id = ?8, gpu_resource_id = ?9,
+                execution_policy = ?10, execution_policy_config = ?11, updated_at = ?12
+             WHERE id = ?1",
+            params![
+                w.id,
+                w.name,
+                w.description,
+                w.task_type,
+                w.backend,
+                w.model_name,
+                json_text(&w.config),
+                w.worker_id,
+                w.gpu_resource_id,
+                w.execution_policy,
+                json_text(&w.execution_policy_config),
+                w.updated_at
+            ],
+        )? == 1)
+    }
+
+    fn delete_workload(&self, id: &str) -> StoreResult<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM workloads WHERE id = ?1", [id])?
+            == 1)
+    }
+
+    fn set_workload_status(&self, id: &str, status: &str, message: &str) -> StoreResult<()> {
+        self.conn().execute(
+            "UPDATE workloads SET status = ?2, status_message = ?3 WHERE id = ?1",
+            params![id, status, message],
+        )?;
+        Ok(())
+    }
+
+    fn idempotency_begin(
+        &self,
+        token_id: &str,
+        key: &str,
+        fingerprint: &[u8; 32],
+        ttl_secs: i64,
+    ) -> StoreResult<IdempotencyBegin> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = now_unix();
+        let existing = tx
+            .query_row(
+                "SELECT fingerprint, state, status, body, created_unix FROM idempotency
+                 WHERE token_id = ?1 AND key = ?2",
+                params![token_id, key],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                        r.get::<_, Option<Vec<u8>>>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let outcome = match existing {
+            Some((fp, state, status, body, created)) if now - created < ttl_secs => {
+                if fp.as_slice() != fingerprint.as_slice() {
+                    IdempotencyBegin::Reused
+                } else if state == "running" {
+                    IdempotencyBegin::InUse
+                } else {
+                    let status = status
+                        .and_then(|s| u16::try_from(s).ok())
+                        .ok_or_else(|| StoreError::Corrupt("idempotency status".into()))?;
+                    IdempotencyBegin::Replay {
+                        status,
+                        body: body.unwrap_or_default(),
+                    }
+                }
+            }
+            _ => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO idempotency
+                        (token_id, key, fingerprint, state, status, body, created_unix)
+                     VALUES (?1, ?2, ?3, 'running', NULL, NULL, ?4)",
+                    params![token_id, key, &fingerprint[..], now],
+                )?;
+                // Expired records of every token go at the same time, keeping the table small.
+                tx.execute(
+                    "DELETE FROM idempotency WHERE created_unix <= ?1",
+                    [now - ttl_secs],
+                )?;
+                IdempotencyBegin::Started
+            }
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn idempotency_finish(
+        &self,
+        token_id: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<()> {
+        self.conn().execute(
+            "UPDATE idempotency SET state = 'done', status = ?3, body = ?4
+             WHERE token_id = ?1 AND key = ?2",
+            params![token_id, key, status, body],
+        )?;
+        Ok(())
+    }
+
+    fn idempotency_abandon(&self, token_id: &str, key: &str) -> StoreResult<()> {
+        self.conn().execute(
+            "DELETE FROM idempotency WHERE token_id = ?1 AND key = ?2 AND state = 'running'",
+            params![token_id, key],
+        )?;
+        Ok(())
+    }
+
+    fn idempotency_reset_running(&self) -> StoreResult<()> {
+        self.conn()
+            .execute("DELETE FROM idempotency WHERE state = 'running'", [])?;
+        Ok(())
+    }
+
+    fn insert_job(&self, j: &JobRecord) -> StoreResult<()> {
+        self.conn().execute(
+            &format!(
+                "INSERT INTO jobs ({JOB_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ),
+            params![
+                j.id,
+                j.project_id,
+                j.workload_id,
+                j.kind,
+                j.body,
+                j.content_type,
+                j.context.as_ref().map(json_text),
+                j.status.as_str(),
+                j.result.as_ref().map(json_text),
+                j.error.as_ref().map(json_text),
+                j.created_at,
+                j.updated_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn job(&self, id: &str) -> StoreResult<Option<JobRecord>> {
+        let row = {
+            let conn = self.conn();
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))?;
+            stmt.query_row([id], job_row).optional()?
+        };
+        finish_job_row(row)
+    }
+
+    fn claim_next_job(&self) -> StoreResult<Option<JobRecord>> {
+        let row = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(&format!(
+                "UPDATE jobs SET status = 'running', updated_at = ?1
+                 WHERE id = (SELECT id FROM jobs WHERE status = 'queued'
+                             ORDER BY created_at, id LIMIT 1)
+                 RETURNING {JOB_COLUMNS}"
+            ))?;
+            stmt.query_row([now_rfc3339()], job_row).optional()?
+        };
+        finish_job_row(row)
+    }
+
+    fn finish_job(
+        &self,
+        id: &str,
+        status: JobStatus,
+        result: Option<&Value>,
+        error: Option<&Value>,
+    ) -> StoreResult<()> {
+        self.conn().execute(
+            "UPDATE jobs SET status = ?2, result = ?3, error = ?4, updated_at = ?5 WHERE id = ?1",
+            params![
+                id,
+                status.as_str(),
+                result.map(json_text),
+                error.map(json_text),
+                now_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn requeue_running_jobs(&self) -> StoreResult<usize> {
+        Ok(self.conn().execute(
+            "UPDATE jobs SET status = 'queued', updated_at = ?1 WHERE status = 'running'",
+            [now_rfc3339()],
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("manager.db")).unwrap();
+        (dir, store)
+    }
+
+    fn workload(project: &Project, slug: &str) -> WorkloadRecord {
+        WorkloadRecord {
+            id: new_id("wl"),
+            project_id: project.id.clone(),
+            project_slug: project.slug.clone(),
+            name: slug.into(),
+            slug: slug.into(),
+            description: None,
+            task_type: "text2text".into(),
+            backend: Some("vllm".into()),
+            model_name: "m".into(),
+            config: json!({"command": "vllm serve m"}),
+            worker_id: None,
+            gpu_resource_id: None,
+            execution_policy: "fixed".into(),
+            execution_policy_config: json!({"replicas": 1}),
+            created_at: now_rfc3339(),
+            updated_at: now_rfc3339(),
+            status: "scheduling".into(),
+            status_message: String::new(),
+        }
+    }
+
+    #[test]
+    fn projects_and_workloads_round_trip() {
+        let (_dir, s) = store();
+        let (p, created) = s.ensure_project("acme").unwrap();
+        assert!(created);
+        let (again, created) = s.ensure_project("acme").unwrap();
+        assert!(!created);
+        assert_eq!(p, again);
+
+        let w = workload(&p, "bot");
+        s.insert_workload(&w).unwrap();
+        assert_eq!(s.workload(&w.id).unwrap().unwrap(), w);
+        assert_eq!(s.workload_by_slug(&p.id, "bot").unwrap().unwrap(), w);
+        let dup = workload(&p, "bot");
+        assert!(matches!(
+            s.insert_workload(&dup),
+            Err(StoreError::Conflict(_))
+        ));
+        let mut changed = w.clone();
+        changed.model_name = "m2".into();
+        assert!(s.update_workload(&changed).unwrap());
+        assert_eq!(s.workload(&w.id).unwrap().unwrap().model_name, "m2");
+        assert!(s.delete_workload(&w.id).unwrap());
+        assert!(s.workload(&w.id).unwrap().is_none());
+    }
+
+    #[test]
+    fn idempotency_states() {
+        let (_dir, s) = store();
+        let fp = [1u8; 32];
+        let other = [2u8; 32];
+        assert_eq!(
+            s.idempotency_begin("tok", "k", &fp, 86400).unwrap(),
+            IdempotencyBegin::Started
+        );
+        assert_eq!(
+            s.idempotency_begin("tok", "k", &fp, 86400).unwrap(),
+            IdempotencyBegin::InUse
+        );
+        assert_eq!(
+            s.idempotency_begin("tok", "k", &other, 86400).unwrap(),
+            IdempotencyBegin::Reused
+        );
+        s.idempotency_finish("tok", "k", 201, b"{}").unwrap();
+        assert_eq!(
+            s.idempotency_begin("tok", "k", &fp, 86400).unwrap(),
+            IdempotencyBegin::Replay {
+                status: 201,
+                body: b"{}".to_vec()
+            }
+        );
+        // Another token's key space is separate; an expired record is replaced.
+        assert_eq!(
+            s.idempotency_begin("tok2", "k", &other, 86400).unwrap(),
+            IdempotencyBegin::Started
+        );
+        assert_eq!(
+            s.idempotency_begin("tok", "k", &other, 0).unwrap(),
+            IdempotencyBegin::Started
+        );
+    }
+
+    #[test]
+    fn jobs_queue_and_requeue() {
+        let (_dir, s) = store();
+        let (p, _) = s.ensure_project("acme").unwrap();
+        let w = workload(&p, "bot");
+        s.insert_workload(&w).unwrap();
+        let job = JobRecord {
+            id: new_id("job"),
+            project_id: p.id.clone(),
+            workload_id: w.id.clone(),
+            kind: "chat".into(),
+            body: b"{}".to_vec(),
+            content_type: "application/json".into(),
+            context: Some(json!({"order": 7})),
+            status: JobStatus::Queued,
+            result: None,
+            error: None,
+            created_at: now_rfc3339(),
+            updated_at: now_rfc3339(),
+        };
+        s.insert_job(&job).unwrap();
+        let claimed = s.claim_next_job().unwrap().unwrap();
+        assert_eq!(claimed.id, job.id);
+        assert_eq!(claimed.status, JobStatus::Running);
+        assert!(s.claim_next_job().unwrap().is_none());
+        assert_eq!(s.requeue_running_jobs().unwrap(), 1);
+        assert_eq!(s.claim_next_job().unwrap().unwrap().id, job.id);
+        s.finish_job(
+            &job.id,
+            JobStatus::Succeeded,
+            Some(&json!({"ok": true})),
+            None,
+        )
+        .unwrap();
+        let done = s.job(&job.id).unwrap().unwrap();
+        assert_eq!(done.status, JobStatus::Succeeded);
+        assert_eq!(done.result, Some(json!({"ok": true})));
+        assert_eq!(done.context, Some(json!({"order": 7})));
+    }
+}
