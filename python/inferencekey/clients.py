@@ -1,0 +1,211 @@
+"""The control-plane client.
+
+``ManagementClient`` is a thin layer over the native client: it turns a
+:class:`~inferencekey.WorkloadSpec` into the wire form, emits the Python warning for
+``OnDrift.WARN``, logs what ``ensure()`` did under the ``inferencekey`` logger, and draws
+the progress line of ``wait_until_ready``. Every rule (validation, diff, retries) runs in
+the Rust core. The data plane (``DataClient``, ``Endpoint``) is native end to end.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from inferencekey._native import EndpointRef, NativeManagementClient
+from inferencekey.enums import OnDrift
+from inferencekey.spec import WorkloadSpec
+
+logger = logging.getLogger("inferencekey")
+
+Workload = dict[str, Any]
+ReadinessEvent = dict[str, Any]
+
+
+class DriftWarning(UserWarning):
+    """Emitted by ``ensure(..., on_drift=OnDrift.WARN)`` when the live workload differs."""
+
+
+def _drift_mode(on_drift: OnDrift | str) -> str:
+    return on_drift.value if isinstance(on_drift, OnDrift) else str(on_drift)
+
+
+class _Progress:
+    """One self-overwriting status line on a terminal; silent elsewhere."""
+
+    def __init__(self, slug: str, enabled: bool) -> None:
+        self.slug = slug
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.width = 0
+
+    def __call__(self, event: ReadinessEvent) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.start
+        line = f"[inferencekey] {self.slug}: {event.get('phase', '?')}"
+        message = event.get("message")
+        if message:
+            line += f" - {message}"
+        line += f" ({elapsed:.1f}s)"
+        pad = max(0, self.width - len(line))
+        self.width = len(line)
+        sys.stderr.write("\r" + line + " " * pad)
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.width:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+class ManagementClient:
+    """Provisions workloads in one project with an ``ik_sdk_`` control token.
+
+    Every argument falls back to its environment variable (``INFERENCEKEY_PROJECT``,
+    ``INFERENCEKEY_BASE_URL``, ``INFERENCEKEY_SDK_TOKEN``). A data-plane ``ik_live_`` key is
+    refused here, before any request, with ``PermissionDenied``.
+    """
+
+    def __init__(
+        self,
+        project: str | None = None,
+        *,
+        base_url: str | None = None,
+        sdk_token: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        self._native = NativeManagementClient(
+            project=project,
+            base_url=base_url,
+            sdk_token=sdk_token,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_retries=max_retries,
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        project: str | None = None,
+        *,
+        base_url: str | None = None,
+        sdk_token: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> ManagementClient:
+        """The same as the constructor; named for the docs' ``ManagementClient.from_env``."""
+        return cls(
+            project,
+            base_url=base_url,
+            sdk_token=sdk_token,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_retries=max_retries,
+        )
+
+    @property
+    def project(self) -> str | None:
+        return self._native.project
+
+    @property
+    def base_url(self) -> str:
+        return self._native.base_url
+
+    def ensure(
+        self,
+        spec: WorkloadSpec,
+        on_drift: OnDrift | str = OnDrift.RECONCILE,
+        project: str | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> EndpointRef:
+        """Creates the workload if missing, and handles drift per ``on_drift``.
+
+        Idempotent by ``spec.slug``: an unchanged spec costs one request and writes nothing.
+        """
+        if not isinstance(spec, WorkloadSpec):
+            raise TypeError(f"ensure() takes a WorkloadSpec, not {type(spec).__name__}")
+        mode = _drift_mode(on_drift)
+        ref = self._native.ensure(spec.to_json(), mode, project, timeout)
+        if ref.action == "drifted" and OnDrift(mode) is OnDrift.WARN:
+            changes = "; ".join(f"{f}: {live!r} -> {want!r}" for f, live, want in ref.plan)
+            text = f"workload {ref.workload_slug!r} has drifted from its spec: {changes}"
+            warnings.warn(text, DriftWarning, stacklevel=2)
+            logger.warning(text)
+        else:
+            logger.info(
+                "ensure %s/%s: %s (%d changes)",
+                ref.project_slug,
+                ref.workload_slug,
+                ref.action,
+                len(ref.plan),
+            )
+        return ref
+
+    def get(self, slug: str, project: str | None = None, *, timeout: float | None = None) -> Workload:
+        """The workload with this slug (canonicalised); ``NotFoundError`` when absent."""
+        return self._native.get(slug, project, timeout)
+
+    def list(self, project: str | None = None, *, timeout: float | None = None) -> list[Workload]:
+        return self._native.list(project, timeout)
+
+    def delete(self, slug: str, project: str | None = None, *, timeout: float | None = None) -> None:
+        self._native.delete(slug, project, timeout)
+        logger.info("deleted workload %s", slug)
+
+    def readiness_events(self, slug: str, project: str | None = None) -> Iterator[ReadinessEvent]:
+        """The workload's readiness events as they happen; ends after ``ready`` or ``error``."""
+        return iter(self._native.readiness_events(slug, project))
+
+    def wait_until_ready(
+        self,
+        slug: str,
+        timeout: float = 600.0,
+        project: str | None = None,
+        *,
+        progress: bool | None = None,
+        on_event: Callable[[ReadinessEvent], None] | None = None,
+    ) -> ReadinessEvent:
+        """Blocks until the workload is ready, at most ``timeout`` seconds (``TimeoutError``).
+
+        Shows a progress line on stderr when it is a terminal (``progress=False`` silences
+        it); a workload that fails to start raises ``ServerError`` with its last message.
+        Ctrl-C interrupts the wait.
+        """
+        show = sys.stderr.isatty() if progress is None else progress
+        line = _Progress(slug, show)
+
+        def seen(event: ReadinessEvent) -> None:
+            line(event)
+            logger.debug("readiness %s: %s", slug, event)
+            if on_event is not None:
+                on_event(event)
+
+        try:
+            return self._native.wait_until_ready(slug, timeout, project, seen)
+        finally:
+            line.done()
+
+    def close(self) -> None:
+        """Connections are released with the client; kept for symmetry with ``with``."""
+
+    def __enter__(self) -> ManagementClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return repr(self._native)
