@@ -1,1 +1,331 @@
-//! Placeholder: being written (webhook signatures).
+//! Webhook signatures (CONTRACT.md §6): `X-InferenceKey-Signature: t=<unix seconds>,v1=<hex>`
+//! with `v1 = hex(HMAC-SHA256(secret, "<t>.<raw body>"))`. Signing the timestamp with the body
+//! lets receivers reject replays; several `v1` entries let a sender sign with an old and a new
+//! secret while the receiver rotates.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::{Choice, ConstantTimeEq};
+
+use crate::error::{Error, ErrorKind};
+
+/// The header carrying the signature.
+pub const SIGNATURE_HEADER: &str = "X-InferenceKey-Signature";
+
+/// How far `t` may be from the receiver's clock (CONTRACT.md §6: 300 s).
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The MAC over `"<t>.<body>"`, where `t` is the timestamp exactly as written in the header.
+fn mac(body: &[u8], secret: &[u8], t: &str) -> [u8; 32] {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    mac.update(t.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.finalize().into_bytes().into()
+}
+
+/// The signature header value for `body` sent at unix time `t`.
+pub fn sign(body: &[u8], secret: &[u8], t: u64) -> String {
+    let t = t.to_string();
+    let v1 = hex::encode(mac(body, secret, &t));
+    format!("t={t},v1={v1}")
+}
+
+fn rejected(code: &str, message: String) -> Error {
+    Error::new(ErrorKind::Validation, message)
+        .with_code(code)
+        .with_field(SIGNATURE_HEADER)
+}
+
+fn malformed(what: &str) -> Error {
+    rejected(
+        "malformed_signature",
+        format!(
+            "the {SIGNATURE_HEADER} header is malformed: {what}; expected \
+             `t=<unix seconds>,v1=<64 hex characters>`"
+        ),
+    )
+}
+
+/// A parsed header: the timestamp as written and as a number, and every `v1` MAC.
+struct Header<'a> {
+    t_text: &'a str,
+    t: u64,
+    v1: Vec<[u8; 32]>,
+}
+
+/// Parses the header. Parts are comma-separated `key=value` pairs with optional whitespace;
+/// empty parts are skipped and unknown schemes (e.g. a future `v2`) ignored so senders can
+/// add them without breaking receivers.
+fn parse(header: &str) -> Result<Header<'_>, Error> {
+    let mut t = None;
+    let mut v1 = Vec::new();
+    for part in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = part.split_once('=') else {
+            return Err(malformed("a part has no `=`"));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        match key {
+            "t" => {
+                if t.is_some() {
+                    return Err(malformed("`t` appears more than once"));
+                }
+                let parsed = (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| value.parse::<u64>().ok())
+                    .flatten()
+                    .ok_or_else(|| malformed("`t` is not a unix timestamp in seconds"))?;
+                t = Some((value, parsed));
+            }
+            "v1" => {
+                let mut mac = [0u8; 32];
+                hex::decode_to_slice(value, &mut mac).map_err(|_| {
+                    malformed(&format!(
+                        "v1 entry {} is not 64 hex characters",
+                        v1.len() + 1
+                    ))
+                })?;
+                v1.push(mac);
+            }
+            _ => {}
+        }
+    }
+    let (t_text, t) = t.ok_or_else(|| malformed("`t` is missing"))?;
+    if v1.is_empty() {
+        return Err(malformed("no `v1` signature"));
+    }
+    Ok(Header { t_text, t, v1 })
+}
+
+/// Checks a delivery against `secret`, with `now_unix` as the receiver's clock. The signature
+/// is checked before the timestamp, so `signature_expired` is only ever reported for an
+/// authentic delivery (a replay or a skewed clock) and a forgery always reads
+/// `invalid_signature`.
+pub fn verify(
+    body: &[u8],
+    signature_header: &str,
+    secret: &[u8],
+    tolerance: Duration,
+    now_unix: u64,
+) -> Result<(), Error> {
+    if secret.is_empty() {
+        // An unset secret would make every signature made with an empty key pass.
+        return Err(Error::configuration(
+            "the webhook secret is empty; pass the secret shown when the webhook was created",
+        ));
+    }
+    let header = parse(signature_header)?;
+    let expected = mac(body, secret, header.t_text);
+    let matched = header
+        .v1
+        .iter()
+        .fold(Choice::from(0), |acc, v1| acc | expected.ct_eq(v1));
+    if !bool::from(matched) {
+        return Err(rejected(
+            "invalid_signature",
+            "no v1 signature matches the body; check the webhook secret and that the raw, \
+             unparsed request body is verified"
+                .into(),
+        ));
+    }
+    let tolerance = tolerance.as_secs();
+    if now_unix.saturating_sub(header.t) > tolerance {
+        return Err(rejected(
+            "signature_expired",
+            format!(
+                "the signature timestamp is {} s old, more than the {tolerance} s tolerance \
+                 (a replayed delivery, or the receiver's clock is wrong)",
+                now_unix - header.t
+            ),
+        ));
+    }
+    if header.t.saturating_sub(now_unix) > tolerance {
+        return Err(rejected(
+            "signature_expired",
+            format!(
+                "the signature timestamp is {} s in the future, more than the {tolerance} s \
+                 tolerance (the sender's or receiver's clock is wrong)",
+                header.t - now_unix
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// [`verify`] against the system clock.
+pub fn verify_now(
+    body: &[u8],
+    signature_header: &str,
+    secret: &[u8],
+    tolerance: Duration,
+) -> Result<(), Error> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| Error::configuration("the system clock is set before 1970"))?;
+    verify(body, signature_header, secret, tolerance, now.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"whsec_test_secret";
+    const BODY: &[u8] =
+        br#"{"event":"job.completed","job_id":"job_123","data":{"status":"succeeded"}}"#;
+    const T: u64 = 1_700_000_000;
+    // Computed independently with Python:
+    // hmac.new(b"whsec_test_secret", b"1700000000." + BODY, hashlib.sha256).hexdigest()
+    const V1: &str = "ea7fb2e33f0f7f7cb03b0b28222a07209a948ca361157b2ada0724924f2cee7c";
+    // The same for an empty body.
+    const V1_EMPTY: &str = "316b9ab98c15bfa039d243f3196acee619cf29749a91a634e6a8154e2f7b6727";
+
+    fn check(header: &str, now: u64) -> Result<(), Error> {
+        verify(BODY, header, SECRET, DEFAULT_TOLERANCE, now)
+    }
+
+    fn code(r: Result<(), Error>) -> String {
+        let err = r.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Validation);
+        assert_eq!(err.field.as_deref(), Some(SIGNATURE_HEADER));
+        assert!(!err.to_string().contains("whsec_test_secret"));
+        err.code.clone().unwrap()
+    }
+
+    #[test]
+    fn known_vector() {
+        assert_eq!(sign(BODY, SECRET, T), format!("t={T},v1={V1}"));
+        assert_eq!(sign(b"", SECRET, T), format!("t={T},v1={V1_EMPTY}"));
+        check(&format!("t={T},v1={V1}"), T).unwrap();
+    }
+
+    #[test]
+    fn round_trip() {
+        let body = b"\x00binary\xff body";
+        let header = sign(body, b"k", 42);
+        verify(body, &header, b"k", Duration::from_secs(1), 42).unwrap();
+    }
+
+    #[test]
+    fn whitespace_order_and_uppercase_hex() {
+        let up = V1.to_uppercase();
+        check(&format!("  v1 = {up} ,  t = {T} "), T).unwrap();
+        check(&format!("t={T},,v1={V1},"), T).unwrap();
+    }
+
+    #[test]
+    fn any_of_several_v1_passes() {
+        let other = "00".repeat(32);
+        check(&format!("t={T},v1={other},v1={V1}"), T).unwrap();
+        check(&format!("t={T},v1={V1},v1={other}"), T).unwrap();
+        assert_eq!(
+            code(check(&format!("t={T},v1={other},v1={other}"), T)),
+            "invalid_signature"
+        );
+    }
+
+    #[test]
+    fn unknown_schemes_ignored() {
+        check(&format!("t={T},v0=abc,v1={V1},v2=zz"), T).unwrap();
+        assert_eq!(
+            code(check(&format!("t={T},v0={V1}"), T)),
+            "malformed_signature"
+        );
+    }
+
+    #[test]
+    fn mismatches() {
+        let header = format!("t={T},v1={V1}");
+        let tampered_body = verify(b"{}", &header, SECRET, DEFAULT_TOLERANCE, T);
+        assert_eq!(code(tampered_body), "invalid_signature");
+        let wrong_secret = verify(BODY, &header, b"other", DEFAULT_TOLERANCE, T);
+        assert_eq!(code(wrong_secret), "invalid_signature");
+        // The timestamp is part of what is signed.
+        let shifted = format!("t={},v1={V1}", T + 1);
+        assert_eq!(code(check(&shifted, T)), "invalid_signature");
+        // As written: a zero-padded t is a different signed string.
+        assert_eq!(
+            code(check(&format!("t=0{T},v1={V1}"), T)),
+            "invalid_signature"
+        );
+    }
+
+    #[test]
+    fn tolerance_window() {
+        let header = format!("t={T},v1={V1}");
+        check(&header, T + 300).unwrap();
+        check(&header, T - 300).unwrap();
+        let old = check(&header, T + 301).unwrap_err();
+        assert_eq!(old.code.as_deref(), Some("signature_expired"));
+        assert!(old.message.contains("301 s old"), "{}", old.message);
+        let future = check(&header, T - 301).unwrap_err();
+        assert_eq!(future.code.as_deref(), Some("signature_expired"));
+        assert!(
+            future.message.contains("in the future"),
+            "{}",
+            future.message
+        );
+        let strict = verify(BODY, &header, SECRET, Duration::ZERO, T + 1);
+        assert_eq!(code(strict), "signature_expired");
+        // Far-apart clocks do not overflow.
+        assert_eq!(code(check(&header, u64::MAX)), "signature_expired");
+        assert_eq!(code(check(&header, 0)), "signature_expired");
+    }
+
+    #[test]
+    fn forged_and_stale_reads_invalid() {
+        let forged = format!("t=1,v1={}", "ab".repeat(32));
+        assert_eq!(code(check(&forged, T)), "invalid_signature");
+    }
+
+    #[test]
+    fn malformed_headers_name_the_problem() {
+        let cases = [
+            ("", "`t` is missing"),
+            ("   ", "`t` is missing"),
+            (&format!("v1={V1}") as &str, "`t` is missing"),
+            (&format!("t={T}"), "no `v1`"),
+            (&format!("t={T},v1"), "no `=`"),
+            (&format!("t=,v1={V1}"), "`t` is not a unix timestamp"),
+            (&format!("t=-5,v1={V1}"), "`t` is not a unix timestamp"),
+            (&format!("t=1.5,v1={V1}"), "`t` is not a unix timestamp"),
+            (
+                &format!("t=99999999999999999999999,v1={V1}"),
+                "not a unix timestamp",
+            ),
+            (&format!("t={T},t={T},v1={V1}"), "more than once"),
+            (&format!("t={T},v1=abc"), "v1 entry 1 is not 64 hex"),
+            (
+                &format!("t={T},v1={V1},v1={V1}00"),
+                "v1 entry 2 is not 64 hex",
+            ),
+            (&format!("t={T},v1={}", "zz".repeat(32)), "not 64 hex"),
+        ];
+        for (header, want) in cases {
+            let err = check(header, T).unwrap_err();
+            assert_eq!(err.code.as_deref(), Some("malformed_signature"), "{header}");
+            assert!(err.message.contains(want), "{header}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn empty_secret_is_a_configuration_error() {
+        let header = sign(BODY, b"", T);
+        let err = verify(BODY, &header, b"", DEFAULT_TOLERANCE, T).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Configuration);
+    }
+
+    #[test]
+    fn verify_now_uses_the_clock() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        verify_now(BODY, &sign(BODY, SECRET, now), SECRET, DEFAULT_TOLERANCE).unwrap();
+        let stale = sign(BODY, SECRET, now - 3600);
+        let err = verify_now(BODY, &stale, SECRET, DEFAULT_TOLERANCE).unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("signature_expired"));
+    }
+}
