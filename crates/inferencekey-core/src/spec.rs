@@ -48,7 +48,7 @@ fn walk_strings(path: &str, v: &Value, f: &mut dyn FnMut(&str, &str)) {
         }
         Value::Object(map) => {
             for (k, item) in map {
-                let p = format!("{path}.{k}");
+                let p = format!("{path}.{}", crate::token::scrub(k));
                 f(&p, k);
                 walk_strings(&p, item, f);
             }

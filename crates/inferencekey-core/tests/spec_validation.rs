@@ -652,7 +652,6 @@ fn invalid_specs_fail_with_kind_and_field() {
 
 /// A token used as a key must not come back in `.field` or the message.
 #[test]
-#[ignore = "spec.rs check_secrets/walk_strings puts the raw key (the token) into the field path and message; fix: scrub(k) when building the path"]
 fn token_in_a_policy_config_key_is_a_configuration_error() {
     let s = cloud_with(|c| c["ik_live_abcdefghij_SECRETSECRET"] = json!(1));
     let err = s.validate().expect_err("token in key");
