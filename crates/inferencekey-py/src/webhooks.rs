@@ -1,0 +1,40 @@
+//! Webhook signature checks for receivers written in Python (CONTRACT.md §6).
+
+use std::time::Duration;
+
+use inferencekey_core::webhook;
+use pyo3::prelude::*;
+
+use crate::errors::ResultExt;
+
+/// Raises `ValidationError` (code `invalid_signature`, `signature_expired` or
+/// `malformed_signature`) unless `signature_header` signs `body` with `secret`.
+#[pyfunction]
+#[pyo3(signature = (body, signature_header, secret, tolerance=300.0, now=None))]
+fn verify_webhook(
+    py: Python<'_>,
+    body: &[u8],
+    signature_header: &str,
+    secret: &[u8],
+    tolerance: f64,
+    now: Option<u64>,
+) -> PyResult<()> {
+    let tolerance = Duration::from_secs_f64(tolerance.clamp(0.0, 1e9));
+    match now {
+        Some(now) => webhook::verify(body, signature_header, secret, tolerance, now),
+        None => webhook::verify_now(body, signature_header, secret, tolerance),
+    }
+    .or_raise(py)
+}
+
+/// The `X-InferenceKey-Signature` value for `body` at unix time `t` (for tests and senders).
+#[pyfunction]
+fn sign_webhook(body: &[u8], secret: &[u8], t: u64) -> String {
+    webhook::sign(body, secret, t)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(verify_webhook, m)?)?;
+    m.add_function(wrap_pyfunction!(sign_webhook, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,124 @@
+"""A real local Manager for the integration tests.
+
+One Manager per test session, started the way a user starts it (`inferencekey serve --dev`),
+on an ephemeral loopback port with its own data dir. Engines are real child processes (the
+reference engine, since no real engine is installed here). Tests bootstrap projects, keys and
+workers through the real CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Manager:
+    url: str
+    data_dir: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ, INFERENCEKEY_DATA_DIR=str(self.data_dir))
+        result = subprocess.run(
+            [sys.executable, "-m", "inferencekey", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"inferencekey {' '.join(args)} exited {result.returncode}: {result.stderr}"
+            )
+        return result
+
+    def init(self, project: str) -> dict[str, str]:
+        """`inferencekey init`: the three exported variables, as a dict."""
+        out = self.cli("init", "--project", project).stdout
+        lines = [line for line in out.splitlines() if line.strip()]
+        assert len(lines) == 3, out
+        env = {}
+        for line in lines:
+            m = re.fullmatch(r"export (\w+)=(.*)", line.strip())
+            assert m, line
+            env[m.group(1)] = m.group(2).strip("'\"")
+        return env
+
+    def key(self, project: str, workload: str | None = None) -> str:
+        args = ["key", "create", "--project", project]
+        args += ["--workload", workload] if workload else ["--all"]
+        out = self.cli(*args).stdout.strip()
+        assert out.startswith("ik_live_"), out
+        return out
+
+    def worker(self, name: str) -> str:
+        out = self.cli("worker", "register", "--name", name).stdout.strip()
+        assert out.startswith("wrk_"), out
+        return out
+
+
+def _start(data_dir: Path) -> Manager:
+    log = data_dir / "manager-test.log"
+    with log.open("ab") as f:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "inferencekey", "serve", "--dev", "--allow-any-command",
+                "--port", "0", "--data-dir", str(data_dir),
+            ],
+            stdout=f,
+            stderr=f,
+        )
+    address = data_dir / "address"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Manager exited with {proc.returncode}: {log.read_text()}")
+        if address.exists() and address.read_text().strip():
+            return Manager(address.read_text().strip(), data_dir, proc, log)
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"the Manager did not write its address within 60 s: {log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Manager]:
+    m = _start(tmp_path_factory.mktemp("manager"))
+    yield m
+    m.proc.terminate()
+    try:
+        m.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        m.proc.kill()
+
+
+@dataclass
+class Project:
+    """A fresh project with its env vars, a project-wide data key and a registered worker."""
+
+    slug: str
+    env: dict[str, str]
+    key: str
+    worker_id: str
+    manager: Manager
+
+
+@pytest.fixture
+def project(manager: Manager, monkeypatch: pytest.MonkeyPatch) -> Project:
+    slug = "p-" + uuid.uuid4().hex[:10]
+    env = manager.init(slug)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("INFERENCEKEY_API_KEY", raising=False)
+    key = manager.key(slug)
+    return Project(slug, env, key, manager.worker("gpu-box-" + slug), manager)
