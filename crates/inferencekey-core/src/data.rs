@@ -30,6 +30,28 @@ pub struct DataConfig {
 }
 
 /// Builds endpoints; all endpoints of one client share its connection pool.
+///
+/// ```no_run
+/// use inferencekey_core::{CallOptions, DataClient, DataConfig, TextRequest};
+///
+/// # async fn run() -> Result<(), inferencekey_core::Error> {
+/// let data = DataClient::new(DataConfig {
+///     project: Some("acme".into()),
+///     ..Default::default()
+/// })?;
+/// let ep = data.endpoint("support-bot", Some("ik_live_…"), None)?;
+/// let mut req = TextRequest::prompt("Hola");
+/// req.max_tokens = Some(300);
+/// let out = ep.generate_text(&req, &CallOptions::default()).await?;
+/// println!("{} ({})", out.text, out.model);
+///
+/// let mut stream = ep.generate_text_stream(&req, &CallOptions::default()).await?;
+/// while let Some(chunk) = stream.next_chunk().await? {
+///     print!("{}", chunk.text);
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct DataClient {
     http: reqwest::Client,

@@ -69,6 +69,34 @@ pub struct ManagementConfig {
     pub options: ClientOptions,
 }
 
+/// The control-plane client for one project (`ik_sdk_` token).
+///
+/// ```no_run
+/// use inferencekey_core::{
+///     Backend, CallOptions, ManagementClient, ManagementConfig, OnDrift, WorkloadSpec,
+/// };
+///
+/// # async fn run() -> Result<(), inferencekey_core::Error> {
+/// // Project, base URL and token fall back to INFERENCEKEY_PROJECT, _BASE_URL, _SDK_TOKEN.
+/// let mgmt = ManagementClient::new(ManagementConfig {
+///     project: Some("acme".into()),
+///     ..Default::default()
+/// })?;
+/// let spec = WorkloadSpec {
+///     name: "support-bot".into(),
+///     slug: "support-bot".into(),
+///     model: "meta-llama/Llama-3.1-8B-Instruct".into(),
+///     backend: Some(Backend::Vllm),
+///     command: Some("vllm serve meta-llama/Llama-3.1-8B-Instruct".into()),
+///     ..Default::default()
+/// };
+/// let r = mgmt
+///     .ensure(&spec, OnDrift::Reconcile, None, &CallOptions::default())
+///     .await?;
+/// println!("{}/{}: {}", r.project_slug, r.workload_slug, r.action.as_str());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ManagementClient {
     transport: Transport,
