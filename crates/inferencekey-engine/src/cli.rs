@@ -18,7 +18,9 @@ const USAGE_ERROR: i32 = 2;
 #[command(
     name = "engine",
     about = "The InferenceKey reference engine: an OpenAI-compatible server that runs no model",
-    disable_version_flag = true
+    disable_version_flag = true,
+    // So `--port -1` is reported as a bad port, not as an unknown flag `-1`.
+    allow_negative_numbers = true
 )]
 struct Args {
     /// Address to listen on.

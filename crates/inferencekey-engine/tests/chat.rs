@@ -49,7 +49,10 @@ async fn reply_has_the_openai_shape() {
 async fn length_cycles_and_defaults() {
     let e = engine().await;
     let (_, body) = e
-        .post_json("/v1/chat/completions", &json!({"messages": user("a b"), "max_tokens": 20}))
+        .post_json(
+            "/v1/chat/completions",
+            &json!({"messages": user("a b"), "max_tokens": 20}),
+        )
         .await;
     let words: Vec<&str> = body["choices"][0]["message"]["content"]
         .as_str()
@@ -90,7 +93,10 @@ async fn replies_are_deterministic() {
     assert_eq!(a["usage"], b["usage"]);
     assert_ne!(a["id"], b["id"]);
     let (_, c) = e
-        .post_json("/v1/chat/completions", &json!({"messages": user("other words")}))
+        .post_json(
+            "/v1/chat/completions",
+            &json!({"messages": user("other words")}),
+        )
         .await;
     assert_ne!(a["choices"], c["choices"]);
 }
@@ -180,7 +186,8 @@ async fn forced_tool_choice_returns_a_tool_call() {
     let call = &choice["message"]["tool_calls"][0];
     assert_eq!(call["type"], "function");
     assert_eq!(call["function"]["name"], "lookup");
-    let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    let args: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
     assert_eq!(args, json!({"input": "find it"}));
 
     // "auto" leaves the choice to the model, which here always answers in text.
@@ -202,23 +209,53 @@ async fn invalid_requests_name_the_field() {
         (json!({"messages": "hi"}), "messages"),
         (json!({"messages": ["hi"]}), "messages[0]"),
         (json!({"messages": [{"content": "hi"}]}), "messages[0].role"),
-        (json!({"messages": [{"role": "robot", "content": "hi"}]}), "messages[0].role"),
-        (json!({"messages": [{"role": "user"}]}), "messages[0].content"),
-        (json!({"messages": [{"role": "user", "content": 5}]}), "messages[0].content"),
-        (json!({"messages": [{"role": "user", "content": [{"type": "text"}]}]}), "messages[0].content[0].text"),
-        (json!({"messages": user("x"), "max_tokens": 0}), "max_tokens"),
-        (json!({"messages": user("x"), "max_tokens": "5"}), "max_tokens"),
-        (json!({"messages": user("x"), "temperature": 3}), "temperature"),
+        (
+            json!({"messages": [{"role": "robot", "content": "hi"}]}),
+            "messages[0].role",
+        ),
+        (
+            json!({"messages": [{"role": "user"}]}),
+            "messages[0].content",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": 5}]}),
+            "messages[0].content",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": [{"type": "text"}]}]}),
+            "messages[0].content[0].text",
+        ),
+        (
+            json!({"messages": user("x"), "max_tokens": 0}),
+            "max_tokens",
+        ),
+        (
+            json!({"messages": user("x"), "max_tokens": "5"}),
+            "max_tokens",
+        ),
+        (
+            json!({"messages": user("x"), "temperature": 3}),
+            "temperature",
+        ),
         (json!({"messages": user("x"), "top_p": -1}), "top_p"),
         (json!({"messages": user("x"), "seed": "s"}), "seed"),
         (json!({"messages": user("x"), "n": 2}), "n"),
         (json!({"messages": user("x"), "stream": "yes"}), "stream"),
         (json!({"messages": user("x"), "stop": [1]}), "stop"),
         (json!({"messages": user("x"), "stop": ""}), "stop"),
-        (json!({"messages": user("x"), "response_format": {"type": "xml"}}), "response_format.type"),
+        (
+            json!({"messages": user("x"), "response_format": {"type": "xml"}}),
+            "response_format.type",
+        ),
         (json!({"messages": user("x"), "tools": {}}), "tools"),
-        (json!({"messages": user("x"), "tool_choice": "required"}), "tool_choice"),
-        (json!({"messages": user("x"), "stream_options": {"include_usage": 1}}), "stream_options.include_usage"),
+        (
+            json!({"messages": user("x"), "tool_choice": "required"}),
+            "tool_choice",
+        ),
+        (
+            json!({"messages": user("x"), "stream_options": {"include_usage": 1}}),
+            "stream_options.include_usage",
+        ),
     ];
     for (body, param) in cases {
         let (status, answer) = e.post_json("/v1/chat/completions", &body).await;
@@ -284,7 +321,10 @@ async fn stream_frames_come_in_order() {
     assert_eq!(chunks[14], "[DONE]");
 
     let (_, plain) = e
-        .post_json("/v1/chat/completions", &json!({"messages": user("hi you"), "max_tokens": 12}))
+        .post_json(
+            "/v1/chat/completions",
+            &json!({"messages": user("hi you"), "max_tokens": 12}),
+        )
         .await;
     assert_eq!(
         streamed_text(&chunks),
