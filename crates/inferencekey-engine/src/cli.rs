@@ -48,7 +48,8 @@ struct Args {
 ///
 /// Blocks until SIGTERM or SIGINT and returns the process exit code: 0 after a clean stop,
 /// 1 when the address cannot be bound, 2 for a usage error (printed to stderr, naming the
-/// flag). Runs its own single-threaded Tokio runtime, so it must not be called from inside one.
+/// flag). Runs its own single-threaded Tokio runtime; called from inside a runtime it refuses
+/// with exit code 1 instead of panicking.
 pub fn run_cli(args: &[String]) -> i32 {
     let argv = std::iter::once("engine").chain(args.iter().map(String::as_str));
     let args = match Args::try_parse_from(argv) {
@@ -59,6 +60,13 @@ pub fn run_cli(args: &[String]) -> i32 {
             return if e.use_stderr() { USAGE_ERROR } else { 0 };
         }
     };
+    if tokio::runtime::Handle::try_current().is_ok() {
+        eprintln!(
+            "reference engine: run_cli starts its own runtime and cannot run inside another; \
+             call serve() from async code instead"
+        );
+        return 1;
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -12,12 +12,12 @@
 //! |---|---|
 //! | `GET /health` | 200 `{"status":"ok"}` once the startup delay has passed, 503 before; every other route also answers 503 until then |
 //! | `GET /v1/models` | the configured model |
-//! | `POST /v1/chat/completions` | "Reference engine (no model loaded) reply to: <last user message>" cycled to `max_tokens` words (default 16); `stream`, `stream_options.include_usage`, `stop`, `response_format` (JSON reply `{"reply": …}`), `tools` + forced `tool_choice` (a tool call) |
+//! | `POST /v1/chat/completions` | `Reference engine (no model loaded) reply to: <last user message>` cycled to `max_tokens` words (default 16); `stream`, `stream_options.include_usage`, `stop`, `response_format` (JSON reply `{"reply": …}`), `tools` + forced `tool_choice` (a tool call) |
 //! | `POST /v1/embeddings` | unit vectors from SHA-256 of each input; `dimensions`, `encoding_format: "base64"` |
 //! | `POST /v1/rerank`, `/rerank`, `/v2/rerank` | word-overlap (Jaccard) relevance scores, best first |
 //! | `POST /v1/images/generations`, `/v1/images/edits`, `/v1/images/variations` | 8×8 PNGs as `b64_json` or `data:` URLs |
 //! | `POST /v1/audio/speech`, `/v1/audio/generate` | a short WAV tone (raw PCM for `response_format: "pcm"`) |
-//! | `POST /v1/audio/transcriptions` | "reference engine (no model loaded) heard N bytes of <type>" |
+//! | `POST /v1/audio/transcriptions` | `reference engine (no model loaded) heard N bytes of <content type>` |
 //! | `GET /v1/audio/voices` | `{"voices": [...]}` |
 //! | `POST /forecast` | `{"forecast": {"model", "horizon", "values"}}`, the series' trend line |
 //!

@@ -149,3 +149,12 @@ fn run_cli_returns_2_for_bad_args() {
         2
     );
 }
+
+#[tokio::test]
+async fn run_cli_refuses_to_nest_runtimes() {
+    let args: Vec<String> = ["--port", "0", "--model", "m"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(inferencekey_engine::run_cli(&args), 1);
+}
