@@ -1,6 +1,22 @@
 //! The local InferenceKey Manager: a real implementation of the platform side of the HTTP
 //! contract (control plane, token issuing and checking, desired-state store, reconciler, local
 //! worker, data-plane gateway and jobs) for offline development, CI and our own tests.
+//!
+//! Embed it with [`start`] (tests do), or run the whole CLI with [`cli_main`].
 
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod gateway;
+pub mod idempotency;
+pub mod jobs;
+pub mod runtime;
+pub mod server;
+mod state;
 pub mod store;
 mod util;
+
+pub use cli::cli_main;
+pub use config::{default_data_dir, ManagerConfig};
+pub use server::{start, ManagerError, RunningManager};

@@ -1,0 +1,334 @@
+//! The admin API (`/admin`, `ik_admin_` token from the data dir): bootstrapping without a
+//! dashboard. Creates projects, issues `ik_sdk_` tokens and `ik_live_` keys (the secret is in
+//! the answer once and never again), revokes them, registers workers and GPUs.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use inferencekey_core::slug::validate_slug;
+use inferencekey_core::token::{parse_token, TokenKind};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::errors::ApiError;
+use super::{json_object, API_BODY_LIMIT};
+use crate::state::App;
+use crate::store::{Gpu, Project, TokenRecord, Worker};
+use crate::util::{new_id, now_rfc3339};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/admin/projects", get(list_projects).post(create_project))
+        .route(
+            "/admin/projects/{project}/sdk-tokens",
+            post(issue_sdk_token),
+        )
+        .route("/admin/projects/{project}/keys", post(issue_key))
+        .route("/admin/keys", get(list_keys))
+        .route("/admin/keys/{id}/revoke", post(revoke_key))
+        .route("/admin/workers", get(list_workers).post(register_worker))
+        .route("/admin/gpus", get(list_gpus).post(register_gpu))
+        .route("/admin/status", get(status))
+}
+
+fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    app.auth.authenticate(headers, TokenKind::Admin).map(|_| ())
+}
+
+/// An optional body: empty means `{}`.
+fn body_object(body: Result<Bytes, BytesRejection>) -> Result<Map<String, Value>, ApiError> {
+    let body = body.map_err(|r| ApiError::from_body_rejection(r, API_BODY_LIMIT))?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    json_object(&body)
+}
+
+fn only_keys(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::validation(
+            k.as_str(),
+            format!("unknown field; accepted fields: {}", allowed.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+        Some(_) => Err(ApiError::validation(key, "must be a non-empty string")),
+    }
+}
+
+fn project_json(p: &Project) -> Value {
+    json!({"id": p.id, "slug": p.slug, "created_at": p.created_at})
+}
+
+fn token_json(t: &TokenRecord) -> Value {
+    json!({
+        "id": t.id,
+        "kind": t.kind.prefix().trim_start_matches("ik_").trim_end_matches('_'),
+        "project": t.project_slug,
+        "scope": t.scope,
+        "created_at": t.created_at,
+        "revoked_at": t.revoked_at,
+    })
+}
+
+fn existing_project(app: &App, raw: &str) -> Result<Project, ApiError> {
+    let slug =
+        validate_slug(raw, "project").map_err(|e| ApiError::validation(e.field, e.message))?;
+    app.store.project_by_slug(&slug)?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "project {slug:?} does not exist; create it with `inferencekey init --project {slug}`"
+        ))
+    })
+}
+
+async fn list_projects(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    admin(&app, &headers)?;
+    let projects: Vec<Value> = app
+        .store
+        .list_projects()?
+        .iter()
+        .map(project_json)
+        .collect();
+    Ok(Json(projects).into_response())
+}
+
+/// Creates a project, or returns the existing one (200) so `init` can be re-run.
+async fn create_project(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    admin(&app, &headers)?;
+    let obj = body_object(body)?;
+    only_keys(&obj, &["slug"])?;
+    let raw = opt_string(&obj, "slug")?
+        .ok_or_else(|| ApiError::validation("slug", "is required, e.g. \"acme\""))?;
+    let slug = validate_slug(&raw, "slug").map_err(|e| ApiError::validation(e.field, e.message))?;
+    let (project, created) = app.store.ensure_project(&slug)?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut body = project_json(&project);
+    body["created"] = json!(created);
+    Ok((status, Json(body)).into_response())
+}
+
+async fn issue_sdk_token(
+    State(app): State<App>,
+    headers: HeaderMap,
+    project: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    admin(&app, &headers)?;
+    let Path(project) = project?;
+    only_keys(&body_object(body)?, &[])?;
+    let project = existing_project(&app, &project)?;
+    let issued = app.auth.issue(TokenKind::Sdk, Some(&project), None)?;
+    let mut body = token_json(&issued.record);
+    body["token"] = json!(issued.token);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Issues a live key for one workload slug (which need not exist yet) or, with
+/// `"all": true`, for every workload of the project.
+async fn issue_key(
+    State(app): State<App>,
+    headers: HeaderMap,
+    project: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    admin(&app, &headers)?;
+    let Path(project) = project?;
+    let obj = body_object(body)?;
+    only_keys(&obj, &["workload", "all"])?;
+    let all = match obj.get("all") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::validation("all", "must be true or false")),
+    };
+    let workload = opt_string(&obj, "workload")?;
+    let scope = match (workload, all) {
+        (Some(w), false) => {
+            validate_slug(&w, "workload").map_err(|e| ApiError::validation(e.field, e.message))?
+        }
+        (None, true) => "*".to_string(),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of \"workload\" (a workload slug) or \"all\": true",
+            ))
+        }
+    };
+    let project = existing_project(&app, &project)?;
+    let issued = app
+        .auth
+        .issue(TokenKind::Live, Some(&project), Some(&scope))?;
+    let mut body = token_json(&issued.record);
+    body["key"] = json!(issued.token);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+struct KeysQuery {
+    project: Option<String>,
+}
+
+async fn list_keys(
+    State(app): State<App>,
+    headers: HeaderMap,
+    query: Result<Query<KeysQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    admin(&app, &headers)?;
+    let Query(q) = query?;
+    let project = match q.project {
+        Some(p) => Some(existing_project(&app, &p)?.slug),
+        None => None,
+    };
+    let keys: Vec<Value> = app
+        .store
+        .list_tokens(project.as_deref())?
+        .iter()
+        .map(token_json)
+        .collect();
+    Ok(Json(keys).into_response())
+}
+
+/// Revokes by id; a whole token is accepted too (only its id is used, never logged).
+async fn revoke_key(
+    State(app): State<App>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    admin(&app, &headers)?;
+    let Path(raw) = id?;
+    let id = parse_token(&raw).map_or(raw.as_str(), |t| t.id).to_string();
+    let record = app
+        .store
+        .token(&id)?
+        .filter(|t| t.kind != TokenKind::Admin)
+        .ok_or_else(|| ApiError::not_found(format!("no token or key with id {id:?}")))?;
+    let record = app.auth.revoke(&record.id)?.unwrap_or(record);
+    Ok(Json(token_json(&record)).into_response())
+}
+
+fn worker_json(w: &Worker) -> Value {
+    json!({"id": w.id, "name": w.name, "created_at": w.created_at})
+}
+
+async fn list_workers(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    admin(&app, &headers)?;
+    let workers: Vec<Value> = app.store.list_workers()?.iter().map(worker_json).collect();
+    Ok(Json(workers).into_response())
+}
+
+async fn register_worker(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    admin(&app, &headers)?;
+    let obj = body_object(body)?;
+    only_keys(&obj, &["name"])?;
+    let name = opt_string(&obj, "name")?
+        .ok_or_else(|| ApiError::validation("name", "is required, e.g. \"gpu-box-1\""))?;
+    let worker = Worker {
+        id: new_id("wrk"),
+        name,
+        created_at: now_rfc3339(),
+    };
+    app.store.insert_worker(&worker)?;
+    Ok((StatusCode::CREATED, Json(worker_json(&worker))).into_response())
+}
+
+fn gpu_json(g: &Gpu) -> Value {
+    json!({"id": g.id, "name": g.name, "worker_id": g.worker_id, "created_at": g.created_at})
+}
+
+async fn list_gpus(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    admin(&app, &headers)?;
+    let gpus: Vec<Value> = app.store.list_gpus()?.iter().map(gpu_json).collect();
+    Ok(Json(gpus).into_response())
+}
+
+async fn register_gpu(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    admin(&app, &headers)?;
+    let obj = body_object(body)?;
+    only_keys(&obj, &["name", "worker_id"])?;
+    let name = opt_string(&obj, "name")?.ok_or_else(|| {
+        ApiError::validation(
+            "name",
+            "is required: the GPU's display name, e.g. \"NVIDIA L4\"",
+        )
+    })?;
+    let worker_id = opt_string(&obj, "worker_id")?;
+    if let Some(w) = &worker_id {
+        if app.store.worker(w)?.is_none() {
+            return Err(ApiError::validation(
+                "worker_id",
+                format!("{w:?} is not a registered worker"),
+            ));
+        }
+    }
+    let gpu = Gpu {
+        id: new_id("gpu"),
+        name,
+        worker_id,
+        created_at: now_rfc3339(),
+    };
+    app.store.insert_gpu(&gpu)?;
+    Ok((StatusCode::CREATED, Json(gpu_json(&gpu))).into_response())
+}
+
+/// Everything `inferencekey status` shows.
+async fn status(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    admin(&app, &headers)?;
+    let workloads = app.store.list_workloads(None)?;
+    let projects: Vec<Value> = app
+        .store
+        .list_projects()?
+        .iter()
+        .map(|p| {
+            let items: Vec<Value> = workloads
+                .iter()
+                .filter(|w| w.project_id == p.id)
+                .map(|w| {
+                    let (phase, message) = app
+                        .runtime
+                        .phase(&w.id)
+                        .map(|(ph, m)| (ph.as_str().to_string(), m))
+                        .unwrap_or_else(|| (w.status.clone(), w.status_message.clone()));
+                    json!({
+                        "id": w.id, "slug": w.slug, "name": w.name, "task_type": w.task_type,
+                        "backend": w.backend, "model_name": w.model_name,
+                        "status": phase, "status_message": message,
+                    })
+                })
+                .collect();
+            json!({"slug": p.slug, "id": p.id, "workloads": items})
+        })
+        .collect();
+    Ok(Json(json!({
+        "url": app.url,
+        "pid": std::process::id(),
+        "data_dir": app.config.data_dir,
+        "dev": app.config.dev,
+        "allow_any_command": app.config.allow_any_command,
+        "projects": projects,
+    }))
+    .into_response())
+}

@@ -1,0 +1,288 @@
+//! The control plane (CONTRACT.md §3), authenticated with `ik_sdk_` tokens scoped to one
+//! project.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::StreamExt;
+use inferencekey_core::slug::canonical_slug;
+use inferencekey_core::token::{scrub, TokenKind};
+use inferencekey_core::wire::ErrorBody;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::errors::ApiError;
+use super::{json_object, workload, API_BODY_LIMIT};
+use crate::auth::Identity;
+use crate::idempotency::{self, Claim};
+use crate::runtime::readiness;
+use crate::state::{App, AppState};
+use crate::store::{IdempotencyBegin, Project, StoreError, WorkloadRecord};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/api/projects/{project}/workloads", get(list).post(create))
+        .route("/api/projects/{project}/workloads/{slug}", get(get_one))
+        .route(
+            "/api/projects/{project}/workloads/{slug}/readiness-events",
+            get(readiness_events),
+        )
+        .route(
+            "/api/workloads/{id}",
+            get(get_by_id).patch(update).delete(delete),
+        )
+}
+
+/// The project named in the path, which must be the token's.
+fn project_for(app: &AppState, who: &Identity, raw: &str) -> Result<Project, ApiError> {
+    let slug = canonical_slug(raw);
+    let own = who.project_slug.as_deref().unwrap_or_default();
+    if slug != own {
+        return Err(ApiError::project_scope_mismatch(format!(
+            "this token belongs to project {own:?}, not {raw:?}"
+        )));
+    }
+    app.store
+        .project_by_slug(&slug)?
+        .ok_or_else(|| ApiError::not_found(format!("project {slug:?} does not exist")))
+}
+
+/// A workload by id, visible only to tokens of its project.
+fn workload_by_id(app: &AppState, who: &Identity, id: &str) -> Result<WorkloadRecord, ApiError> {
+    app.store
+        .workload(id)?
+        .filter(|w| Some(&w.project_id) == who.project_id.as_ref())
+        .ok_or_else(|| ApiError::not_found(format!("no workload with id {id:?} in this project")))
+}
+
+fn workload_by_slug(
+    app: &AppState,
+    project: &Project,
+    raw: &str,
+) -> Result<WorkloadRecord, ApiError> {
+    let slug = canonical_slug(raw);
+    app.store
+        .workload_by_slug(&project.id, &slug)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no workload {slug:?} in project {:?}",
+                project.slug
+            ))
+        })
+}
+
+fn render(app: &AppState, w: &WorkloadRecord) -> Value {
+    workload::to_json(w, app.runtime.phase(&w.id))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    slug: Option<String>,
+}
+
+async fn list(
+    State(app): State<App>,
+    headers: HeaderMap,
+    project: Result<Path<String>, PathRejection>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
+    let Path(project) = project?;
+    let Query(query) = query?;
+    let project = project_for(&app, &who, &project)?;
+    let items: Vec<Value> = match query.slug {
+        Some(raw) => app
+            .store
+            .workload_by_slug(&project.id, &canonical_slug(&raw))?
+            .into_iter()
+            .map(|w| render(&app, &w))
+            .collect(),
+        None => app
+            .store
+            .list_workloads(Some(&project.id))?
+            .iter()
+            .map(|w| render(&app, w))
+            .collect(),
+    };
+    Ok(axum::Json(items).into_response())
+}
+
+async fn get_one(
+    State(app): State<App>,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
+    let Path((project, slug)) = path?;
+    let project = project_for(&app, &who, &project)?;
+    let w = workload_by_slug(&app, &project, &slug)?;
+    Ok(axum::Json(render(&app, &w)).into_response())
+}
+
+async fn get_by_id(
+    State(app): State<App>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
+    let Path(id) = id?;
+    let w = workload_by_id(&app, &who, &id)?;
+    Ok(axum::Json(render(&app, &w)).into_response())
+}
+
+/// Creates the workload; synchronous so an idempotency claim can never be left half-done
+/// by a cancelled request.
+fn create_now(
+    app: &AppState,
+    project: &Project,
+    body: &[u8],
+) -> Result<(StatusCode, Value), ApiError> {
+    let obj = json_object(body)?;
+    let record = workload::create_record(obj, project, &*app.store, app.config.allow_any_command)?;
+    match app.store.insert_workload(&record) {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "slug_conflict",
+                format!(
+                    "a workload with slug {:?} already exists in project {:?}; update it instead",
+                    record.slug, project.slug
+                ),
+            )
+            .with_field("slug"))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    app.runtime.apply(&record);
+    Ok((StatusCode::CREATED, render(app, &record)))
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn create(
+    State(app): State<App>,
+    headers: HeaderMap,
+    uri: Uri,
+    project: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
+    let Path(project) = project?;
+    let project = project_for(&app, &who, &project)?;
+    let body = body.map_err(|r| ApiError::from_body_rejection(r, API_BODY_LIMIT))?;
+    let Some(key) = idempotency::key_from(&headers)? else {
+        let (status, value) = create_now(&app, &project, &body)?;
+        return Ok((status, axum::Json(value)).into_response());
+    };
+    let fp = idempotency::fingerprint("POST", uri.path(), &body);
+    match app
+        .store
+        .idempotency_begin(&who.token_id, &key, &fp, idempotency::TTL_SECS)?
+    {
+        IdempotencyBegin::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut resp = json_response(status, body);
+            resp.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            Ok(resp)
+        }
+        IdempotencyBegin::InUse => Err(idempotency::in_use()),
+        IdempotencyBegin::Reused => Err(idempotency::reused()),
+        IdempotencyBegin::Started => {
+            let claim = Claim::new(&*app.store, &who.token_id, &key);
+            let (status, bytes) = match create_now(&app, &project, &body) {
+                Ok((status, value)) => (status, serde_json::to_vec(&value).unwrap_or_default()),
+                Err(e) => (
+                    e.status,
+                    serde_json::to_vec(&ErrorBody::new(e.code, scrub(&e.message), e.field))
+                        .unwrap_or_default(),
+                ),
+            };
+            // Server failures are not recorded, so a retry with the same key runs again.
+            if !status.is_server_error() {
+                claim.finish(status.as_u16(), &bytes)?;
+            }
+            Ok(json_response(status, bytes))
+        }
+    }
+}
+
+async fn update(
+    State(app): State<App>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
+    let Path(id) = id?;
+    let current = workload_by_id(&app, &who, &id)?;
+    let body = body.map_err(|r| ApiError::from_body_rejection(r, API_BODY_LIMIT))?;
+    let obj = json_object(&body)?;
+    let updated =
+        workload::update_record(&current, obj, &*app.store, app.config.allow_any_command)?;
+    let Some(updated) = updated else {
+        return Ok(axum::Json(render(&app, &current)).into_response());
+    };
+    if !app.store.update_workload(&updated)? {
+        return Err(ApiError::not_found(format!("workload {id:?} was deleted")));
+    }
+    app.runtime.apply(&updated);
+    Ok(axum::Json(render(&app, &updated)).into_response())
+}
+
+async fn delete(
+    State(app): State<App>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
+    let Path(id) = id?;
+    let w = workload_by_id(&app, &who, &id)?;
+    app.store.delete_workload(&w.id)?;
+    app.runtime.remove(&w.id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Keep-alive comments keep proxies from closing a quiet stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+async fn readiness_events(
+    State(app): State<App>,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
+    let Path((project, slug)) = path?;
+    let project = project_for(&app, &who, &project)?;
+    let w = workload_by_slug(&app, &project, &slug)?;
+    let entry = app
+        .runtime
+        .get(&w.id)
+        .ok_or_else(|| ApiError::not_found(format!("workload {slug:?} is being deleted")))?;
+    let stream = readiness::events(entry.subscribe_readiness()).map(|ev| {
+        let data = serde_json::to_string(&ev).unwrap_or_default();
+        Ok::<_, Infallible>(Event::default().data(data))
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
+        .into_response())
+}

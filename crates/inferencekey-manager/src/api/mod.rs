@@ -1,0 +1,31 @@
+//! The HTTP surface: control plane (`/api`), admin API (`/admin`) and their shared errors.
+
+pub mod admin;
+pub mod control;
+pub mod errors;
+pub mod workload;
+
+use serde_json::{Map, Value};
+
+use errors::ApiError;
+
+/// Request body limit on `/api` and `/admin`.
+pub const API_BODY_LIMIT: usize = 1 << 20;
+
+/// The body as a JSON object, or a 400 saying what is wrong with it.
+pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "the request body is empty; send a JSON object",
+        ));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "the request body is not valid JSON: {e}"
+        ))),
+    }
+}

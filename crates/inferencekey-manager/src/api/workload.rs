@@ -1,0 +1,483 @@
+//! Workload bodies: parsing create/update requests, validating the result with the SDK's own
+//! rules (`inferencekey_core::WorkloadSpec`), filling server defaults, and the response shape
+//! (CONTRACT.md §3.2).
+
+use inferencekey_core::enums::{Backend, ExecutionPolicy, TaskType};
+use inferencekey_core::error::FieldError;
+use inferencekey_core::policy::default_policy_config;
+use inferencekey_core::slug::{canonical_slug, validate_slug};
+use inferencekey_core::WorkloadSpec;
+use serde_json::{json, Map, Value};
+
+use super::errors::ApiError;
+use crate::runtime::process::check_command;
+use crate::runtime::readiness::Phase;
+use crate::store::{Project, Store, WorkloadRecord};
+use crate::util::{new_id, now_rfc3339};
+
+/// Fields a client may write.
+const WRITABLE: &[&str] = &[
+    "name",
+    "slug",
+    "description",
+    "task_type",
+    "backend",
+    "model_name",
+    "config",
+    "worker_id",
+    "gpu_resource_id",
+    "execution_policy",
+    "execution_policy_config",
+];
+
+/// Fields the server sets; a client echoing a whole workload back gets a clear message.
+const READ_ONLY: &[&str] = &[
+    "id",
+    "project_id",
+    "project_slug",
+    "created_at",
+    "updated_at",
+    "status",
+    "status_message",
+];
+
+/// A field that was absent, explicitly `null`, or set.
+#[derive(Debug, Clone, PartialEq, Default)]
+enum Field<T> {
+    #[default]
+    Absent,
+    Null,
+    Set(T),
+}
+
+impl<T> Field<T> {
+    fn set(self) -> Option<T> {
+        match self {
+            Field::Set(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Body {
+    name: Field<String>,
+    slug: Field<String>,
+    description: Field<String>,
+    task_type: Field<String>,
+    backend: Field<String>,
+    model_name: Field<String>,
+    config: Field<Map<String, Value>>,
+    worker_id: Field<String>,
+    gpu_resource_id: Field<String>,
+    execution_policy: Field<String>,
+    execution_policy_config: Field<Value>,
+}
+
+fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn string_field(key: &str, v: Value) -> Result<Field<String>, ApiError> {
+    match v {
+        Value::Null => Ok(Field::Null),
+        Value::String(s) => Ok(Field::Set(s)),
+        other => Err(ApiError::validation(
+            key,
+            format!("must be a string, got {}", describe(&other)),
+        )),
+    }
+}
+
+fn parse_body(obj: Map<String, Value>) -> Result<Body, ApiError> {
+    let mut b = Body::default();
+    let mut workload_slug = None;
+    for (key, value) in obj {
+        match key.as_str() {
+            "name" => b.name = string_field(&key, value)?,
+            "slug" => b.slug = string_field(&key, value)?,
+            // Accepted so a workload read back can be written again; it must agree with slug.
+            "workload_slug" => workload_slug = string_field(&key, value)?.set(),
+            "description" => b.description = string_field(&key, value)?,
+            "task_type" => b.task_type = string_field(&key, value)?,
+            "backend" => b.backend = string_field(&key, value)?,
+            "model_name" => b.model_name = string_field(&key, value)?,
+            "worker_id" => b.worker_id = string_field(&key, value)?,
+            "gpu_resource_id" => b.gpu_resource_id = string_field(&key, value)?,
+            "execution_policy" => b.execution_policy = string_field(&key, value)?,
+            "config" => {
+                b.config = match value {
+                    Value::Null => Field::Null,
+                    Value::Object(m) => Field::Set(m),
+                    other => {
+                        return Err(ApiError::validation(
+                            "config",
+                            format!(
+                        "must be an object such as {{\"command\": \"vllm serve <model>\"}}, got {}",
+                        describe(&other)
+                    ),
+                        ))
+                    }
+                }
+            }
+            "execution_policy_config" => {
+                b.execution_policy_config = match value {
+                    Value::Null => Field::Null,
+                    // The shape is checked by the policy rules, which name the policy.
+                    v => Field::Set(v),
+                }
+            }
+            "provider" | "min_vram_gb" => {
+                return Err(ApiError::validation(
+                    key.as_str(),
+                    "is not a workload field: placement is the platform's job; pin a \
+                     registered worker with worker_id if you must",
+                ))
+            }
+            "model" => {
+                return Err(ApiError::validation(
+                    "model",
+                    "is not a wire field; send the model as model_name",
+                ))
+            }
+            k if READ_ONLY.contains(&k) => {
+                return Err(ApiError::validation(
+                    k,
+                    "is set by the server and cannot be written",
+                ))
+            }
+            _ => {
+                return Err(ApiError::validation(
+                    key.as_str(),
+                    format!("unknown field; accepted fields: {}", WRITABLE.join(", ")),
+                ))
+            }
+        }
+    }
+    if let Some(ws) = workload_slug {
+        match &b.slug {
+            Field::Set(s) if canonical_slug(s) != canonical_slug(&ws) => {
+                return Err(ApiError::validation(
+                    "workload_slug",
+                    "disagrees with slug; send only slug",
+                ))
+            }
+            Field::Set(_) => {}
+            _ => b.slug = Field::Set(ws),
+        }
+    }
+    Ok(b)
+}
+
+/// Fails for a field that may not be `null` on update.
+fn not_null<T>(field: &str, value: Field<T>) -> Result<Option<T>, ApiError> {
+    match value {
+        Field::Null => Err(ApiError::validation(
+            field,
+            "cannot be null; omit it to keep the current value",
+        )),
+        other => Ok(other.set()),
+    }
+}
+
+/// `execution_policy_config` for `policy` when none is given, or a 400 naming the field.
+fn default_config(policy: &str) -> Result<Value, ApiError> {
+    let parsed = ExecutionPolicy::from_wire(policy);
+    if !parsed.is_known() {
+        // Spec validation reports the unknown policy itself.
+        return Ok(json!({}));
+    }
+    default_policy_config(&parsed).ok_or_else(|| {
+        ApiError::validation(
+            "execution_policy_config",
+            format!(
+                "is required for the {policy} policy: give {{\"cron\": \"0 2 * * *\"}} or \
+                 {{\"window\": \"Mon-Fri 08:00-20:00 Europe/Madrid\"}}"
+            ),
+        )
+    })
+}
+
+/// A new workload from a create body: parsed, defaulted and validated.
+pub fn create_record(
+    obj: Map<String, Value>,
+    project: &Project,
+    store: &dyn Store,
+    allow_any_command: bool,
+) -> Result<WorkloadRecord, ApiError> {
+    let b = parse_body(obj)?;
+    let name = b.name.set().ok_or_else(|| {
+        ApiError::validation(
+            "name",
+            "is required: a human-readable name for the workload",
+        )
+    })?;
+    let model_name = b.model_name.set().ok_or_else(|| {
+        ApiError::validation(
+            "model_name",
+            "is required: the model to serve, e.g. \"meta-llama/Llama-3.1-8B-Instruct\"",
+        )
+    })?;
+    let slug = match b.slug.set() {
+        Some(s) => validate_slug(&s, "slug"),
+        None => validate_slug(&name, "slug").map_err(|e| {
+            FieldError::new("slug", format!("was not given and the name {}", e.message))
+        }),
+    }
+    .map_err(|e| ApiError::validation(e.field, e.message))?;
+    let execution_policy = b
+        .execution_policy
+        .set()
+        .unwrap_or_else(|| ExecutionPolicy::Fixed.as_str().to_string());
+    let execution_policy_config = match b.execution_policy_config.set() {
+        Some(v) => v,
+        None => default_config(&execution_policy)?,
+    };
+    let now = now_rfc3339();
+    let record = WorkloadRecord {
+        id: new_id("wl"),
+        project_id: project.id.clone(),
+        project_slug: project.slug.clone(),
+        name: name.trim().to_string(),
+        slug,
+        description: b.description.set(),
+        task_type: b
+            .task_type
+            .set()
+            .unwrap_or_else(|| TaskType::default().as_str().to_string()),
+        backend: b.backend.set(),
+        model_name: model_name.trim().to_string(),
+        config: Value::Object(b.config.set().unwrap_or_default()),
+        worker_id: b.worker_id.set(),
+        gpu_resource_id: b.gpu_resource_id.set(),
+        execution_policy,
+        execution_policy_config,
+        created_at: now.clone(),
+        updated_at: now,
+        status: Phase::Scheduling.as_str().to_string(),
+        status_message: "placing the workload on the local worker".into(),
+    };
+    validate(&record, store, allow_any_command)?;
+    Ok(record)
+}
+
+/// `current` with an update body applied, or `None` when the body changes nothing.
+pub fn update_record(
+    current: &WorkloadRecord,
+    obj: Map<String, Value>,
+    store: &dyn Store,
+    allow_any_command: bool,
+) -> Result<Option<WorkloadRecord>, ApiError> {
+    let b = parse_body(obj)?;
+    let mut w = current.clone();
+    if let Some(slug) = not_null("slug", b.slug)? {
+        if canonical_slug(&slug) != current.slug {
+            return Err(ApiError::validation(
+                "slug",
+                format!(
+                    "is immutable: this workload is {:?}; create a new workload to use another slug",
+                    current.slug
+                ),
+            ));
+        }
+    }
+    if let Some(name) = not_null("name", b.name)? {
+        w.name = name.trim().to_string();
+    }
+    if let Some(model) = not_null("model_name", b.model_name)? {
+        w.model_name = model.trim().to_string();
+    }
+    if let Some(t) = not_null("task_type", b.task_type)? {
+        w.task_type = t;
+    }
+    match b.description {
+        Field::Absent => {}
+        Field::Null => w.description = None,
+        Field::Set(d) => w.description = Some(d),
+    }
+    match b.backend {
+        Field::Absent => {}
+        Field::Null => w.backend = None,
+        Field::Set(v) => w.backend = Some(v),
+    }
+    match b.worker_id {
+        Field::Absent => {}
+        Field::Null => w.worker_id = None,
+        Field::Set(v) => w.worker_id = Some(v),
+    }
+    match b.gpu_resource_id {
+        Field::Absent => {}
+        Field::Null => w.gpu_resource_id = None,
+        Field::Set(v) => w.gpu_resource_id = Some(v),
+    }
+    // Objects are replaced, not merged: the SDK sends the whole object it wants.
+    match b.config {
+        Field::Absent => {}
+        Field::Null => w.config = json!({}),
+        Field::Set(m) => w.config = Value::Object(m),
+    }
+    let policy_changed = match not_null("execution_policy", b.execution_policy)? {
+        Some(p) => {
+            let changed = p != w.execution_policy;
+            w.execution_policy = p;
+            changed
+        }
+        None => false,
+    };
+    match b.execution_policy_config {
+        Field::Set(v) => w.execution_policy_config = v,
+        // A new policy without a config gets the new policy's defaults, not the old keys.
+        Field::Null => w.execution_policy_config = default_config(&w.execution_policy)?,
+        Field::Absent if policy_changed => {
+            w.execution_policy_config = default_config(&w.execution_policy)?
+        }
+        Field::Absent => {}
+    }
+    if w == *current {
+        return Ok(None);
+    }
+    validate(&w, store, allow_any_command)?;
+    w.updated_at = now_rfc3339();
+    Ok(Some(w))
+}
+
+fn string_in_config(
+    config: &mut Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, ApiError> {
+    match config.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ApiError::validation(
+            format!("config.{key}"),
+            format!("must be a string, got {}", describe(&other)),
+        )),
+    }
+}
+
+/// Checks a complete workload with the SDK's rules plus what only the server knows:
+/// registered workers and GPUs, and which engine commands this Manager runs.
+fn validate(
+    w: &WorkloadRecord,
+    store: &dyn Store,
+    allow_any_command: bool,
+) -> Result<(), ApiError> {
+    let mut config = w.config.as_object().cloned().unwrap_or_default();
+    let command = string_in_config(&mut config, "command")?;
+    let vllm_version = string_in_config(&mut config, "vllm_version")?;
+    let spec = WorkloadSpec {
+        name: w.name.clone(),
+        slug: w.slug.clone(),
+        model: w.model_name.clone(),
+        backend: w.backend.as_deref().map(Backend::from_wire),
+        project: None,
+        description: w.description.clone(),
+        command: command.clone(),
+        vllm_version,
+        task_type: Some(TaskType::from_wire(&w.task_type)),
+        config: Some(config),
+        execution_policy: Some(ExecutionPolicy::from_wire(&w.execution_policy)),
+        execution_policy_config: Some(w.execution_policy_config.clone()),
+        worker_id: w.worker_id.clone(),
+        gpu_resource_id: w.gpu_resource_id.clone(),
+    };
+    if let Err(e) = spec.check_secrets() {
+        let mut err = ApiError::bad_request(e.message.clone());
+        err.field = e.field.clone();
+        return Err(err);
+    }
+    let problems = spec.problems();
+    if !problems.is_empty() {
+        return Err(ApiError::from_problems(&problems));
+    }
+
+    if let Some(worker) = &w.worker_id {
+        if store.worker(worker)?.is_none() {
+            return Err(ApiError::validation(
+                "worker_id",
+                format!(
+                    "{worker:?} is not a registered worker; register one with \
+                     `inferencekey worker register --name <name>`"
+                ),
+            ));
+        }
+    }
+    if let Some(gpu) = &w.gpu_resource_id {
+        if store.gpu(gpu)?.is_none() {
+            return Err(ApiError::validation(
+                "gpu_resource_id",
+                format!("{gpu:?} is not a registered GPU resource"),
+            ));
+        }
+    }
+    let private_ids = w
+        .execution_policy_config
+        .pointer("/workers/private_worker_ids")
+        .and_then(Value::as_array);
+    for (i, id) in private_ids.into_iter().flatten().enumerate() {
+        let field = format!("execution_policy_config.workers.private_worker_ids[{i}]");
+        let Some(id) = id.as_str() else {
+            return Err(ApiError::validation(field, "must be a worker id string"));
+        };
+        if store.worker(id)?.is_none() {
+            return Err(ApiError::validation(
+                field,
+                format!("{id:?} is not a registered worker"),
+            ));
+        }
+    }
+
+    if let Some(command) = &command {
+        check_command(spec.backend.as_ref(), command, allow_any_command)
+            .map_err(|e| ApiError::validation(e.field, e.message))?;
+    }
+    Ok(())
+}
+
+/// The wire form of a workload. `live` is the runtime's current phase, fresher than the
+/// stored one.
+pub fn to_json(w: &WorkloadRecord, live: Option<(Phase, String)>) -> Value {
+    let (status, status_message) = match live {
+        Some((phase, message)) => (phase.as_str().to_string(), message),
+        None => (w.status.clone(), w.status_message.clone()),
+    };
+    let mut out = Map::new();
+    let mut put = |k: &str, v: Value| {
+        out.insert(k.to_string(), v);
+    };
+    put("id", json!(w.id));
+    put("project_id", json!(w.project_id));
+    put("project_slug", json!(w.project_slug));
+    put("name", json!(w.name));
+    put("slug", json!(w.slug));
+    put("workload_slug", json!(w.slug));
+    if let Some(d) = &w.description {
+        put("description", json!(d));
+    }
+    put("task_type", json!(w.task_type));
+    if let Some(b) = &w.backend {
+        put("backend", json!(b));
+    }
+    put("model_name", json!(w.model_name));
+    put("config", w.config.clone());
+    if let Some(id) = &w.worker_id {
+        put("worker_id", json!(id));
+    }
+    if let Some(id) = &w.gpu_resource_id {
+        put("gpu_resource_id", json!(id));
+    }
+    put("execution_policy", json!(w.execution_policy));
+    put("execution_policy_config", w.execution_policy_config.clone());
+    put("created_at", json!(w.created_at));
+    put("updated_at", json!(w.updated_at));
+    put("status", json!(status));
+    put("status_message", json!(status_message));
+    Value::Object(out)
+}

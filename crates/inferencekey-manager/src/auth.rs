@@ -1,0 +1,319 @@
+//! Token issuing and checking. Tokens are `ik_<kind>_<id>_<secret>`; the store keeps only the
+//! SHA-256 of the secret, looked up by the public id and compared in constant time.
+//!
+//! Verified tokens are cached in memory so the gateway's hot path does no database query.
+//! Revocation goes through [`Auth::revoke`], which evicts the cache entry, so it takes effect
+//! on the very next request.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use axum::http::{header, HeaderMap};
+use inferencekey_core::token::{parse_token, redact, TokenKind};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::api::errors::ApiError;
+use crate::store::{Project, Store, StoreResult, TokenRecord};
+use crate::util::{now_rfc3339, random_alnum};
+
+/// Length of the public id part of a token.
+const ID_LEN: usize = 12;
+/// Length of the secret part: 32 alphanumerics ≈ 190 bits.
+const SECRET_LEN: usize = 32;
+
+/// Who a request is, after its token checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub token_id: String,
+    pub kind: TokenKind,
+    pub project_id: Option<String>,
+    pub project_slug: Option<String>,
+    /// For live keys: a workload slug or `*`.
+    pub scope: Option<String>,
+}
+
+/// A freshly issued token: the only moment the whole secret exists outside its owner.
+#[derive(Clone)]
+pub struct IssuedToken {
+    pub record: TokenRecord,
+    pub token: String,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("record", &self.record)
+            .field("token", &redact(&self.token))
+            .finish()
+    }
+}
+
+struct Cached {
+    hash: [u8; 32],
+    identity: Arc<Identity>,
+}
+
+pub struct Auth {
+    store: Arc<dyn Store>,
+    cache: RwLock<HashMap<String, Arc<Cached>>>,
+}
+
+pub fn hash_secret(secret: &str) -> [u8; 32] {
+    Sha256::digest(secret.as_bytes()).into()
+}
+
+fn plane_name(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Sdk => "a control-plane token (ik_sdk_)",
+        TokenKind::Live => "a data-plane key (ik_live_)",
+        TokenKind::Admin => "the Manager's admin token (ik_admin_)",
+    }
+}
+
+fn wanted(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Sdk => "the control plane (/api) needs the project's ik_sdk_ token",
+        TokenKind::Live => "the data plane (/endpoint) needs the workload's ik_live_ key",
+        TokenKind::Admin => {
+            "the admin API (/admin) needs the ik_admin_ token from the Manager's data dir"
+        }
+    }
+}
+
+impl Auth {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Auth {
+            store,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Issues a new token and stores its hash. `project` is required for sdk and live
+    /// tokens; `scope` is a workload slug or `*` for live keys.
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        project: Option<&Project>,
+        scope: Option<&str>,
+    ) -> StoreResult<IssuedToken> {
+        let id = random_alnum(ID_LEN);
+        let secret = random_alnum(SECRET_LEN);
+        let record = TokenRecord {
+            id: id.clone(),
+            kind,
+            project_id: project.map(|p| p.id.clone()),
+            project_slug: project.map(|p| p.slug.clone()),
+            scope: scope.map(str::to_string),
+            secret_hash: hash_secret(&secret),
+            created_at: now_rfc3339(),
+            revoked_at: None,
+        };
+        self.store.insert_token(&record)?;
+        Ok(IssuedToken {
+            token: format!("{}{id}_{secret}", kind.prefix()),
+            record,
+        })
+    }
+
+    /// Makes sure an admin token read from the data dir is known to the store (a data dir
+    /// whose database was removed keeps working with its token file).
+    pub fn register_admin_token(&self, token: &str) -> StoreResult<bool> {
+        let Some(parsed) = parse_token(token).filter(|t| t.kind == TokenKind::Admin) else {
+            return Ok(false);
+        };
+        if self.store.token(parsed.id)?.is_some() {
+            return Ok(true);
+        }
+        self.store.insert_token(&TokenRecord {
+            id: parsed.id.to_string(),
+            kind: TokenKind::Admin,
+            project_id: None,
+            project_slug: None,
+            scope: None,
+            secret_hash: hash_secret(parsed.secret),
+            created_at: now_rfc3339(),
+            revoked_at: None,
+        })?;
+        Ok(true)
+    }
+
+    /// Revokes a token by id and evicts it from the cache.
+    pub fn revoke(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        let record = self.store.revoke_token(id)?;
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        Ok(record)
+    }
+
+    /// Checks the bearer token of a request for the plane `want`.
+    pub fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        want: TokenKind,
+    ) -> Result<Arc<Identity>, ApiError> {
+        let raw = bearer(headers)?;
+        let parsed = match parse_token(raw) {
+            Some(p) => p,
+            None => {
+                // A token with another plane's prefix is answered by its plane even when the
+                // rest is garbled: the prefix alone shows it cannot be used here.
+                if let Some(kind) = TokenKind::of(raw).filter(|k| *k != want) {
+                    return Err(wrong_plane(kind, want));
+                }
+                return Err(ApiError::unauthenticated(format!(
+                    "malformed token {}: expected ik_<kind>_<id>_<secret>",
+                    redact(raw)
+                )));
+            }
+        };
+        if parsed.kind != want {
+            return Err(wrong_plane(parsed.kind, want));
+        }
+        let cached = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(parsed.id)
+            .cloned();
+        let cached = match cached {
+            Some(c) => c,
+            None => self.load(parsed.id, parsed.kind, raw)?,
+        };
+        let presented = hash_secret(parsed.secret);
+        if !bool::from(presented.ct_eq(&cached.hash)) {
+            return Err(unknown(raw));
+        }
+        Ok(cached.identity.clone())
+    }
+
+    fn load(&self, id: &str, kind: TokenKind, raw: &str) -> Result<Arc<Cached>, ApiError> {
+        let record = self.store.token(id)?.ok_or_else(|| unknown(raw))?;
+        if record.kind != kind {
+            return Err(unknown(raw));
+        }
+        if let Some(at) = &record.revoked_at {
+            return Err(ApiError::unauthenticated(format!(
+                "token {} was revoked at {at}; issue a new one",
+                redact(raw)
+            )));
+        }
+        let cached = Arc::new(Cached {
+            hash: record.secret_hash,
+            identity: Arc::new(Identity {
+                token_id: record.id.clone(),
+                kind: record.kind,
+                project_id: record.project_id,
+                project_slug: record.project_slug,
+                scope: record.scope,
+            }),
+        });
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(record.id, cached.clone());
+        Ok(cached)
+    }
+}
+
+fn unknown(raw: &str) -> ApiError {
+    ApiError::unauthenticated(format!("unknown token {}", redact(raw)))
+}
+
+fn wrong_plane(got: TokenKind, want: TokenKind) -> ApiError {
+    ApiError::wrong_credential_type(format!(
+        "{} cannot be used here: {}",
+        plane_name(got),
+        wanted(want)
+    ))
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthenticated("missing `Authorization: Bearer <token>` header")
+    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthenticated("the Authorization header is not valid text"))?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(|| {
+        ApiError::unauthenticated("the Authorization header must be `Bearer <token>`")
+    })?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::unauthenticated(
+            "the Authorization header must use the Bearer scheme",
+        ));
+    }
+    Ok(token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SqliteStore;
+    use axum::http::HeaderValue;
+
+    fn headers(token: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn issue_check_revoke() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+        let (project, _) = store.ensure_project("acme").unwrap();
+        let auth = Auth::new(store.clone());
+        let live = auth
+            .issue(TokenKind::Live, Some(&project), Some("bot"))
+            .unwrap();
+        assert!(!format!("{live:?}").contains(&live.token[20..]));
+
+        let who = auth
+            .authenticate(&headers(&live.token), TokenKind::Live)
+            .unwrap();
+        assert_eq!(who.scope.as_deref(), Some("bot"));
+        assert_eq!(who.project_slug.as_deref(), Some("acme"));
+
+        let err = auth
+            .authenticate(&headers(&live.token), TokenKind::Sdk)
+            .unwrap_err();
+        assert_eq!(err.code, "wrong_credential_type");
+
+        let forged = format!("ik_live_{}_{}", live.record.id, "x".repeat(32));
+        assert_eq!(
+            auth.authenticate(&headers(&forged), TokenKind::Live)
+                .unwrap_err()
+                .code,
+            "unauthenticated"
+        );
+
+        auth.revoke(&live.record.id).unwrap();
+        let err = auth
+            .authenticate(&headers(&live.token), TokenKind::Live)
+            .unwrap_err();
+        assert_eq!(err.code, "unauthenticated");
+        assert!(err.message.contains("revoked"));
+        assert!(!err.message.contains(&live.token));
+
+        assert_eq!(
+            auth.authenticate(&HeaderMap::new(), TokenKind::Live)
+                .unwrap_err()
+                .code,
+            "unauthenticated"
+        );
+        assert_eq!(
+            auth.authenticate(&headers("ik_sdk_garbled"), TokenKind::Live)
+                .unwrap_err()
+                .code,
+            "wrong_credential_type"
+        );
+    }
+}

@@ -1,0 +1,667 @@
+//! The `inferencekey` command line: `serve` runs a Manager in the foreground; `init`, `key`,
+//! `worker`, `gpu` and `status` talk to the running one over its admin API, finding it through
+//! the data dir; `engine` runs the reference engine.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::config::{default_data_dir, ManagerConfig};
+use crate::server::{engine_client, start, ADMIN_TOKEN_FILE, MANAGER_FILE};
+
+const USAGE_ERROR: i32 = 2;
+const FAILURE: i32 = 1;
+
+#[derive(Parser)]
+#[command(
+    name = "inferencekey",
+    version,
+    about = "The local InferenceKey Manager and its tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DataDir {
+    /// The Manager's data dir [default: $INFERENCEKEY_DATA_DIR, else
+    /// $XDG_DATA_HOME/inferencekey, else ~/.local/share/inferencekey].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl DataDir {
+    fn path(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(default_data_dir)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a Manager in the foreground until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    #[command(flatten)]
+    Client(ClientCommand),
+    /// Run the reference engine (an OpenAI-compatible server that loads no model).
+    #[command(disable_help_flag = true)]
+    Engine {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+}
+
+/// The verbs that talk to a running Manager.
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Create a project (if needed) and print the environment for an ik_sdk_ token.
+    Init {
+        #[arg(long)]
+        project: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Create, list and revoke ik_live_ data-plane keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Register and list private workers.
+    Worker {
+        #[command(subcommand)]
+        command: WorkerCommand,
+    },
+    /// Register and list GPU resources.
+    Gpu {
+        #[command(subcommand)]
+        command: GpuCommand,
+    },
+    /// Show the running Manager, its projects and workloads.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Serve workloads whose engine is not installed with the reference engine.
+    #[arg(long)]
+    dev: bool,
+    /// Address to listen on; a non-loopback address needs --allow-remote.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    #[command(flatten)]
+    dir: DataDir,
+    /// Run any engine command, not only the engine a workload's backend names.
+    #[arg(long)]
+    allow_any_command: bool,
+    /// Allow listening on a non-loopback address.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Seconds a data-plane request waits for a workload that is still starting.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    cold_start_timeout: u64,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Issue an ik_live_ key and print it (only this once).
+    Create {
+        #[arg(long)]
+        project: String,
+        /// The workload slug the key may call (it need not exist yet).
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        workload: Option<String>,
+        /// A key for every workload of the project.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// Revoke a token or key by id; it stops working at once.
+    Revoke {
+        key_id: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    /// List tokens and keys (ids and scopes, never secrets).
+    List {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkerCommand {
+    /// Register a private worker and print its id.
+    Register {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum GpuCommand {
+    /// Register a GPU resource and print its id.
+    Register {
+        /// Its display name, e.g. "NVIDIA L4".
+        #[arg(long)]
+        name: String,
+        /// The worker it is attached to.
+        #[arg(long)]
+        worker: Option<String>,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+/// The whole CLI; `args` excludes the program name. `self_command` is how to run this CLI
+/// again (the Manager spawns `<self_command> engine …`). Returns the process exit code.
+pub fn cli_main(args: Vec<String>, self_command: Vec<String>) -> i32 {
+    // The engine parses its own flags (including --help).
+    if args.first().map(String::as_str) == Some("engine") {
+        return inferencekey_engine::run_cli(&args[1..]);
+    }
+    let cli = match Cli::try_parse_from(std::iter::once("inferencekey".to_string()).chain(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { USAGE_ERROR } else { 0 };
+        }
+    };
+    match cli.command {
+        Command::Serve(a) => serve(a, self_command),
+        Command::Engine { args } => inferencekey_engine::run_cli(&args),
+        Command::Client(c) => client(c),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // An embedding host (Python) may have installed a subscriber already; keep it.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
+    init_logging();
+    let config = ManagerConfig {
+        host: a.host,
+        port: a.port,
+        data_dir: a.dir.path(),
+        dev: a.dev,
+        allow_any_command: a.allow_any_command,
+        allow_remote: a.allow_remote,
+        cold_start_timeout: Duration::from_secs(a.cold_start_timeout),
+        self_command,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("inferencekey: cannot start the async runtime: {e}");
+            return FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let manager = match start(config).await {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("inferencekey: {e}");
+                return FAILURE;
+            }
+        };
+        eprintln!(
+            "inferencekey manager listening on {} (data dir {})",
+            manager.url,
+            manager.data_dir.display()
+        );
+        wait_for_stop_signal().await;
+        eprintln!("inferencekey: stopping engines and shutting down");
+        manager.shutdown().await;
+        0
+    })
+}
+
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(s) => { s.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+/// A CLI failure: the message and exit code.
+struct Failure(String, i32);
+
+fn no_manager(dir: &Path) -> Failure {
+    let d = dir.display();
+    Failure(
+        format!("no Manager is running for data dir {d}; start one with: inferencekey serve --data-dir {d}"),
+        FAILURE,
+    )
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    pid > 0
+        && (unsafe { libc::kill(pid, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
+/// How to reach the Manager of a data dir.
+struct Remote {
+    dir: PathBuf,
+    url: String,
+    pid: i64,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Remote {
+    fn find(dir: &Path) -> Result<Remote, Failure> {
+        let text = std::fs::read_to_string(dir.join(MANAGER_FILE)).map_err(|_| no_manager(dir))?;
+        let info: Value = serde_json::from_str(&text).map_err(|_| no_manager(dir))?;
+        let url = info["url"]
+            .as_str()
+            .ok_or_else(|| no_manager(dir))?
+            .to_string();
+        let pid = info["pid"].as_i64().unwrap_or(0);
+        if !pid_alive(i32::try_from(pid).unwrap_or(0)) {
+            return Err(no_manager(dir));
+        }
+        let token_path = dir.join(ADMIN_TOKEN_FILE);
+        let token = std::fs::read_to_string(&token_path)
+            .map_err(|e| {
+                Failure(
+                    format!(
+                        "could not read the admin token {}: {e}",
+                        token_path.display()
+                    ),
+                    FAILURE,
+                )
+            })?
+            .trim()
+            .to_string();
+        let http = engine_client().map_err(|e| Failure(e.to_string(), FAILURE))?;
+        Ok(Remote {
+            dir: dir.to_path_buf(),
+            url,
+            pid,
+            token,
+            http,
+        })
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Failure> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(30));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_connect() {
+                no_manager(&self.dir)
+            } else {
+                Failure(
+                    format!("the Manager at {} did not answer: {e}", self.url),
+                    FAILURE,
+                )
+            }
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(value);
+        }
+        let message = value
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or(text);
+        Err(Failure(
+            format!("{message} (HTTP {})", status.as_u16()),
+            FAILURE,
+        ))
+    }
+}
+
+fn client(command: ClientCommand) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("inferencekey: cannot start the async runtime: {e}");
+            return FAILURE;
+        }
+    };
+    match runtime.block_on(run_client(command)) {
+        Ok(out) => {
+            if !out.is_empty() {
+                println!("{out}");
+            }
+            0
+        }
+        Err(Failure(message, code)) => {
+            eprintln!("inferencekey: {message}");
+            code
+        }
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Left-aligned columns, for lists people read.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    std::iter::once(line(header.iter().map(|h| h.to_string()).collect()))
+        .chain(rows.into_iter().map(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn list_of(v: &Value) -> &[Value] {
+    v.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+async fn run_client(command: ClientCommand) -> Result<String, Failure> {
+    match command {
+        ClientCommand::Init { project, dir } => {
+            let m = Remote::find(&dir.path())?;
+            let p = m
+                .call(
+                    Method::POST,
+                    "/admin/projects",
+                    Some(json!({"slug": project})),
+                )
+                .await?;
+            let slug = text(&p["slug"]);
+            let t = m
+                .call(
+                    Method::POST,
+                    &format!("/admin/projects/{slug}/sdk-tokens"),
+                    None,
+                )
+                .await?;
+            Ok(format!(
+                "export INFERENCEKEY_BASE_URL={}\nexport INFERENCEKEY_PROJECT={slug}\nexport INFERENCEKEY_SDK_TOKEN={}",
+                m.url,
+                text(&t["token"])
+            ))
+        }
+        ClientCommand::Key { command } => match command {
+            KeyCommand::Create {
+                project,
+                workload,
+                all,
+                dir,
+            } => {
+                let m = Remote::find(&dir.path())?;
+                let body = match workload {
+                    Some(w) if !all => json!({"workload": w}),
+                    _ => json!({"all": true}),
+                };
+                let k = m
+                    .call(
+                        Method::POST,
+                        &format!("/admin/projects/{project}/keys"),
+                        Some(body),
+                    )
+                    .await?;
+                Ok(text(&k["key"]))
+            }
+            KeyCommand::Revoke { key_id, dir } => {
+                let m = Remote::find(&dir.path())?;
+                // A whole key pasted by mistake is reduced to its id before it leaves here.
+                let id = inferencekey_core::token::parse_token(&key_id)
+                    .map_or(key_id.as_str(), |t| t.id)
+                    .to_string();
+                let k = m
+                    .call(Method::POST, &format!("/admin/keys/{id}/revoke"), None)
+                    .await?;
+                Ok(format!(
+                    "revoked {} (at {})",
+                    text(&k["id"]),
+                    text(&k["revoked_at"])
+                ))
+            }
+            KeyCommand::List { project, json, dir } => {
+                let m = Remote::find(&dir.path())?;
+                let path = match &project {
+                    Some(p) => format!("/admin/keys?project={p}"),
+                    None => "/admin/keys".into(),
+                };
+                let keys = m.call(Method::GET, &path, None).await?;
+                if json {
+                    return Ok(format!("{keys:#}"));
+                }
+                let rows = list_of(&keys)
+                    .iter()
+                    .map(|k| {
+                        ["id", "kind", "project", "scope", "created_at", "revoked_at"]
+                            .iter()
+                            .map(|f| text(&k[*f]))
+                            .collect()
+                    })
+                    .collect();
+                Ok(table(
+                    &["ID", "KIND", "PROJECT", "SCOPE", "CREATED", "REVOKED"],
+                    rows,
+                ))
+            }
+        },
+        ClientCommand::Worker { command } => match command {
+            WorkerCommand::Register { name, dir } => {
+                let m = Remote::find(&dir.path())?;
+                let w = m
+                    .call(Method::POST, "/admin/workers", Some(json!({"name": name})))
+                    .await?;
+                Ok(text(&w["id"]))
+            }
+            WorkerCommand::List { json, dir } => {
+                let m = Remote::find(&dir.path())?;
+                let workers = m.call(Method::GET, "/admin/workers", None).await?;
+                if json {
+                    return Ok(format!("{workers:#}"));
+                }
+                let rows = list_of(&workers)
+                    .iter()
+                    .map(|w| {
+                        ["id", "name", "created_at"]
+                            .iter()
+                            .map(|f| text(&w[*f]))
+                            .collect()
+                    })
+                    .collect();
+                Ok(table(&["ID", "NAME", "CREATED"], rows))
+            }
+        },
+        ClientCommand::Gpu { command } => match command {
+            GpuCommand::Register { name, worker, dir } => {
+                let m = Remote::find(&dir.path())?;
+                let g = m
+                    .call(
+                        Method::POST,
+                        "/admin/gpus",
+                        Some(json!({"name": name, "worker_id": worker})),
+                    )
+                    .await?;
+                Ok(text(&g["id"]))
+            }
+            GpuCommand::List { json, dir } => {
+                let m = Remote::find(&dir.path())?;
+                let gpus = m.call(Method::GET, "/admin/gpus", None).await?;
+                if json {
+                    return Ok(format!("{gpus:#}"));
+                }
+                let rows = list_of(&gpus)
+                    .iter()
+                    .map(|g| {
+                        ["id", "name", "worker_id", "created_at"]
+                            .iter()
+                            .map(|f| text(&g[*f]))
+                            .collect()
+                    })
+                    .collect();
+                Ok(table(&["ID", "NAME", "WORKER", "CREATED"], rows))
+            }
+        },
+        ClientCommand::Status { json, dir } => {
+            let m = Remote::find(&dir.path())?;
+            let status = m.call(Method::GET, "/admin/status", None).await?;
+            if json {
+                return Ok(format!("{status:#}"));
+            }
+            let mut out = vec![
+                format!("manager   {} (pid {})", m.url, m.pid),
+                format!("data dir  {}", m.dir.display()),
+            ];
+            let projects = list_of(&status["projects"]);
+            if projects.is_empty() {
+                out.push(
+                    "no projects yet; create one with: inferencekey init --project <slug>".into(),
+                );
+            }
+            for p in projects {
+                out.push(format!("project {}", text(&p["slug"])));
+                let rows: Vec<Vec<String>> = list_of(&p["workloads"])
+                    .iter()
+                    .map(|w| {
+                        [
+                            "slug",
+                            "status",
+                            "task_type",
+                            "model_name",
+                            "status_message",
+                        ]
+                        .iter()
+                        .map(|f| text(&w[*f]))
+                        .collect()
+                    })
+                    .collect();
+                if rows.is_empty() {
+                    out.push("  (no workloads)".into());
+                } else {
+                    for line in
+                        table(&["WORKLOAD", "PHASE", "TASK", "MODEL", "MESSAGE"], rows).lines()
+                    {
+                        out.push(format!("  {line}"));
+                    }
+                }
+            }
+            Ok(out.join("\n"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_exit_2() {
+        assert_eq!(cli_main(vec!["frobnicate".into()], vec![]), USAGE_ERROR);
+        assert_eq!(
+            cli_main(
+                vec![
+                    "key".into(),
+                    "create".into(),
+                    "--project".into(),
+                    "p".into()
+                ],
+                vec![]
+            ),
+            USAGE_ERROR
+        );
+        assert_eq!(cli_main(vec!["--help".into()], vec![]), 0);
+    }
+
+    #[test]
+    fn client_verbs_without_a_manager_fail_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = vec![
+            "status".to_string(),
+            "--data-dir".into(),
+            dir.path().to_string_lossy().into_owned(),
+        ];
+        assert_eq!(cli_main(args, vec![]), FAILURE);
+    }
+
+    #[test]
+    fn tables_align() {
+        let t = table(&["A", "BB"], vec![vec!["long".into(), "x".into()]]);
+        assert_eq!(t, "A     BB\nlong  x");
+    }
+}

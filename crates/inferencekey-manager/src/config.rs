@@ -1,0 +1,84 @@
+//! How a Manager is started, and where its data lives.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything [`crate::start`] needs. `Default` gives a loopback Manager on an ephemeral port
+/// in the default data dir; tests and embedders override fields with struct-update syntax.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    pub host: String,
+    /// 0 picks a free port.
+    pub port: u16,
+    pub data_dir: PathBuf,
+    /// Serve workloads whose engine is not installed with the reference engine.
+    pub dev: bool,
+    /// Run any engine command, not only the one the workload's backend names.
+    pub allow_any_command: bool,
+    /// Allow binding a non-loopback address.
+    pub allow_remote: bool,
+    /// How long a data-plane request waits for a workload that is still starting.
+    pub cold_start_timeout: Duration,
+    /// How to re-run this CLI: spawned as `<self_command> engine …` for the reference engine.
+    pub self_command: Vec<String>,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            data_dir: default_data_dir(),
+            dev: false,
+            allow_any_command: false,
+            allow_remote: false,
+            cold_start_timeout: Duration::from_secs(60),
+            self_command: std::env::current_exe()
+                .map(|p| vec![p.to_string_lossy().into_owned()])
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.to_string_lossy().trim().is_empty())
+        .map(PathBuf::from)
+}
+
+/// `$INFERENCEKEY_DATA_DIR`, else `$XDG_DATA_HOME/inferencekey`, else
+/// `~/.local/share/inferencekey` (the XDG default).
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = env_path("INFERENCEKEY_DATA_DIR") {
+        return dir;
+    }
+    if let Some(xdg) = env_path("XDG_DATA_HOME") {
+        return xdg.join("inferencekey");
+    }
+    env_path("HOME")
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".local/share/inferencekey")
+}
+
+/// True for `localhost` and loopback IP literals.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        for h in ["127.0.0.1", "localhost", "::1", "[::1]", "127.1.2.3"] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["0.0.0.0", "192.168.1.2", "example.com", "::"] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The local worker: desired state in, engine processes out. One supervisor task per workload
+//! runs its replicas (see `reconciler`); the registry here is what the control plane tells
+//! about changes and what the gateway asks for a ready replica, without touching the store.
+
+pub mod process;
+pub mod readiness;
+mod reconciler;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use inferencekey_core::enums::{Backend, ExecutionPolicy, TaskType};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Store, WorkloadRecord};
+use process::LaunchSettings;
+use readiness::{Phase, ReadinessLog};
+
+/// The part of a workload that decides what runs. Two specs that compare equal need no
+/// rollout, so renaming a workload or editing its description restarts nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeSpec {
+    pub task_type: TaskType,
+    pub backend: Option<Backend>,
+    pub model: String,
+    pub command: Option<String>,
+    pub config: Value,
+    pub replicas: usize,
+    pub worker_id: Option<String>,
+}
+
+impl RuntimeSpec {
+    pub fn from_record(w: &WorkloadRecord) -> Self {
+        let policy = ExecutionPolicy::from_wire(&w.execution_policy);
+        // Only `fixed` sets a replica count; the other policies run one replica on the local
+        // worker (their configs are still stored and validated in full).
+        let replicas = match policy {
+            ExecutionPolicy::Fixed => w
+                .execution_policy_config
+                .get("replicas")
+                .and_then(Value::as_u64)
+                .map_or(1, |n| n.clamp(1, 64) as usize),
+            _ => 1,
+        };
+        RuntimeSpec {
+            task_type: TaskType::from_wire(&w.task_type),
+            backend: w.backend.as_deref().map(Backend::from_wire),
+            model: w.model_name.clone(),
+            command: w
+                .config
+                .get("command")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            config: w.config.clone(),
+            replicas,
+            worker_id: w.worker_id.clone(),
+        }
+    }
+}
+
+/// Why a request could not get a ready replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReady {
+    /// The workload is in the `error` phase; the message says why.
+    Failed(String),
+    /// Still starting when the wait ran out; the current phase and message.
+    Timeout {
+        phase: &'static str,
+        message: String,
+    },
+    /// The workload was deleted while waiting.
+    Gone,
+}
+
+/// One workload as the runtime sees it.
+pub struct WorkloadEntry {
+    pub id: String,
+    pub project_slug: String,
+    pub slug: String,
+    spec: watch::Sender<Arc<RuntimeSpec>>,
+    /// Base URLs (`http://127.0.0.1:P`) of the replicas serving traffic.
+    ready: watch::Sender<Arc<[String]>>,
+    readiness: watch::Sender<ReadinessLog>,
+    next: AtomicUsize,
+    cancel: CancellationToken,
+}
+
+impl WorkloadEntry {
+    pub fn task_type(&self) -> TaskType {
+        self.spec.borrow().task_type.clone()
+    }
+
+    pub fn is_async_only(&self) -> bool {
+        self.spec.borrow().task_type.is_async_only()
+    }
+
+    pub fn phase(&self) -> (Phase, String) {
+        let log = self.readiness.borrow();
+        (log.phase(), log.message().to_string())
+    }
+
+    pub fn subscribe_readiness(&self) -> watch::Receiver<ReadinessLog> {
+        self.readiness.subscribe()
+    }
+
+    /// A ready replica, round robin; `None` when none is ready.
+    pub fn pick(&self) -> Option<String> {
+        let set = self.ready.borrow();
+        if set.is_empty() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % set.len();
+        Some(set[i].clone())
+    }
+
+    /// A ready replica, waiting up to `timeout` for one while the workload starts.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<String, NotReady> {
+        if let Some(url) = self.pick() {
+            return Ok(url);
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut ready_rx = self.ready.subscribe();
+        let mut phase_rx = self.readiness.subscribe();
+        loop {
+            if let Some(url) = self.pick() {
+                return Ok(url);
+            }
+            if self.cancel.is_cancelled() {
+                return Err(NotReady::Gone);
+            }
+            let (phase, message) = self.phase();
+            if phase == Phase::Error {
+                return Err(NotReady::Failed(message));
+            }
+            let changed = tokio::time::timeout_at(deadline, async {
+                tokio::select! {
+                    r = ready_rx.changed() => r.is_ok(),
+                    r = phase_rx.changed() => r.is_ok(),
+                    _ = self.cancel.cancelled() => false,
+                }
+            })
+            .await;
+            match changed {
+                Err(_) => {
+                    return Err(NotReady::Timeout {
+                        phase: phase.as_str(),
+                        message,
+                    })
+                }
+                Ok(false) => return Err(NotReady::Gone),
+                Ok(true) => {}
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    by_id: HashMap<String, Arc<WorkloadEntry>>,
+    by_slug: HashMap<(String, String), Arc<WorkloadEntry>>,
+}
+
+/// What every supervisor shares.
+pub(crate) struct Shared {
+    pub store: Arc<dyn Store>,
+    pub http: reqwest::Client,
+    pub settings: LaunchSettings,
+}
+
+pub struct Runtime {
+    shared: Arc<Shared>,
+    registry: RwLock<Registry>,
+    tasks: Mutex<JoinSet<()>>,
+    shutdown: CancellationToken,
+}
+
+impl Runtime {
+    pub fn new(store: Arc<dyn Store>, http: reqwest::Client, settings: LaunchSettings) -> Self {
+        Runtime {
+            shared: Arc::new(Shared {
+                store,
+                http,
+                settings,
+            }),
+            registry: RwLock::new(Registry::default()),
+            tasks: Mutex::new(JoinSet::new()),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<WorkloadEntry>> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_id
+            .get(id)
+            .cloned()
+    }
+
+    pub fn lookup(&self, project_slug: &str, slug: &str) -> Option<Arc<WorkloadEntry>> {
+        // Keyed by owned strings; the lookup allocates two short strings, which is cheaper
+        // than the hashing tricks a borrowed tuple key would need.
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_slug
+            .get(&(project_slug.to_string(), slug.to_string()))
+            .cloned()
+    }
+
+    /// The live phase of a workload, when the runtime knows it.
+    pub fn phase(&self, id: &str) -> Option<(Phase, String)> {
+        self.get(id).map(|e| e.phase())
+    }
+
+    /// Makes the runtime match a created or updated workload. A change to what runs starts
+    /// a rollout and is visible in the readiness log before this returns, so a client that
+    /// waits for readiness right after its update never sees the old revision's `ready`.
+    pub fn apply(&self, w: &WorkloadRecord) {
+        if self.shutdown.is_cancelled() {
+            return;
+        }
+        let spec = Arc::new(RuntimeSpec::from_record(w));
+        if let Some(entry) = self.get(&w.id) {
+            let changed = entry.spec.send_if_modified(|current| {
+                if **current == *spec {
+                    false
+                } else {
+                    *current = spec.clone();
+                    true
+                }
+            });
+            if changed {
+                entry.readiness.send_modify(|log| {
+                    log.push(
+                        Phase::Scheduling,
+                        "rolling out the change on the local worker",
+                        Duration::ZERO,
+                        Some("schedule"),
+                    );
+                });
+            }
+            return;
+        }
+        let entry = Arc::new(WorkloadEntry {
+            id: w.id.clone(),
+            project_slug: w.project_slug.clone(),
+            slug: w.slug.clone(),
+            spec: watch::Sender::new(spec),
+            ready: watch::Sender::new(Arc::from(Vec::new())),
+            readiness: watch::Sender::new(ReadinessLog::new(
+                "placing the workload on the local worker",
+            )),
+            next: AtomicUsize::new(0),
+            cancel: self.shutdown.child_token(),
+        });
+        {
+            let mut reg = self.registry.write().unwrap_or_else(|e| e.into_inner());
+            reg.by_id.insert(w.id.clone(), entry.clone());
+            reg.by_slug
+                .insert((w.project_slug.clone(), w.slug.clone()), entry.clone());
+        }
+        let shared = self.shared.clone();
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .spawn(reconciler::supervise(entry, shared));
+    }
+
+    /// Stops a deleted workload's replicas (in the background) and forgets it.
+    pub fn remove(&self, id: &str) {
+        let entry = {
+            let mut reg = self.registry.write().unwrap_or_else(|e| e.into_inner());
+            let entry = reg.by_id.remove(id);
+            if let Some(e) = &entry {
+                reg.by_slug
+                    .remove(&(e.project_slug.clone(), e.slug.clone()));
+            }
+            entry
+        };
+        if let Some(entry) = entry {
+            entry
+                .readiness
+                .send_modify(|log| log.close("the workload was deleted"));
+            entry.cancel.cancel();
+        }
+    }
+
+    /// Stops every engine and waits until they are gone.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        while tasks.join_next().await.is_some() {}
+        let mut reg = self.registry.write().unwrap_or_else(|e| e.into_inner());
+        reg.by_id.clear();
+        reg.by_slug.clear();
+    }
+}

@@ -1,0 +1,606 @@
+//! Engine processes on the local worker: which command a workload runs (allowlist, defaults,
+//! the `--dev` fallback to the reference engine), launching it without a shell, and stopping
+//! it so nothing outlives the Manager.
+
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use inferencekey_core::enums::Backend;
+use inferencekey_core::error::FieldError;
+use inferencekey_core::token::scrub;
+use tokio::process::{Child, Command};
+
+use super::RuntimeSpec;
+
+/// Environment variable set on every engine; its value (the data dir) lets a restarted
+/// Manager recognise leftover engines that are its own before killing them.
+const ENGINE_TAG_VAR: &str = "INFERENCEKEY_MANAGER_ENGINE";
+
+/// The field path the allowlist reports, as the SDK names it on the wire.
+const COMMAND_FIELD: &str = "config.command";
+
+/// Launch settings fixed for the Manager's lifetime.
+#[derive(Debug, Clone)]
+pub struct LaunchSettings {
+    pub dev: bool,
+    pub allow_any_command: bool,
+    pub self_command: Vec<String>,
+    pub data_dir: PathBuf,
+}
+
+impl LaunchSettings {
+    pub fn logs_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.data_dir.join("run")
+    }
+}
+
+/// What a replica runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Launch {
+    /// A child process; `argv` may hold `{host}` / `{port}` placeholders.
+    Process { argv: Vec<String> },
+    /// A model served by an Ollama daemon that is already running.
+    Ollama { base_url: String, model: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchPlan {
+    pub launch: Launch,
+    /// Said in every readiness message: a dev fallback, a private worker, a default command.
+    pub note: Option<String>,
+}
+
+/// The engine binaries a backend may launch, for messages and the allowlist.
+fn allowed_programs(backend: &Backend) -> &'static [&'static str] {
+    match backend {
+        Backend::Vllm => &["vllm"],
+        Backend::VllmOmni => &["vllm-omni", "vllm"],
+        Backend::Sglang => &["sglang", "python -m sglang.launch_server"],
+        Backend::Llamacpp => &["llama-server"],
+        Backend::Stablediffusioncpp => &["sd-server", "sd"],
+        Backend::Ollama | Backend::Custom(_) => &[],
+    }
+}
+
+fn program_name(argv0: &str) -> &str {
+    Path::new(argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(argv0)
+}
+
+fn is_python(name: &str) -> bool {
+    name == "python"
+        || name
+            .strip_prefix("python3")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+fn runs_engine_of(backend: &Backend, argv: &[String]) -> bool {
+    let name = program_name(&argv[0]);
+    match backend {
+        Backend::Vllm => name == "vllm",
+        Backend::VllmOmni => name == "vllm-omni" || name == "vllm",
+        Backend::Sglang => {
+            name == "sglang"
+                || (is_python(name)
+                    && argv.get(1).map(String::as_str) == Some("-m")
+                    && argv.get(2).map(String::as_str) == Some("sglang.launch_server"))
+        }
+        Backend::Llamacpp => name == "llama-server",
+        Backend::Stablediffusioncpp => name == "sd-server" || name == "sd",
+        Backend::Ollama | Backend::Custom(_) => false,
+    }
+}
+
+/// Splits an engine command (never through a shell) and checks it against the backend's
+/// allowlist unless `allow_any`. `backend` absent accepts any known engine.
+pub fn check_command(
+    backend: Option<&Backend>,
+    command: &str,
+    allow_any: bool,
+) -> Result<Vec<String>, FieldError> {
+    let argv = shell_words::split(command).map_err(|e| {
+        FieldError::new(
+            COMMAND_FIELD,
+            format!("could not be split into arguments ({e}); check the quoting"),
+        )
+    })?;
+    if argv.is_empty() {
+        return Err(FieldError::new(
+            COMMAND_FIELD,
+            "is empty; give the engine's launch command, e.g. \"vllm serve <model>\"",
+        ));
+    }
+    if backend == Some(&Backend::Ollama) {
+        return Err(FieldError::new(
+            COMMAND_FIELD,
+            "the ollama backend takes no command: the Manager serves ollama workloads from the \
+             local Ollama daemon; remove config.command",
+        ));
+    }
+    if allow_any {
+        return Ok(argv);
+    }
+    let ok = match backend {
+        Some(b) => runs_engine_of(b, &argv),
+        None => Backend::KNOWN.iter().any(|b| runs_engine_of(b, &argv)),
+    };
+    if ok {
+        return Ok(argv);
+    }
+    let expected = match backend {
+        Some(Backend::Custom(name)) => format!(
+            "the custom backend {name:?} has no known engine, so its command only runs when the \
+             Manager allows any command"
+        ),
+        Some(b) => format!(
+            "the {b} backend runs {}",
+            allowed_programs(b)
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+        None => "without a backend the command must start a known engine (vllm, vllm-omni, \
+                 sglang, llama-server, sd-server)"
+            .to_string(),
+    };
+    Err(FieldError::new(
+        COMMAND_FIELD,
+        format!(
+            "`{}` is not an allowed engine: {expected}; set the matching backend, or start the \
+             Manager with --allow-any-command to run any command",
+            scrub(program_name(&argv[0]))
+        ),
+    ))
+}
+
+/// Looks a program up the way `execvp` would. Hand-written because it is a dozen lines and a
+/// crate for it would add more than it saves.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let is_exec = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return is_exec(&p).then_some(p);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| is_exec(p))
+    })
+}
+
+/// The command a backend runs when the spec gives none (outside `--dev`).
+fn default_command(backend: Option<&Backend>, model: &str) -> Option<Vec<String>> {
+    let m = model.to_string();
+    Some(match backend? {
+        Backend::Vllm => vec!["vllm".into(), "serve".into(), m],
+        Backend::VllmOmni => vec!["vllm-omni".into(), "serve".into(), m],
+        Backend::Sglang => vec![
+            "python3".into(),
+            "-m".into(),
+            "sglang.launch_server".into(),
+            "--model-path".into(),
+            m,
+        ],
+        Backend::Llamacpp if model.ends_with(".gguf") => {
+            vec!["llama-server".into(), "-m".into(), m]
+        }
+        Backend::Llamacpp => vec!["llama-server".into(), "-hf".into(), m],
+        _ => return None,
+    })
+}
+
+/// The Ollama daemon's base URL from `$OLLAMA_HOST` (`host`, `host:port` or a URL), else the
+/// default `127.0.0.1:11434`.
+pub fn ollama_base_url() -> String {
+    let raw = std::env::var("OLLAMA_HOST").unwrap_or_default();
+    let raw = raw.trim().trim_end_matches('/');
+    if raw.is_empty() {
+        return "http://127.0.0.1:11434".into();
+    }
+    let (scheme, rest) = match raw.split_once("://") {
+        Some((s, r)) => (s, r),
+        None => ("http", raw),
+    };
+    // A daemon listening on every interface is reached through loopback.
+    let rest = rest.replace("0.0.0.0", "127.0.0.1");
+    if rest
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        format!("{scheme}://{rest}")
+    } else {
+        format!("{scheme}://{rest}:11434")
+    }
+}
+
+fn reference_engine(
+    settings: &LaunchSettings,
+    spec: &RuntimeSpec,
+    why: String,
+) -> Result<LaunchPlan, String> {
+    if settings.self_command.is_empty() {
+        return Err(format!(
+            "{why}, but this Manager does not know how to run itself, so it cannot start the \
+             reference engine"
+        ));
+    }
+    let mut argv = settings.self_command.clone();
+    argv.extend(
+        [
+            "engine",
+            "--host",
+            "{host}",
+            "--port",
+            "{port}",
+            "--model",
+            &spec.model,
+            "--task-type",
+            spec.task_type.as_str(),
+        ]
+        .map(String::from),
+    );
+    Ok(LaunchPlan {
+        launch: Launch::Process { argv },
+        note: Some(format!(
+            "{why}; serving with the reference engine (no model loaded) because --dev is set"
+        )),
+    })
+}
+
+/// Decides what the replicas of `spec` run. An `Err` is a problem only a spec change or a
+/// Manager restart with other flags can fix; it becomes the workload's `error` phase.
+pub async fn plan(
+    spec: &RuntimeSpec,
+    settings: &LaunchSettings,
+    http: &reqwest::Client,
+) -> Result<LaunchPlan, String> {
+    if spec.backend == Some(Backend::Ollama) {
+        let base_url = ollama_base_url();
+        let up = http
+            .get(format!("{base_url}/api/version"))
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if up {
+            return Ok(LaunchPlan {
+                launch: Launch::Ollama {
+                    base_url,
+                    model: spec.model.clone(),
+                },
+                note: None,
+            });
+        }
+        let why = format!("no Ollama daemon answers at {base_url}");
+        if settings.dev {
+            return reference_engine(settings, spec, why);
+        }
+        return Err(format!(
+            "{why}; start one with `ollama serve` (or set OLLAMA_HOST), or start the Manager \
+             with --dev to serve with the reference engine"
+        ));
+    }
+
+    let (argv, defaulted) = match &spec.command {
+        Some(command) => {
+            let argv = check_command(spec.backend.as_ref(), command, settings.allow_any_command)
+                .map_err(|e| format!("{}: {}", e.field, e.message))?;
+            (argv, false)
+        }
+        None if settings.dev => {
+            return reference_engine(settings, spec, "no engine command was given".into())
+        }
+        None => match default_command(spec.backend.as_ref(), &spec.model) {
+            Some(argv) => (argv, true),
+            None => {
+                return Err(match &spec.backend {
+                    Some(b) => format!(
+                        "the {b} backend has no default launch command; set config.command, or \
+                         start the Manager with --dev to serve with the reference engine"
+                    ),
+                    None => "no backend and no config.command: nothing to run; set both, or \
+                             start the Manager with --dev to serve with the reference engine"
+                        .into(),
+                })
+            }
+        },
+    };
+
+    let program = program_name(&argv[0]).to_string();
+    if find_program(&argv[0]).is_none() {
+        let why = format!("{program} is not installed on this machine");
+        if settings.dev {
+            return reference_engine(settings, spec, why);
+        }
+        return Err(format!(
+            "{why} (`{}` is not on PATH); install it, or start the Manager with --dev to serve \
+             with the reference engine",
+            scrub(&argv[0])
+        ));
+    }
+    let note = defaulted.then(|| format!("running the default command `{}`", argv.join(" ")));
+    Ok(LaunchPlan {
+        launch: Launch::Process { argv },
+        note,
+    })
+}
+
+/// Substitutes `{host}` / `{port}`, or appends `--host H --port P` when the command has
+/// neither placeholder.
+pub fn final_argv(argv: &[String], host: &str, port: u16) -> Vec<String> {
+    let has_placeholder = argv
+        .iter()
+        .any(|a| a.contains("{port}") || a.contains("{host}"));
+    let port_s = port.to_string();
+    let mut out: Vec<String> = argv
+        .iter()
+        .map(|a| a.replace("{host}", host).replace("{port}", &port_s))
+        .collect();
+    if !has_placeholder {
+        out.extend(["--host".into(), host.into(), "--port".into(), port_s]);
+    }
+    out
+}
+
+/// A free loopback port. Another process could take it before the engine binds; the engine
+/// then fails to start and the replica is retried on a new port.
+pub fn free_port() -> io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A running engine and the pid file that lets a restarted Manager clean it up.
+pub struct EngineProcess {
+    child: Child,
+    pid: i32,
+    pid_file: PathBuf,
+}
+
+/// Launches an engine with its output appended to `log_path`.
+pub fn spawn(
+    argv: &[String],
+    host: &str,
+    port: u16,
+    log_path: &Path,
+    pid_file: &Path,
+    tag: &Path,
+) -> io::Result<EngineProcess> {
+    if let Some(dir) = log_path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)?;
+    {
+        use std::io::Write;
+        writeln!(
+            log,
+            "--- {} starting: {}",
+            crate::util::now_rfc3339(),
+            scrub(&argv.join(" "))
+        )?;
+    }
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .env("HOST", host)
+        .env("PORT", port.to_string())
+        .env(ENGINE_TAG_VAR, tag)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .kill_on_drop(true)
+        // Its own process group, so stopping it also stops the workers an engine forks.
+        .process_group(0);
+    // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, _exit).
+    #[cfg(target_os = "linux")]
+    unsafe {
+        let parent = libc::getpid();
+        cmd.pre_exec(move || {
+            // Die with the Manager even when it is killed without a chance to clean up. The
+            // signal follows the spawning thread, and engines are spawned from the runtime's
+            // worker threads, which live as long as the Manager.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    let pid = child
+        .id()
+        .and_then(|p| i32::try_from(p).ok())
+        .ok_or_else(|| io::Error::other("the engine exited before its pid was read"))?;
+    if let Some(dir) = pid_file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(pid_file, pid.to_string())?;
+    Ok(EngineProcess {
+        child,
+        pid,
+        pid_file: pid_file.to_path_buf(),
+    })
+}
+
+impl EngineProcess {
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Waits for the engine to exit. Cancel-safe.
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        self.child.wait().await
+    }
+
+    /// SIGTERM to the engine's process group, SIGKILL after `grace`.
+    pub async fn terminate(mut self, grace: Duration) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            signal_group(self.pid, libc::SIGTERM);
+            if tokio::time::timeout(grace, self.child.wait())
+                .await
+                .is_err()
+            {
+                signal_group(self.pid, libc::SIGKILL);
+                let _ = self.child.wait().await;
+            }
+        }
+        // Workers the engine forked may outlive it; its group goes with it.
+        signal_group(self.pid, libc::SIGKILL);
+        let _ = std::fs::remove_file(&self.pid_file);
+    }
+
+    /// Cleans up after an engine that already exited.
+    pub fn reap(self) {
+        signal_group(self.pid, libc::SIGKILL);
+        let _ = std::fs::remove_file(&self.pid_file);
+    }
+}
+
+fn signal_group(pid: i32, signal: libc::c_int) {
+    // SAFETY: kill(2) with a negative pid signals that process group; no memory is touched.
+    unsafe {
+        libc::kill(-pid, signal);
+    }
+}
+
+/// Kills engines a previous run of this Manager left behind, identified by their pid files
+/// and, on Linux, by the tag in their environment (so a reused pid is never killed).
+pub fn kill_leftovers(run_dir: &Path, tag: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(run_dir) else {
+        return 0;
+    };
+    let needle = format!("{ENGINE_TAG_VAR}={}", tag.display());
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("pid") {
+            continue;
+        }
+        let pid = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        if let Some(pid) = pid.filter(|p| *p > 0) {
+            let ours = std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()));
+            if ours {
+                signal_group(pid, libc::SIGKILL);
+                killed += 1;
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    killed
+}
+
+/// The last `lines` lines of a log, scrubbed of tokens, for error messages.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    const MAX_BYTES: u64 = 8192;
+    let mut buf = Vec::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(MAX_BYTES)));
+        let _ = f.take(MAX_BYTES).read_to_end(&mut buf);
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    scrub(&all[all.len().saturating_sub(lines)..].join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn allowlist() {
+        let ok = |b: Backend, c: &str| check_command(Some(&b), c, false).is_ok();
+        assert!(ok(Backend::Vllm, "vllm serve m --max-model-len 8192"));
+        assert!(ok(Backend::Vllm, "/opt/venv/bin/vllm serve m"));
+        assert!(!ok(Backend::Vllm, "bash -c 'rm -rf /'"));
+        assert!(ok(Backend::VllmOmni, "vllm-omni serve m"));
+        assert!(ok(
+            Backend::Sglang,
+            "python3 -m sglang.launch_server --model-path m"
+        ));
+        assert!(ok(Backend::Sglang, "python3.11 -m sglang.launch_server"));
+        assert!(!ok(Backend::Sglang, "python3 -m http.server"));
+        assert!(ok(Backend::Llamacpp, "llama-server -m x.gguf"));
+        assert!(ok(Backend::Stablediffusioncpp, "sd-server -m x"));
+        assert!(!ok(Backend::Custom("mine".into()), "mine-server"));
+        assert!(check_command(Some(&Backend::Custom("mine".into())), "mine-server", true).is_ok());
+        let e = check_command(Some(&Backend::Ollama), "ollama serve", true).unwrap_err();
+        assert_eq!(e.field, "config.command");
+        let e = check_command(Some(&Backend::Vllm), "python app.py", false).unwrap_err();
+        assert!(e.message.contains("--allow-any-command"), "{}", e.message);
+        assert!(check_command(None, "llama-server -m x", false).is_ok());
+        assert!(check_command(Some(&Backend::Vllm), "vllm 'unclosed", false).is_err());
+        assert!(check_command(Some(&Backend::Vllm), "   ", false).is_err());
+    }
+
+    #[test]
+    fn placeholders_or_appended_flags() {
+        assert_eq!(
+            final_argv(
+                &v(&["e", "--port={port}", "--bind", "{host}"]),
+                "127.0.0.1",
+                9
+            ),
+            v(&["e", "--port=9", "--bind", "127.0.0.1"])
+        );
+        assert_eq!(
+            final_argv(&v(&["vllm", "serve", "m"]), "127.0.0.1", 9),
+            v(&["vllm", "serve", "m", "--host", "127.0.0.1", "--port", "9"])
+        );
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(
+            default_command(Some(&Backend::Vllm), "m").unwrap(),
+            v(&["vllm", "serve", "m"])
+        );
+        assert_eq!(
+            default_command(Some(&Backend::Llamacpp), "x.gguf").unwrap(),
+            v(&["llama-server", "-m", "x.gguf"])
+        );
+        assert!(default_command(Some(&Backend::Custom("c".into())), "m").is_none());
+        assert!(default_command(None, "m").is_none());
+    }
+
+    #[test]
+    fn program_lookup() {
+        assert!(find_program("sh").is_some());
+        assert!(find_program("definitely-not-an-engine-xyz").is_none());
+        assert!(find_program("/bin/sh").is_some());
+    }
+
+    #[test]
+    fn tail_is_scrubbed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.log");
+        std::fs::write(&p, "a\nb\nkey ik_live_abcdefghij_SECRET\n\nc\n").unwrap();
+        let tail = log_tail(&p, 2);
+        assert_eq!(tail, "key ik_live_abcdefgh…\nc");
+        assert_eq!(log_tail(&dir.path().join("missing"), 3), "");
+    }
+}

@@ -1,0 +1,352 @@
+//! Starting and stopping a Manager: data dir, lock, store, admin token, HTTP server,
+//! reconciler and job runner.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use inferencekey_core::token::{parse_token, redact, TokenKind};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, errors, API_BODY_LIMIT};
+use crate::auth::Auth;
+use crate::config::{is_loopback_host, ManagerConfig};
+use crate::gateway;
+use crate::jobs::Jobs;
+use crate::runtime::process::{kill_leftovers, LaunchSettings};
+use crate::runtime::Runtime;
+use crate::state::{App, AppState};
+use crate::store::{SqliteStore, Store, StoreError};
+
+/// Why a Manager could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    #[error("configuration error: {0}")]
+    Config(String),
+    #[error("{0}")]
+    AlreadyRunning(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the Manager's store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> ManagerError {
+    let context = context.into();
+    move |source| ManagerError::Io { context, source }
+}
+
+/// File names inside the data dir.
+pub const DB_FILE: &str = "manager.db";
+pub const ADMIN_TOKEN_FILE: &str = "admin_token";
+pub const MANAGER_FILE: &str = "manager.json";
+pub const ADDRESS_FILE: &str = "address";
+const LOCK_FILE: &str = "manager.lock";
+
+/// How long shutdown waits for open connections (readiness streams, waiting requests).
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// The request id of the current request, set by the request-context middleware.
+#[derive(Clone)]
+pub struct RequestId(pub HeaderValue);
+
+/// A started Manager. Call [`RunningManager::shutdown`] to stop its engines cleanly.
+pub struct RunningManager {
+    pub url: String,
+    /// The `ik_admin_` token; never printed by `Debug`.
+    pub admin_token: String,
+    pub data_dir: PathBuf,
+    state: App,
+    stop: CancellationToken,
+    server: JoinHandle<()>,
+    jobs: JoinHandle<()>,
+    /// Holds the data dir's exclusive lock for the Manager's lifetime.
+    _lock: File,
+}
+
+impl fmt::Debug for RunningManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunningManager")
+            .field("url", &self.url)
+            .field("admin_token", &redact(&self.admin_token))
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningManager {
+    /// Stops accepting requests, stops the job runner and every engine, and removes the
+    /// address files.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        if tokio::time::timeout(DRAIN, &mut self.server).await.is_err() {
+            self.server.abort();
+        }
+        self.state.jobs.shutdown();
+        let _ = (&mut self.jobs).await;
+        self.state.runtime.shutdown().await;
+        let _ = fs::remove_file(self.data_dir.join(MANAGER_FILE));
+        let _ = fs::remove_file(self.data_dir.join(ADDRESS_FILE));
+        tracing::info!("manager stopped");
+    }
+}
+
+impl Drop for RunningManager {
+    fn drop(&mut self) {
+        // Without a clean shutdown the server still stops; engines die with their tasks
+        // (kill-on-drop) or with the process (parent-death signal).
+        self.stop.cancel();
+    }
+}
+
+/// Locks the data dir so two Managers never share one store and one set of engines.
+fn lock_data_dir(dir: &Path) -> Result<File, ManagerError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io_err(format!("could not open {}", path.display())))?;
+    // SAFETY: flock on a descriptor we own; no memory is shared.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            return Err(ManagerError::AlreadyRunning(format!(
+                "a Manager is already running for data dir {} (see {})",
+                dir.display(),
+                dir.join(MANAGER_FILE).display()
+            )));
+        }
+        return Err(io_err(format!("could not lock {}", path.display()))(err));
+    }
+    Ok(file)
+}
+
+/// Reads the admin token from the data dir, creating it (mode 0600) on first start.
+fn admin_token(dir: &Path, auth: &Auth) -> Result<String, ManagerError> {
+    let path = dir.join(ADMIN_TOKEN_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            let token = text.trim().to_string();
+            if parse_token(&token).is_none_or(|t| t.kind != TokenKind::Admin) {
+                return Err(ManagerError::Config(format!(
+                    "{} does not hold an ik_admin_ token; delete it to have a new one issued",
+                    path.display()
+                )));
+            }
+            auth.register_admin_token(&token)?;
+            Ok(token)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let issued = auth.issue(TokenKind::Admin, None, None)?;
+            let mut f = OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io_err(format!("could not create {}", path.display())))?;
+            writeln!(f, "{}", issued.token)
+                .map_err(io_err(format!("could not write {}", path.display())))?;
+            Ok(issued.token)
+        }
+        Err(e) => Err(io_err(format!("could not read {}", path.display()))(e)),
+    }
+}
+
+/// Writes a file atomically (temp file + rename) so readers never see half of it.
+fn write_atomic(path: &Path, contents: &str) -> Result<(), ManagerError> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, contents)
+        .and_then(|()| fs::rename(&tmp, path))
+        .map_err(io_err(format!("could not write {}", path.display())))
+}
+
+/// The pooled client for engine traffic: loopback only, so no proxy and no TLS.
+pub fn engine_client() -> Result<reqwest::Client, ManagerError> {
+    // reqwest is built without a default crypto provider; engines are plain HTTP, but the
+    // builder still wants one installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(256)
+        .build()
+        .map_err(|e| ManagerError::Config(format!("could not build the HTTP client: {e}")))
+}
+
+fn next_request_id() -> HeaderValue {
+    static PREFIX: OnceLock<u32> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(1);
+    let prefix = *PREFIX.get_or_init(rand::random);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    HeaderValue::from_str(&format!("req_{prefix:08x}{n:012x}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("req_unknown"))
+}
+
+fn usable_request_id(v: &HeaderValue) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+}
+
+/// Accepts or assigns `X-Request-Id`, echoes it on the response, and writes the access log
+/// (method, path, status, latency — never headers or bodies).
+async fn request_context(mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .filter(|v| usable_request_id(v))
+        .cloned()
+        .unwrap_or_else(next_request_id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    tracing::info!(
+        target: "inferencekey_manager::access",
+        %method,
+        path,
+        status,
+        latency_us = started.elapsed().as_micros() as u64,
+        request_id = id.to_str().unwrap_or_default(),
+    );
+    resp.headers_mut().insert("x-request-id", id);
+    resp
+}
+
+fn router(state: App) -> Router {
+    let api = api::control::router()
+        .merge(api::admin::router())
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
+    api.merge(gateway::router())
+        .fallback(errors::route_not_found)
+        .method_not_allowed_fallback(errors::method_not_allowed)
+        .layer(middleware::from_fn(request_context))
+        .with_state(state)
+}
+
+/// Starts a Manager: returns once it is listening, with its engines being (re)started in the
+/// background.
+pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError> {
+    if !config.allow_remote && !is_loopback_host(&config.host) {
+        return Err(ManagerError::Config(format!(
+            "refusing to listen on {:?}, which is not a loopback address: the Manager would be \
+             reachable from the network; pass --allow-remote if that is what you want",
+            config.host
+        )));
+    }
+    let dir = config.data_dir.clone();
+    if !dir.exists() {
+        fs::create_dir_all(&dir).map_err(io_err(format!("could not create {}", dir.display())))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
+            .map_err(io_err(format!("could not restrict {}", dir.display())))?;
+    }
+    let lock = lock_data_dir(&dir)?;
+
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join(DB_FILE))?);
+    store.idempotency_reset_running()?;
+    let requeued = store.requeue_running_jobs()?;
+    let auth = Auth::new(store.clone());
+    let admin_token = admin_token(&dir, &auth)?;
+
+    let settings = LaunchSettings {
+        dev: config.dev,
+        allow_any_command: config.allow_any_command,
+        self_command: config.self_command.clone(),
+        data_dir: dir.clone(),
+    };
+    let leftovers = kill_leftovers(&settings.run_dir(), &dir);
+    if leftovers > 0 {
+        tracing::warn!(count = leftovers, "stopped engines left by a previous run");
+    }
+
+    let http = engine_client()?;
+    let runtime = Arc::new(Runtime::new(store.clone(), http.clone(), settings));
+    let jobs = Arc::new(Jobs::new(store.clone(), runtime.clone(), http.clone()));
+
+    let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .map_err(io_err(format!(
+            "could not listen on {}:{}",
+            config.host, config.port
+        )))?;
+    let addr = listener
+        .local_addr()
+        .map_err(io_err("could not read the listening address"))?;
+    let url = format!("http://{addr}");
+
+    let state = Arc::new(AppState {
+        config,
+        url: url.clone(),
+        store: store.clone(),
+        auth,
+        runtime: runtime.clone(),
+        jobs: jobs.clone(),
+        http,
+    });
+    let stop = CancellationToken::new();
+    let app = router(state.clone());
+    let shutdown = stop.clone().cancelled_owned();
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "the HTTP server failed");
+        }
+    });
+
+    let manager_json = serde_json::json!({
+        "url": url,
+        "pid": std::process::id(),
+        "data_dir": dir,
+        "started_at": crate::util::now_rfc3339(),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    write_atomic(&dir.join(MANAGER_FILE), &format!("{manager_json:#}\n"))?;
+    write_atomic(&dir.join(ADDRESS_FILE), &url)?;
+
+    for w in store.list_workloads(None)? {
+        runtime.apply(&w);
+    }
+    if requeued > 0 {
+        tracing::info!(
+            count = requeued,
+            "re-queued jobs interrupted by the last shutdown"
+        );
+    }
+    let jobs_task = tokio::spawn(jobs.run());
+
+    Ok(RunningManager {
+        url,
+        admin_token,
+        data_dir: dir,
+        state,
+        stop,
+        server,
+        jobs: jobs_task,
+        _lock: lock,
+    })
+}

@@ -1,0 +1,23 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use crate::auth::Auth;
+use crate::config::ManagerConfig;
+use crate::jobs::Jobs;
+use crate::runtime::Runtime;
+use crate::store::Store;
+
+pub struct AppState {
+    pub config: ManagerConfig,
+    /// The URL the Manager listens on.
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    pub auth: Auth,
+    pub runtime: Arc<Runtime>,
+    pub jobs: Arc<Jobs>,
+    /// Pooled client for engine traffic (gateway, jobs, health checks).
+    pub http: reqwest::Client,
+}
+
+pub type App = Arc<AppState>;
