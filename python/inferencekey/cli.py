@@ -7,13 +7,22 @@ processes from the same installation.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 from inferencekey import _native
 
 
 def main() -> None:
     """Runs the CLI with ``sys.argv`` and exits with its status."""
+    if threading.current_thread() is threading.main_thread():
+        # Give the Rust CLI the signal handling it has as its own binary: Python's SIGINT
+        # handler only sets a flag that nothing checks while Rust runs, so Ctrl-C would be
+        # ignored (and then raise KeyboardInterrupt after a graceful shutdown). With the
+        # default action, commands that handle SIGINT (`serve`) shut down cleanly and the
+        # others stop at once.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     sys.exit(_native.cli_main(sys.argv[1:], [sys.executable, "-m", "inferencekey"]))
 
 
