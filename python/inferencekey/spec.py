@@ -93,8 +93,12 @@ class WorkloadSpec:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if value is not None:
-                out[f.name] = str(value) if isinstance(value, str) else value
+            if isinstance(value, str):
+                out[f.name] = str(value)
+            elif isinstance(value, Mapping):
+                out[f.name] = dict(value)
+            elif value is not None:
+                out[f.name] = value
         return out
 
     def to_json(self) -> str:

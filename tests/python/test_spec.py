@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import types
 from typing import Any
 
 import pytest
@@ -107,6 +108,13 @@ def test_plain_strings_become_enums_and_unknown_strings_are_kept() -> None:
     assert custom.backend == "my-engine"
     assert not isinstance(custom.backend, Backend)
     custom.validate()  # a tenant's custom backend slug is valid
+
+
+def test_any_mapping_is_accepted_for_configs() -> None:
+    frozen = types.MappingProxyType({"replicas": 2})
+    spec = minimal(execution_policy="fixed", execution_policy_config=frozen)
+    spec.validate()
+    assert json.loads(spec.to_json())["execution_policy_config"] == {"replicas": 2}
 
 
 def test_equality() -> None:
