@@ -90,15 +90,17 @@ impl ImageOptions {
         check_size(params::opt_str(o, "size")?)?;
         Ok(ImageOptions {
             n: params::opt_uint(o, "n", 1..=MAX_IMAGES)?.unwrap_or(1),
-            as_url: params::opt_choice(o, "response_format", &["b64_json", "url"])? == Some("url"),
+            // OpenAI's default is `url`; ours is a `data:` URL, since nothing is hosted.
+            as_url: params::opt_choice(o, "response_format", &["b64_json", "url"])?
+                != Some("b64_json"),
         })
     }
 
     fn from_form(form: &Form) -> Result<ImageOptions, ApiError> {
         check_size(form.text("size"))?;
         let as_url = match form.text("response_format") {
-            None | Some("b64_json") => false,
-            Some("url") => true,
+            Some("b64_json") => false,
+            None | Some("url") => true,
             Some(other) => {
                 return Err(ApiError::invalid(
                     "response_format",

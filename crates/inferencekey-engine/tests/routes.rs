@@ -252,7 +252,7 @@ async fn image_generations_are_valid_pngs() {
     let (status, body) = e
         .post_json(
             "/v1/images/generations",
-            &json!({"model": "m", "prompt": "a red fox", "n": 3, "size": "1024x1024"}),
+            &json!({"model": "m", "prompt": "a red fox", "n": 3, "size": "1024x1024", "response_format": "b64_json"}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -267,9 +267,21 @@ async fn image_generations_are_valid_pngs() {
     assert_ne!(images[0], images[1]);
 
     let (_, again) = e
-        .post_json("/v1/images/generations", &json!({"prompt": "a red fox"}))
+        .post_json(
+            "/v1/images/generations",
+            &json!({"prompt": "a red fox", "response_format": "b64_json"}),
+        )
         .await;
     assert_eq!(again["data"][0], body["data"][0]);
+
+    // Like OpenAI, the default answer is a URL (here a data: URL).
+    let (_, default) = e
+        .post_json("/v1/images/generations", &json!({"prompt": "a red fox"}))
+        .await;
+    assert!(default["data"][0]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
 
     let (_, url) = e
         .post_json(
@@ -323,6 +335,7 @@ async fn image_edits_and_variations_take_multipart() {
         .part("image", image_part())
         .text("prompt", "make it blue")
         .text("n", "2")
+        .text("response_format", "b64_json")
         .text("model", "m");
     let (status, body) = multipart(&e, "/v1/images/edits", form).await;
     assert_eq!(status, 200, "{body}");
@@ -346,7 +359,9 @@ async fn image_edits_and_variations_take_multipart() {
     let (status, body) = multipart(
         &e,
         "/v1/images/variations",
-        Form::new().part("image", image_part()),
+        Form::new()
+            .part("image", image_part())
+            .text("response_format", "b64_json"),
     )
     .await;
     assert_eq!(status, 200, "{body}");
