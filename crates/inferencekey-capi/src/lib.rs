@@ -1,0 +1,102 @@
+//! The InferenceKey SDK as a C ABI, for Go, Java and any other language with an FFI.
+//!
+//! The ABI is deliberately narrow so that it can stay stable while the SDK grows: opaque
+//! handles, UTF-8 strings in, JSON strings out, a status code from every call, and the error
+//! details on the side (`ik_last_error_json`). Complex values cross as JSON so that a new
+//! field is a new key rather than a new symbol. The rules are spelled out in the header's
+//! preamble (`cbindgen.toml`), which is what C users read.
+//!
+//! This crate only marshals: every decision lives in `inferencekey-core`.
+
+#![allow(non_camel_case_types)]
+
+mod data;
+mod ffi;
+mod json;
+mod mgmt;
+mod options;
+mod spec;
+mod stream;
+
+use std::ffi::{c_char, CStr};
+
+pub use data::*;
+pub use ffi::ik_status;
+pub use mgmt::*;
+pub use stream::*;
+
+use ffi::{c_string, free_c_string, guard_void};
+
+/// The SDK version (`"0.1.0"`). Static: do not free.
+#[no_mangle]
+pub extern "C" fn ik_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The status's name as it appears in the error JSON's `kind` (`"ok"`, `"not_found"`, …).
+/// Static: do not free. Unknown values (from a newer header) give `"unknown"`.
+#[no_mangle]
+pub extern "C" fn ik_status_name(status: i32) -> *const c_char {
+    let name: &'static CStr = match status {
+        0 => c"ok",
+        1 => c"invalid_argument",
+        2 => c"configuration",
+        3 => c"validation",
+        4 => c"drift",
+        5 => c"auth",
+        6 => c"permission_denied",
+        7 => c"not_found",
+        8 => c"conflict",
+        9 => c"rate_limited",
+        10 => c"server",
+        11 => c"connection",
+        12 => c"timeout",
+        13 => c"protocol",
+        14 => c"cancelled",
+        15 => c"http",
+        16 => c"internal",
+        _ => c"unknown",
+    };
+    name.as_ptr()
+}
+
+/// The error of this thread's last failed call as JSON, or NULL when the last call succeeded
+/// (every call except the `ik_last_error_*`, `ik_*_free` and static-string functions resets
+/// it). Free the result with `ik_string_free`.
+///
+/// Shape: `{"status": 7, "kind": "not_found", "http_status": 404, "code": "not_found",
+/// "message": "…", "display": "not found: …", "field": null, "problems": [{"field",
+/// "message"}], "request_id": "…", "retry_after": null}` plus `"plan"` for drift. `display`
+/// is the one-line text with the SDK's documented prefix; secrets never appear in it.
+#[no_mangle]
+pub extern "C" fn ik_last_error_json() -> *mut c_char {
+    let mut out = std::ptr::null_mut();
+    guard_void(|| {
+        if let Some(json) = ffi::last_error_json() {
+            out = c_string(json).unwrap_or(std::ptr::null_mut());
+        }
+    });
+    out
+}
+
+/// The `display` text of this thread's last error, or NULL when the last call succeeded.
+/// Free with `ik_string_free`.
+#[no_mangle]
+pub extern "C" fn ik_last_error_message() -> *mut c_char {
+    let mut out = std::ptr::null_mut();
+    guard_void(|| {
+        if let Some(text) = ffi::last_error_display() {
+            out = c_string(text).unwrap_or(std::ptr::null_mut());
+        }
+    });
+    out
+}
+
+/// Frees a string returned by this library. NULL is a no-op.
+///
+/// # Safety
+/// `s` is NULL or a string this library returned that was not freed before.
+#[no_mangle]
+pub unsafe extern "C" fn ik_string_free(s: *mut c_char) {
+    guard_void(|| free_c_string(s))
+}
