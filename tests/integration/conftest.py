@@ -113,12 +113,19 @@ class Project:
     manager: Manager
 
 
-@pytest.fixture
-def project(manager: Manager, monkeypatch: pytest.MonkeyPatch) -> Project:
+@pytest.fixture(scope="module")
+def bootstrapped(manager: Manager) -> Project:
+    """One project per test module: bootstrapping runs three CLI processes, and tests keep
+    apart by using their own workload slugs."""
     slug = "p-" + uuid.uuid4().hex[:10]
     env = manager.init(slug)
-    for k, v in env.items():
+    return Project(slug, env, manager.key(slug), manager.worker("gpu-box-" + slug), manager)
+
+
+@pytest.fixture
+def project(bootstrapped: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """The module's project, with its env vars set for this test only."""
+    for k, v in bootstrapped.env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("INFERENCEKEY_API_KEY", raising=False)
-    key = manager.key(slug)
-    return Project(slug, env, key, manager.worker("gpu-box-" + slug), manager)
+    return bootstrapped
