@@ -1,0 +1,3 @@
+module github.com/inferencekey/sdk/bindings/go
+
+go 1.22
