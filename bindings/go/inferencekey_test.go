@@ -433,7 +433,7 @@ func TestContext(t *testing.T) {
 		}
 	}()
 	silent, err := inferencekey.NewManagementClient(inferencekey.ManagementOptions{
-		BaseURL: "http://" + l.Addr().String(), Timeout: 3 * time.Second, MaxRetries: new(int),
+		BaseURL: "http://" + l.Addr().String(), Timeout: time.Second, MaxRetries: new(int),
 	})
 	if err != nil {
 		t.Fatal(err)

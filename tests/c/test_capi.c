@@ -277,8 +277,8 @@ static void test_management(void) {
     ik_string_free(out);
     out = NULL;
     st = ik_mgmt_list(mgmt, "{\"project\": \"someone-else\"}", &out);
-    CHECK(st != IK_OK, "another project's list is refused");
-    print_last_error();
+    expect_error(st, IK_ERR_PERMISSION_DENIED, NULL, "project_scope_mismatch",
+                 "\"http_status\":403", "another project's list is refused");
 
     st = ik_mgmt_wait_until_ready(mgmt, "c-chat", "{\"timeout\": 120}", &out);
     CHECK(st == IK_OK && has(out, "\"phase\":\"ready\""), "wait until ready");
