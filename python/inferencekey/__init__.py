@@ -17,6 +17,13 @@ from inferencekey._native import (
     TextStream,
     __version__,
 )
+from inferencekey.aio import (
+    AsyncDataClient,
+    AsyncEndpoint,
+    AsyncJob,
+    AsyncManagementClient,
+    AsyncTextStream,
+)
 from inferencekey.clients import DriftWarning, ManagementClient
 from inferencekey.enums import Backend, ExecutionPolicy, OnDrift, TaskType
 from inferencekey.errors import (
@@ -37,6 +44,11 @@ from inferencekey.errors import (
 from inferencekey.spec import WorkloadSpec
 
 __all__ = [
+    "AsyncDataClient",
+    "AsyncEndpoint",
+    "AsyncJob",
+    "AsyncManagementClient",
+    "AsyncTextStream",
     "AuthError",
     "Backend",
     "ConfigurationError",

@@ -1,5 +1,6 @@
 # Type stubs for the compiled module (crates/inferencekey-py).
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from typing import Any, final
 
 from inferencekey.errors import InferenceKeyError
 
@@ -17,8 +18,6 @@ def error_from_response(
 def cli_main(args: list[str], self_command: list[str], /) -> int: ...
 
 # --- clients (crates/inferencekey-py/src/clients.rs) ---
-from collections.abc import Callable, Iterator
-from typing import final
 
 @final
 class EndpointRef:
@@ -64,9 +63,15 @@ class NativeManagementClient:
         project: str | None = None,
         timeout: float | None = None,
     ) -> EndpointRef: ...
-    def get(self, slug: str, project: str | None = None, timeout: float | None = None) -> dict[str, Any]: ...
-    def list(self, project: str | None = None, timeout: float | None = None) -> list[dict[str, Any]]: ...
-    def delete(self, slug: str, project: str | None = None, timeout: float | None = None) -> None: ...
+    def get(
+        self, slug: str, project: str | None = None, timeout: float | None = None
+    ) -> dict[str, Any]: ...
+    def list(
+        self, project: str | None = None, timeout: float | None = None
+    ) -> list[dict[str, Any]]: ...
+    def delete(
+        self, slug: str, project: str | None = None, timeout: float | None = None
+    ) -> None: ...
     def wait_until_ready(
         self,
         slug: str,
@@ -237,13 +242,179 @@ class DataClient:
     def project(self) -> str | None: ...
     @property
     def base_url(self) -> str: ...
-    def endpoint(self, workload: str, api_key: str | None = None, project: str | None = None) -> Endpoint: ...
+    def endpoint(
+        self, workload: str, api_key: str | None = None, project: str | None = None
+    ) -> Endpoint: ...
     def close(self) -> None: ...
     def __enter__(self) -> DataClient: ...
     def __exit__(self, *args: object) -> None: ...
 
 # --- webhooks (crates/inferencekey-py/src/webhooks.rs) ---
 def verify_webhook(
-    body: bytes, signature_header: str, secret: bytes, tolerance: float = 300.0, now: int | None = None
+    body: bytes,
+    signature_header: str,
+    secret: bytes,
+    tolerance: float = 300.0,
+    now: int | None = None,
 ) -> None: ...
 def sign_webhook(body: bytes, secret: bytes, t: int) -> str: ...
+
+# --- asyncio (aio.rs) ---
+# The native half of inferencekey.aio; its methods return asyncio futures. Use the coroutine
+# wrappers in inferencekey.aio (AsyncManagementClient, AsyncDataClient, AsyncEndpoint).
+
+@final
+class AsyncReadinessIter(AsyncIterator[dict[str, Any]]):
+    def __anext__(self) -> Awaitable[dict[str, Any]]: ...
+    def close(self) -> None: ...
+
+@final
+class NativeAsyncManagementClient:
+    def __init__(
+        self,
+        project: str | None = None,
+        base_url: str | None = None,
+        sdk_token: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None: ...
+    @property
+    def project(self) -> str | None: ...
+    @property
+    def base_url(self) -> str: ...
+    def ensure(
+        self,
+        spec_json: str,
+        on_drift: str = "reconcile",
+        project: str | None = None,
+        timeout: float | None = None,
+    ) -> Awaitable[EndpointRef]: ...
+    def get(
+        self, slug: str, project: str | None = None, timeout: float | None = None
+    ) -> Awaitable[dict[str, Any]]: ...
+    def list(
+        self, project: str | None = None, timeout: float | None = None
+    ) -> Awaitable[list[dict[str, Any]]]: ...
+    def delete(
+        self, slug: str, project: str | None = None, timeout: float | None = None
+    ) -> Awaitable[None]: ...
+    def wait_until_ready(
+        self,
+        slug: str,
+        timeout: float,
+        project: str | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Awaitable[dict[str, Any]]: ...
+    def readiness_events(self, slug: str, project: str | None = None) -> AsyncReadinessIter: ...
+
+@final
+class AsyncTextStream(AsyncIterator[TextChunk]):
+    """`async for chunk in stream`; also `async with` and `await` (both send the request
+    and give back the stream). Closing it, or cancelling the reading task, closes the
+    connection."""
+    def __anext__(self) -> Awaitable[TextChunk]: ...
+    def __await__(self) -> Generator[Any, None, AsyncTextStream]: ...
+    def __aenter__(self) -> Awaitable[AsyncTextStream]: ...
+    def __aexit__(self, *args: object) -> Awaitable[None]: ...
+    def close(self) -> None: ...
+    def aclose(self) -> Awaitable[None]: ...
+
+@final
+class NativeAsyncJob:
+    @property
+    def id(self) -> str: ...
+    def status(self, timeout: float | None = None) -> Awaitable[dict[str, Any]]: ...
+    def wait(self, timeout: float = 60.0) -> Awaitable[dict[str, Any]]: ...
+
+@final
+class NativeAsyncEndpoint:
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def api_key(self) -> str: ...
+    @property
+    def project_slug(self) -> str: ...
+    @property
+    def workload_slug(self) -> str: ...
+    def generate_text(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        stop: str | list[str] | None = None,
+        seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Awaitable[TextResult]: ...
+    def generate_text_stream(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        stop: str | list[str] | None = None,
+        seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncTextStream: ...
+    def embed(
+        self,
+        input: str | list[str],
+        *,
+        model: str | None = None,
+        extra: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Awaitable[EmbedResult]: ...
+    def rerank(
+        self,
+        query: str,
+        documents: list[str] | list[dict[str, Any]],
+        *,
+        top_n: int | None = None,
+        extra: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Awaitable[RerankResult]: ...
+    def submit_job(
+        self,
+        kind: str,
+        body: Any = None,
+        *,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        context: Any = None,
+        timeout: float | None = None,
+    ) -> Awaitable[NativeAsyncJob]: ...
+    def post(self, route: str, body: Any, *, timeout: float | None = None) -> Awaitable[Any]: ...
+
+@final
+class NativeAsyncDataClient:
+    def __init__(
+        self,
+        project: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None: ...
+    @property
+    def project(self) -> str | None: ...
+    @property
+    def base_url(self) -> str: ...
+    def endpoint(
+        self, workload: str, api_key: str | None = None, project: str | None = None
+    ) -> NativeAsyncEndpoint: ...

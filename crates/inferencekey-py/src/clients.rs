@@ -58,7 +58,7 @@ fn wait<T: Send>(
 }
 
 /// Python values to JSON for request bodies; `field` names the argument in errors.
-fn to_value(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Value> {
+pub(crate) fn to_value(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Value> {
     if obj.is_none() {
         return Ok(Value::Null);
     }
@@ -116,7 +116,10 @@ fn to_value(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Value> {
     )))
 }
 
-fn to_map(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<Map<String, Value>>> {
+pub(crate) fn to_map(
+    obj: Option<&Bound<'_, PyAny>>,
+    field: &str,
+) -> PyResult<Option<Map<String, Value>>> {
     match obj.map(|o| to_value(o, field)).transpose()? {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
@@ -124,7 +127,7 @@ fn to_map(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<Map<St
     }
 }
 
-fn secs(v: Option<f64>, field: &str) -> PyResult<Option<Duration>> {
+pub(crate) fn secs(v: Option<f64>, field: &str) -> PyResult<Option<Duration>> {
     match v {
         None => Ok(None),
         Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
@@ -135,12 +138,12 @@ fn secs(v: Option<f64>, field: &str) -> PyResult<Option<Duration>> {
     }
 }
 
-fn to_py_err_simple(message: String, field: &str) -> PyErr {
+pub(crate) fn to_py_err_simple(message: String, field: &str) -> PyErr {
     Python::attach(|py| to_py_err(py, Error::configuration(message).with_field(field)))
 }
 
 /// Client-level options from the keyword arguments every constructor takes.
-fn client_options(
+pub(crate) fn client_options(
     timeout: Option<f64>,
     connect_timeout: Option<f64>,
     read_timeout: Option<f64>,
@@ -166,7 +169,7 @@ fn client_options(
 }
 
 /// Per-call `timeout=` (a total deadline for this call, retries included).
-fn call_options(base: &ClientOptions, timeout: Option<f64>) -> PyResult<CallOptions> {
+pub(crate) fn call_options(base: &ClientOptions, timeout: Option<f64>) -> PyResult<CallOptions> {
     Ok(match secs(timeout, "timeout")? {
         None => CallOptions::default(),
         Some(t) => CallOptions {
@@ -197,6 +200,12 @@ fn event_to_py<'py>(py: Python<'py>, e: &ReadinessEvent) -> PyResult<Bound<'py, 
 #[pyclass(frozen, module = "inferencekey._native")]
 pub struct EndpointRef {
     inner: CoreRef,
+}
+
+impl EndpointRef {
+    pub(crate) fn from_core(inner: CoreRef) -> Self {
+        EndpointRef { inner }
+    }
 }
 
 #[pymethods]
@@ -550,6 +559,12 @@ pub struct TextResult {
     inner: inferencekey_core::TextResult,
 }
 
+impl TextResult {
+    pub(crate) fn from_core(inner: inferencekey_core::TextResult) -> Self {
+        TextResult { inner }
+    }
+}
+
 #[pymethods]
 impl TextResult {
     #[getter]
@@ -597,7 +612,7 @@ impl TextResult {
     }
 }
 
-fn json_loads<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn json_loads<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     static LOADS: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
     let loads = LOADS.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
         Ok(py.import("json")?.getattr("loads")?.unbind())
@@ -609,6 +624,12 @@ fn json_loads<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>>
 #[pyclass(frozen, module = "inferencekey._native")]
 pub struct TextChunk {
     inner: CoreChunk,
+}
+
+impl TextChunk {
+    pub(crate) fn from_core(inner: CoreChunk) -> Self {
+        TextChunk { inner }
+    }
 }
 
 #[pymethods]
@@ -713,6 +734,15 @@ pub struct EmbedResult {
     cached: OnceLock<Py<PyList>>,
 }
 
+impl EmbedResult {
+    pub(crate) fn from_core(inner: inferencekey_core::EmbedResult) -> Self {
+        EmbedResult {
+            inner,
+            cached: OnceLock::new(),
+        }
+    }
+}
+
 #[pymethods]
 impl EmbedResult {
     /// The vectors as lists of floats, in input order (built once, on first access).
@@ -756,6 +786,12 @@ impl EmbedResult {
 #[pyclass(frozen, module = "inferencekey._native")]
 pub struct RerankResult {
     inner: inferencekey_core::RerankResult,
+}
+
+impl RerankResult {
+    pub(crate) fn from_core(inner: inferencekey_core::RerankResult) -> Self {
+        RerankResult { inner }
+    }
 }
 
 #[pymethods]
@@ -835,7 +871,7 @@ pub struct Endpoint {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn text_request(
+pub(crate) fn text_request(
     prompt: Option<String>,
     messages: Option<&Bound<'_, PyAny>>,
     model: Option<String>,
@@ -871,6 +907,59 @@ fn text_request(
         tools: opt(tools, "tools")?,
         extra: to_map(extra, "extra")?,
     })
+}
+
+/// The payload of `submit_job`: exactly one of `body` (JSON) or `data` (bytes + type).
+pub(crate) fn job_body(
+    body: Option<&Bound<'_, PyAny>>,
+    data: Option<Vec<u8>>,
+    content_type: Option<String>,
+) -> PyResult<JobBody> {
+    match (body, data) {
+        (Some(b), None) => Ok(JobBody::Json(to_value(b, "body")?)),
+        (None, Some(bytes)) => Ok(JobBody::Binary {
+            bytes,
+            content_type: content_type.ok_or_else(|| {
+                to_py_err_simple("content_type is required with data=".into(), "content_type")
+            })?,
+        }),
+        _ => Err(Python::attach(|py| {
+            to_py_err(
+                py,
+                Error::validation(vec![inferencekey_core::FieldError::new(
+                    "body",
+                    "pass exactly one of body= (JSON) or data= (bytes)",
+                )]),
+            )
+        })),
+    }
+}
+
+/// `post()` routes are paths under the endpoint, so they must start with `/`.
+pub(crate) fn check_route(route: &str) -> PyResult<()> {
+    if route.starts_with('/') {
+        Ok(())
+    } else {
+        Err(to_py_err_simple(
+            format!("route {route:?} must start with '/'"),
+            "route",
+        ))
+    }
+}
+
+/// A `post()` answer: decoded JSON, or `bytes` for binary answers (audio, images).
+pub(crate) fn answer_to_py<'py>(
+    py: Python<'py>,
+    resp: &inferencekey_core::transport::Response,
+) -> PyResult<Bound<'py, PyAny>> {
+    let is_json = resp
+        .content_type()
+        .is_some_and(|c| c.starts_with("application/json"));
+    if is_json {
+        json_loads(py, &resp.body)
+    } else {
+        PyBytes::new(py, &resp.body).into_bound_py_any(py)
+    }
 }
 
 #[pymethods]
@@ -1027,26 +1116,7 @@ impl Endpoint {
         context: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
     ) -> PyResult<Job> {
-        let payload = match (body, data) {
-            (Some(b), None) => JobBody::Json(to_value(b, "body")?),
-            (None, Some(bytes)) => JobBody::Binary {
-                bytes,
-                content_type: content_type.ok_or_else(|| {
-                    to_py_err_simple("content_type is required with data=".into(), "content_type")
-                })?,
-            },
-            _ => {
-                return Err(Python::attach(|py| {
-                    to_py_err(
-                        py,
-                        Error::validation(vec![inferencekey_core::FieldError::new(
-                            "body",
-                            "pass exactly one of body= (JSON) or data= (bytes)",
-                        )]),
-                    )
-                }))
-            }
-        };
+        let payload = job_body(body, data, content_type)?;
         let context = context.map(|c| to_value(c, "context")).transpose()?;
         let call = call_options(&ClientOptions::default(), timeout)?;
         let id = wait(py, self.inner.submit_job(kind, payload, context, &call))?;
@@ -1067,23 +1137,11 @@ impl Endpoint {
         body: &Bound<'_, PyAny>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        if !route.starts_with('/') {
-            return Err(to_py_err_simple(
-                format!("route {route:?} must start with '/'"),
-                "route",
-            ));
-        }
+        check_route(route)?;
         let body = to_value(body, "body")?;
         let call = call_options(&ClientOptions::default(), timeout)?;
         let resp = wait(py, self.inner.post_json(route, &body, &call))?;
-        let is_json = resp
-            .content_type()
-            .is_some_and(|c| c.starts_with("application/json"));
-        if is_json {
-            json_loads(py, &resp.body)
-        } else {
-            PyBytes::new(py, &resp.body).into_bound_py_any(py)
-        }
+        answer_to_py(py, &resp)
     }
 
     fn __repr__(&self) -> String {

@@ -1,0 +1,453 @@
+"""The asyncio API: the sync clients' methods as coroutines, on the same Rust core.
+
+Calls run natively on the SDK's shared Tokio runtime (no thread pool); each method is a
+coroutine that hands asyncio a future for the Rust call, so it works with ``await``,
+``asyncio.gather``, ``asyncio.create_task`` and task groups, under the default loop or
+uvloop. Cancelling the task cancels the Rust call and closes its connection. Results are
+the sync API's classes (``TextResult``, ``EmbedResult``, ``EndpointRef``, …).
+
+    async with AsyncDataClient.from_env() as data:
+        ep = data.endpoint("support-bot")
+        out = await ep.generate_text(prompt="Hola", max_tokens=300)
+        async for chunk in ep.generate_text_stream(prompt="Hola"):
+            print(chunk.text, end="")
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from inferencekey._native import (
+    AsyncTextStream,
+    EmbedResult,
+    EndpointRef,
+    NativeAsyncDataClient,
+    NativeAsyncEndpoint,
+    NativeAsyncJob,
+    NativeAsyncManagementClient,
+    RerankResult,
+    TextResult,
+)
+from inferencekey.clients import DriftWarning, ReadinessEvent, Workload, _drift_mode, _Progress
+from inferencekey.enums import OnDrift
+from inferencekey.spec import WorkloadSpec
+
+logger = logging.getLogger("inferencekey")
+
+__all__ = [
+    "AsyncDataClient",
+    "AsyncEndpoint",
+    "AsyncJob",
+    "AsyncManagementClient",
+    "AsyncTextStream",
+]
+
+
+class AsyncManagementClient:
+    """``ManagementClient`` for asyncio: provisions workloads with an ``ik_sdk_`` token.
+
+    Every argument falls back to its environment variable (``INFERENCEKEY_PROJECT``,
+    ``INFERENCEKEY_BASE_URL``, ``INFERENCEKEY_SDK_TOKEN``); an ``ik_live_`` key is refused
+    here, before any request, with ``PermissionDenied``.
+    """
+
+    def __init__(
+        self,
+        project: str | None = None,
+        *,
+        base_url: str | None = None,
+        sdk_token: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        self._native = NativeAsyncManagementClient(
+            project=project,
+            base_url=base_url,
+            sdk_token=sdk_token,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_retries=max_retries,
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        project: str | None = None,
+        *,
+        base_url: str | None = None,
+        sdk_token: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> AsyncManagementClient:
+        """The same as the constructor; named for the docs' ``from_env``."""
+        return cls(
+            project,
+            base_url=base_url,
+            sdk_token=sdk_token,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_retries=max_retries,
+        )
+
+    @property
+    def project(self) -> str | None:
+        return self._native.project
+
+    @property
+    def base_url(self) -> str:
+        return self._native.base_url
+
+    async def ensure(
+        self,
+        spec: WorkloadSpec,
+        on_drift: OnDrift | str = OnDrift.RECONCILE,
+        project: str | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> EndpointRef:
+        """Creates the workload if missing, and handles drift per ``on_drift``.
+
+        Idempotent by ``spec.slug``: an unchanged spec costs one request and writes nothing.
+        """
+        if not isinstance(spec, WorkloadSpec):
+            raise TypeError(f"ensure() takes a WorkloadSpec, not {type(spec).__name__}")
+        mode = _drift_mode(on_drift)
+        ref = await self._native.ensure(spec.to_json(), mode, project, timeout)
+        if ref.action == "drifted" and OnDrift(mode) is OnDrift.WARN:
+            changes = "; ".join(f"{f}: {live!r} -> {want!r}" for f, live, want in ref.plan)
+            text = f"workload {ref.workload_slug!r} has drifted from its spec: {changes}"
+            warnings.warn(text, DriftWarning, stacklevel=2)
+            logger.warning(text)
+        else:
+            logger.info(
+                "ensure %s/%s: %s (%d changes)",
+                ref.project_slug,
+                ref.workload_slug,
+                ref.action,
+                len(ref.plan),
+            )
+        return ref
+
+    async def get(
+        self, slug: str, project: str | None = None, *, timeout: float | None = None
+    ) -> Workload:
+        """The workload with this slug (canonicalised); ``NotFoundError`` when absent."""
+        return await self._native.get(slug, project, timeout)
+
+    async def list(
+        self, project: str | None = None, *, timeout: float | None = None
+    ) -> list[Workload]:
+        return await self._native.list(project, timeout)
+
+    async def delete(
+        self, slug: str, project: str | None = None, *, timeout: float | None = None
+    ) -> None:
+        await self._native.delete(slug, project, timeout)
+        logger.info("deleted workload %s", slug)
+
+    def readiness_events(
+        self, slug: str, project: str | None = None
+    ) -> AsyncIterator[ReadinessEvent]:
+        """``async for`` the workload's readiness events; ends after ``ready`` or ``error``."""
+        return self._native.readiness_events(slug, project)
+
+    async def wait_until_ready(
+        self,
+        slug: str,
+        timeout: float = 600.0,
+        project: str | None = None,
+        *,
+        progress: bool | None = None,
+        on_event: Callable[[ReadinessEvent], None] | None = None,
+    ) -> ReadinessEvent:
+        """Waits until the workload is ready, at most ``timeout`` seconds (``TimeoutError``).
+
+        Shows a progress line on stderr when it is a terminal (``progress=False`` silences
+        it); ``on_event`` runs on the event loop for each readiness event. A workload that
+        fails to start raises ``ServerError`` with its last message.
+        """
+        show = sys.stderr.isatty() if progress is None else progress
+        line = _Progress(slug, show)
+
+        def seen(event: ReadinessEvent) -> None:
+            line(event)
+            logger.debug("readiness %s: %s", slug, event)
+            if on_event is not None:
+                on_event(event)
+
+        try:
+            return await self._native.wait_until_ready(slug, timeout, project, seen)
+        finally:
+            line.done()
+
+    async def close(self) -> None:
+        """Connections are released with the client; kept for ``async with`` symmetry."""
+
+    async def __aenter__(self) -> AsyncManagementClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+class AsyncDataClient:
+    """``DataClient`` for asyncio: builds endpoints that call workloads with ``ik_live_`` keys.
+
+    Every argument falls back to its environment variable (``INFERENCEKEY_PROJECT``,
+    ``INFERENCEKEY_BASE_URL``, ``INFERENCEKEY_API_KEY``). All endpoints of one client, and
+    all concurrent calls on them, share one connection pool.
+    """
+
+    def __init__(
+        self,
+        project: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        self._native = NativeAsyncDataClient(
+            project=project,
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_retries=max_retries,
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        project: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> AsyncDataClient:
+        """The same as the constructor: every argument falls back to its variable."""
+        return cls(
+            project,
+            base_url,
+            api_key,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_retries=max_retries,
+        )
+
+    @property
+    def project(self) -> str | None:
+        return self._native.project
+
+    @property
+    def base_url(self) -> str:
+        return self._native.base_url
+
+    def endpoint(
+        self, workload: str, api_key: str | None = None, project: str | None = None
+    ) -> AsyncEndpoint:
+        """The endpoint of one workload (no request is made). Key: ``api_key`` > the
+        client's key > ``INFERENCEKEY_API_KEY``."""
+        return AsyncEndpoint(self._native.endpoint(workload, api_key, project))
+
+    async def close(self) -> None:
+        """Connections are released with the client; kept for ``async with`` symmetry."""
+
+    async def __aenter__(self) -> AsyncDataClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+class AsyncJob:
+    """An async job submitted with ``AsyncEndpoint.submit_job``."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: NativeAsyncJob) -> None:
+        self._native = native
+
+    @property
+    def id(self) -> str:
+        return self._native.id
+
+    async def status(self, timeout: float | None = None) -> dict[str, Any]:
+        """``{"job_id", "status", "result"?, "error"?}``."""
+        return await self._native.status(timeout)
+
+    async def wait(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Polls until the job succeeds or fails; ``TimeoutError`` after ``timeout`` s."""
+        return await self._native.wait(timeout)
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+class AsyncEndpoint:
+    """One workload's data plane, for asyncio. Get it from ``AsyncDataClient.endpoint``."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: NativeAsyncEndpoint) -> None:
+        self._native = native
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL (``…/endpoint/{project}/{workload}/v1``)."""
+        return self._native.base_url
+
+    @property
+    def api_key(self) -> str:
+        """The ``ik_live_`` key, for handing to another OpenAI-compatible client."""
+        return self._native.api_key
+
+    @property
+    def project_slug(self) -> str:
+        return self._native.project_slug
+
+    @property
+    def workload_slug(self) -> str:
+        return self._native.workload_slug
+
+    async def generate_text(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        stop: str | list[str] | None = None,
+        seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> TextResult:
+        """A chat completion: exactly one of ``prompt`` / ``messages``."""
+        return await self._native.generate_text(
+            prompt,
+            messages=messages,
+            model=model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            top_p=top_p,
+            stop=stop,
+            seed=seed,
+            response_format=response_format,
+            tools=tools,
+            extra=extra,
+            timeout=timeout,
+        )
+
+    def generate_text_stream(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        top_p: float | None = None,
+        stop: str | list[str] | None = None,
+        seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncTextStream:
+        """A streamed chat completion: ``async for chunk in ep.generate_text_stream(...)``.
+
+        The request is sent on first use; ``async with`` or ``await`` on the stream sends
+        it at once (so a bad key raises there). Leaving ``async with``, ``aclose()``, or
+        cancelling the reading task closes the connection.
+        """
+        return self._native.generate_text_stream(
+            prompt,
+            messages=messages,
+            model=model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            top_p=top_p,
+            stop=stop,
+            seed=seed,
+            response_format=response_format,
+            tools=tools,
+            extra=extra,
+            timeout=timeout,
+        )
+
+    async def embed(
+        self,
+        input: str | list[str],
+        *,
+        model: str | None = None,
+        extra: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> EmbedResult:
+        return await self._native.embed(input, model=model, extra=extra, timeout=timeout)
+
+    async def rerank(
+        self,
+        query: str,
+        documents: list[str] | list[dict[str, Any]],
+        *,
+        top_n: int | None = None,
+        extra: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> RerankResult:
+        return await self._native.rerank(
+            query, documents, top_n=top_n, extra=extra, timeout=timeout
+        )
+
+    async def submit_job(
+        self,
+        kind: str,
+        body: Any = None,
+        *,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        context: Any = None,
+        timeout: float | None = None,
+    ) -> AsyncJob:
+        """Submits an async job: ``body`` (JSON) or ``data`` (bytes) with ``content_type``."""
+        native = await self._native.submit_job(
+            kind,
+            body,
+            data=data,
+            content_type=content_type,
+            context=context,
+            timeout=timeout,
+        )
+        return AsyncJob(native)
+
+    async def post(self, route: str, body: Any, *, timeout: float | None = None) -> Any:
+        """Any other OpenAI-compatible route (images, audio, forecast): POSTs ``body`` to
+        ``route`` (e.g. ``"/v1/images/generations"``); decoded JSON, or ``bytes``."""
+        return await self._native.post(route, body, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return repr(self._native)
