@@ -4,6 +4,7 @@ streaming, errors, retries, timeouts, Ctrl-C, jobs, and the official openai clie
 from __future__ import annotations
 
 import builtins
+import logging
 import os
 import signal
 import socket
@@ -333,11 +334,17 @@ def proxy(project: Project) -> Iterator[FaultProxy]:
     p.close()
 
 
-def test_retries_on_503_with_retry_after(project: Project, chat: Endpoint, proxy: FaultProxy) -> None:
+def test_retries_on_503_with_retry_after(
+    project: Project, chat: Endpoint, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
+) -> None:
     ep = DataClient(project.slug, base_url=proxy.url).endpoint(chat.workload_slug, api_key=project.key)
-    out = ep.generate_text(prompt="retry me", max_tokens=3)
+    with caplog.at_level(logging.DEBUG, logger="inferencekey"):
+        out = ep.generate_text(prompt="retry me", max_tokens=3)
     assert out.text
     assert proxy.seen == 3
+    retries = [r for r in caplog.records if r.name == "inferencekey" and "retrying" in r.getMessage()]
+    assert len(retries) == 2
+    assert project.key not in caplog.text
 
 
 def test_retries_give_up_with_the_last_error(project: Project, chat: Endpoint) -> None:
