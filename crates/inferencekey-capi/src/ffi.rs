@@ -313,3 +313,28 @@ pub fn call<T: Send + 'static>(
 ) -> Result<T, Failure> {
     block(fut)?.map_err(Failure::from)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_internal_and_is_scrubbed() {
+        let st = guard(|| panic!("boom with ik_sdk_abcdefghij_supersecret inside"));
+        assert_eq!(st, IK_ERR_INTERNAL);
+        let json = last_error_json().unwrap();
+        assert!(json.contains("\"kind\":\"internal\""), "{json}");
+        assert!(json.contains("boom"), "{json}");
+        assert!(!json.contains("supersecret"), "{json}");
+        // A later success clears it.
+        assert_eq!(guard(|| Ok(())), IK_OK);
+        assert!(last_error_json().is_none());
+    }
+
+    #[test]
+    fn a_panicking_task_is_internal_not_a_hang() {
+        let r = block(async { panic!("task panic") });
+        let r: Result<(), _> = r;
+        assert_eq!(r.err().unwrap().status, IK_ERR_INTERNAL);
+    }
+}

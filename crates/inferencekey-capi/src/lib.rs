@@ -27,6 +27,15 @@ pub use stream::*;
 
 use ffi::{c_string, free_c_string, guard_void};
 
+// The header promises thread-safe handles; this fails to compile if a handle stops being so.
+const _: () = {
+    const fn thread_safe<T: Send + Sync>() {}
+    thread_safe::<ik_mgmt_client>();
+    thread_safe::<ik_data_client>();
+    thread_safe::<ik_endpoint>();
+    thread_safe::<ik_stream>();
+};
+
 /// The SDK version (`"0.1.0"`). Static: do not free.
 #[no_mangle]
 pub extern "C" fn ik_version() -> *const c_char {
