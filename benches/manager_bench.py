@@ -1,0 +1,493 @@
+"""The scenarios that need the local Manager: ``ensure()`` unchanged with 1 vs N workloads in
+the project, and the data-plane gateway against calling the engine directly.
+
+``python benches/manager_bench.py {ensure|gateway} CONFIG.json OUT.json`` (run.py does this).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measure import Meter, Tally, interleaved, sequential
+from report import fmt
+from server import children
+
+import inferencekey
+from inferencekey import ManagementClient, WorkloadSpec
+
+Config = dict[str, Any]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class Manager:
+    """A local Manager on a free port with its own data dir, stopped by ``stop()``."""
+
+    def __init__(self, data_dir: Path, dev: bool) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.dir = data_dir
+        self.log_path = data_dir / "manager.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
+        flags = ["--dev", "--allow-any-command"] if dev else []
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "inferencekey",
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                str(data_dir),
+                *flags,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        address = data_dir / "address"
+        deadline = time.monotonic() + 60
+        while not (address.exists() and address.read_text().strip()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"the Manager did not start:\n{self.log_path.read_text()}")
+            time.sleep(0.05)
+        self.url = address.read_text().strip()
+
+    def cli(self, *args: str) -> str:
+        env = dict(os.environ, INFERENCEKEY_DATA_DIR=str(self.dir))
+        out = subprocess.run(
+            [sys.executable, "-m", "inferencekey", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"inferencekey {args[0]} failed: {out.stderr}")
+        return out.stdout
+
+    def init(self, project: str) -> dict[str, str]:
+        """The `export NAME=value` lines of `inferencekey init` as a dict."""
+        env = {}
+        for line in self.cli("init", "--project", project).splitlines():
+            if line.startswith("export "):
+                k, v = line[len("export ") :].split("=", 1)
+                env[k] = v.strip("'\"")
+        return env
+
+    def key(self, project: str) -> str:
+        return self.cli("key", "create", "--project", project, "--all").strip().splitlines()[-1]
+
+    def requests(self) -> list[str]:
+        """The requests the Manager's access log has recorded so far (method and path)."""
+        out = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            line = ANSI.sub("", line)
+            if "inferencekey_manager::access" not in line:
+                continue
+            m = re.search(r"method=(\S+) path=\"?([^\"\s]+)", line)
+            if m:
+                out.append(f"{m.group(1)} {m.group(2)}")
+        return out
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
+
+    def engines(self) -> list[tuple[int, int]]:
+        """(pid, port) of the engine processes this Manager runs."""
+        out = []
+        for pid in children(self.proc.pid):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            args = [a.decode() for a in argv if a]
+            if "--port" in args:
+                out.append((pid, int(args[args.index("--port") + 1])))
+        return out
+
+    def stop(self) -> None:
+        engines = [pid for pid, _ in self.engines()] if self.proc.poll() is None else []
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        # The Manager stops its engines; any it left behind were started by this benchmark.
+        for pid in engines:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        self.log.close()
+
+
+def wait_idle(seconds: float = 0.3) -> None:
+    """Lets the access log catch up (it is written after the answer)."""
+    time.sleep(seconds)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def idle_spec(slug: str) -> WorkloadSpec:
+    # A custom backend with no command: without --dev the Manager cannot run it, so the
+    # workload sits in `error` and starts no process. ensure() reads only desired state.
+    return WorkloadSpec(
+        name=slug,
+        slug=slug,
+        model="bench-model",
+        backend="bench-idle",
+        execution_policy="fixed",
+        execution_policy_config={"replicas": 1},
+    )
+
+
+def fill(url: str, project: str, token: str, n: int) -> float:
+    """Creates `n` workloads through the control API as fast as one connection allows."""
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    t0 = time.monotonic()
+    for i in range(n):
+        body = inferencekey._native.create_body(idle_spec(f"filler-{i:05d}").to_json())
+        conn.request("POST", f"/api/projects/{project}/workloads", body=body, headers=headers)
+        r = conn.getresponse()
+        r.read()
+        if r.status != 201:
+            raise SystemExit(f"creating filler {i}: HTTP {r.status}")
+    conn.close()
+    return time.monotonic() - t0
+
+
+def ensure(cfg: Config) -> dict[str, Any]:
+    import tempfile
+
+    n = cfg["ensure_workloads"]
+    with tempfile.TemporaryDirectory(prefix="ik-bench-ensure-") as tmp:
+        m = Manager(Path(tmp), dev=False)
+        try:
+            projects = {"1 workload": ("one", 0), f"{n:,} workloads": ("many", n - 1)}
+            clients: dict[str, ManagementClient] = {}
+            fill_s = 0.0
+            for label, (project, fillers) in projects.items():
+                env = m.init(project)
+                token = env["INFERENCEKEY_SDK_TOKEN"]
+                if fillers:
+                    fill_s = fill(m.url, project, token, fillers)
+                mc = ManagementClient(project, base_url=m.url, sdk_token=token, max_retries=0)
+                first = mc.ensure(idle_spec("target"))
+                assert first.action == "created", first
+                clients[label] = mc
+            live = {label: len(mc.list()) for label, mc in clients.items()}
+
+            # Requests sent by one unchanged ensure(), from the Manager's access log.
+            counted: dict[str, list[str]] = {}
+            for label, mc in clients.items():
+                wait_idle()
+                before = len(m.requests())
+                ref = mc.ensure(idle_spec("target"))
+                wait_idle()
+                assert ref.action == "unchanged", ref
+                counted[label] = m.requests()[before:]
+
+            spec = idle_spec("target")
+
+            def op(mc: ManagementClient) -> Callable[[Meter], Tally]:
+                def call() -> None:
+                    if mc.ensure(spec).action != "unchanged":
+                        raise SystemExit("ensure() changed something")
+
+                return lambda meter: sequential(call, cfg["ensure_calls"], meter)
+
+            def warm(label: str) -> None:
+                for _ in range(5):
+                    clients[label].ensure(spec)
+
+            ops = {label: op(mc) for label, mc in clients.items()}
+            totals = interleaved(ops, cfg["rounds"], Meter(m.pids()), warm)
+        finally:
+            m.stop()
+
+    res = {label: t.summary() for label, t in totals.items()}
+    one, many = list(res)
+    req_ok = all(len(v) == 1 for v in counted.values())
+    scale = res[many]["p50_us"] / res[one]["p50_us"]
+    table = [
+        "| project | workloads | requests per ensure() | p50 | p99 | Manager CPU per call |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    for label, r in res.items():
+        reqs = counted[label]
+        table.append(
+            f"| {label} | {live[label]:,} | {len(reqs)}: `{'`, `'.join(reqs)}` | "
+            f"{fmt(r['p50_us'], 0, ' µs')} | {fmt(r['p99_us'], 0, ' µs')} | "
+            f"{fmt(r['server_cpu_us_per_call'], 0, ' µs')} |"
+        )
+    return {
+        "clients": res,
+        "requests": counted,
+        "workloads": live,
+        "fill_seconds": fill_s,
+        "ok": req_ok and scale <= 2.0,
+        "summary": (
+            f"{'/'.join(str(len(v)) for v in counted.values())} request(s); "
+            f"{n:,} workloads cost {scale:.2f}\u00d7 one"
+        ),
+        "table": table,
+        "note": (
+            f"requests counted in the Manager's access log; {n - 1:,} filler workloads created "
+            f"through the API in {fill_s:.1f} s (custom backend, no --dev: they start no "
+            "process); timed through ManagementClient.ensure() in interleaved rounds"
+        ),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+
+
+PROMPT = "Hola"
+
+
+class Plain:
+    """http.client on one kept-alive connection to `base`, posting to `path`."""
+
+    def __init__(self, base: str, path: str, key: str | None) -> None:
+        u = urlsplit(base)
+        self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        self.path = path
+        self.headers = {"Content-Type": "application/json"}
+        if key:
+            self.headers["Authorization"] = f"Bearer {key}"
+
+    def post(self, body: dict[str, Any]) -> http.client.HTTPResponse:
+        self.conn.request("POST", self.path, body=json.dumps(body).encode(), headers=self.headers)
+        r = self.conn.getresponse()
+        if r.status != 200:
+            raise SystemExit(f"{self.path}: HTTP {r.status}: {r.read()[:300]!r}")
+        return r
+
+    def chat(self) -> str:
+        body = {
+            "model": "bench-model",
+            "messages": [{"role": "user", "content": PROMPT}],
+            "max_tokens": 16,
+        }
+        return json.loads(self.post(body).read())["choices"][0]["message"]["content"]
+
+    def stream(self, prompt: str, max_tokens: int) -> Iterator[str]:
+        body = {
+            "model": "bench-model",
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": max_tokens,
+            "stream": True,
+        }
+        r = self.post(body)
+        for line in r:
+            if line.startswith(b"data: "):
+                data = line[6:].strip()
+                if data == b"[DONE]":
+                    r.read()
+                    return
+                choices = json.loads(data)["choices"]
+                yield (choices[0]["delta"].get("content") or "") if choices else ""
+        raise SystemExit("stream ended without [DONE]")
+
+
+def gateway(cfg: Config) -> dict[str, Any]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ik-bench-gateway-") as tmp:
+        m = Manager(Path(tmp), dev=True)
+        try:
+            return _gateway(cfg, m)
+        finally:
+            m.stop()
+
+
+def _gateway(cfg: Config, m: Manager) -> dict[str, Any]:
+    env = m.init("gw")
+    key = m.key("gw")
+    mc = ManagementClient("gw", base_url=m.url, sdk_token=env["INFERENCEKEY_SDK_TOKEN"])
+    command = (
+        f"{sys.executable} -m inferencekey engine --host {{host}} --port {{port}} "
+        "--model bench-model --task-type text2text"
+    )
+    mc.ensure(
+        WorkloadSpec(name="chat", slug="chat", model="bench-model", backend="vllm", command=command)
+    )
+    mc.wait_until_ready("chat", 120, progress=False)
+    engines = m.engines()
+    if len(engines) != 1:
+        raise SystemExit(f"expected one engine process, found {engines}")
+    engine_pid, port = engines[0]
+    direct_base = f"http://127.0.0.1:{port}"
+    paths = {
+        "direct": (direct_base, "/v1/chat/completions", None),
+        "gateway": (m.url, "/endpoint/gw/chat/v1/chat/completions", key),
+    }
+    conns = {name: Plain(*p) for name, p in paths.items()}
+    check = {name: c.chat() for name, c in conns.items()}
+    if check["direct"] != check["gateway"]:
+        raise SystemExit(f"different answers: {check}")
+
+    data = inferencekey.DataClient("gw", base_url=m.url, api_key=key)
+    ours = data.endpoint("chat")
+    pids = [m.proc.pid, engine_pid]
+    meter = Meter(pids)
+    calls = cfg["gateway_calls"]
+    tokens = cfg["gateway_stream_tokens"]
+
+    # Plain chat: the same http.client code against the engine and through the gateway.
+    plain_ops: dict[str, Callable[[Meter], Tally]] = {
+        f"http.client, {name}": (lambda mt, c=c: sequential(c.chat, calls, mt))
+        for name, c in conns.items()
+    }
+    plain_ops["inferencekey, gateway"] = lambda mt: sequential(
+        lambda: ours.generate_text(prompt=PROMPT, model="bench-model", max_tokens=16), calls, mt
+    )
+
+    def warm(name: str) -> None:
+        plain_ops[name](Meter([]))
+
+    plain = interleaved(plain_ops, cfg["rounds"], meter, warm)
+
+    # Streams: time to first chunk and to [DONE], `tokens` chunks each.
+    def stream_op(c: Plain) -> Callable[[Meter], Tally]:
+        def run(mt: Meter) -> Tally:
+            t = Tally()
+            ttfc: list[int] = []
+            clock = time.perf_counter_ns
+            mt.start()
+            for _ in range(calls // 4 or 1):
+                t0 = clock()
+                it = c.stream(PROMPT, tokens)
+                next(it)
+                ttfc.append(clock() - t0)
+                for _ in it:
+                    pass
+                t.latencies_ns.append(clock() - t0)
+            mt.stop(t)
+            t.calls = len(ttfc)
+            t.ttfc = ttfc  # type: ignore[attr-defined]
+            return t
+
+        return run
+
+    ttfcs: dict[str, list[int]] = {name: [] for name in conns}
+
+    def keep(name: str) -> Callable[[Meter], Tally]:
+        inner = stream_op(conns[name])
+
+        def run(mt: Meter) -> Tally:
+            t = inner(mt)
+            ttfcs[name] += t.ttfc  # type: ignore[attr-defined]
+            return t
+
+        return run
+
+    streams = interleaved({name: keep(name) for name in conns}, cfg["rounds"], meter)
+
+    # Unbuffered pass-through: the engine waits `delay` before each chunk and writes each on
+    # its own; through the gateway each chunk must still arrive as it is written.
+    delay_ms, paced_chunks = 20, 10
+    paced: dict[str, dict[str, float]] = {}
+    for name, c in conns.items():
+        t0 = time.perf_counter()
+        arrivals = []
+        for text in c.stream(f"{PROMPT} [[ik:chunk-delay:{delay_ms}]]", paced_chunks):
+            if text:
+                arrivals.append(time.perf_counter() - t0)
+        gaps = sorted(b - a for a, b in zip(arrivals, arrivals[1:]))
+        paced[name] = {
+            "first_content_ms": arrivals[0] * 1e3,
+            "last_content_ms": arrivals[-1] * 1e3,
+            "median_gap_ms": gaps[len(gaps) // 2] * 1e3 if gaps else float("nan"),
+            "chunks": len(arrivals),
+        }
+    data.close()
+
+    def p50(values: list[int]) -> float:
+        v = sorted(values)
+        return v[len(v) // 2] / 1e3
+
+    res = {
+        "plain": {k: t.summary() for k, t in plain.items()},
+        "stream": {k: dict(t.summary(), ttfc_p50_us=p50(ttfcs[k])) for k, t in streams.items()},
+        "paced": paced,
+    }
+    added_plain = (
+        res["plain"]["http.client, gateway"]["p50_us"]
+        - res["plain"]["http.client, direct"]["p50_us"]
+    )
+    added_ttfc = res["stream"]["gateway"]["ttfc_p50_us"] - res["stream"]["direct"]["ttfc_p50_us"]
+    added_stream = res["stream"]["gateway"]["p50_us"] - res["stream"]["direct"]["p50_us"]
+    g, d = paced["gateway"], paced["direct"]
+    unbuffered = (
+        g["first_content_ms"] < d["first_content_ms"] + delay_ms / 2
+        and g["median_gap_ms"] > delay_ms / 2
+    )
+    table = [
+        "| path | chat p50 | chat p99 | Manager+engine CPU per call | stream TTFC p50 | "
+        f"stream ({tokens} chunks) p50 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in conns:
+        pl, st = res["plain"][f"http.client, {name}"], res["stream"][name]
+        table.append(
+            f"| http.client, {name} | {fmt(pl['p50_us'], 0, ' µs')} | "
+            f"{fmt(pl['p99_us'], 0, ' µs')} | {fmt(pl['server_cpu_us_per_call'], 0, ' µs')} | "
+            f"{fmt(st['ttfc_p50_us'], 0, ' µs')} | {fmt(st['p50_us'], 0, ' µs')} |"
+        )
+    ik = res["plain"]["inferencekey, gateway"]
+    table.append(
+        f"| inferencekey, gateway | {fmt(ik['p50_us'], 0, ' µs')} | {fmt(ik['p99_us'], 0, ' µs')} "
+        f"| {fmt(ik['server_cpu_us_per_call'], 0, ' µs')} | | |"
+    )
+    table += [
+        "",
+        f"Paced stream ({paced_chunks} chunks, engine waits {delay_ms} ms before each): first "
+        f"content chunk at {d['first_content_ms']:.1f} ms direct / {g['first_content_ms']:.1f} ms "
+        f"through the gateway; median gap {d['median_gap_ms']:.1f} / {g['median_gap_ms']:.1f} ms; "
+        f"last at {d['last_content_ms']:.1f} / {g['last_content_ms']:.1f} ms.",
+    ]
+    return {
+        **res,
+        "ok": added_plain <= 100 and added_ttfc <= 100 and unbuffered,
+        "summary": (
+            f"+{added_plain:.0f} µs chat p50, +{added_ttfc:.0f} µs stream TTFC p50, "
+            f"+{added_stream:.0f} µs whole {tokens}-chunk stream; "
+            f"{'unbuffered' if unbuffered else 'BUFFERED'} (paced chunks arrive as written)"
+        ),
+        "table": table,
+        "note": (
+            "the same http.client code calls the reference engine's port directly and the "
+            "Manager's gateway in front of that same engine process, interleaved in rounds"
+        ),
+    }
+
+
+SCENARIOS = {"ensure": ensure, "gateway": gateway}
+
+
+def main() -> None:
+    name, cfg_path, out_path = sys.argv[1:4]
+    cfg = json.loads(Path(cfg_path).read_text())
+    result = SCENARIOS[name](cfg)
+    Path(out_path).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
