@@ -15,7 +15,6 @@ mod ffi;
 mod json;
 mod mgmt;
 mod options;
-mod spec;
 mod stream;
 
 use std::ffi::{c_char, CStr};

@@ -118,7 +118,7 @@ pub unsafe extern "C" fn ik_mgmt_ensure(
     guard(|| {
         let out = out_arg(out_json, "out_json")?;
         let c = handle(client, "client")?;
-        let spec = crate::spec::spec_from_json(str_arg(spec_json, "spec_json")?)?;
+        let spec = inferencekey_core::WorkloadSpec::from_json(str_arg(spec_json, "spec_json")?)?;
         let mut r = call_reader(opt_str_arg(options_json, "options_json")?, &["on_drift"])?;
         let mode = match r.string("on_drift") {
             Some(s) => s.parse::<OnDrift>()?,

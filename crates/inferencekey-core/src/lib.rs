@@ -13,6 +13,7 @@ pub mod policy;
 pub mod rt;
 pub mod slug;
 pub mod spec;
+pub mod spec_json;
 pub mod sse;
 pub mod stream;
 pub mod token;

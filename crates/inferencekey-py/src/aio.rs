@@ -1,12 +1,13 @@
 //! The native half of `inferencekey.aio`. Each call validates its arguments with the GIL held,
-//! then spawns the core's future on the shared Tokio runtime through `pyo3-async-runtimes`
-//! and hands asyncio a future for it: no thread pool, no thread per call. Cancelling the
-//! asyncio future drops the Rust future, which drops the request and closes its connection.
+//! then spawns the core's future as a task on the shared Tokio runtime (the one the sync API
+//! and the connection pools use) through `pyo3-async-runtimes`, and hands asyncio a future
+//! for it: a call is a task, not a thread. Cancelling the asyncio future drops the Rust
+//! future, which drops the request and closes its connection.
 //!
 //! Results are the sync API's classes. Outcomes are converted to Python objects (and core
-//! errors to `inferencekey.errors` exceptions) only when the asyncio future is completed, on
-//! the thread `pyo3-async-runtimes` completes it from, so Tokio's workers never wait for the
-//! GIL. The one exception is `wait_until_ready`'s progress callback (see there).
+//! errors to `inferencekey.errors` exceptions) only when the asyncio future is completed,
+//! which `pyo3-async-runtimes` does from Tokio's blocking pool, so the runtime's workers never
+//! wait for the GIL. The one exception is `wait_until_ready`'s progress callback (see there).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -17,6 +18,7 @@ use inferencekey_core::data::{DataConfig, TextRequest};
 use inferencekey_core::management::{ManagementConfig, ReadinessStream};
 use inferencekey_core::rt::runtime;
 use inferencekey_core::transport::Response;
+use inferencekey_core::WorkloadSpec;
 use inferencekey_core::{
     DataClient as CoreData, Endpoint as CoreEndpoint, Error, ManagementClient as CoreManagement,
     OnDrift, TextChunk as CoreChunk, TextStream as CoreStream,
@@ -35,7 +37,6 @@ use crate::clients::{
 };
 use crate::convert::value_to_py;
 use crate::errors::{to_py_err, ResultExt};
-use crate::spec::spec_from_json;
 
 // ---------------------------------------------------------------------------------------
 // Bridging
@@ -308,7 +309,7 @@ impl NativeAsyncManagementClient {
         project: Option<String>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let spec = spec_from_json(spec_json).or_raise(py)?;
+        let spec = WorkloadSpec::from_json(spec_json).or_raise(py)?;
         let mode: OnDrift = on_drift.parse().or_raise(py)?;
         let call = call_options(&ClientOptions::default(), timeout)?;
         let client = self.inner.clone();

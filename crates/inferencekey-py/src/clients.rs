@@ -13,6 +13,7 @@ use inferencekey_core::data::{DataConfig, JobBody, TextRequest};
 use inferencekey_core::management::ManagementConfig;
 use inferencekey_core::rt::runtime;
 use inferencekey_core::wire::{ReadinessEvent, Workload};
+use inferencekey_core::WorkloadSpec;
 use inferencekey_core::{
     DataClient as CoreData, Endpoint as CoreEndpoint, EndpointRef as CoreRef, Error,
     ManagementClient as CoreManagement, OnDrift, TextChunk as CoreChunk, TextStream as CoreStream,
@@ -25,7 +26,6 @@ use serde_json::{Map, Value};
 
 use crate::convert::value_to_py;
 use crate::errors::{to_py_err, ResultExt};
-use crate::spec::spec_from_json;
 
 /// Runs `fut` to completion without the GIL, checking for Python signals while it waits.
 fn wait<T: Send>(
@@ -310,7 +310,7 @@ impl NativeManagementClient {
         project: Option<String>,
         timeout: Option<f64>,
     ) -> PyResult<EndpointRef> {
-        let spec = spec_from_json(spec_json).or_raise(py)?;
+        let spec = WorkloadSpec::from_json(spec_json).or_raise(py)?;
         let mode: OnDrift = on_drift.parse().or_raise(py)?;
         let call = call_options(&ClientOptions::default(), timeout)?;
         let inner = wait(

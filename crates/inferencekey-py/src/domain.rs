@@ -1,6 +1,7 @@
 //! The pure domain functions, exposed so Python runs the core's rules instead of copies of
 //! them: slugs, redaction, validation, diff/plan and the create body.
 
+use inferencekey_core::WorkloadSpec;
 use inferencekey_core::{diff as core_diff, slug, token, wire};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -8,7 +9,6 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::convert::value_to_py;
 use crate::errors::{to_py_err, ResultExt};
-use crate::spec::spec_from_json;
 
 /// The canonical form of a slug (empty when it has no letters or digits).
 #[pyfunction]
@@ -32,7 +32,7 @@ fn scrub(text: &str) -> String {
 /// invalid field.
 #[pyfunction]
 fn validate_spec(py: Python<'_>, spec_json: &str) -> PyResult<()> {
-    spec_from_json(spec_json)
+    WorkloadSpec::from_json(spec_json)
         .and_then(|spec| spec.validate())
         .or_raise(py)
 }
@@ -45,7 +45,7 @@ fn diff<'py>(
     spec_json: &str,
     workload_json: &str,
 ) -> PyResult<Bound<'py, PyList>> {
-    let spec = spec_from_json(spec_json).or_raise(py)?;
+    let spec = WorkloadSpec::from_json(spec_json).or_raise(py)?;
     let live = wire::decode_workload(workload_json.as_bytes()).or_raise(py)?;
     let out = PyList::empty(py);
     for change in core_diff::diff(&spec, &live) {
@@ -65,7 +65,7 @@ fn diff<'py>(
 /// `validate_spec` first.
 #[pyfunction]
 fn create_body(py: Python<'_>, spec_json: &str) -> PyResult<String> {
-    let spec = spec_from_json(spec_json).or_raise(py)?;
+    let spec = WorkloadSpec::from_json(spec_json).or_raise(py)?;
     Ok(serde_json::Value::Object(spec.create_body()).to_string())
 }
 

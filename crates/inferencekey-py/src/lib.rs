@@ -9,7 +9,6 @@ mod clients;
 mod convert;
 mod domain;
 pub mod errors;
-pub mod spec;
 mod webhooks;
 
 #[pymodule]

@@ -1,12 +1,14 @@
-//! The spec as it crosses a language boundary: a JSON object with the `WorkloadSpec` field
-//! names. JSON keeps the binding free of per-field marshalling, and the same parser serves the
-//! domain functions and the clients, so a spec means the same thing on every path.
+//! The spec as it crosses a language boundary (Python, C, Go): a JSON object with the
+//! `WorkloadSpec` field names. JSON keeps the bindings free of per-field marshalling, and one
+//! parser here means a spec reads the same from every language.
 
-use inferencekey_core::{Backend, Error, ExecutionPolicy, FieldError, TaskType, WorkloadSpec};
+use crate::enums::{Backend, ExecutionPolicy, TaskType};
+use crate::error::{Error, FieldError};
+use crate::spec::WorkloadSpec;
 use serde_json::{Map, Value};
 
 /// The accepted keys, in declaration order (also the order of the "expected one of" hint).
-const FIELDS: [&str; 14] = [
+pub const FIELDS: [&str; 14] = [
     "name",
     "slug",
     "model",
@@ -58,12 +60,18 @@ impl Reader<'_> {
     }
 }
 
-/// Parses spec JSON into the core's `WorkloadSpec`. Only the shape is checked here (an object,
-/// known keys, strings where strings belong, `config` an object): a wrong shape is a
-/// `ValidationError` naming every offending field. Enum strings are kept even when unknown,
-/// and blank required fields become empty strings, because judging values is
-/// [`WorkloadSpec::validate`]'s job, not the parser's.
-pub fn spec_from_json(s: &str) -> Result<WorkloadSpec, Error> {
+impl WorkloadSpec {
+    /// Parses spec JSON (the bindings' wire form). Only the shape is checked here (an
+    /// object, known keys, strings where strings belong, `config` an object): a wrong shape
+    /// is a `ValidationError` naming every offending field. Enum strings are kept even when
+    /// unknown, and blank required fields become empty strings, because judging values is
+    /// [`WorkloadSpec::validate`]'s job, not the parser's.
+    pub fn from_json(s: &str) -> Result<WorkloadSpec, Error> {
+        parse(s)
+    }
+}
+
+fn parse(s: &str) -> Result<WorkloadSpec, Error> {
     let value: Value = serde_json::from_str(s).map_err(|e| {
         Error::validation(vec![FieldError::new(
             "spec",
@@ -136,5 +144,40 @@ pub fn spec_from_json(s: &str) -> Result<WorkloadSpec, Error> {
         Ok(spec)
     } else {
         Err(Error::validation(r.problems))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn parses_every_field() {
+        let spec = WorkloadSpec::from_json(
+            r#"{"name": "Bot", "slug": "bot", "model": "m", "backend": "vllm",
+                "command": "vllm serve m", "task_type": "text2text",
+                "execution_policy": "fixed", "execution_policy_config": {"replicas": 1},
+                "config": {"k": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.backend, Some(Backend::Vllm));
+        assert_eq!(spec.config.as_ref().unwrap()["k"], 1);
+        spec.validate().unwrap();
+    }
+
+    #[test]
+    fn shape_problems_name_every_field() {
+        let e = WorkloadSpec::from_json(
+            r#"{"name": 1, "slug": "s", "model": "m", "provider": "aws", "config": []}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Validation);
+        let mut fields: Vec<_> = e.problems.iter().map(|p| p.field.as_str()).collect();
+        fields.sort();
+        assert_eq!(fields, ["config", "name", "provider"]);
+        assert!(e.problems.iter().any(|p| p.message.contains("placement")));
+        assert!(WorkloadSpec::from_json("[]").is_err());
+        assert!(WorkloadSpec::from_json("{").is_err());
     }
 }
