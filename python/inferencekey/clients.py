@@ -154,14 +154,18 @@ class ManagementClient:
             )
         return ref
 
-    def get(self, slug: str, project: str | None = None, *, timeout: float | None = None) -> Workload:
+    def get(
+        self, slug: str, project: str | None = None, *, timeout: float | None = None
+    ) -> Workload:
         """The workload with this slug (canonicalised); ``NotFoundError`` when absent."""
         return self._native.get(slug, project, timeout)
 
     def list(self, project: str | None = None, *, timeout: float | None = None) -> list[Workload]:
         return self._native.list(project, timeout)
 
-    def delete(self, slug: str, project: str | None = None, *, timeout: float | None = None) -> None:
+    def delete(
+        self, slug: str, project: str | None = None, *, timeout: float | None = None
+    ) -> None:
         self._native.delete(slug, project, timeout)
         logger.info("deleted workload %s", slug)
 

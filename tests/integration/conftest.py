@@ -73,8 +73,16 @@ def _start(data_dir: Path) -> Manager:
     with log.open("ab") as f:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "inferencekey", "serve", "--dev", "--allow-any-command",
-                "--port", "0", "--data-dir", str(data_dir),
+                sys.executable,
+                "-m",
+                "inferencekey",
+                "serve",
+                "--dev",
+                "--allow-any-command",
+                "--port",
+                "0",
+                "--data-dir",
+                str(data_dir),
             ],
             stdout=f,
             stderr=f,

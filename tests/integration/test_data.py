@@ -36,7 +36,9 @@ from inferencekey import (
 from .conftest import Project
 
 
-def ensure(slug: str, task_type: str = "text2text", model: str = "meta-llama/Llama-3.1-8B-Instruct") -> None:
+def ensure(
+    slug: str, task_type: str = "text2text", model: str = "meta-llama/Llama-3.1-8B-Instruct"
+) -> None:
     mgmt = ManagementClient.from_env()
     mgmt.ensure(
         WorkloadSpec(
@@ -71,7 +73,10 @@ def test_generate_text_right_after_ensure(chat: Endpoint) -> None:
 
 def test_messages_and_options(chat: Endpoint) -> None:
     out = chat.generate_text(
-        messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "ping pong"}],
+        messages=[
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "ping pong"},
+        ],
         max_tokens=5,
         seed=7,
         top_p=0.9,
@@ -143,7 +148,9 @@ def test_rerank_is_async_only_on_a_reranker(project: Project) -> None:
     with pytest.raises(ValidationError) as exc:
         ep.rerank("refund", ["a", "b"])
     assert "jobs" in str(exc.value)
-    job = ep.submit_job("rerank", {"query": "refund policy", "documents": ["refund policy", "pizza"], "top_n": 2})
+    job = ep.submit_job(
+        "rerank", {"query": "refund policy", "documents": ["refund policy", "pizza"], "top_n": 2}
+    )
     done = job.wait(timeout=60)
     assert done["status"] == "succeeded", done
     assert done["result"]["results"][0]["index"] == 0
@@ -157,7 +164,9 @@ def test_rerank_sync_on_a_text_workload(chat: Endpoint) -> None:
 
 
 def test_jobs(chat: Endpoint) -> None:
-    job = chat.submit_job("chat", {"messages": [{"role": "user", "content": "job"}]}, context={"ticket": 7})
+    job = chat.submit_job(
+        "chat", {"messages": [{"role": "user", "content": "job"}]}, context={"ticket": 7}
+    )
     status = job.wait(timeout=60)
     assert status["status"] == "succeeded"
     assert "job" in status["result"]["choices"][0]["message"]["content"]
@@ -169,7 +178,9 @@ def test_jobs(chat: Endpoint) -> None:
 def test_data_errors(project: Project, chat: Endpoint) -> None:
     data = DataClient.from_env()
     with pytest.raises(AuthError) as auth:
-        data.endpoint(chat.workload_slug, api_key="ik_live_unknown0000_nosecret").generate_text(prompt="x")
+        data.endpoint(chat.workload_slug, api_key="ik_live_unknown0000_nosecret").generate_text(
+            prompt="x"
+        )
     assert auth.value.status == 401 and auth.value.request_id
     other = "other-" + uuid.uuid4().hex[:6]
     ensure(other)
@@ -183,9 +194,9 @@ def test_data_errors(project: Project, chat: Endpoint) -> None:
         chat.generate_text(prompt="[[ik:status:500]]")
     assert server.value.status == 500
     with pytest.raises(RateLimitError) as limited:
-        DataClient.from_env(max_retries=0).endpoint(chat.workload_slug, api_key=project.key).generate_text(
-            prompt="[[ik:status:429]]"
-        )
+        DataClient.from_env(max_retries=0).endpoint(
+            chat.workload_slug, api_key=project.key
+        ).generate_text(prompt="[[ik:status:429]]")
     assert limited.value.retry_after is not None
     with pytest.raises(ConfigurationError) as missing:
         data.endpoint(chat.workload_slug)
@@ -221,7 +232,9 @@ def test_connection_error(project: Project) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    ep = DataClient(project.slug, base_url=f"http://127.0.0.1:{port}", max_retries=1).endpoint("x", api_key=project.key)
+    ep = DataClient(project.slug, base_url=f"http://127.0.0.1:{port}", max_retries=1).endpoint(
+        "x", api_key=project.key
+    )
     with pytest.raises(ConnectionError) as exc:
         ep.generate_text(prompt="x")
     assert isinstance(exc.value, builtins.ConnectionError)
@@ -291,7 +304,9 @@ class FaultProxy:
                     conn.sendall(
                         b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0.05\r\n"
                         b"Content-Type: application/json\r\nContent-Length: "
-                        + str(len(body)).encode() + b"\r\n\r\n" + body
+                        + str(len(body)).encode()
+                        + b"\r\n\r\n"
+                        + body
                     )
                     continue
                 with socket.create_connection(self.upstream) as up:
@@ -337,12 +352,16 @@ def proxy(project: Project) -> Iterator[FaultProxy]:
 def test_retries_on_503_with_retry_after(
     project: Project, chat: Endpoint, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ep = DataClient(project.slug, base_url=proxy.url).endpoint(chat.workload_slug, api_key=project.key)
+    ep = DataClient(project.slug, base_url=proxy.url).endpoint(
+        chat.workload_slug, api_key=project.key
+    )
     with caplog.at_level(logging.DEBUG, logger="inferencekey"):
         out = ep.generate_text(prompt="retry me", max_tokens=3)
     assert out.text
     assert proxy.seen == 3
-    retries = [r for r in caplog.records if r.name == "inferencekey" and "retrying" in r.getMessage()]
+    retries = [
+        r for r in caplog.records if r.name == "inferencekey" and "retrying" in r.getMessage()
+    ]
     assert len(retries) == 2
     assert project.key not in caplog.text
 
@@ -350,7 +369,9 @@ def test_retries_on_503_with_retry_after(
 def test_retries_give_up_with_the_last_error(project: Project, chat: Endpoint) -> None:
     p = FaultProxy(project.manager.url, failures=10)
     try:
-        ep = DataClient(project.slug, base_url=p.url, max_retries=2).endpoint(chat.workload_slug, api_key=project.key)
+        ep = DataClient(project.slug, base_url=p.url, max_retries=2).endpoint(
+            chat.workload_slug, api_key=project.key
+        )
         with pytest.raises(ServerError) as exc:
             ep.generate_text(prompt="x")
         assert exc.value.status == 503 and exc.value.code == "workload_not_ready"
@@ -378,4 +399,3 @@ def test_openai_client_works_against_the_endpoint(chat: Endpoint, project: Proje
     assert "".join(parts) == out.choices[0].message.content
     emb = client.embeddings.create(model="meta-llama/Llama-3.1-8B-Instruct", input=["a", "b"])
     assert len(emb.data) == 2 and len(emb.data[0].embedding) > 0
-

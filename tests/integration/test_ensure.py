@@ -130,19 +130,43 @@ def test_drifted_workload(project: Project, mode: OnDrift) -> None:
     [
         ("name", {"name": "Renamed"}, "name"),
         ("description", {"description": "d"}, "description"),
-        ("model", {"model": "Qwen/Qwen2.5-7B-Instruct", "command": "vllm serve Qwen/Qwen2.5-7B-Instruct"}, "model_name"),
-        ("command", {"command": "vllm serve meta-llama/Llama-3.1-8B-Instruct --max-model-len 4096"}, "config.command"),
+        (
+            "model",
+            {"model": "Qwen/Qwen2.5-7B-Instruct", "command": "vllm serve Qwen/Qwen2.5-7B-Instruct"},
+            "model_name",
+        ),
+        (
+            "command",
+            {"command": "vllm serve meta-llama/Llama-3.1-8B-Instruct --max-model-len 4096"},
+            "config.command",
+        ),
         ("vllm_version", {"vllm_version": "0.6.3"}, "config.vllm_version"),
         ("task_type", {"task_type": "embedding"}, "task_type"),
         ("backend", {"backend": Backend.SGLANG, "command": "sglang serve m"}, "backend"),
-        ("execution_policy", {"execution_policy": ExecutionPolicy.SCHEDULED, "execution_policy_config": {"cron": "0 2 * * *"}}, "execution_policy"),
-        ("replicas", {"execution_policy": ExecutionPolicy.FIXED, "execution_policy_config": {"replicas": 2}}, "execution_policy_config.replicas"),
+        (
+            "execution_policy",
+            {
+                "execution_policy": ExecutionPolicy.SCHEDULED,
+                "execution_policy_config": {"cron": "0 2 * * *"},
+            },
+            "execution_policy",
+        ),
+        (
+            "replicas",
+            {"execution_policy": ExecutionPolicy.FIXED, "execution_policy_config": {"replicas": 2}},
+            "execution_policy_config.replicas",
+        ),
     ],
 )
-def test_drift_on_each_field_is_reconciled(project: Project, field: str, change: dict[str, Any], plan_field: str) -> None:
+def test_drift_on_each_field_is_reconciled(
+    project: Project, field: str, change: dict[str, Any], plan_field: str
+) -> None:
     mgmt = ManagementClient.from_env()
     s = slug()
-    base: dict[str, Any] = {"execution_policy": ExecutionPolicy.FIXED, "execution_policy_config": {"replicas": 1}}
+    base: dict[str, Any] = {
+        "execution_policy": ExecutionPolicy.FIXED,
+        "execution_policy_config": {"replicas": 1},
+    }
     mgmt.ensure(spec(s, **base))
     ref = mgmt.ensure(spec(s, **{**base, **change}))
     assert ref.action == "updated"
@@ -157,9 +181,14 @@ def test_nested_autoscaling_drift_and_server_echo(project: Project) -> None:
         "min_workers": 0,
         "max_workers": 5,
         "max_hourly_cost_usd": 5,
-        "workers": {"source": "cloud", "cloud_pool": {"gpu_pool": ["NVIDIA A100-SXM4-80GB"], "max_instances": 5}},
+        "workers": {
+            "source": "cloud",
+            "cloud_pool": {"gpu_pool": ["NVIDIA A100-SXM4-80GB"], "max_instances": 5},
+        },
     }
-    ref = mgmt.ensure(spec(s, execution_policy=ExecutionPolicy.AUTOSCALING, execution_policy_config=config))
+    ref = mgmt.ensure(
+        spec(s, execution_policy=ExecutionPolicy.AUTOSCALING, execution_policy_config=config)
+    )
     # The server echoes 5.0 for 5 and keeps keys of its own: neither is drift.
     status, _ = http(
         "PATCH",
@@ -172,8 +201,12 @@ def test_nested_autoscaling_drift_and_server_echo(project: Project) -> None:
     assert mgmt.ensure(same).action == "unchanged"
     deeper = json.loads(json.dumps(config))
     deeper["workers"]["cloud_pool"]["max_instances"] = 3
-    ref = mgmt.ensure(spec(s, execution_policy=ExecutionPolicy.AUTOSCALING, execution_policy_config=deeper))
-    assert [f for f, _, _ in ref.plan] == ["execution_policy_config.workers.cloud_pool.max_instances"]
+    ref = mgmt.ensure(
+        spec(s, execution_policy=ExecutionPolicy.AUTOSCALING, execution_policy_config=deeper)
+    )
+    assert [f for f, _, _ in ref.plan] == [
+        "execution_policy_config.workers.cloud_pool.max_instances"
+    ]
     assert mgmt.get(s)["execution_policy_config"]["workers"]["cloud_pool"]["max_instances"] == 3
 
 
@@ -267,18 +300,26 @@ def test_control_errors_carry_their_attributes(project: Project, manager: Any) -
 
     with pytest.raises(ValidationError) as local:
         ManagementClient.from_env().ensure(
-            spec(slug(), execution_policy=ExecutionPolicy.AUTOSCALING, execution_policy_config={"min_replicas": 1, "max_replicas": 3})
+            spec(
+                slug(),
+                execution_policy=ExecutionPolicy.AUTOSCALING,
+                execution_policy_config={"min_replicas": 1, "max_replicas": 3},
+            )
         )
     assert local.value.status is None
     assert "min_workers" in str(local.value)
 
     with pytest.raises(ConfigurationError) as secret:
-        ManagementClient.from_env().ensure(spec(slug(), command=f"vllm serve m --api-key {project.key}"))
+        ManagementClient.from_env().ensure(
+            spec(slug(), command=f"vllm serve m --api-key {project.key}")
+        )
     assert "secrets must never go in specs" in str(secret.value)
     assert project.key not in str(secret.value)
 
 
-def test_missing_configuration_names_the_fix(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_configuration_names_the_fix(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("INFERENCEKEY_SDK_TOKEN")
     with pytest.raises(ConfigurationError) as exc:
         ManagementClient.from_env()
@@ -299,12 +340,21 @@ def test_missing_configuration_names_the_fix(project: Project, monkeypatch: pyte
 def test_private_worker_and_readiness(project: Project) -> None:
     mgmt = ManagementClient.from_env()
     s = slug()
-    mgmt.ensure(spec(s, worker_id=project.worker_id, execution_policy=ExecutionPolicy.FIXED, execution_policy_config={"replicas": 1}))
+    mgmt.ensure(
+        spec(
+            s,
+            worker_id=project.worker_id,
+            execution_policy=ExecutionPolicy.FIXED,
+            execution_policy_config={"replicas": 1},
+        )
+    )
     seen: list[dict[str, Any]] = []
     ready = mgmt.wait_until_ready(s, timeout=60, progress=False, on_event=seen.append)
     assert ready["phase"] == "ready"
     assert seen and seen[-1]["phase"] == "ready"
-    assert "reference engine" in json.dumps(seen) or "reference engine" in str(mgmt.get(s).get("status_message"))
+    assert "reference engine" in json.dumps(seen) or "reference engine" in str(
+        mgmt.get(s).get("status_message")
+    )
     events = list(mgmt.readiness_events(s))
     assert events[-1]["phase"] == "ready"
 

@@ -36,7 +36,9 @@ def _call_mp3(path: Path) -> None:
 
 
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=lambda p: p.stem)
-def test_seed_snippet_runs_as_written(snippet: Path, acme: dict[str, str], manager: Manager, tmp_path: Path) -> None:
+def test_seed_snippet_runs_as_written(
+    snippet: Path, acme: dict[str, str], manager: Manager, tmp_path: Path
+) -> None:
     code = (
         snippet.read_text()
         .replace('"ik_live_..."', repr(acme["IK_LIVE"]))
@@ -49,7 +51,12 @@ def test_seed_snippet_runs_as_written(snippet: Path, acme: dict[str, str], manag
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFERENCEKEY_")}
     env.update({k: v for k, v in acme.items() if k.startswith("INFERENCEKEY_")})
     result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert acme["IK_LIVE"] not in result.stdout + result.stderr
