@@ -5,17 +5,20 @@
 //! The happy path touches no database: keys come from the auth cache and workloads from the
 //! runtime registry.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Extension, Router};
-use futures_util::StreamExt;
+use http_body_util::Limited;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use inferencekey_core::slug::canonical_slug;
 use inferencekey_core::token::TokenKind;
 
@@ -27,10 +30,6 @@ use crate::state::App;
 
 /// Request body limit on the data plane (audio and images are large).
 pub const ENDPOINT_BODY_LIMIT: usize = 32 << 20;
-/// Bodies up to this size with a known length are forwarded in one piece: hyper then writes
-/// headers and body together, which saves a round of syscalls per call. Larger or
-/// unknown-length bodies stream through.
-const WHOLE_BODY_MAX: u64 = 64 << 10;
 /// What a client is told to wait before retrying a workload that is still starting.
 const NOT_READY_RETRY_SECS: u64 = 5;
 
@@ -181,6 +180,33 @@ fn backend_unavailable(message: String) -> ApiError {
     .with_retry_after(1)
 }
 
+/// The gateway's client: hyper's pooled HTTP/1 client. It takes axum's request body and
+/// returns hyper's response body as they are, so frames pass through with no adaptation
+/// layer (reqwest, used elsewhere, re-wraps both ends as streams on every request).
+pub type EngineClient = Client<HttpConnector, Body>;
+
+pub fn engine_client() -> EngineClient {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(256)
+        .build(connector)
+}
+
+/// True when `err` (or what caused it) is the request body going over the limit.
+fn over_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn forward(
     app: &App,
@@ -192,6 +218,13 @@ async fn forward(
     body: Body,
     request_id: RequestId,
 ) -> Result<Response, ApiError> {
+    if body
+        .size_hint()
+        .exact()
+        .is_some_and(|n| n > ENDPOINT_BODY_LIMIT as u64)
+    {
+        return Err(ApiError::payload_too_large(ENDPOINT_BODY_LIMIT));
+    }
     let mut url = String::with_capacity(base.len() + rest.len() + 64);
     url.push_str(base);
     url.push('/');
@@ -200,66 +233,47 @@ async fn forward(
         url.push('?');
         url.push_str(q);
     }
-    let mut out_headers = HeaderMap::with_capacity(headers.len() + 1);
+    let target: Uri = url
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid path /{rest}")))?;
+    let mut req = Request::builder()
+        .method(method)
+        .uri(target)
+        .body(Body::new(Limited::new(body, ENDPOINT_BODY_LIMIT)))
+        .map_err(|e| ApiError::internal(format!("could not build the engine request: {e}")))?;
+    let out = req.headers_mut();
+    out.reserve(headers.len() + 1);
     for (name, value) in &headers {
         if !hop_header(name) {
-            out_headers.append(name.clone(), value.clone());
+            out.append(name.clone(), value.clone());
         }
     }
-    out_headers.insert("x-request-id", request_id.0);
+    out.insert("x-request-id", request_id.0);
 
-    let size = body.size_hint().exact();
-    if size.is_some_and(|n| n > ENDPOINT_BODY_LIMIT as u64) {
-        return Err(ApiError::payload_too_large(ENDPOINT_BODY_LIMIT));
-    }
-    let too_large = Arc::new(AtomicBool::new(false));
-    let mut req = app.http.request(method, url).headers(out_headers);
-    match size {
-        Some(0) => {}
-        Some(n) if n <= WHOLE_BODY_MAX => {
-            let bytes = read_body(body).await?;
-            req = req.body(bytes);
-        }
-        _ => {
-            let flag = too_large.clone();
-            let mut seen = 0usize;
-            let stream = body.into_data_stream().map(move |chunk| {
-                let chunk = chunk.map_err(std::io::Error::other)?;
-                seen += chunk.len();
-                if seen > ENDPOINT_BODY_LIMIT {
-                    flag.store(true, Ordering::Relaxed);
-                    return Err(std::io::Error::other("request body over the limit"));
-                }
-                Ok::<Bytes, std::io::Error>(chunk)
-            });
-            req = req.body(reqwest::Body::wrap_stream(stream));
-        }
-    }
-
-    let resp = match req.send().await {
+    let mut resp = match app.engine.request(req).await {
         Ok(r) => r,
-        Err(_) if too_large.load(Ordering::Relaxed) => {
-            return Err(ApiError::payload_too_large(ENDPOINT_BODY_LIMIT))
-        }
+        Err(e) if over_limit(&e) => return Err(ApiError::payload_too_large(ENDPOINT_BODY_LIMIT)),
         Err(e) => {
+            let why = if e.is_connect() {
+                "could not be reached"
+            } else {
+                "broke off the exchange"
+            };
             return Err(backend_unavailable(format!(
-                "the model server did not answer ({}); it may be restarting, retry shortly",
-                e.without_url()
-            )))
+                "the model server {why}; it may be restarting, retry shortly"
+            )));
         }
     };
-    let mut builder = Response::builder().status(resp.status());
-    if let Some(h) = builder.headers_mut() {
-        h.reserve(resp.headers().len());
-        for (name, value) in resp.headers() {
-            if !hop_header(name) {
-                h.append(name.clone(), value.clone());
-            }
-        }
+    let hop: Vec<HeaderName> = resp
+        .headers()
+        .keys()
+        .filter(|n| hop_header(n))
+        .cloned()
+        .collect();
+    for name in hop {
+        resp.headers_mut().remove(name);
     }
-    builder
-        .body(Body::from_stream(resp.bytes_stream()))
-        .map_err(|e| ApiError::internal(format!("could not build the response: {e}")))
+    Ok(resp.map(Body::new))
 }
 
 /// `POST /jobs` and `GET /jobs/{id}` for this workload.
@@ -309,13 +323,10 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, ENDPOINT_BODY_LIMIT)
         .await
         .map_err(|e| {
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-            while let Some(err) = source {
-                if err.is::<http_body_util::LengthLimitError>() {
-                    return ApiError::payload_too_large(ENDPOINT_BODY_LIMIT);
-                }
-                source = err.source();
+            if over_limit(&e) {
+                ApiError::payload_too_large(ENDPOINT_BODY_LIMIT)
+            } else {
+                ApiError::bad_request(format!("could not read the request body: {e}"))
             }
-            ApiError::bad_request(format!("could not read the request body: {e}"))
         })
 }

@@ -15,6 +15,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::serve::ListenerExt;
 use axum::Router;
 use inferencekey_core::token::{parse_token, redact, TokenKind};
 use tokio::task::JoinHandle;
@@ -305,11 +306,16 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         runtime: runtime.clone(),
         jobs: jobs.clone(),
         http,
+        engine: gateway::engine_client(),
     });
     let stop = CancellationToken::new();
     let app = router(state.clone());
     let shutdown = stop.clone().cancelled_owned();
     let server = tokio::spawn(async move {
+        // Answers are small and latency is the point: no Nagle delay on accepted sockets.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await

@@ -16,8 +16,10 @@ pub struct AppState {
     pub auth: Auth,
     pub runtime: Arc<Runtime>,
     pub jobs: Arc<Jobs>,
-    /// Pooled client for engine traffic (gateway, jobs, health checks).
+    /// Pooled client for the Manager's own calls to engines (jobs, health checks).
     pub http: reqwest::Client,
+    /// Pooled client the gateway forwards through.
+    pub engine: crate::gateway::EngineClient,
 }
 
 pub type App = Arc<AppState>;

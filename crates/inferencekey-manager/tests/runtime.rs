@@ -486,3 +486,124 @@ async fn a_slow_engine_answers_workload_not_ready_after_the_cold_start_timeout()
     assert_eq!(w["status"], "bootstrapping", "{w}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_crashing_engine_ends_in_error_with_its_last_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start_with(dir, |c| c.allow_any_command = true).await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    // The engine refuses its flags and exits at once, every time.
+    h.create(
+        "acme",
+        &sdk,
+        json!({"name": "broken", "model_name": "m", "backend": "my-engine",
+               "config": {"command": format!("{BIN} engine --model m --port {{port}} --no-such-flag")}}),
+    )
+    .await;
+    let events = h.readiness("acme", "broken", &sdk).await;
+    let last = events.last().unwrap();
+    assert_eq!(last["phase"], "error", "{events:#?}");
+    let msg = last["message"].as_str().unwrap();
+    assert!(
+        msg.contains("keeps failing") && msg.contains("last log lines"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("--no-such-flag"),
+        "the engine's own complaint is quoted: {msg}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["message"].as_str().unwrap().contains("restarting in")),
+        "{events:#?}"
+    );
+    let (s, e) = h.chat("acme", "broken", &key, "hi").await;
+    assert_eq!((s, error_code(&e)), (503, "backend_unavailable"));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn private_workers_and_ollama_say_where_they_run() {
+    let h = Harness::start().await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    let (_, worker) = h
+        .post("/admin/workers", &h.admin, json!({"name": "box"}))
+        .await;
+    let worker = worker["id"].as_str().unwrap();
+    let mut pinned = vllm_workload("pinned");
+    pinned["worker_id"] = json!(worker);
+    h.create("acme", &sdk, pinned).await;
+    // No Ollama daemon runs here, so dev mode serves it with the reference engine.
+    h.create(
+        "acme",
+        &sdk,
+        json!({"name": "local", "model_name": "llama3.2", "backend": "ollama"}),
+    )
+    .await;
+    h.wait_ready("acme", "pinned", &sdk).await;
+    h.wait_ready("acme", "local", &sdk).await;
+    let (_, w) = h.get("/api/projects/acme/workloads/pinned", &sdk).await;
+    let msg = w["status_message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!("pinned to private worker {worker}")),
+        "{msg}"
+    );
+    let (_, w) = h.get("/api/projects/acme/workloads/local", &sdk).await;
+    let msg = w["status_message"].as_str().unwrap();
+    assert!(msg.contains("no Ollama daemon answers"), "{msg}");
+    let (s, out) = h.chat("acme", "local", &key, "hi").await;
+    assert_eq!((s, out["model"].as_str()), (200, Some("llama3.2")));
+
+    // The data plane's body limit is 32 MiB.
+    let resp = h
+        .http
+        .post(format!("{}/endpoint/acme/local/v1/embeddings", h.url))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 33 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let e: Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&e), "payload_too_large");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_cut_short_by_a_restart_runs_again() {
+    let h = Harness::start().await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    h.create("acme", &sdk, vllm_workload("bot")).await;
+    let (s, job) = h
+        .post(
+            "/endpoint/acme/bot/jobs",
+            &key,
+            json!({"kind": "chat", "body": {"model": "m",
+                   "messages": [{"role": "user", "content": "[[ik:slow:1500]] hi"}]}}),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let id = job["job_id"].as_str().unwrap().to_string();
+    eventually("the job to run", LIMIT, || async {
+        let (_, j) = h.get(&format!("/endpoint/acme/bot/jobs/{id}"), &key).await;
+        (j["status"] == "running").then_some(())
+    })
+    .await;
+    let h = h.restart().await;
+    let done = eventually("the re-queued job", LIMIT, || async {
+        let (_, j) = h.get(&format!("/endpoint/acme/bot/jobs/{id}"), &key).await;
+        matches!(j["status"].as_str(), Some("succeeded" | "failed")).then_some(j)
+    })
+    .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(done["result"]["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("hi"));
+    h.stop().await;
+}
