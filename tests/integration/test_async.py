@@ -769,6 +769,31 @@ def test_seed_modalities_async(project: Project) -> None:
             assert generated.data
             await client.close()
 
+        # Text-to-speech on a private worker; the audio comes back as bytes.
+        await mgmt.ensure(
+            WorkloadSpec(
+                name="Voice over",
+                slug="voice-over",
+                model="hexgrad/Kokoro-82M",
+                backend=Backend.VLLM_OMNI,
+                task_type="text2audio",
+                command="vllm-omni serve hexgrad/Kokoro-82M",
+                worker_id=wrk,  # private worker
+                execution_policy=ExecutionPolicy.FIXED,
+                execution_policy_config={"replicas": 1},
+            )
+        )
+        speech = await data.endpoint("voice-over").post(
+            "/v1/audio/speech",
+            {
+                "model": "hexgrad/Kokoro-82M",
+                "voice": "af_heart",
+                "input": "Hola, su pedido va en camino.",
+                "response_format": "wav",
+            },
+        )
+        assert isinstance(speech, bytes) and speech[:4] == b"RIFF"
+
         # Reranker: async-only, so it is called through jobs.
         await mgmt.ensure(
             WorkloadSpec(
@@ -809,6 +834,7 @@ def test_seed_modalities_async(project: Project) -> None:
             "support-bot-private",
             "billing",
             "poster-maker",
+            "voice-over",
             "search-reranker",
         }
 
