@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::config::{default_data_dir, ManagerConfig};
-use crate::server::{engine_client, start, ADMIN_TOKEN_FILE, MANAGER_FILE};
+use crate::server::{http_client, start, ADMIN_TOKEN_FILE, MANAGER_FILE};
 
 const USAGE_ERROR: i32 = 2;
 const FAILURE: i32 = 1;
@@ -323,7 +323,7 @@ impl Remote {
             })?
             .trim()
             .to_string();
-        let http = engine_client().map_err(|e| Failure(e.to_string(), FAILURE))?;
+        let http = http_client().map_err(|e| Failure(e.to_string(), FAILURE))?;
         Ok(Remote {
             dir: dir.to_path_buf(),
             url,

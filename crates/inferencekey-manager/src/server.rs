@@ -181,8 +181,9 @@ fn write_atomic(path: &Path, contents: &str) -> Result<(), ManagerError> {
         .map_err(io_err(format!("could not write {}", path.display())))
 }
 
-/// The pooled client for engine traffic: loopback only, so no proxy and no TLS.
-pub fn engine_client() -> Result<reqwest::Client, ManagerError> {
+/// The Manager's own pooled client (health checks, jobs, Ollama, the CLI's admin calls):
+/// loopback only, so no proxy.
+pub fn http_client() -> Result<reqwest::Client, ManagerError> {
     // reqwest is built without a default crypto provider; engines are plain HTTP, but the
     // builder still wants one installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -283,7 +284,7 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         tracing::warn!(count = leftovers, "stopped engines left by a previous run");
     }
 
-    let http = engine_client()?;
+    let http = http_client()?;
     let runtime = Arc::new(Runtime::new(store.clone(), http.clone(), settings));
     let jobs = Arc::new(Jobs::new(store.clone(), runtime.clone(), http.clone()));
 

@@ -2,15 +2,11 @@
 
 mod common;
 
-use common::{vllm_workload, Harness};
+use common::{error_code, vllm_workload, Harness};
 use inferencekey_manager::idempotency::fingerprint;
 use inferencekey_manager::store::{SqliteStore, Store};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or_default()
-}
 
 #[tokio::test]
 async fn workload_routes_and_defaults() {
@@ -333,7 +329,9 @@ async fn auth_failures_have_documented_codes() {
     assert_eq!(resp.status(), 401);
     let (s, e) = h.get("/api/projects/acme/workloads", "garbage").await;
     assert_eq!((s, error_code(&e)), (401, "unauthenticated"));
-    let forged = format!("{}x", &acme[..acme.len() - 1]);
+    // The same id with a different secret (last character changed).
+    let last = if acme.ends_with('x') { 'y' } else { 'x' };
+    let forged = format!("{}{last}", &acme[..acme.len() - 1]);
     let (s, e) = h.get("/api/projects/acme/workloads", &forged).await;
     assert_eq!((s, error_code(&e)), (401, "unauthenticated"));
     assert!(!e.to_string().contains(&acme[20..]), "no secret in errors");

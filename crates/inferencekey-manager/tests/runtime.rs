@@ -5,15 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{alive, chunks, eventually, vllm_workload, Harness, BIN};
+use common::{alive, chunks, error_code, eventually, vllm_workload, Harness, BIN};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or_default()
-}
 
 #[tokio::test]
 async fn workload_becomes_ready_and_serves_through_the_gateway() {

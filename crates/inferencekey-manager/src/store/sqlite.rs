@@ -257,7 +257,7 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN projects p ON p.id = t.project_id
              WHERE t.kind != 'admin' AND (?1 IS NULL OR p.slug = ?1)
-             ORDER BY t.created_at, t.id"
+             ORDER BY t.rowid"
         ))?;
         let rows = stmt.query_map([project_slug], token_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -301,8 +301,8 @@ impl Store for SqliteStore {
 
     fn list_workers(&self) -> StoreResult<Vec<Worker>> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached("SELECT id, name, created_at FROM workers ORDER BY created_at, id")?;
+        let mut stmt =
+            conn.prepare_cached("SELECT id, name, created_at FROM workers ORDER BY rowid")?;
         let rows = stmt.query_map([], |r| {
             Ok(Worker {
                 id: r.get(0)?,
@@ -342,9 +342,8 @@ impl Store for SqliteStore {
 
     fn list_gpus(&self) -> StoreResult<Vec<Gpu>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, name, worker_id, created_at FROM gpus ORDER BY created_at, id",
-        )?;
+        let mut stmt =
+            conn.prepare_cached("SELECT id, name, worker_id, created_at FROM gpus ORDER BY rowid")?;
         let rows = stmt.query_map([], |r| {
             Ok(Gpu {
                 id: r.get(0)?,
@@ -422,7 +421,7 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {WORKLOAD_COLUMNS} FROM workloads w JOIN projects p ON p.id = w.project_id
              WHERE ?1 IS NULL OR w.project_id = ?1
-             ORDER BY w.created_at, w.id"
+             ORDER BY w.rowid"
         ))?;
         let rows = stmt.query_map([project_id], workload_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -596,7 +595,7 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare_cached(&format!(
                 "UPDATE jobs SET status = 'running', updated_at = ?1
                  WHERE id = (SELECT id FROM jobs WHERE status = 'queued'
-                             ORDER BY created_at, id LIMIT 1)
+                             ORDER BY rowid LIMIT 1)
                  RETURNING {JOB_COLUMNS}"
             ))?;
             stmt.query_row([now_rfc3339()], job_row).optional()?

@@ -223,6 +223,11 @@ pub fn vllm_workload(slug: &str) -> Value {
     })
 }
 
+/// The documented error body's `code`.
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or_default()
+}
+
 pub fn alive(pid: i32) -> bool {
     // A reaped process is gone; a zombie would still answer signal 0, but the Manager reaps.
     unsafe { libc::kill(pid, 0) == 0 }
