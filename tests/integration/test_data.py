@@ -67,6 +67,8 @@ def test_generate_text_right_after_ensure(chat: Endpoint) -> None:
     assert out.finish_reason in {"stop", "length"}
     assert out.usage is not None and out.usage["total_tokens"] > 0
     assert out.raw["choices"][0]["message"]["content"] == out.text
+    assert repr(out).startswith('TextResult(text="Reference engine')
+    assert "Some(" not in repr(out) and f'finish_reason="{out.finish_reason}"' in repr(out)
     again = chat.generate_text(prompt="Hola", temperature=0.2, max_tokens=300)
     assert again.text == out.text  # the reference engine is deterministic
 

@@ -77,6 +77,8 @@ def test_absent_workload(project: Project, mode: OnDrift) -> None:
         assert ref.workload_id
         assert mgmt.get(s)["id"] == ref.workload_id
     assert (ref.project_slug, ref.workload_slug) == (project.slug, s)
+    assert "Some(" not in repr(ref)
+    assert ("workload_id=None" in repr(ref)) == (mode is OnDrift.DRY_RUN)
 
 
 @pytest.mark.parametrize("mode", list(OnDrift.__members__.values()), ids=lambda m: m.value)

@@ -27,6 +27,14 @@ use serde_json::{Map, Value};
 use crate::convert::value_to_py;
 use crate::errors::{to_py_err, ResultExt};
 
+/// An optional string as Python would print it: `'x'` or `None`.
+fn py_repr(v: Option<&str>) -> String {
+    match v {
+        Some(s) => format!("{s:?}"),
+        None => "None".into(),
+    }
+}
+
 /// Runs `fut` to completion without the GIL, checking for Python signals while it waits.
 fn wait<T: Send>(
     py: Python<'_>,
@@ -249,10 +257,10 @@ impl EndpointRef {
     }
     fn __repr__(&self) -> String {
         format!(
-            "EndpointRef(project_slug={:?}, workload_slug={:?}, workload_id={:?}, action={:?}, changes={})",
+            "EndpointRef(project_slug={:?}, workload_slug={:?}, workload_id={}, action={:?}, changes={})",
             self.inner.project_slug,
             self.inner.workload_slug,
-            self.inner.workload_id,
+            py_repr(self.inner.workload_id.as_deref()),
             self.inner.action.as_str(),
             self.inner.plan.len()
         )
@@ -410,8 +418,8 @@ impl NativeManagementClient {
 
     fn __repr__(&self) -> String {
         format!(
-            "ManagementClient(project={:?}, base_url={:?})",
-            self.inner.project(),
+            "ManagementClient(project={}, base_url={:?})",
+            py_repr(self.inner.project()),
             self.inner.base_url()
         )
     }
@@ -546,8 +554,8 @@ impl DataClient {
 
     fn __repr__(&self) -> String {
         format!(
-            "DataClient(project={:?}, base_url={:?})",
-            self.inner.project(),
+            "DataClient(project={}, base_url={:?})",
+            py_repr(self.inner.project()),
             self.inner.base_url()
         )
     }
@@ -603,8 +611,10 @@ impl TextResult {
     }
     fn __repr__(&self) -> String {
         format!(
-            "TextResult(text={:?}, model={:?}, finish_reason={:?})",
-            self.inner.text, self.inner.model, self.inner.finish_reason
+            "TextResult(text={:?}, model={:?}, finish_reason={})",
+            self.inner.text,
+            self.inner.model,
+            py_repr(self.inner.finish_reason.as_deref())
         )
     }
     fn __str__(&self) -> &str {
@@ -668,8 +678,9 @@ impl TextChunk {
     }
     fn __repr__(&self) -> String {
         format!(
-            "TextChunk(text={:?}, finish_reason={:?})",
-            self.inner.text, self.inner.finish_reason
+            "TextChunk(text={:?}, finish_reason={})",
+            self.inner.text,
+            py_repr(self.inner.finish_reason.as_deref())
         )
     }
     fn __str__(&self) -> &str {
