@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import Meter, Tally, interleaved, sequential
 from report import fmt
-from server import children
+from server import Nginx, children
 
 import inferencekey
 from inferencekey import ManagementClient, WorkloadSpec
@@ -310,14 +310,14 @@ def gateway(cfg: Config) -> dict[str, Any]:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="ik-bench-gateway-") as tmp:
-        m = Manager(Path(tmp), dev=True)
+        m = Manager(Path(tmp, "manager"), dev=True)
         try:
-            return _gateway(cfg, m)
+            return _gateway(cfg, m, Path(tmp))
         finally:
             m.stop()
 
 
-def _gateway(cfg: Config, m: Manager) -> dict[str, Any]:
+def _gateway(cfg: Config, m: Manager, tmp: Path) -> dict[str, Any]:
     env = m.init("gw")
     key = m.key("gw")
     mc = ManagementClient("gw", base_url=m.url, sdk_token=env["INFERENCEKEY_SDK_TOKEN"])
@@ -334,18 +334,31 @@ def _gateway(cfg: Config, m: Manager) -> dict[str, Any]:
         raise SystemExit(f"expected one engine process, found {engines}")
     engine_pid, port = engines[0]
     direct_base = f"http://127.0.0.1:{port}"
+    # For scale: what a well-tuned reverse proxy adds on this machine, in front of the same
+    # engine.
+    proxy = Nginx(tmp / "nginx-proxy", upstream_port=port)
+    try:
+        return _gateway_paths(cfg, m, key, engine_pid, direct_base, proxy)
+    finally:
+        proxy.stop()
+
+
+def _gateway_paths(
+    cfg: Config, m: Manager, key: str, engine_pid: int, direct_base: str, proxy: Nginx
+) -> dict[str, Any]:
     paths = {
         "direct": (direct_base, "/v1/chat/completions", None),
         "gateway": (m.url, "/endpoint/gw/chat/v1/chat/completions", key),
+        "nginx proxy": (proxy.base_url, "/v1/chat/completions", None),
     }
     conns = {name: Plain(*p) for name, p in paths.items()}
     check = {name: c.chat() for name, c in conns.items()}
-    if check["direct"] != check["gateway"]:
+    if len(set(check.values())) != 1:
         raise SystemExit(f"different answers: {check}")
 
     data = inferencekey.DataClient("gw", base_url=m.url, api_key=key)
     ours = data.endpoint("chat")
-    pids = [m.proc.pid, engine_pid]
+    pids = [m.proc.pid, engine_pid, *proxy.pids]
     meter = Meter(pids)
     calls = cfg["gateway_calls"]
     tokens = cfg["gateway_stream_tokens"]
@@ -434,13 +447,17 @@ def _gateway(cfg: Config, m: Manager) -> dict[str, Any]:
     )
     added_ttfc = res["stream"]["gateway"]["ttfc_p50_us"] - res["stream"]["direct"]["ttfc_p50_us"]
     added_stream = res["stream"]["gateway"]["p50_us"] - res["stream"]["direct"]["p50_us"]
+    added_nginx = (
+        res["plain"]["http.client, nginx proxy"]["p50_us"]
+        - res["plain"]["http.client, direct"]["p50_us"]
+    )
     g, d = paced["gateway"], paced["direct"]
     unbuffered = (
         g["first_content_ms"] < d["first_content_ms"] + delay_ms / 2
         and g["median_gap_ms"] > delay_ms / 2
     )
     table = [
-        "| path | chat p50 | chat p99 | Manager+engine CPU per call | stream TTFC p50 | "
+        "| path | chat p50 | chat p99 | server-side CPU per call | stream TTFC p50 | "
         f"stream ({tokens} chunks) p50 |",
         "|---|---:|---:|---:|---:|---:|",
     ]
@@ -469,12 +486,15 @@ def _gateway(cfg: Config, m: Manager) -> dict[str, Any]:
         "summary": (
             f"+{added_plain:.0f} µs chat p50, +{added_ttfc:.0f} µs stream TTFC p50, "
             f"+{added_stream:.0f} µs whole {tokens}-chunk stream; "
-            f"{'unbuffered' if unbuffered else 'BUFFERED'} (paced chunks arrive as written)"
+            f"{'unbuffered' if unbuffered else 'BUFFERED'} (paced chunks arrive as written); "
+            f"for scale, nginx as a reverse proxy adds +{added_nginx:.0f} µs chat p50 here"
         ),
         "table": table,
         "note": (
-            "the same http.client code calls the reference engine's port directly and the "
-            "Manager's gateway in front of that same engine process, interleaved in rounds"
+            "the same http.client code calls the reference engine's port directly, through "
+            "the Manager's gateway, and through nginx as a reverse proxy (keep-alive upstream, "
+            "no buffering) in front of that same engine process, interleaved in rounds; "
+            "server-side CPU is the Manager's, the engine's and the proxy's together"
         ),
     }
 

@@ -63,19 +63,32 @@ def children(pid: int) -> list[int]:
 class Nginx:
     """An nginx serving ``files_dir`` on a free loopback port until ``stop()``."""
 
-    def __init__(self, run_dir: Path, files_dir: Path, workers: int = 1) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        files_dir: Path | None = None,
+        workers: int = 1,
+        upstream_port: int | None = None,
+    ) -> None:
+        """Serves the fixed answers in `files_dir`, or, with `upstream_port`, proxies to it."""
         self.run_dir = run_dir
         self.port = free_port()
         run_dir.mkdir(parents=True, exist_ok=True)
-        # Run as root, nginx drops its workers to `nobody`: they must be able to read the
-        # answers (mkdtemp makes directories private).
-        for d in {run_dir.parent, files_dir.parent, files_dir}:
-            d.chmod(0o755)
-        for f in files_dir.iterdir():
-            f.chmod(0o644)
-        template = string.Template((HERE / "nginx.conf.template").read_text())
+        if files_dir is not None:
+            # Run as root, nginx drops its workers to `nobody`: they must be able to read
+            # the answers (mkdtemp makes directories private).
+            for d in {run_dir.parent, files_dir.parent, files_dir}:
+                d.chmod(0o755)
+            for f in files_dir.iterdir():
+                f.chmod(0o644)
+        name = "nginx.conf.template" if upstream_port is None else "nginx-proxy.conf.template"
+        template = string.Template((HERE / name).read_text())
         conf = template.substitute(
-            workers=workers, run_dir=run_dir, files_dir=files_dir, port=self.port
+            workers=workers,
+            run_dir=run_dir,
+            files_dir=files_dir,
+            port=self.port,
+            upstream_port=upstream_port,
         )
         self.conf = run_dir / "nginx.conf"
         self.conf.write_text(conf)
