@@ -369,3 +369,17 @@ def test_repr_never_shows_a_token(project: Project) -> None:
     ep = DataClient.from_env().endpoint("x", api_key=project.key)
     assert project.key not in repr(ep)
     assert "ik_live_" in repr(ep)
+
+
+def test_local_policy_limits_are_stated(project: Project) -> None:
+    mgmt = ManagementClient.from_env()
+    s = slug()
+    mgmt.ensure(
+        spec(
+            s,
+            execution_policy=ExecutionPolicy.SCHEDULED,
+            execution_policy_config={"cron": "0 2 * * *"},
+        )
+    )
+    mgmt.wait_until_ready(s, timeout=60, progress=False)
+    assert "not enforced locally" in mgmt.get(s)["status_message"]

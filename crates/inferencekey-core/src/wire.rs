@@ -42,6 +42,11 @@ pub struct Workload {
     pub updated_at: Option<String>,
     /// Local Manager extension: the current readiness phase.
     pub status: Option<String>,
+    /// Local Manager extension: what the phase means in words (e.g. which engine serves).
+    pub status_message: Option<String>,
+    /// Fields this SDK version does not know, kept so callers still see them.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
 }
 
 impl Workload {
@@ -199,6 +204,7 @@ mod tests {
             Some(ExecutionPolicy::Other("burst".into()))
         );
         assert_eq!(w.config, None);
+        assert_eq!(w.extra["brand_new_field"]["x"], 1);
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct RuntimeSpec {
     pub config: Value,
     pub replicas: usize,
     pub worker_id: Option<String>,
+    /// What the local worker does differently from the platform for this policy, shown in
+    /// the status so nobody mistakes one local replica for a real schedule or autoscaler.
+    pub policy_note: Option<String>,
 }
 
 impl RuntimeSpec {
@@ -47,6 +50,16 @@ impl RuntimeSpec {
                 .map_or(1, |n| n.clamp(1, 64) as usize),
             _ => 1,
         };
+        let policy_note = match &policy {
+            ExecutionPolicy::Scheduled => Some(
+                "execution policy scheduled: the local Manager runs 1 replica all the time (schedules are stored, not enforced locally)",
+            ),
+            ExecutionPolicy::Autoscaling => Some(
+                "execution policy autoscaling: the local Manager runs 1 replica (no scaling locally)",
+            ),
+            _ => None,
+        }
+        .map(str::to_string);
         RuntimeSpec {
             task_type: TaskType::from_wire(&w.task_type),
             backend: w.backend.as_deref().map(Backend::from_wire),
@@ -59,6 +72,7 @@ impl RuntimeSpec {
             config: w.config.clone(),
             replicas,
             worker_id: w.worker_id.clone(),
+            policy_note,
         }
     }
 }

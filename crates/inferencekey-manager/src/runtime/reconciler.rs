@@ -208,6 +208,10 @@ impl Supervisor {
         let worker_note = spec.worker_id.as_ref().map(|w| {
             format!("pinned to private worker {w}, which this Manager runs on its local worker")
         });
+        let worker_note = match (worker_note, spec.policy_note.clone()) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
         let mut generation = Generation {
             id,
             spec: spec.clone(),
