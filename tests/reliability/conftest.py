@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from integration.conftest import Manager
 
 HERE = Path(__file__).resolve().parent

@@ -20,7 +20,6 @@ import argparse
 import ctypes
 import fcntl
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -30,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from faultproxy import Fault, FaultProxy, Request  # noqa: E402
+from faultproxy import Fault, FaultProxy, Request
 
 PR_SET_PDEATHSIG = 1
 

@@ -28,6 +28,7 @@ is closed after the answer, so framing never has to be re-parsed except where a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import socket
@@ -82,10 +83,8 @@ class Request:
 
 def _rst(conn: socket.socket) -> None:
     """Closes with a TCP reset instead of a FIN."""
-    try:
+    with contextlib.suppress(OSError):
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
     conn.close()
 
 
@@ -101,7 +100,7 @@ def read_request(conn: socket.socket) -> Request | None:
             return None
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
-    method, path = (lines[0].split(b" ") + [b"", b""])[:2]
+    method, path = ([*lines[0].split(b" "), b"", b""])[:2]
     length = 0
     chunked = False
     kept = [lines[0]]
