@@ -5,6 +5,8 @@ them through ``DataClient`` endpoints. The domain rules, the HTTP wire format an
 clients run in the Rust core (``inferencekey._native``).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from inferencekey._native import (
     DataClient,
     EmbedResult,
@@ -16,13 +18,6 @@ from inferencekey._native import (
     TextResult,
     TextStream,
     __version__,
-)
-from inferencekey.aio import (
-    AsyncDataClient,
-    AsyncEndpoint,
-    AsyncJob,
-    AsyncManagementClient,
-    AsyncTextStream,
 )
 from inferencekey.clients import DriftWarning, ManagementClient
 from inferencekey.enums import Backend, ExecutionPolicy, OnDrift, TaskType
@@ -42,6 +37,30 @@ from inferencekey.errors import (
     ValidationError,
 )
 from inferencekey.spec import WorkloadSpec
+
+# The asyncio API loads on first use: it pulls in asyncio, which plain sync users (and
+# `import inferencekey`'s start-up time) should not pay for.
+_ASYNC_NAMES = frozenset(
+    {"AsyncDataClient", "AsyncEndpoint", "AsyncJob", "AsyncManagementClient", "AsyncTextStream"}
+)
+
+if TYPE_CHECKING:
+    from inferencekey.aio import (
+        AsyncDataClient,
+        AsyncEndpoint,
+        AsyncJob,
+        AsyncManagementClient,
+        AsyncTextStream,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ASYNC_NAMES:
+        from inferencekey import aio
+
+        return getattr(aio, name)
+    raise AttributeError(f"module 'inferencekey' has no attribute {name!r}")
+
 
 __all__ = [
     "AsyncDataClient",

@@ -15,7 +15,6 @@ the sync API's classes (``TextResult``, ``EmbedResult``, ``EndpointRef``, …).
 
 from __future__ import annotations
 
-import logging
 import sys
 import warnings
 from collections.abc import AsyncIterator, Callable
@@ -32,11 +31,16 @@ from inferencekey._native import (
     RerankResult,
     TextResult,
 )
-from inferencekey.clients import DriftWarning, ReadinessEvent, Workload, _drift_mode, _Progress
+from inferencekey.clients import (
+    DriftWarning,
+    ReadinessEvent,
+    Workload,
+    _drift_mode,
+    _log,
+    _Progress,
+)
 from inferencekey.enums import OnDrift
 from inferencekey.spec import WorkloadSpec
-
-logger = logging.getLogger("inferencekey")
 
 __all__ = [
     "AsyncDataClient",
@@ -127,9 +131,9 @@ class AsyncManagementClient:
             changes = "; ".join(f"{f}: {live!r} -> {want!r}" for f, live, want in ref.plan)
             text = f"workload {ref.workload_slug!r} has drifted from its spec: {changes}"
             warnings.warn(text, DriftWarning, stacklevel=2)
-            logger.warning(text)
+            _log().warning(text)
         else:
-            logger.info(
+            _log().info(
                 "ensure %s/%s: %s (%d changes)",
                 ref.project_slug,
                 ref.workload_slug,
@@ -153,7 +157,7 @@ class AsyncManagementClient:
         self, slug: str, project: str | None = None, *, timeout: float | None = None
     ) -> None:
         await self._native.delete(slug, project, timeout)
-        logger.info("deleted workload %s", slug)
+        _log().info("deleted workload %s", slug)
 
     def readiness_events(
         self, slug: str, project: str | None = None
@@ -181,7 +185,7 @@ class AsyncManagementClient:
 
         def seen(event: ReadinessEvent) -> None:
             line(event)
-            logger.debug("readiness %s: %s", slug, event)
+            _log().debug("readiness %s: %s", slug, event)
             if on_event is not None:
                 on_event(event)
 

@@ -9,18 +9,27 @@ the Rust core. The data plane (``DataClient``, ``Endpoint``) is native end to en
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferencekey._native import EndpointRef, NativeManagementClient
 from inferencekey.enums import OnDrift
 from inferencekey.spec import WorkloadSpec
 
-logger = logging.getLogger("inferencekey")
+if TYPE_CHECKING:
+    import logging
+
+
+def _log() -> logging.Logger:
+    """The ``inferencekey`` logger, imported on first use: ``logging`` is not needed to
+    import the package, and importing it would double ``import inferencekey``'s time."""
+    import logging
+
+    return logging.getLogger("inferencekey")
+
 
 Workload = dict[str, Any]
 ReadinessEvent = dict[str, Any]
@@ -143,9 +152,9 @@ class ManagementClient:
             changes = "; ".join(f"{f}: {live!r} -> {want!r}" for f, live, want in ref.plan)
             text = f"workload {ref.workload_slug!r} has drifted from its spec: {changes}"
             warnings.warn(text, DriftWarning, stacklevel=2)
-            logger.warning(text)
+            _log().warning(text)
         else:
-            logger.info(
+            _log().info(
                 "ensure %s/%s: %s (%d changes)",
                 ref.project_slug,
                 ref.workload_slug,
@@ -167,7 +176,7 @@ class ManagementClient:
         self, slug: str, project: str | None = None, *, timeout: float | None = None
     ) -> None:
         self._native.delete(slug, project, timeout)
-        logger.info("deleted workload %s", slug)
+        _log().info("deleted workload %s", slug)
 
     def readiness_events(self, slug: str, project: str | None = None) -> Iterator[ReadinessEvent]:
         """The workload's readiness events as they happen; ends after ``ready`` or ``error``."""
@@ -193,7 +202,7 @@ class ManagementClient:
 
         def seen(event: ReadinessEvent) -> None:
             line(event)
-            logger.debug("readiness %s: %s", slug, event)
+            _log().debug("readiness %s: %s", slug, event)
             if on_event is not None:
                 on_event(event)
 

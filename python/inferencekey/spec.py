@@ -7,7 +7,6 @@ every other binding judge a spec the same way.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +27,6 @@ def _known(enum: type[Backend] | type[TaskType] | type[ExecutionPolicy], value: 
     return value
 
 
-@dataclasses.dataclass(init=False)
 class WorkloadSpec:
     """A workload as you declare it. ``slug`` is its identity: ``ensure()`` with the
     same slug converges on one workload. There is no provider or VRAM field: placement
@@ -54,7 +52,25 @@ class WorkloadSpec:
     worker_id: str | None
     gpu_resource_id: str | None
 
-    # Keyword-only by an explicit __init__: dataclass(kw_only=True) needs Python 3.10.
+    # A plain class, not a dataclass: `dataclasses` imports `inspect`, which alone would
+    # cost a fifth of `import inferencekey`. These are the fields, in declaration order.
+    _FIELDS = (
+        "name",
+        "slug",
+        "model",
+        "backend",
+        "project",
+        "description",
+        "command",
+        "vllm_version",
+        "task_type",
+        "config",
+        "execution_policy",
+        "execution_policy_config",
+        "worker_id",
+        "gpu_resource_id",
+    )
+
     def __init__(
         self,
         *,
@@ -91,15 +107,32 @@ class WorkloadSpec:
     def to_dict(self) -> dict[str, Any]:
         """The declared fields (``None`` ones omitted), with enums as wire strings."""
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
+        for name in self._FIELDS:
+            value = getattr(self, name)
             if isinstance(value, str):
-                out[f.name] = str(value)
+                out[name] = str(value)
             elif isinstance(value, Mapping):
-                out[f.name] = dict(value)
+                out[name] = dict(value)
             elif value is not None:
-                out[f.name] = value
+                out[name] = value
         return out
+
+    def replace(self, **changes: Any) -> WorkloadSpec:
+        """A copy with some fields changed (``dataclasses.replace`` for this class)."""
+        unknown = set(changes) - set(self._FIELDS)
+        if unknown:
+            raise TypeError(f"WorkloadSpec has no field(s) {', '.join(sorted(unknown))}")
+        values = {f: getattr(self, f) for f in self._FIELDS}
+        values.update(changes)
+        return WorkloadSpec(**values)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._FIELDS)
+
+    # Mutable and compared by value: like a dataclass, not hashable.
+    __hash__ = None  # type: ignore[assignment]
 
     def to_json(self) -> str:
         """The spec as the native layer reads it. A value JSON cannot carry (a set, a

@@ -276,7 +276,7 @@ impl NativeAsyncManagementClient {
         read_timeout: Option<f64>,
         max_retries: Option<u32>,
     ) -> PyResult<Self> {
-        let options = client_options(timeout, connect_timeout, read_timeout, max_retries)?;
+        let options = client_options(py, timeout, connect_timeout, read_timeout, max_retries)?;
         let inner = CoreManagement::new(ManagementConfig {
             project,
             base_url,
@@ -545,7 +545,7 @@ impl NativeAsyncDataClient {
         read_timeout: Option<f64>,
         max_retries: Option<u32>,
     ) -> PyResult<Self> {
-        let options = client_options(timeout, connect_timeout, read_timeout, max_retries)?;
+        let options = client_options(py, timeout, connect_timeout, read_timeout, max_retries)?;
         let inner = CoreData::new(DataConfig {
             project,
             base_url,

@@ -152,11 +152,13 @@ pub(crate) fn to_py_err_simple(message: String, field: &str) -> PyErr {
 
 /// Client-level options from the keyword arguments every constructor takes.
 pub(crate) fn client_options(
+    py: Python<'_>,
     timeout: Option<f64>,
     connect_timeout: Option<f64>,
     read_timeout: Option<f64>,
     max_retries: Option<u32>,
 ) -> PyResult<ClientOptions> {
+    crate::log_bridge(py);
     let mut timeouts = Timeouts::default();
     if let Some(c) = secs(connect_timeout, "connect_timeout")? {
         timeouts.connect = c;
@@ -288,7 +290,7 @@ impl NativeManagementClient {
         read_timeout: Option<f64>,
         max_retries: Option<u32>,
     ) -> PyResult<Self> {
-        let options = client_options(timeout, connect_timeout, read_timeout, max_retries)?;
+        let options = client_options(py, timeout, connect_timeout, read_timeout, max_retries)?;
         let inner = CoreManagement::new(ManagementConfig {
             project,
             base_url,
@@ -478,7 +480,7 @@ impl DataClient {
         read_timeout: Option<f64>,
         max_retries: Option<u32>,
     ) -> PyResult<Self> {
-        let options = client_options(timeout, connect_timeout, read_timeout, max_retries)?;
+        let options = client_options(py, timeout, connect_timeout, read_timeout, max_retries)?;
         let inner = CoreData::new(DataConfig {
             project,
             base_url,

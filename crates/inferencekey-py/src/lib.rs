@@ -11,15 +11,24 @@ mod domain;
 pub mod errors;
 mod webhooks;
 
+/// Forwards the core's `tracing` records (retries, drift warnings; target `inferencekey`) to
+/// Python's `logging`. Installed when the first client is built rather than at import,
+/// because it imports `logging`, which would otherwise double `import inferencekey`'s time.
+/// Levels are not cached, so `setLevel` (and pytest's caplog) apply at once; the core logs
+/// only on rare paths, so the per-record GIL round trip is cheap.
+pub(crate) fn log_bridge(py: Python<'_>) {
+    static INSTALLED: pyo3::sync::PyOnceLock<()> = pyo3::sync::PyOnceLock::new();
+    INSTALLED.get_or_init(py, || {
+        // Another extension may own the global logger already; then ours stays out.
+        if let Ok(logger) = pyo3_log::Logger::new(py, pyo3_log::Caching::Loggers) {
+            let _ = logger.install();
+        }
+    });
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", inferencekey_core::VERSION)?;
-    // The core logs through `tracing` (retries, drift warnings) under the `inferencekey`
-    // target; this forwards those records to Python's `logging`, so the `inferencekey`
-    // logger sees them. Levels are not cached, so `setLevel` (and pytest's caplog) apply at
-    // once; the core logs only on rare paths, so the per-record GIL round trip is cheap. A
-    // second import in another interpreter finds the bridge installed and keeps it.
-    let _ = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Loggers)?.install();
     domain::register(m)?;
     cli::register(m)?;
     clients::register(m)?;
