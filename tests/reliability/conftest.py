@@ -54,11 +54,12 @@ def start_manager(
     env: dict[str, str] | None = None,
 ) -> Manager:
     """`inferencekey serve` on `data_dir`, returning once it wrote its address."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # The Manager creates its data dir itself (mode 0700); its output goes beside it.
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
     address = data_dir / "address"
     # A Manager killed with -9 leaves its address behind: never mistake it for the new one.
     address.unlink(missing_ok=True)
-    log = data_dir / "manager-test.log"
+    log = data_dir.with_name(data_dir.name + "-manager.log")
     with log.open("ab") as f:
         proc = subprocess.Popen(
             [
@@ -153,7 +154,7 @@ def bootstrap(m: Manager, slug: str | None = None) -> Project:
 
 @pytest.fixture(scope="session")
 def manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Manager]:
-    m = start_manager(tmp_path_factory.mktemp("manager"))
+    m = start_manager(tmp_path_factory.mktemp("manager") / "data")
     yield m
     stop_manager(m)
 
