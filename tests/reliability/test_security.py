@@ -277,10 +277,7 @@ def test_token_matrix(world: World) -> None:
             except httpx.TransportError as e:
                 raise AssertionError(f"{tok.name} {route.name} {project}/{workload}: {e!r}") from e
             cells += 1
-            if want_status in (409,):
-                want = (409, "slug_conflict")
-            else:
-                want = (want_status, want_code)
+            want = (409, "slug_conflict") if want_status in (409,) else (want_status, want_code)
             if got != want:
                 mismatches.append(f"{tok.name} {route.name} {project}/{workload}: {got} != {want}")
     assert mismatches == [], "\n".join(mismatches)
@@ -461,8 +458,18 @@ def test_sse_event_size_limit() -> None:
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.1", "example.com"])
 def test_refuses_non_loopback_without_allow_remote(tmp_path: Path, host: str) -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "inferencekey", "serve", "--host", host, "--port", "0"]
-        + ["--data-dir", str(tmp_path / "d")],
+        [
+            sys.executable,
+            "-m",
+            "inferencekey",
+            "serve",
+            "--host",
+            host,
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
