@@ -18,18 +18,21 @@ from typing import Any
 
 import httpx
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from integration.conftest import Manager
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
+
+# schemathesis is installed by scripts/test-reliability; elsewhere this module skips.
+schemathesis = pytest.importorskip("schemathesis")
+
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from integration.conftest import Manager  # noqa: E402
+from schemathesis import GenerationMode  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
-from .conftest import MODEL, Project, bootstrap, start_manager, stop_manager, tally
+from .conftest import MODEL, Project, bootstrap, start_manager, stop_manager, tally  # noqa: E402
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "crates/inferencekey-manager/src/openapi.json"
 #: Cases per operation; `OPENAPI_EXAMPLES` raises it for a longer run.
