@@ -558,16 +558,6 @@ def test_allowlist_through_the_sdk(strict_manager: Manager) -> None:
 
 # --- connection handling ------------------------------------------------------------------
 
-KEEPALIVE_BUG = (
-    "bug: the gateway (crates/inferencekey-manager/src/gateway.rs, handle/serve) answers "
-    "errors raised before forwarding (401, 403, 404, 400 async-only, 503 workload_not_ready) "
-    "without reading the request body; hyper then closes the connection after the answer but "
-    "sends no `Connection: close`, so a client that reuses the pooled connection races the "
-    "close and its next request fails with a connection error (a POST is then not retried). "
-    "Fix: drain the unread body (bounded by ENDPOINT_BODY_LIMIT) before answering, or set "
-    "`Connection: close` on those error answers"
-)
-
 
 def _exchange(sock: Any, path: str, token: str) -> bytes:
     body = b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}'
@@ -591,7 +581,6 @@ def _exchange(sock: Any, path: str, token: str) -> bytes:
     return head_part
 
 
-@pytest.mark.xfail(strict=True, reason=KEEPALIVE_BUG)
 def test_gateway_error_keeps_or_closes_the_connection(world: World) -> None:
     """After an error answer, the connection either says `Connection: close` or serves the
     next request."""
@@ -608,21 +597,12 @@ def test_gateway_error_keeps_or_closes_the_connection(world: World) -> None:
 
 # --- known bugs in token redaction (core: crates/inferencekey-core/src/token.rs, wire.rs) -----
 
-SCRUB_BUG = (
-    "bug: token::scrub is not idempotent; a redacted form `ik_live_abcdefgh…` scrubbed again "
-    "becomes `ik……` (the run `ik_live_abcdefgh` looks like a token and redacts to `ik…`). The "
-    "Manager scrubs messages that already carry redacted tokens, so its 401s say `unknown "
-    "token ik……` instead of the documented redacted form"
-)
 
-
-@pytest.mark.xfail(strict=True, reason=SCRUB_BUG)
 def test_scrub_is_idempotent() -> None:
     once = native.scrub("key ik_live_abcdefghijk_SECRETSECRET rejected")
     assert native.scrub(once) == once
 
 
-@pytest.mark.xfail(strict=True, reason=SCRUB_BUG)
 def test_manager_errors_show_the_redacted_token(manager: Manager) -> None:
     r = httpx.get(
         f"{manager.url}/api/projects/x/workloads",
@@ -632,31 +612,14 @@ def test_manager_errors_show_the_redacted_token(manager: Manager) -> None:
     assert "ik_sdk_unknown1…" in assert_error_body(r)["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: token::scrub leaves a token glued to a preceding `ik_…` run whole "
-    "(`ik_ik_live_id_SECRET`): the run starts with `ik_` but no known prefix, so it is "
-    "copied through unchanged",
-)
 def test_scrub_glued_token() -> None:
     assert "SECRETSECRET" not in native.scrub("ik_ik_live_abc_SECRETSECRET")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: token::scrub and contains_token only know ik_sdk_/ik_live_; ik_admin_ "
-    "tokens pass through scrub whole, so the Manager echoes them in 400s and specs may "
-    "store them",
-)
 def test_admin_tokens_are_scrubbed() -> None:
     assert "SECRETSECRET" not in native.scrub("token ik_admin_abc_SECRETSECRET")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: token::contains_token only knows ik_sdk_/ik_live_, so a spec carrying the "
-    "Manager's ik_admin_ token is accepted and stored in plain text in manager.db",
-)
 def test_admin_tokens_in_specs_are_refused(manager: Manager, world: World) -> None:
     admin = (manager.data_dir / "admin_token").read_text().strip()
     sdk = next(t.raw for t in world.tokens if t.name == "sdk-A")
@@ -668,11 +631,6 @@ def test_admin_tokens_in_specs_are_refused(manager: Manager, world: World) -> No
     assert r.status_code == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: wire::error_from_response copies the body's error code unscrubbed, and "
-    "Display prints it for 403s (`permission denied [<code>]`)",
-)
 def test_error_code_is_scrubbed() -> None:
     e = native.error_from_response(
         403, b'{"error": {"code": "ik_live_abc_SECRETSECRET", "message": "m"}}'
@@ -680,11 +638,6 @@ def test_error_code_is_scrubbed() -> None:
     assert "SECRETSECRET" not in str(e)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='bug: wire::error_from_response gives an empty message for {"error": ""} '
-    "(an empty code is used as the message instead of falling back to the body text)",
-)
 def test_error_message_never_empty() -> None:
     e = native.error_from_response(500, b'{"error": ""}')
     assert not str(e).startswith("server error:  ")

@@ -18,7 +18,7 @@ use crate::slug::validate_slug;
 use crate::spec::WorkloadSpec;
 use crate::sse::{SseDecoder, SseEvent};
 use crate::token::TokenKind;
-use crate::transport::{build_http, map_reqwest, Request, Transport};
+use crate::transport::{build_http, map_body_error, Request, Transport};
 use crate::wire::{decode_workload, decode_workload_list, ReadinessEvent, Workload};
 
 /// What `ensure()` did (or, in `dry_run`, would do).
@@ -506,7 +506,7 @@ impl ReadinessStream {
                     self.decoder.finish(&mut self.pending)?;
                     self.finished = true;
                 }
-                Ok(Err(e)) => return Err(map_reqwest(e, "readiness-events")),
+                Ok(Err(e)) => return Err(map_body_error(e, "readiness-events")),
                 Err(_) => {
                     return Err(Error::new(
                         ErrorKind::Timeout,

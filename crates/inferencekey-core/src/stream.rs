@@ -13,7 +13,7 @@ use tokio::time::{timeout_at, Instant};
 use crate::error::{Error, ErrorKind};
 use crate::sse::{SseDecoder, SseEvent};
 use crate::token::scrub;
-use crate::transport::{map_reqwest, min_deadline};
+use crate::transport::{map_body_error, min_deadline};
 
 /// One streamed piece of an answer.
 #[derive(Debug, Clone, Default)]
@@ -210,7 +210,7 @@ impl TextStream {
                 }
                 Err(e) => {
                     self.close();
-                    return Err(map_reqwest(e, "chat/completions stream"));
+                    return Err(map_body_error(e, "chat/completions stream"));
                 }
             }
         }

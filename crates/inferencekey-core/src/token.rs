@@ -79,39 +79,57 @@ pub fn redact(raw: &str) -> String {
     }
 }
 
-/// True when `text` contains something that looks like a control or data token anywhere in
-/// it — used to keep secrets out of specs, which are stored and shown in plans.
+/// True when `text` contains something that looks like a token anywhere in it — used to
+/// keep secrets out of specs, which are stored and shown in plans.
 pub fn contains_token(text: &str) -> bool {
-    ["ik_sdk_", "ik_live_"].iter().any(|p| {
-        text.match_indices(p).any(|(i, _)| {
-            // A prefix followed by at least one token character is a (possibly partial)
-            // secret; a bare mention of the prefix in prose is not.
-            text[i + p.len()..]
-                .chars()
-                .next()
-                .is_some_and(is_token_char)
+    [TokenKind::Sdk, TokenKind::Live, TokenKind::Admin]
+        .iter()
+        .any(|k| {
+            let p = k.prefix();
+            text.match_indices(p).any(|(i, _)| {
+                // A prefix followed by at least one token character is a (possibly partial)
+                // secret; a bare mention of the prefix in prose is not.
+                text[i + p.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(is_token_char)
+            })
         })
-    })
 }
 
 /// Replaces every token-looking run inside free text (server messages, engine output) with
-/// its redacted form, so text we did not write can still be shown safely.
+/// its redacted form, so text we did not write can still be shown safely. Idempotent: an
+/// already redacted `ik_live_abcdefgh…` is left as it is.
 pub fn scrub(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("ik_") {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        let end = tail[3..]
+        let Some(kind) = TokenKind::of(tail) else {
+            // `ik_` that starts no token (`ik_ik_live_…`): step past it only, so a token
+            // glued behind it is still found.
+            out.push_str("ik_");
+            rest = &tail[3..];
+            continue;
+        };
+        let prefix = kind.prefix();
+        let body_len = tail[prefix.len()..]
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map_or(tail.len(), |e| e + 3);
-        let candidate = &tail[..end];
-        if TokenKind::of(candidate).is_some() && contains_token(candidate) {
-            out.push_str(&redact(candidate));
-        } else {
-            out.push_str(candidate);
+            .unwrap_or(tail.len() - prefix.len());
+        let body = &tail[prefix.len()..prefix.len() + body_len];
+        let (id, secret) = match body.split_once('_') {
+            Some((id, secret)) => (id, Some(secret)),
+            None => (body, None),
+        };
+        let shown: String = id.chars().take(8).collect();
+        out.push_str(prefix);
+        out.push_str(&shown);
+        // Anything past the first 8 characters of the id, and every secret, is hidden.
+        if secret.is_some() || id.chars().count() > 8 {
+            out.push('…');
         }
-        rest = &tail[end..];
+        rest = &tail[prefix.len() + body_len..];
     }
     out.push_str(rest);
     out
@@ -157,7 +175,19 @@ mod tests {
             scrub("key ik_live_abcdefghijk_SECRET rejected"),
             "key ik_live_abcdefgh… rejected"
         );
-        assert_eq!(scrub("bad ik_sdk_x"), "bad ik…");
+        assert_eq!(scrub("bad ik_sdk_x"), "bad ik_sdk_x");
+        assert_eq!(scrub("bad ik_sdk_x_y"), "bad ik_sdk_x…");
+        let once = scrub("key ik_live_abcdefghijk_SECRET rejected");
+        assert_eq!(scrub(&once), once);
+        assert_eq!(
+            scrub("ik_ik_live_abcdefghij_SECRET"),
+            "ik_ik_live_abcdefgh…"
+        );
+        assert_eq!(
+            scrub("token ik_admin_abc_SECRETSECRET"),
+            "token ik_admin_abc…"
+        );
+        assert!(contains_token("key ik_admin_abc_def"));
         assert_eq!(scrub("an ik_live_ key"), "an ik_live_ key");
         assert_eq!(scrub("ik_ ik"), "ik_ ik");
     }

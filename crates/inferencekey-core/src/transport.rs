@@ -392,7 +392,7 @@ async fn read_body(
                 }
             },
             Ok(Ok(None)) => break,
-            Ok(Err(e)) => return Err(map_reqwest(e, &path)),
+            Ok(Err(e)) => return Err(map_body_error(e, &path)),
             Err(_) => {
                 let t = Timeouts {
                     read: idle,
@@ -407,6 +407,27 @@ async fn read_body(
     } else {
         Bytes::from(rest)
     })
+}
+
+/// A failure while reading a response body. reqwest reports a connection cut mid-body as a
+/// "decode" error; it is a broken connection (retryable for idempotent requests), not an
+/// answer we failed to understand.
+pub(crate) fn map_body_error(e: reqwest::Error, path: &str) -> Error {
+    if e.is_timeout() {
+        return Error::new(ErrorKind::Timeout, format!("{path}: timed out ({e})"))
+            .with_code("timeout");
+    }
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    Error::new(
+        ErrorKind::Connection,
+        format!("{path}: the connection broke while reading the answer: {detail}"),
+    )
+    .with_code("connection_failed")
 }
 
 /// Maps a reqwest failure to our kinds. `connect_failed` marks errors where the request

@@ -168,15 +168,19 @@ pub fn error_from_response(status: u16, body: &[u8], request_id: Option<String>)
             }
         }
     }
-    let message = message.or_else(|| code.clone()).unwrap_or_else(|| {
-        let text = String::from_utf8_lossy(body);
-        let text = text.trim();
-        if text.is_empty() {
-            format!("HTTP {status}")
-        } else {
-            text.chars().take(MAX_QUOTED_BODY).collect()
-        }
-    });
+    let nonblank = |s: &Option<String>| s.clone().filter(|m| !m.trim().is_empty());
+    let code = nonblank(&code).map(|c| crate::token::scrub(&c));
+    let message = nonblank(&message)
+        .or_else(|| code.clone())
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            if text.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                text.chars().take(MAX_QUOTED_BODY).collect()
+            }
+        });
     let mut err = Error::new(kind, crate::token::scrub(&message))
         .with_status(status)
         .with_request_id(request_id);

@@ -68,7 +68,17 @@ async fn handle(
 ) -> Response {
     match serve(app, request_id, path, method, uri, headers, body).await {
         Ok(resp) => resp,
-        Err(e) => e.into_response(),
+        Err(e) => {
+            // Most errors are answered before the request body is read; hyper then closes
+            // the connection, and a client reusing it would race that close. Saying so lets
+            // it open a fresh one instead.
+            let mut resp = e.into_response();
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            resp
+        }
     }
 }
 

@@ -238,9 +238,21 @@ async fn request_context(mut req: Request, next: Next) -> Response {
     resp
 }
 
+/// The OpenAPI document of `/api` and `/endpoint`; unauthenticated so tools can fetch it.
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        include_str!("openapi.json"),
+    )
+}
+
 fn router(state: App) -> Router {
     let api = api::control::router()
         .merge(api::admin::router())
+        .route("/api/openapi.json", axum::routing::get(openapi))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
     api.merge(gateway::router())
         .fallback(errors::route_not_found)
