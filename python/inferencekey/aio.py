@@ -16,7 +16,6 @@ the sync API's classes (``TextResult``, ``EmbedResult``, ``EndpointRef``, …).
 from __future__ import annotations
 
 import sys
-import warnings
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -32,12 +31,13 @@ from inferencekey._native import (
     TextResult,
 )
 from inferencekey.clients import (
-    DriftWarning,
     ReadinessEvent,
     Workload,
     _drift_mode,
     _log,
     _Progress,
+    _report,
+    _spec_json,
 )
 from inferencekey.enums import OnDrift
 from inferencekey.spec import WorkloadSpec
@@ -123,24 +123,9 @@ class AsyncManagementClient:
 
         Idempotent by ``spec.slug``: an unchanged spec costs one request and writes nothing.
         """
-        if not isinstance(spec, WorkloadSpec):
-            raise TypeError(f"ensure() takes a WorkloadSpec, not {type(spec).__name__}")
         mode = _drift_mode(on_drift)
-        ref = await self._native.ensure(spec.to_json(), mode, project, timeout)
-        if ref.action == "drifted" and OnDrift(mode) is OnDrift.WARN:
-            changes = "; ".join(f"{f}: {live!r} -> {want!r}" for f, live, want in ref.plan)
-            text = f"workload {ref.workload_slug!r} has drifted from its spec: {changes}"
-            warnings.warn(text, DriftWarning, stacklevel=2)
-            _log().warning(text)
-        else:
-            _log().info(
-                "ensure %s/%s: %s (%d changes)",
-                ref.project_slug,
-                ref.workload_slug,
-                ref.action,
-                len(ref.plan),
-            )
-        return ref
+        ref = await self._native.ensure(_spec_json(spec), mode, project, timeout)
+        return _report(ref, mode)
 
     async def get(
         self, slug: str, project: str | None = None, *, timeout: float | None = None

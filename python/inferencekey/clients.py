@@ -43,6 +43,33 @@ def _drift_mode(on_drift: OnDrift | str) -> str:
     return on_drift.value if isinstance(on_drift, OnDrift) else str(on_drift)
 
 
+def _spec_json(spec: WorkloadSpec) -> str:
+    """The spec's wire form; anything but a ``WorkloadSpec`` is a ``TypeError``."""
+    if not isinstance(spec, WorkloadSpec):
+        raise TypeError(f"ensure() takes a WorkloadSpec, not {type(spec).__name__}")
+    return spec.to_json()
+
+
+def _report(ref: EndpointRef, mode: str) -> EndpointRef:
+    """What ``ensure()`` did, told the Python way: a ``DriftWarning`` (and a log record) for
+    drift left alone under ``OnDrift.WARN``, an info record otherwise."""
+    if ref.action == "drifted" and OnDrift(mode) is OnDrift.WARN:
+        changes = "; ".join(f"{f}: {live!r} -> {want!r}" for f, live, want in ref.plan)
+        text = f"workload {ref.workload_slug!r} has drifted from its spec: {changes}"
+        # 3: past this helper and ensure(), to the caller's line.
+        warnings.warn(text, DriftWarning, stacklevel=3)
+        _log().warning(text)
+    else:
+        _log().info(
+            "ensure %s/%s: %s (%d changes)",
+            ref.project_slug,
+            ref.workload_slug,
+            ref.action,
+            len(ref.plan),
+        )
+    return ref
+
+
 class _Progress:
     """One self-overwriting status line on a terminal; silent elsewhere."""
 
@@ -144,24 +171,8 @@ class ManagementClient:
 
         Idempotent by ``spec.slug``: an unchanged spec costs one request and writes nothing.
         """
-        if not isinstance(spec, WorkloadSpec):
-            raise TypeError(f"ensure() takes a WorkloadSpec, not {type(spec).__name__}")
         mode = _drift_mode(on_drift)
-        ref = self._native.ensure(spec.to_json(), mode, project, timeout)
-        if ref.action == "drifted" and OnDrift(mode) is OnDrift.WARN:
-            changes = "; ".join(f"{f}: {live!r} -> {want!r}" for f, live, want in ref.plan)
-            text = f"workload {ref.workload_slug!r} has drifted from its spec: {changes}"
-            warnings.warn(text, DriftWarning, stacklevel=2)
-            _log().warning(text)
-        else:
-            _log().info(
-                "ensure %s/%s: %s (%d changes)",
-                ref.project_slug,
-                ref.workload_slug,
-                ref.action,
-                len(ref.plan),
-            )
-        return ref
+        return _report(self._native.ensure(_spec_json(spec), mode, project, timeout), mode)
 
     def get(
         self, slug: str, project: str | None = None, *, timeout: float | None = None

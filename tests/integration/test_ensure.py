@@ -125,6 +125,8 @@ def test_drifted_workload(project: Project, mode: OnDrift) -> None:
             assert [f for f, _, _ in ref.plan] == ["name", "description"]
     drift_warnings = [w for w in caught if issubclass(w.category, DriftWarning)]
     assert len(drift_warnings) == (1 if mode is OnDrift.WARN else 0)
+    if drift_warnings:
+        assert drift_warnings[0].filename == __file__  # points at the caller's line
 
 
 @pytest.mark.parametrize(
