@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind};
 use crate::slug::validate_slug;
 use crate::stream::TextStream;
 use crate::token::TokenKind;
-use crate::transport::{build_http, Body, Request, Transport};
+use crate::transport::{build_http, Request, Transport};
 
 /// How a `DataClient` is built; every field falls back to the environment.
 #[derive(Debug, Clone, Default)]
@@ -587,22 +587,6 @@ impl Endpoint {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(2));
         }
-    }
-
-    /// Sends raw bytes (multipart uploads built by the caller) to `route`.
-    pub async fn post_bytes(
-        &self,
-        route: &str,
-        bytes: Vec<u8>,
-        content_type: &'static str,
-        call: &CallOptions,
-    ) -> Result<crate::transport::Response, Error> {
-        let mut req = Request::new(Method::POST, self.path(route));
-        req.body = Some(Body {
-            bytes: Bytes::from(bytes),
-            content_type,
-        });
-        self.transport.send(&req, call).await
     }
 }
 

@@ -80,8 +80,6 @@ pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Bytes,
-    /// How many retries it took (0 = first try).
-    pub retries: u32,
 }
 
 impl Response {
@@ -220,12 +218,8 @@ impl Transport {
         let deadline = timeouts.total.map(|t| Instant::now() + t);
         let mut attempt = 0;
         loop {
-            let outcome = self.attempt(req, &timeouts, deadline).await;
-            let err = match outcome {
-                Ok(mut resp) => {
-                    resp.retries = attempt;
-                    return Ok(resp);
-                }
+            let err = match self.attempt(req, &timeouts, deadline).await {
+                Ok(resp) => return Ok(resp),
                 Err(err) => err,
             };
             attempt += 1;
@@ -282,7 +276,6 @@ impl Transport {
                 status: status.as_u16(),
                 headers,
                 body,
-                retries: 0,
             })
         } else {
             Err(http_error(status, &headers, &body))

@@ -73,6 +73,32 @@ fn kind_str(kind: TokenKind) -> &'static str {
 const TOKEN_COLUMNS: &str = "t.id, t.kind, t.project_id, p.slug, t.scope, t.secret_hash, \
      t.created_at, t.revoked_at";
 
+/// Row mappers, one per record type, so every query reads its columns the same way.
+fn project_row(r: &Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project {
+        id: r.get(0)?,
+        slug: r.get(1)?,
+        created_at: r.get(2)?,
+    })
+}
+
+fn worker_row(r: &Row<'_>) -> rusqlite::Result<Worker> {
+    Ok(Worker {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created_at: r.get(2)?,
+    })
+}
+
+fn gpu_row(r: &Row<'_>) -> rusqlite::Result<Gpu> {
+    Ok(Gpu {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        worker_id: r.get(2)?,
+        created_at: r.get(3)?,
+    })
+}
+
 fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     let kind: String = r.get(1)?;
     let hash: Vec<u8> = r.get(5)?;
@@ -176,13 +202,7 @@ impl Store for SqliteStore {
         let project = conn.query_row(
             "SELECT id, slug, created_at FROM projects WHERE slug = ?1",
             [slug],
-            |r| {
-                Ok(Project {
-                    id: r.get(0)?,
-                    slug: r.get(1)?,
-                    created_at: r.get(2)?,
-                })
-            },
+            project_row,
         )?;
         Ok((project, created))
     }
@@ -193,13 +213,7 @@ impl Store for SqliteStore {
             .query_row(
                 "SELECT id, slug, created_at FROM projects WHERE slug = ?1",
                 [slug],
-                |r| {
-                    Ok(Project {
-                        id: r.get(0)?,
-                        slug: r.get(1)?,
-                        created_at: r.get(2)?,
-                    })
-                },
+                project_row,
             )
             .optional()?)
     }
@@ -208,13 +222,7 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut stmt =
             conn.prepare_cached("SELECT id, slug, created_at FROM projects ORDER BY slug")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Project {
-                id: r.get(0)?,
-                slug: r.get(1)?,
-                created_at: r.get(2)?,
-            })
-        })?;
+        let rows = stmt.query_map([], project_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -288,13 +296,7 @@ impl Store for SqliteStore {
             .query_row(
                 "SELECT id, name, created_at FROM workers WHERE id = ?1",
                 [id],
-                |r| {
-                    Ok(Worker {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        created_at: r.get(2)?,
-                    })
-                },
+                worker_row,
             )
             .optional()?)
     }
@@ -303,13 +305,7 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut stmt =
             conn.prepare_cached("SELECT id, name, created_at FROM workers ORDER BY rowid")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Worker {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                created_at: r.get(2)?,
-            })
-        })?;
+        let rows = stmt.query_map([], worker_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -328,14 +324,7 @@ impl Store for SqliteStore {
             .query_row(
                 "SELECT id, name, worker_id, created_at FROM gpus WHERE id = ?1",
                 [id],
-                |r| {
-                    Ok(Gpu {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        worker_id: r.get(2)?,
-                        created_at: r.get(3)?,
-                    })
-                },
+                gpu_row,
             )
             .optional()?)
     }
@@ -344,14 +333,7 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut stmt =
             conn.prepare_cached("SELECT id, name, worker_id, created_at FROM gpus ORDER BY rowid")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Gpu {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                worker_id: r.get(2)?,
-                created_at: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map([], gpu_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
