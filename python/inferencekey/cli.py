@@ -1,8 +1,9 @@
 """The ``inferencekey`` command (``serve``, ``init``, ``key``, ``worker``, ``status``, …).
 
-The whole CLI is the Manager's, in Rust; this only hands it the arguments and tells it
-how to re-run itself (``python -m inferencekey``), which it needs to spawn engine
-processes from the same installation.
+The CLI is the Manager's, in Rust, except ``plan`` and ``apply`` (:mod:`inferencekey.apply`,
+which may load a Python module of specs); this only hands it the arguments and tells it how
+to re-run itself (``python -m inferencekey``), which it needs to spawn engine processes from
+the same installation.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from inferencekey import _native
 
 def main() -> None:
     """Runs the CLI with ``sys.argv`` and exits with its status."""
+    argv = sys.argv[1:]
+    if argv and argv[0] in ("plan", "apply"):
+        # Spec files may be Python modules, which only Python can load (see apply.py).
+        from inferencekey import apply
+
+        sys.exit(apply.main(argv[0], argv[1:]))
     if threading.current_thread() is threading.main_thread():
         # Give the Rust CLI the signal handling it has as its own binary: Python's SIGINT
         # handler only sets a flag that nothing checks while Rust runs, so Ctrl-C would be

@@ -19,7 +19,9 @@ const FAILURE: i32 = 1;
 #[command(
     name = "inferencekey",
     version,
-    about = "The local InferenceKey Manager and its tools"
+    about = "The local InferenceKey Manager and its tools",
+    after_help = "From the Python package also: `inferencekey plan FILE` and `inferencekey apply FILE` \
+                  (ensure() over a file of specs; see `inferencekey plan --help`)."
 )]
 struct Cli {
     #[command(subcommand)]
