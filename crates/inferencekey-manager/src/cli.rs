@@ -81,6 +81,11 @@ enum ClientCommand {
         #[command(subcommand)]
         command: GpuCommand,
     },
+    /// Print a one-time login link to the running Manager's dashboard (valid 2 minutes).
+    Dashboard {
+        #[command(flatten)]
+        dir: DataDir,
+    },
     /// Show the running Manager, its projects and workloads.
     Status {
         /// Print JSON instead of text.
@@ -440,6 +445,13 @@ fn list_of(v: &Value) -> &[Value] {
 
 async fn run_client(command: ClientCommand) -> Result<String, Failure> {
     match command {
+        ClientCommand::Dashboard { dir } => {
+            let m = Remote::find(&dir.path())?;
+            let link = m
+                .call(Method::POST, "/admin/dashboard/login-codes", None)
+                .await?;
+            Ok(text(&link["url"]))
+        }
         ClientCommand::Init { project, dir } => {
             let m = Remote::find(&dir.path())?;
             let p = m

@@ -252,6 +252,7 @@ async fn openapi() -> impl axum::response::IntoResponse {
 fn router(state: App) -> Router {
     let api = api::control::router()
         .merge(api::admin::router())
+        .merge(crate::dashboard::router())
         .route("/api/openapi.json", axum::routing::get(openapi))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
     api.merge(gateway::router())
@@ -320,6 +321,7 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         jobs: jobs.clone(),
         http,
         engine: gateway::engine_client(),
+        dashboard: Default::default(),
     });
     let stop = CancellationToken::new();
     let app = router(state.clone());

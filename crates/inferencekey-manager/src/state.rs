@@ -20,6 +20,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Pooled client the gateway forwards through.
     pub engine: crate::gateway::EngineClient,
+    /// The dashboard's login codes and sessions.
+    pub dashboard: crate::dashboard::sessions::Sessions,
 }
 
 pub type App = Arc<AppState>;

@@ -70,7 +70,7 @@ fn project_json(p: &Project) -> Value {
     json!({"id": p.id, "slug": p.slug, "created_at": p.created_at})
 }
 
-fn token_json(t: &TokenRecord) -> Value {
+pub(crate) fn token_json(t: &TokenRecord) -> Value {
     json!({
         "id": t.id,
         "kind": t.kind.prefix().trim_start_matches("ik_").trim_end_matches('_'),
@@ -151,14 +151,24 @@ async fn issue_key(
 ) -> Result<Response, ApiError> {
     admin(&app, &headers)?;
     let Path(project) = project?;
-    let obj = body_object(body)?;
-    only_keys(&obj, &["workload", "all"])?;
+    let body = issue_key_for(&app, &project, &body_object(body)?)?;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The key-issuing rules, shared with the dashboard: `{"workload": slug}` or `{"all": true}`.
+/// The answer holds the secret (`key`) once.
+pub(crate) fn issue_key_for(
+    app: &App,
+    project: &str,
+    obj: &Map<String, Value>,
+) -> Result<Value, ApiError> {
+    only_keys(obj, &["workload", "all"])?;
     let all = match obj.get("all") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ApiError::validation("all", "must be true or false")),
     };
-    let workload = opt_string(&obj, "workload")?;
+    let workload = opt_string(obj, "workload")?;
     let scope = match (workload, all) {
         (Some(w), false) => {
             validate_slug(&w, "workload").map_err(|e| ApiError::validation(e.field, e.message))?
@@ -170,13 +180,13 @@ async fn issue_key(
             ))
         }
     };
-    let project = existing_project(&app, &project)?;
+    let project = existing_project(app, project)?;
     let issued = app
         .auth
         .issue(TokenKind::Live, Some(&project), Some(&scope))?;
     let mut body = token_json(&issued.record);
     body["key"] = json!(issued.token);
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(body)
 }
 
 #[derive(Deserialize)]
@@ -212,14 +222,19 @@ async fn revoke_key(
 ) -> Result<Response, ApiError> {
     admin(&app, &headers)?;
     let Path(raw) = id?;
-    let id = parse_token(&raw).map_or(raw.as_str(), |t| t.id).to_string();
+    Ok(Json(revoke_key_by_id(&app, &raw)?).into_response())
+}
+
+/// Revokes a non-admin token or key (shared with the dashboard); the answer is its record.
+pub(crate) fn revoke_key_by_id(app: &App, raw: &str) -> Result<Value, ApiError> {
+    let id = parse_token(raw).map_or(raw, |t| t.id).to_string();
     let record = app
         .store
         .token(&id)?
         .filter(|t| t.kind != TokenKind::Admin)
         .ok_or_else(|| ApiError::not_found(format!("no token or key with id {id:?}")))?;
     let record = app.auth.revoke(&record.id)?.unwrap_or(record);
-    Ok(Json(token_json(&record)).into_response())
+    Ok(token_json(&record))
 }
 
 fn worker_json(w: &Worker) -> Value {

@@ -122,6 +122,11 @@ impl WorkloadEntry {
         self.readiness.subscribe()
     }
 
+    /// Replicas wanted by the spec and replicas serving, for status pages.
+    pub fn replica_counts(&self) -> (usize, usize) {
+        (self.spec.borrow().replicas, self.ready.borrow().len())
+    }
+
     /// A ready replica, round robin; `None` when none is ready.
     pub fn pick(&self) -> Option<String> {
         let set = self.ready.borrow();

@@ -102,6 +102,11 @@ impl ReadinessLog {
         self.closed = true;
     }
 
+    /// The recent events, oldest first (at most [`HISTORY`]), for the dashboard's log.
+    pub fn recent(&self) -> Vec<ReadinessEvent> {
+        self.events.iter().map(|(_, e)| e.clone()).collect()
+    }
+
     fn current(&self) -> Option<(u64, ReadinessEvent)> {
         self.events.back().cloned()
     }

@@ -217,6 +217,9 @@ pub trait Store: Send + Sync + 'static {
 
     fn insert_job(&self, job: &JobRecord) -> StoreResult<()>;
     fn job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
+    /// The newest jobs of one project (or all), newest first, without their bodies and
+    /// results (which may be large): for listings.
+    fn list_jobs(&self, project_id: Option<&str>, limit: usize) -> StoreResult<Vec<JobRecord>>;
     /// Atomically moves the oldest queued job to `running` and returns it.
     fn claim_next_job(&self) -> StoreResult<Option<JobRecord>>;
     fn finish_job(

@@ -571,6 +571,30 @@ impl Store for SqliteStore {
         finish_job_row(row)
     }
 
+    fn list_jobs(&self, project_id: Option<&str>, limit: usize) -> StoreResult<Vec<JobRecord>> {
+        let rows = {
+            let conn = self.conn();
+            // Same columns as JOB_COLUMNS, with the body and the result left out.
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, project_id, workload_id, kind, x'', content_type, context, status,
+                        NULL, error, created_at, updated_at
+                 FROM jobs WHERE ?1 IS NULL OR project_id = ?1
+                 ORDER BY rowid DESC LIMIT ?2",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = stmt
+                .query_map(params![project_id, limit], job_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        rows.into_iter()
+            .map(|(mut job, status)| {
+                job.status = JobStatus::parse(&status)?;
+                Ok(job)
+            })
+            .collect()
+    }
+
     fn claim_next_job(&self) -> StoreResult<Option<JobRecord>> {
         let row = {
             let conn = self.conn();
@@ -747,5 +771,21 @@ mod tests {
         assert_eq!(done.status, JobStatus::Succeeded);
         assert_eq!(done.result, Some(json!({"ok": true})));
         assert_eq!(done.context, Some(json!({"order": 7})));
+
+        let second = JobRecord {
+            id: new_id("job"),
+            ..job.clone()
+        };
+        s.insert_job(&second).unwrap();
+        let listed = s.list_jobs(Some(&p.id), 10).unwrap();
+        let ids: Vec<&str> = listed.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, [second.id.as_str(), job.id.as_str()], "newest first");
+        assert_eq!(listed[1].status, JobStatus::Succeeded);
+        assert!(
+            listed[1].body.is_empty() && listed[1].result.is_none(),
+            "no payloads"
+        );
+        assert_eq!(s.list_jobs(None, 1).unwrap().len(), 1);
+        assert!(s.list_jobs(Some("prj_other"), 10).unwrap().is_empty());
     }
 }
