@@ -19,7 +19,7 @@
 //! | `POST /v1/audio/speech`, `/v1/audio/generate` | a short WAV tone (raw PCM for `response_format: "pcm"`) |
 //! | `POST /v1/audio/transcriptions` | `reference engine (no model loaded) heard N bytes of <content type>` |
 //! | `GET /v1/audio/voices` | `{"voices": [...]}` |
-//! | `POST /forecast` | `{"forecast": {"model", "horizon", "values"}}`, the series' trend line |
+//! | `POST /forecast` | `{"forecast": {"median", "quantiles", "timestamps"?, "samples"?}}` (contract §5), the target's trend line |
 //!
 //! Errors are OpenAI-shaped: `{"error": {"message", "type", "param", "code"}}`; bad input is a
 //! 400 naming the field, unknown routes a 404, bodies over 32 MiB a 413.

@@ -578,25 +578,99 @@ async fn transcriptions_report_what_they_heard() {
 }
 
 #[tokio::test]
-async fn forecast_extends_the_trend() {
+async fn forecast_answers_the_documented_shape() {
     let e = engine().await;
     let (status, body) = e
-        .post_json("/forecast", &json!({"series": [1, 2, 3, 4], "horizon": 3}))
+        .post_json(
+            "/forecast",
+            &json!({"id": "sales", "target": [1, 2, 3, 4], "horizon": 3,
+                    "timestamps": ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"],
+                    "freq": "D", "past_covariates": {"promo": [0, 1, 0, 1]},
+                    "future_covariates": {"promo": [1, 0, 1]}}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
+    let f = &body["forecast"];
+    assert_eq!(f["median"], json!([5.0, 6.0, 7.0]));
     assert_eq!(
-        body,
-        json!({"forecast": {"model": "reference-model", "horizon": 3, "values": [5.0, 6.0, 7.0]}})
+        f["timestamps"],
+        json!(["2026-01-05", "2026-01-06", "2026-01-07"])
     );
-    for (req, param) in [
-        (json!({"horizon": 2}), "series"),
-        (json!({"series": [], "horizon": 2}), "series"),
-        (json!({"series": [1, "2"], "horizon": 2}), "series[1]"),
-        (json!({"series": [1]}), "horizon"),
-        (json!({"series": [1], "horizon": 0}), "horizon"),
+    for level in ["0.1", "0.5", "0.9"] {
+        assert_eq!(
+            f["quantiles"][level].as_array().unwrap().len(),
+            3,
+            "{level}"
+        );
+    }
+    assert!(f.get("samples").is_none());
+
+    let (_, noisy) = e
+        .post_json(
+            "/forecast",
+            &json!({"id": "x", "target": [1, 3, 2, 5, 4], "horizon": 2,
+                    "quantile_levels": [0.05, 0.95], "return_samples": true, "num_samples": 4}),
+        )
+        .await;
+    let f = &noisy["forecast"];
+    let lo = f["quantiles"]["0.05"][1].as_f64().unwrap();
+    let mid = f["median"][1].as_f64().unwrap();
+    let hi = f["quantiles"]["0.95"][1].as_f64().unwrap();
+    assert!(lo < mid && mid < hi, "{f}");
+    assert_eq!(f["samples"].as_array().unwrap().len(), 4);
+    assert!(f.get("timestamps").is_none());
+
+    for (req, field) in [
+        (json!({"target": [1], "horizon": 2}), "id"),
+        (json!({"id": "", "target": [1], "horizon": 2}), "id"),
+        (json!({"id": "a", "horizon": 2}), "target"),
+        (json!({"id": "a", "target": [], "horizon": 2}), "target"),
+        (
+            json!({"id": "a", "target": [1, true], "horizon": 2}),
+            "target[1]",
+        ),
+        (
+            json!({"id": "a", "target": [1, "2"], "horizon": 2}),
+            "target[1]",
+        ),
+        (json!({"id": "a", "target": [1]}), "horizon"),
+        (json!({"id": "a", "target": [1], "horizon": 0}), "horizon"),
+        (json!({"id": "a", "target": [1], "horizon": 1.5}), "horizon"),
+        (
+            json!({"id": "a", "target": [1, 2], "horizon": 1, "timestamps": ["2026-01-01"]}),
+            "timestamps",
+        ),
+        (
+            json!({"id": "a", "target": [1], "horizon": 1, "freq": ""}),
+            "freq",
+        ),
+        (
+            json!({"id": "a", "target": [1], "horizon": 1, "quantile_levels": [0.5, 1.0]}),
+            "quantile_levels[1]",
+        ),
+        (
+            json!({"id": "a", "target": [1], "horizon": 1, "past_covariates": {"p": [1, 2]}}),
+            "past_covariates.p",
+        ),
+        (
+            json!({"id": "a", "target": [1], "horizon": 2, "future_covariates": {"p": [1]}}),
+            "future_covariates.p",
+        ),
+        (
+            json!({"id": "a", "target": [1], "horizon": 1, "num_samples": 0}),
+            "num_samples",
+        ),
+        (
+            json!({"id": "a", "target": [1], "horizon": 1, "return_samples": "yes"}),
+            "return_samples",
+        ),
+        (
+            json!({"id": "a", "target": [1], "horizon": 1, "series": [1]}),
+            "series",
+        ),
     ] {
         let (status, answer) = e.post_json("/forecast", &req).await;
-        assert_invalid(status, &answer, param);
+        assert_invalid(status, &answer, field);
     }
 }
 
