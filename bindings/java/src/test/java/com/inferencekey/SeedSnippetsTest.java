@@ -8,19 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * The Java equivalent of every Python snippet in the product docs, run against the real local
  * Manager: the same calls, the same specs, in Java idiom.
  */
-class SeedSnippetsTest {
-    static TestManager manager;
-
-    @BeforeAll
-    static void start() { manager = TestManager.get(); }
-
+class SeedSnippetsTest extends ManagerTest {
     static final String LLAMA = "meta-llama/Llama-3.1-8B-Instruct";
     static final String LLAMA_CMD = "vllm serve meta-llama/Llama-3.1-8B-Instruct --max-model-len 8192";
 
