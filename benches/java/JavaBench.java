@@ -30,6 +30,7 @@ public class JavaBench {
     static final String MODEL = "bench-model";
     static final String KEY = "ik_live_benchkey_0123456789abcdefghijklmnopqrstuv";
     static final ObjectMapper JSON = new ObjectMapper();
+    static final java.util.concurrent.atomic.AtomicLong FLOOR_RETRIES = new java.util.concurrent.atomic.AtomicLong();
 
     interface Client {
         String chat() throws Exception;
@@ -54,7 +55,15 @@ public class JavaBench {
             HttpRequest r = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(60))
                     .header("Authorization", "Bearer " + KEY).header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body))).build();
-            HttpResponse<byte[]> resp = http.send(r, HttpResponse.BodyHandlers.ofByteArray());
+            HttpResponse<byte[]> resp;
+            try {
+                resp = http.send(r, HttpResponse.BodyHandlers.ofByteArray());
+            } catch (java.io.IOException e) {
+                // The JDK client now and then drops a pooled connection against this nginx
+                // ("Data received while in pool"); retry once, and count it in the output.
+                FLOOR_RETRIES.incrementAndGet();
+                resp = http.send(r, HttpResponse.BodyHandlers.ofByteArray());
+            }
             if (resp.statusCode() != 200) throw new IllegalStateException("HTTP " + resp.statusCode());
             return JSON.readTree(resp.body()).path("choices").path(0).path("message").path("content").asText();
         };
@@ -90,7 +99,8 @@ public class JavaBench {
         }
         StringBuilder out = new StringBuilder("{\"threads\": " + threads + ", \"per_thread\": " + perThread
                 + ", \"rounds\": " + rounds + ", \"java\": \"" + Runtime.version() + "\", \"library\": \""
-                + com.inferencekey.InferenceKey.libraryPath() + "\", \"clients\": {");
+                + com.inferencekey.InferenceKey.libraryPath() + "\", \"floor_retries\": " + FLOOR_RETRIES.get()
+                + ", \"clients\": {");
         for (int i = 0; i < names.size(); i++) {
             String n = names.get(i);
             double[] v = rates.get(n).stream().mapToDouble(Double::doubleValue).sorted().toArray();

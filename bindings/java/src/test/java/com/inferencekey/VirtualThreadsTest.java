@@ -3,6 +3,7 @@ package com.inferencekey;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -75,5 +76,47 @@ class VirtualThreadsTest extends ManagerTest {
             assertTrue(problems.isEmpty(), () -> problems.size() + " mixed-up or lost errors, e.g. " + problems.peek());
             assertEquals(THREADS * ROUNDS * 3, errors);
         }
+    }
+
+    /**
+     * The mechanism itself: a yield point is forced between the failing call and the read of
+     * its error (Thread.yield inside the call). On a virtual thread that would let another
+     * virtual thread run on the same carrier and overwrite the error in between; the binding
+     * runs the pair on a platform thread, so each thread must still read its own error.
+     */
+    @Test
+    void aYieldBetweenCallAndErrorReadCannotMixErrors() throws Exception {
+        MemorySegment client = Abi.run((l, a, out) ->
+                (int) l.mgmtNew.invokeExact(a.allocateFrom("{\"project\": \"acme\"}"), out), (l, p) -> p);
+        var problems = new ConcurrentLinkedQueue<String>();
+        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < THREADS; t++) {
+                final int id = t;
+                done.add(pool.submit(() -> {
+                    for (int r = 0; r < ROUNDS; r++) {
+                        String slug = "java-yield-" + id + "-" + r;
+                        try {
+                            Abi.runString((l, a, out) -> {
+                                int st = (int) l.get.invokeExact(client, a.allocateFrom(slug), MemorySegment.NULL, out);
+                                Thread.yield();
+                                return st;
+                            });
+                            problems.add(slug + ": no error");
+                        } catch (NotFoundException e) {
+                            if (!e.getMessage().contains(slug)) problems.add(slug + " got " + e.getMessage());
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) f.get();
+        } finally {
+            Abi.run((l, a, out) -> {
+                l.mgmtFree.invokeExact(client);
+                return 0;
+            }, (l, p) -> null);
+        }
+        assertTrue(problems.isEmpty(), () -> problems.size() + " mixed-up errors, e.g. " + problems.peek());
     }
 }
