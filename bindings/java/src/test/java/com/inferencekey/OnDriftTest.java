@@ -33,7 +33,7 @@ class OnDriftTest extends ManagerTest {
             assertEquals("config.command", drift.plan().get(0).field());
             assertEquals("vllm serve m", drift.plan().get(0).live());
             assertEquals(changed.command(), drift.plan().get(0).desired());
-            assertEquals("vllm serve m", mgmt.get("java-drift").config.get("command"), "FAIL writes nothing");
+            assertEquals("vllm serve m", mgmt.get("java-drift").config().get("command"), "FAIL writes nothing");
 
             EndpointRef wouldUpdate = mgmt.ensure(changed, OnDrift.DRY_RUN);
             assertEquals(EnsureAction.WOULD_UPDATE, wouldUpdate.action());
@@ -44,17 +44,20 @@ class OnDriftTest extends ManagerTest {
             assertEquals(1, warned.plan().size());
             EndpointRef ignored = mgmt.ensure(changed, OnDrift.IGNORE);
             assertEquals(EnsureAction.DRIFTED, ignored.action());
-            assertEquals("vllm serve m", mgmt.get("java-drift").config.get("command"), "WARN and IGNORE write nothing");
+            assertEquals("vllm serve m", mgmt.get("java-drift").config().get("command"), "WARN and IGNORE write nothing");
 
             EndpointRef updated = mgmt.ensure(changed, OnDrift.RECONCILE);
             assertEquals(EnsureAction.UPDATED, updated.action());
-            assertEquals(changed.command(), updated.workload().config.get("command"));
+            assertEquals(changed.command(), updated.workload().config().get("command"));
             assertEquals(EnsureAction.UNCHANGED, mgmt.ensure(changed).action());
             assertEquals(created.workloadId(), updated.workloadId(), "reconciled in place, not recreated");
 
             // get tolerates the slug's spelling; list has it; readiness; delete.
-            assertEquals("java-drift", mgmt.get(" Java_Drift ").slug);
-            assertTrue(mgmt.list().stream().anyMatch(w -> "java-drift".equals(w.slug)));
+            Workload got = mgmt.get(" Java_Drift ");
+            assertEquals("java-drift", got.slug());
+            assertEquals("m", got.modelName());
+            assertEquals(created.workloadId(), got.id());
+            assertTrue(mgmt.list().stream().anyMatch(w -> "java-drift".equals(w.slug())));
             assertEquals("ready", mgmt.waitUntilReady("java-drift", Duration.ofMinutes(2)).phase());
             try (var events = mgmt.readinessEvents("java-drift")) {
                 var phases = events.stream().map(ReadinessEvent::phase).toList();

@@ -44,7 +44,7 @@ class SeedSnippetsTest extends ManagerTest {
             EndpointRef again = mgmt.ensure(WorkloadSpec.builder().name("support-bot").slug("support-bot")
                     .model(LLAMA).backend(Backend.VLLM).command(LLAMA_CMD).build());
             assertEquals(EnsureAction.UNCHANGED, again.action());
-            assertEquals(1, mgmt.list().stream().filter(w -> "support-bot".equals(w.slug)).count());
+            assertEquals(1, mgmt.list().stream().filter(w -> "support-bot".equals(w.slug())).count());
 
             try (var data = DataClient.fromEnv("acme");
                  var ep = data.endpoint(ref.workloadSlug(), manager.apiKey)) {
@@ -63,10 +63,10 @@ class SeedSnippetsTest extends ManagerTest {
             var base = WorkloadSpec.builder().name("support-bot-pinned").slug("support-bot-pinned")
                     .model(LLAMA).backend(Backend.VLLM).command(LLAMA_CMD);
             EndpointRef ref = mgmt.ensure(base.vllmVersion("0.6.3").build());
-            assertEquals("0.6.3", mgmt.get(ref.workloadSlug()).config.get("vllm_version"));
+            assertEquals("0.6.3", mgmt.get(ref.workloadSlug()).config().get("vllm_version"));
             EndpointRef scaled = mgmt.ensure(base.executionPolicy(ExecutionPolicy.AUTOSCALING)
                     .executionPolicyConfig(cloudAutoscaling(5)).build());
-            assertEquals("autoscaling", scaled.workload().executionPolicy);
+            assertEquals("autoscaling", scaled.workload().executionPolicy());
             mgmt.delete("support-bot-pinned");
         }
     }
@@ -83,7 +83,7 @@ class SeedSnippetsTest extends ManagerTest {
                     .executionPolicy(ExecutionPolicy.SCHEDULED)
                     .executionPolicyConfig(Map.of("cron", "0 2 * * *"))   // nightly at 02:00
                     .build());
-            assertEquals("embedding", ref.workload().taskType);
+            assertEquals("embedding", ref.workload().taskType());
         }
         try (var data = DataClient.fromEnv("acme"); var ep = data.endpoint("billing", manager.apiKey)) {
             Embeddings emb = ep.embed(List.of("invoice #42", "refund policy"));
@@ -114,12 +114,12 @@ class SeedSnippetsTest extends ManagerTest {
             assertEquals(EnsureAction.UPDATED, a.action());
             EndpointRef s = mgmt.ensure(base.executionPolicy(ExecutionPolicy.SCHEDULED)
                     .executionPolicyConfig(Map.of("window", "Mon-Fri 08:00-20:00 Europe/Madrid")).build());
-            assertEquals("scheduled", s.workload().executionPolicy);
+            assertEquals("scheduled", s.workload().executionPolicy());
             String worker = manager.registerWorker("java-gpu-box");
             EndpointRef p = mgmt.ensure(base.workerId(worker).executionPolicy(ExecutionPolicy.FIXED)
                     .executionPolicyConfig(Map.of("replicas", 2)).build());
-            assertEquals(worker, p.workload().workerId);
-            assertEquals(2, ((Number) p.workload().executionPolicyConfig.get("replicas")).intValue());
+            assertEquals(worker, p.workload().workerId());
+            assertEquals(2, ((Number) p.workload().executionPolicyConfig().get("replicas")).intValue());
             mgmt.delete("support-bot-guide");
         }
     }
@@ -134,17 +134,17 @@ class SeedSnippetsTest extends ManagerTest {
                     .taskType(TaskType.TEXT2IMAGE).command("vllm-omni serve stabilityai/stable-diffusion-3.5-large")
                     .vllmVersion("0.6.3").executionPolicy(ExecutionPolicy.AUTOSCALING)
                     .executionPolicyConfig(cloudAutoscaling(3)).build());
-            assertEquals("text2image", img.workload().taskType);
+            assertEquals("text2image", img.workload().taskType());
             EndpointRef tts = mgmt.ensure(WorkloadSpec.builder().name("Voice over").slug("voice-over")
                     .model("hexgrad/Kokoro-82M").backend(Backend.VLLM_OMNI).taskType(TaskType.TEXT2AUDIO)
                     .command("vllm-omni serve hexgrad/Kokoro-82M").workerId(worker)
                     .executionPolicy(ExecutionPolicy.FIXED).executionPolicyConfig(Map.of("replicas", 1)).build());
-            assertEquals(worker, tts.workload().workerId);
+            assertEquals(worker, tts.workload().workerId());
             EndpointRef stt = mgmt.ensure(WorkloadSpec.builder().name("Transcriber").slug("transcriber")
                     .model("openai/whisper-large-v3").backend(Backend.VLLM_OMNI).taskType(TaskType.AUDIO2TEXT)
                     .command("vllm-omni serve openai/whisper-large-v3")
                     .executionPolicy(ExecutionPolicy.SCHEDULED).executionPolicyConfig(Map.of("cron", "0 0 * * *")).build());
-            assertEquals("audio2text", stt.workload().taskType);
+            assertEquals("audio2text", stt.workload().taskType());
             for (String slug : List.of("poster-maker", "voice-over", "transcriber")) mgmt.delete(slug);
         }
     }
@@ -157,7 +157,7 @@ class SeedSnippetsTest extends ManagerTest {
                     .model("BAAI/bge-reranker-v2-m3").backend(Backend.VLLM).taskType(TaskType.RERANKER)
                     .command("vllm serve BAAI/bge-reranker-v2-m3 --task score")
                     .executionPolicy(ExecutionPolicy.AUTOSCALING).executionPolicyConfig(cloudAutoscaling(3)).build());
-            assertEquals("reranker", ref.workload().taskType);
+            assertEquals("reranker", ref.workload().taskType());
             mgmt.waitUntilReady("search-reranker", Duration.ofMinutes(2));
         }
         try (var data = DataClient.fromEnv("acme"); var ep = data.endpoint("search-reranker", manager.apiKey)) {
