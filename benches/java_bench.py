@@ -69,13 +69,13 @@ def main() -> None:
         f"{server_share:.0%} of a core over the run; the JDK client retried "
         f"{result['floor_retries']} dropped pooled connection(s)",
         "",
-        "| client | calls/s (median) | CPU per call | ×floor (JDK HttpClient) |",
+        "| client | calls/s (median) | CPU per call | xfloor (JDK HttpClient) |",
         "|---|---:|---:|---:|",
     ]
     for name, c in result["clients"].items():
         lines.append(
             f"| {name} | {c['calls_per_s']:,.0f} | {c['cpu_us_per_call']:,.0f} µs | "
-            f"{c['calls_per_s'] / floor:.2f}× |"
+            f"{c['calls_per_s'] / floor:.2f}x |"
         )
     table = "\n".join(lines)
     print(table)
