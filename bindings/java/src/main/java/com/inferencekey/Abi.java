@@ -56,7 +56,14 @@ final class Abi {
 
         Lib(Path path) {
             this.path = path;
-            SymbolLookup lib = SymbolLookup.libraryLookup(path, Arena.global());
+            SymbolLookup lib;
+            try {
+                lib = SymbolLookup.libraryLookup(path, Arena.global());
+            } catch (IllegalArgumentException e) {
+                throw new ConfigurationException("native_library_unloadable", NativeLibrary.PROPERTY,
+                        path + " could not be loaded (" + e.getMessage() + "); it must be a libinferencekey_capi "
+                                + "build for this platform");
+            }
             Linker linker = Linker.nativeLinker();
             // "critical": short calls that neither block nor call back, so the JVM may skip the
             // thread-state transition.
@@ -216,16 +223,6 @@ final class Abi {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
-    }
-
-    /** A NUL-terminated copy of {@code s}; a NUL inside cannot cross and is an error naming {@code param}. */
-    static MemorySegment cstr(Arena arena, String s, String param) {
-        if (s == null) return MemorySegment.NULL;
-        if (s.indexOf('\0') >= 0) {
-            throw ErrorInfo.local(ErrorKind.INVALID_ARGUMENT, "invalid_argument", param,
-                    "invalid argument: " + param + " contains a NUL character").toException();
-        }
-        return arena.allocateFrom(s);
     }
 
     /** Checks a string argument before the call, so the error is thrown on the caller's thread. */

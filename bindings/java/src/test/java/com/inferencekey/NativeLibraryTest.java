@@ -61,4 +61,13 @@ class NativeLibraryTest {
         }
         assertTrue(InferenceKey.version().matches("\\d+\\.\\d+\\.\\d+.*"), InferenceKey.version());
     }
+
+    /** A file that is not a shared library is a clear error, not a crash. */
+    @Test
+    void aFileThatIsNotTheLibraryIsAConfigurationError(@TempDir Path dir) throws Exception {
+        Path bogus = Files.writeString(dir.resolve("libinferencekey_capi.so"), "not an ELF file");
+        var e = assertThrows(ConfigurationException.class, () -> new Abi.Lib(bogus));
+        assertEquals("native_library_unloadable", e.code());
+        assertTrue(e.getMessage().contains(bogus.toString()), e.getMessage());
+    }
 }
