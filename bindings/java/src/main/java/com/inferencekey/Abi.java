@@ -47,7 +47,7 @@ final class Abi {
 
     /** The bound library; loaded on first use so a missing library is a catchable error. */
     static final class Lib {
-        final MethodHandle version, statusName, lastErrorJson, stringFree;
+        final MethodHandle version, statusName, lastErrorJson, stringFree, typeFields;
         final MethodHandle mgmtNew, mgmtFree, ensure, get, list, delete, waitUntilReady, readinessEvents;
         final MethodHandle dataNew, dataFree, endpoint, endpointFree, baseUrl;
         final MethodHandle generateText, generateTextStream, embed, rerank, submitJob, jobStatus, waitJob;
@@ -84,6 +84,7 @@ final class Abi {
             statusName = h.fn("ik_status_name", FunctionDescriptor.of(ADDRESS, JAVA_INT), quick);
             lastErrorJson = h.fn("ik_last_error_json", FunctionDescriptor.of(ADDRESS), quick);
             stringFree = h.fn("ik_string_free", free, quick);
+            typeFields = h.fn("ik_type_fields", ss);
             mgmtNew = h.fn("ik_mgmt_client_new", ss);
             mgmtFree = h.fn("ik_mgmt_client_free", free);
             ensure = h.fn("ik_mgmt_ensure", ssss);
@@ -214,6 +215,13 @@ final class Abi {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
+    }
+
+    /** {@code ik_type_fields}: the JSON field names of one of the core's types. */
+    static java.util.List<String> typeFields(String typeName) {
+        String name = checkedArg(typeName, "type_name");
+        String json = runString((l, a, out) -> (int) l.typeFields.invokeExact(a.allocateFrom(name), out));
+        return fromJson(json, JSON.getTypeFactory().constructCollectionType(java.util.List.class, String.class));
     }
 
     static String version() {

@@ -42,14 +42,23 @@ public final class DataClient implements AutoCloseable {
      * @throws PermissionDeniedException ({@code wrong_credential_type}) for an {@code ik_sdk_} token
      * @throws ConfigurationException when no key is given or set
      */
-    public Endpoint endpoint(String workload, String apiKey) {
+    public Endpoint endpoint(String workload, String apiKey) { return endpoint(workload, apiKey, null); }
+
+    /** {@link #endpoint(String, String)} in another project than the client's. */
+    public Endpoint endpoint(String workload, String apiKey, String project) {
         String w = Abi.checkedArg(workload, "workload");
-        Map<String, Object> o = new LinkedHashMap<>();
-        Options.put(o, "api_key", apiKey);
-        String opts = Abi.toJson(o, "options");
+        String opts = Abi.toJson(endpointOptions(apiKey, project), "options");
         MemorySegment ptr = handle.use(c -> Abi.run((l, a, out) ->
                 (int) l.endpoint.invokeExact(c, a.allocateFrom(w), a.allocateFrom(opts), out), (l, p) -> p));
         return new Endpoint(ptr, w);
+    }
+
+    /** The endpoint options object (the core's {@code EndpointSettings}). */
+    static Map<String, Object> endpointOptions(String apiKey, String project) {
+        Map<String, Object> o = new LinkedHashMap<>();
+        Options.put(o, "api_key", apiKey);
+        Options.put(o, "project", project);
+        return o;
     }
 
     /** Frees the client; idempotent. Endpoints made from it stay usable. */

@@ -47,23 +47,20 @@ public final class Endpoint implements AutoCloseable {
     }
 
     /** Embeddings of {@code input}, in order. */
-    public Embeddings embed(List<String> input) { return embed(input, null); }
+    public Embeddings embed(List<String> input) { return embed(EmbedRequest.of(input)); }
 
-    /** Embeddings with a model override. */
-    public Embeddings embed(List<String> input, String model) {
-        Map<String, Object> r = new LinkedHashMap<>();
-        r.put("input", input);
-        Options.put(r, "model", model);
-        return call(handle, Abi.lib().embed, Abi.toJson(r, "request"), Embeddings.class);
+    /** Embeddings, with a model override, extra body keys or a timeout. */
+    public Embeddings embed(EmbedRequest request) {
+        return call(handle, Abi.lib().embed, Abi.toJson(request, "request"), Embeddings.class);
     }
 
     /** Ranks {@code documents} against {@code query}, best first; {@code topN} null for all. */
     public RerankResult rerank(String query, List<?> documents, Integer topN) {
-        Map<String, Object> r = new LinkedHashMap<>();
-        r.put("query", query);
-        r.put("documents", documents);
-        Options.put(r, "top_n", topN);
-        return call(handle, Abi.lib().rerank, Abi.toJson(r, "request"), RerankResult.class);
+        return rerank(RerankRequest.of(query, documents, topN));
+    }
+
+    public RerankResult rerank(RerankRequest request) {
+        return call(handle, Abi.lib().rerank, Abi.toJson(request, "request"), RerankResult.class);
     }
 
     /** Submits an async job and returns its id. */

@@ -35,8 +35,6 @@ public enum ErrorKind {
     TIMEOUT("timeout", TimeoutException::new),
     /** The server answered something unusable (bad JSON, a truncated stream). */
     PROTOCOL("protocol", ProtocolException::new),
-    /** The call was cancelled. */
-    CANCELLED("cancelled", CancelledException::new),
     /** Any other HTTP error status. */
     HTTP("http", HttpException::new),
     /** A bug in the SDK, caught at the ABI boundary. */

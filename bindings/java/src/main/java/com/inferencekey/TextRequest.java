@@ -25,6 +25,11 @@ public record TextRequest(
         Long seed,
         Object responseFormat,
         Object tools,
+        Double frequencyPenalty,
+        Double presencePenalty,
+        Boolean logprobs,
+        Integer n,
+        String user,
         Map<String, Object> extra,
         @JsonIgnore Duration timeout) {
 
@@ -52,6 +57,10 @@ public record TextRequest(
         private Double temperature, topP;
         private Integer maxTokens;
         private Object stop, responseFormat, tools;
+        private Double frequencyPenalty, presencePenalty;
+        private Boolean logprobs;
+        private Integer n;
+        private String user;
         private Long seed;
         private Map<String, Object> extra;
         private Duration timeout;
@@ -69,12 +78,20 @@ public record TextRequest(
         public Builder seed(long v) { seed = v; return this; }
         public Builder responseFormat(Object v) { responseFormat = v; return this; }
         public Builder tools(Object v) { tools = v; return this; }
+        public Builder frequencyPenalty(double v) { frequencyPenalty = v; return this; }
+        public Builder presencePenalty(double v) { presencePenalty = v; return this; }
+        public Builder logprobs(boolean v) { logprobs = v; return this; }
+        /** How many choices to generate. */
+        public Builder n(int v) { n = v; return this; }
+        /** An end-user id passed to the server. */
+        public Builder user(String v) { user = v; return this; }
+        /** Body keys passed through verbatim. */
         public Builder extra(Map<String, Object> v) { extra = v == null ? null : new LinkedHashMap<>(v); return this; }
         public Builder timeout(Duration v) { timeout = v; return this; }
 
         public TextRequest build() {
             return new TextRequest(prompt, messages, model, temperature, maxTokens, topP, stop, seed, responseFormat,
-                    tools, extra, timeout);
+                    tools, frequencyPenalty, presencePenalty, logprobs, n, user, extra, timeout);
         }
     }
 }

@@ -17,6 +17,7 @@ public record Workload(
         String projectSlug,
         String name,
         String slug,
+        String workloadSlug,
         String description,
         String taskType,
         String backend,

@@ -62,12 +62,22 @@ class NativeLibraryTest {
         assertTrue(InferenceKey.version().matches("\\d+\\.\\d+\\.\\d+.*"), InferenceKey.version());
     }
 
-    /** A file that is not a shared library is a clear error, not a crash. */
+    /** A library that cannot be opened is a clear error naming it, not a crash. */
     @Test
-    void aFileThatIsNotTheLibraryIsAConfigurationError(@TempDir Path dir) throws Exception {
-        Path bogus = Files.writeString(dir.resolve("libinferencekey_capi.so"), "not an ELF file");
-        var e = assertThrows(ConfigurationException.class, () -> new Abi.Lib(bogus));
+    void aLibraryThatCannotBeOpenedIsAConfigurationError(@TempDir Path dir) {
+        Path missing = dir.resolve("gone/libinferencekey_capi.so");
+        var e = assertThrows(ConfigurationException.class, () -> new Abi.Lib(missing));
         assertEquals("native_library_unloadable", e.code());
-        assertTrue(e.getMessage().contains(bogus.toString()), e.getMessage());
+        assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
+    }
+
+    /** A shared library that is not the SDK (here libc) is named as a mismatch. */
+    @Test
+    void anotherLibraryIsAMismatch() {
+        Path libc = Path.of("/lib/x86_64-linux-gnu/libc.so.6");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(libc), "no glibc at the Debian path");
+        var e = assertThrows(ConfigurationException.class, () -> new Abi.Lib(libc));
+        assertEquals("native_library_mismatch", e.code());
+        assertTrue(e.getMessage().contains("has no symbol ik_version"), e.getMessage());
     }
 }

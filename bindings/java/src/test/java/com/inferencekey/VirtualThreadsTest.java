@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
 class VirtualThreadsTest extends ManagerTest {
     static final String WORKLOAD = "java-vthreads";
     static final int THREADS = 32;
-    static final int ROUNDS = 15;
+    static final int ROUNDS = 8;
+    static final int YIELD_ROUNDS = 15;
 
     @BeforeAll
     static void workload() { ensureReady(chat(WORKLOAD).build()); }
@@ -94,7 +95,7 @@ class VirtualThreadsTest extends ManagerTest {
             for (int t = 0; t < THREADS; t++) {
                 final int id = t;
                 done.add(pool.submit(() -> {
-                    for (int r = 0; r < ROUNDS; r++) {
+                    for (int r = 0; r < YIELD_ROUNDS; r++) {
                         String slug = "java-yield-" + id + "-" + r;
                         try {
                             Abi.runString((l, a, out) -> {
