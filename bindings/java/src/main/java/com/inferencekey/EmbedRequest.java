@@ -1,0 +1,20 @@
+package com.inferencekey;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/** An embeddings request: the {@code input} texts, an optional model, body {@code extra}s and a timeout. */
+public record EmbedRequest(List<String> input, String model, Map<String, Object> extra, @JsonIgnore Duration timeout) {
+    public EmbedRequest {
+        input = input == null ? null : List.copyOf(input);
+    }
+
+    /** Embeddings of {@code input} with the workload's model. */
+    public static EmbedRequest of(List<String> input) { return new EmbedRequest(input, null, null, null); }
+
+    @JsonProperty("timeout")
+    Double timeoutSeconds() { return Options.seconds(timeout); }
+}

@@ -1,0 +1,7 @@
+package com.inferencekey;
+
+import java.util.List;
+import java.util.Map;
+
+/** Embedding vectors, in input order, and the model that made them. */
+public record Embeddings(List<float[]> embeddings, String model, Map<String, Object> usage) {}

@@ -1,0 +1,35 @@
+package com.inferencekey;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.time.Duration;
+import java.util.Base64;
+
+/**
+ * An async job: a {@code kind} ({@code chat}, {@code embeddings}, {@code rerank}, ...) and
+ * either a JSON {@code body} or binary bytes with their content type; {@code context} is
+ * echoed to the webhook.
+ */
+public record JobRequest(String kind, Object body, @JsonIgnore byte[] bytes, String contentType, Object context,
+                         @JsonIgnore Duration timeout) {
+
+    /** A job with a JSON body. */
+    public static JobRequest json(String kind, Object body) { return new JobRequest(kind, body, null, null, null, null); }
+
+    /** A job with a binary body (audio, images). */
+    public static JobRequest binary(String kind, byte[] bytes, String contentType) {
+        return new JobRequest(kind, null, bytes.clone(), contentType, null, null);
+    }
+
+    /** The same job with a webhook context. */
+    public JobRequest withContext(Object ctx) { return new JobRequest(kind, body, bytes, contentType, ctx, timeout); }
+
+    /** The same job with a call timeout. */
+    public JobRequest withTimeout(Duration t) { return new JobRequest(kind, body, bytes, contentType, context, t); }
+
+    @JsonProperty("body_b64")
+    String bodyB64() { return bytes == null ? null : Base64.getEncoder().encodeToString(bytes); }
+
+    @JsonProperty("timeout")
+    Double timeoutSeconds() { return timeout == null ? null : timeout.toNanos() / 1e9; }
+}

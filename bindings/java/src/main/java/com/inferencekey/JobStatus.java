@@ -1,0 +1,9 @@
+package com.inferencekey;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/** A job's state: {@code queued}, {@code running}, {@code succeeded} or {@code failed}, with its result or error. */
+public record JobStatus(String jobId, String status, JsonNode result, JsonNode error) {
+    /** True once the job has succeeded or failed. */
+    public boolean done() { return "succeeded".equals(status) || "failed".equals(status); }
+}

@@ -1,0 +1,33 @@
+package com.inferencekey;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+
+/** Base of the tests that talk to the real Manager: starts it once, checks no handle leaked. */
+abstract class ManagerTest {
+    static TestManager manager;
+
+    @BeforeAll
+    static void startManager() { manager = TestManager.get(); }
+
+    /** Every test closes what it opened: no native handle outlives it. */
+    @AfterEach
+    void noLeakedHandles() {
+        assertEquals(0, NativeHandles.live(), () -> "live native handles: " + NativeHandles.liveByType());
+    }
+
+    static WorkloadSpec.Builder chat(String slug) {
+        return WorkloadSpec.builder().name("Java " + slug).slug(slug).model("m").backend(Backend.VLLM)
+                .command("vllm serve m");
+    }
+
+    /** Ensures a chat workload once and waits until it is ready. */
+    static void ensureReady(WorkloadSpec spec) {
+        try (var mgmt = ManagementClient.fromEnv("acme")) {
+            mgmt.ensure(spec);
+            mgmt.waitUntilReady(spec.slug(), java.time.Duration.ofMinutes(2));
+        }
+    }
+}
