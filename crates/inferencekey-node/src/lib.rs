@@ -1,0 +1,46 @@
+//! The InferenceKey SDK as a Node-API addon. It only marshals: every argument arrives as the
+//! JSON of a core type (snake_case keys; the TypeScript layer in `bindings/node` converts
+//! camelCase with one generic rule), every result leaves as that type's JSON, and every error
+//! leaves as the core error's fields, which the TypeScript layer turns into its error classes
+//! by the core's kind name. Rules (drift, slugs, tokens, retries, timeouts) stay in the core.
+//!
+//! All calls run on one Tokio runtime (installed at module load, shared by every client) and
+//! return Promises. A call made with a cancel id (see [`cancel`]) is raced against that id:
+//! aborting drops the core's future, which closes its socket.
+
+mod cancel;
+mod data;
+mod errors;
+mod management;
+mod marshal;
+mod stream;
+mod webhooks;
+
+use napi_derive::napi;
+
+/// Installs the process's one runtime for the addon's futures before any call is made. Two
+/// worker threads: the SDK's work is IO, and the package must not compete with the app.
+#[napi_derive::module_init]
+fn init() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("inferencekey-io")
+        .enable_all()
+        .build();
+    if let Ok(rt) = rt {
+        napi::bindgen_prelude::create_custom_tokio_runtime(rt);
+    }
+}
+
+/// The SDK version (the core's), sent in `User-Agent`.
+#[napi]
+pub fn version() -> String {
+    inferencekey_core::VERSION.to_string()
+}
+
+/// Every error kind the core reports, by name: the TypeScript layer's class table is checked
+/// against this list by a test.
+#[napi]
+pub fn error_kinds() -> Vec<String> {
+    errors::kind_names()
+}

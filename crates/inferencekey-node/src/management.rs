@@ -1,0 +1,223 @@
+//! The control-plane client: `ensure`, get/list/delete, readiness.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use inferencekey_core::management::{ManagementConfig, ReadinessStream as CoreReadiness};
+use inferencekey_core::{ClientOptions, WorkloadSpec};
+use napi::bindgen_prelude::PromiseRaw;
+use napi::Env;
+use napi_derive::napi;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::errors::IntoNapi;
+use crate::marshal;
+use crate::stream::spawn;
+
+/// How long `waitUntilReady` waits when the call gives no `timeout`.
+const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[napi]
+pub struct ManagementClient {
+    inner: Arc<inferencekey_core::ManagementClient>,
+    options: ClientOptions,
+}
+
+fn json(v: &impl serde::Serialize) -> Result<String, inferencekey_core::Error> {
+    serde_json::to_string(v)
+        .map_err(|e| inferencekey_core::Error::protocol(format!("could not encode a result: {e}")))
+}
+
+#[napi]
+impl ManagementClient {
+    /// `settings`: the JSON of the client settings (`base_url`, `project`, `sdk_token`,
+    /// `timeout`, `connect_timeout`, `read_timeout`, `max_retries`); absent values fall back
+    /// to the `INFERENCEKEY_*` environment.
+    #[napi(constructor)]
+    pub fn new(settings: String) -> napi::Result<Self> {
+        let s = marshal::client_settings(&settings, "sdk_token").napi()?;
+        let options = s.options.clone();
+        let inner = inferencekey_core::ManagementClient::new(ManagementConfig {
+            project: s.project,
+            base_url: s.base_url,
+            sdk_token: s.token,
+            options: s.options,
+        })
+        .napi()?;
+        Ok(ManagementClient {
+            inner: Arc::new(inner),
+            options,
+        })
+    }
+
+    #[napi(getter)]
+    pub fn base_url(&self) -> String {
+        self.inner.base_url().to_string()
+    }
+
+    #[napi(getter)]
+    pub fn project(&self) -> Option<String> {
+        self.inner.project().map(str::to_string)
+    }
+
+    /// Resolves to the EndpointRef's JSON.
+    #[napi]
+    pub fn ensure<'e>(
+        &self,
+        env: &'e Env,
+        spec: String,
+        options: String,
+        cancel: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'e, String>> {
+        let spec = WorkloadSpec::from_json(&spec).napi()?;
+        let (mode, call) = marshal::ensure_settings(&options).napi()?;
+        let opts = marshal::within(&self.options, call.timeout);
+        let inner = Arc::clone(&self.inner);
+        spawn(env, cancel, async move {
+            let r = inner
+                .ensure(&spec, mode, call.project.as_deref(), &opts)
+                .await?;
+            json(&marshal::endpoint_ref(&r))
+        })
+    }
+
+    /// Resolves to the workload's JSON.
+    #[napi]
+    pub fn get<'e>(
+        &self,
+        env: &'e Env,
+        slug: String,
+        options: String,
+        cancel: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'e, String>> {
+        let call = marshal::call_settings(&options).napi()?;
+        let opts = marshal::within(&self.options, call.timeout);
+        let inner = Arc::clone(&self.inner);
+        spawn(env, cancel, async move {
+            json(&inner.get(&slug, call.project.as_deref(), &opts).await?)
+        })
+    }
+
+    #[napi]
+    pub fn list<'e>(
+        &self,
+        env: &'e Env,
+        options: String,
+        cancel: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'e, String>> {
+        let call = marshal::call_settings(&options).napi()?;
+        let opts = marshal::within(&self.options, call.timeout);
+        let inner = Arc::clone(&self.inner);
+        spawn(env, cancel, async move {
+            json(&inner.list(call.project.as_deref(), &opts).await?)
+        })
+    }
+
+    #[napi]
+    pub fn delete<'e>(
+        &self,
+        env: &'e Env,
+        slug: String,
+        options: String,
+        cancel: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'e, String>> {
+        let call = marshal::call_settings(&options).napi()?;
+        let opts = marshal::within(&self.options, call.timeout);
+        let inner = Arc::clone(&self.inner);
+        spawn(env, cancel, async move {
+            inner.delete(&slug, call.project.as_deref(), &opts).await?;
+            Ok("null".to_string())
+        })
+    }
+
+    /// Resolves to the `ready` event's JSON.
+    #[napi]
+    pub fn wait_until_ready<'e>(
+        &self,
+        env: &'e Env,
+        slug: String,
+        options: String,
+        cancel: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'e, String>> {
+        let call = marshal::call_settings(&options).napi()?;
+        let timeout = call.timeout.unwrap_or(DEFAULT_READY_TIMEOUT);
+        let inner = Arc::clone(&self.inner);
+        spawn(env, cancel, async move {
+            let ev = inner
+                .wait_until_ready(&slug, call.project.as_deref(), timeout, |_| {})
+                .await?;
+            json(&ev)
+        })
+    }
+
+    /// Opens the readiness stream; resolves to a [`ReadinessStream`].
+    #[napi]
+    pub fn readiness_events<'e>(
+        &self,
+        env: &'e Env,
+        slug: String,
+        options: String,
+        cancel: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'e, ReadinessStream>> {
+        let call = marshal::call_settings(&options).napi()?;
+        let opts = marshal::within(&self.options, call.timeout);
+        let inner = Arc::clone(&self.inner);
+        spawn(env, cancel, async move {
+            let s = inner
+                .readiness_events(&slug, call.project.as_deref(), &opts)
+                .await?;
+            Ok(ReadinessStream {
+                inner: Arc::new(Mutex::new(Some(s))),
+                closed: CancellationToken::new(),
+            })
+        })
+    }
+}
+
+/// A readiness event stream. `close()` (the async iterator's `return`) drops the response.
+#[napi]
+pub struct ReadinessStream {
+    inner: Arc<Mutex<Option<CoreReadiness>>>,
+    closed: CancellationToken,
+}
+
+#[napi]
+impl ReadinessStream {
+    /// The next event's JSON, or `null` when the stream ended or was closed.
+    #[napi]
+    pub fn next<'e>(
+        &self,
+        env: &'e Env,
+        cancel: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'e, Option<String>>> {
+        let inner = Arc::clone(&self.inner);
+        let closed = self.closed.clone();
+        spawn(env, cancel, async move {
+            let mut guard = inner.lock().await;
+            let Some(s) = guard.as_mut() else {
+                return Ok(None);
+            };
+            let next = tokio::select! {
+                biased;
+                _ = closed.cancelled() => Ok(None),
+                r = s.next_event() => r,
+            };
+            match next {
+                Ok(Some(ev)) => Ok(Some(json(&ev)?)),
+                other => {
+                    *guard = None;
+                    other.map(|_| None)
+                }
+            }
+        })
+    }
+
+    #[napi]
+    pub fn close(&self) {
+        self.closed.cancel();
+        if let Ok(mut g) = self.inner.try_lock() {
+            *g = None;
+        }
+    }
+}
