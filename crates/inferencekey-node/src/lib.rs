@@ -44,3 +44,25 @@ pub fn version() -> String {
 pub fn error_kinds() -> Vec<String> {
     errors::kind_names()
 }
+
+/// The wire strings of the core's enums, by enum: the TypeScript enum objects are checked
+/// against these by a test.
+#[napi]
+pub fn enums() -> serde_json::Value {
+    use inferencekey_core::{Backend, ExecutionPolicy, OnDrift, TaskType};
+    serde_json::json!({
+        "Backend": Backend::KNOWN.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+        "TaskType": TaskType::KNOWN.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+        "ExecutionPolicy": ExecutionPolicy::KNOWN.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+        "OnDrift": OnDrift::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+/// The core's local checks of a spec (the JSON of a WorkloadSpec); throws the field errors.
+#[napi]
+pub fn validate_spec(spec: String) -> napi::Result<()> {
+    use errors::IntoNapi;
+    inferencekey_core::WorkloadSpec::from_json(&spec)
+        .and_then(|s| s.validate())
+        .napi()
+}
