@@ -119,6 +119,8 @@ export class NativeIterator<T> implements AsyncIterableIterator<T> {
       }
       const stream = this.#stream;
       const batch = await invoke(this.#signal, (id) => stream.next(id));
+      // An abort closes the stream too, which may end it (null) before the cancel lands.
+      this.#signal?.throwIfAborted();
       if (batch === null) {
         this.close();
         return { value: undefined, done: true };
