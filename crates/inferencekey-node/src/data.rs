@@ -120,7 +120,9 @@ impl Endpoint {
         let opts = marshal::within(&self.options, timeout);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
-            json(&marshal::text_result(&inner.generate_text(&req, &opts).await?))
+            json(&marshal::text_result(
+                &inner.generate_text(&req, &opts).await?,
+            ))
         })
     }
 

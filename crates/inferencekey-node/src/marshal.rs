@@ -250,8 +250,10 @@ pub fn embed_request(text: &str) -> Result<Embed, Error> {
         timeout: r.seconds("timeout"),
     };
     if input.is_none() {
-        r.problems
-            .push(FieldError::new("input", "is required: a string or a list of strings"));
+        r.problems.push(FieldError::new(
+            "input",
+            "is required: a string or a list of strings",
+        ));
     }
     r.finish()?;
     Ok(e)
