@@ -74,7 +74,6 @@ typedef enum ik_status {
   IK_ERR_CONNECTION = 11,
   IK_ERR_TIMEOUT = 12,
   IK_ERR_PROTOCOL = 13,
-  IK_ERR_CANCELLED = 14,
   IK_ERR_HTTP = 15,
   IK_ERR_INTERNAL = 16,
 } ik_status;
@@ -94,6 +93,9 @@ typedef struct ik_mgmt_client ik_mgmt_client;
 // An open stream. Thread-safe (calls are serialised); free with `ik_stream_free`, which
 // closes the connection.
 typedef struct ik_stream ik_stream;
+
+// Every status, for `ik_status_name`.
+#define ALL_STATUSES { IK_OK, IK_ERR_INVALID_ARGUMENT, IK_ERR_CONFIGURATION, IK_ERR_VALIDATION, IK_ERR_DRIFT, IK_ERR_AUTH, IK_ERR_PERMISSION_DENIED, IK_ERR_NOT_FOUND, IK_ERR_CONFLICT, IK_ERR_RATE_LIMITED, IK_ERR_SERVER, IK_ERR_CONNECTION, IK_ERR_TIMEOUT, IK_ERR_PROTOCOL, IK_ERR_HTTP, IK_ERR_INTERNAL, }
 
 #ifdef __cplusplus
 extern "C" {
@@ -119,6 +121,15 @@ char *ik_last_error_json(void);
 // The `display` text of this thread's last error, or NULL when the last call succeeded.
 // Free with `ik_string_free`.
 char *ik_last_error_message(void);
+
+// The JSON field names of one of the SDK's types, as a JSON array of strings: `type_name` is
+// `TextRequest`, `EmbedRequest`, `RerankRequest`, `JobRequest`, `ManagementSettings`,
+// `DataSettings`, `EndpointSettings` or `Workload`. Bindings check their own declarations
+// against it in their tests; an unknown name is `IK_ERR_INVALID_ARGUMENT`.
+//
+// # Safety
+// `type_name` is a NUL-terminated string; `out_json` is valid for a write.
+enum ik_status ik_type_fields(const char *type_name, char **out_json);
 
 // Frees a string returned by this library. NULL is a no-op.
 //
@@ -169,7 +180,9 @@ enum ik_status ik_endpoint_base_url(const struct ik_endpoint *endpoint, char **o
 // A chat completion.
 //
 // `request_json`: exactly one of `prompt` (a string) or `messages` (OpenAI messages); any of
-// `model`, `temperature`, `max_tokens`, `top_p`, `stop`, `seed`, `response_format`, `tools`;
+// `model`, `temperature`, `max_tokens`, `top_p`, `stop`, `seed`, `response_format`, `tools`,
+// `frequency_penalty`, `presence_penalty`, `logprobs`, `n`, `user` (the fields of the core's
+// `TextRequest`);
 // `extra` (an object of body keys passed through verbatim); `timeout` (seconds). On success
 // `*out_json` is `{"text", "model", "finish_reason", "usage", "message", "raw"}` where
 // `message` is the full first message when it carries more than text (tool calls) and `raw`

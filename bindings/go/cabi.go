@@ -21,6 +21,26 @@ import (
 // Version is the version of the linked SDK core.
 func Version() string { return C.GoString(C.ik_version()) }
 
+// TypeFields lists the JSON fields of one of the core's types (TextRequest, Workload, …), as
+// the library declares them; the tests check this package's structs against it.
+func TypeFields(name string) ([]string, error) {
+	var a cstrings
+	defer a.free()
+	cname, err := a.str(name, "type_name")
+	if err != nil {
+		return nil, err
+	}
+	var out *C.char
+	if err := ccall(func() C.enum_ik_status { return C.ik_type_fields(cname, &out) }); err != nil {
+		return nil, err
+	}
+	var fields []string
+	if err := json.Unmarshal([]byte(takeString(out)), &fields); err != nil {
+		return nil, err
+	}
+	return fields, nil
+}
+
 // cstrings holds the C copies of a call's string arguments until the call returns.
 type cstrings struct{ ptrs []unsafe.Pointer }
 

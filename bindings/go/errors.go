@@ -1,5 +1,10 @@
 package inferencekey
 
+/*
+#include "inferencekey.h"
+*/
+import "C"
+
 import "time"
 
 // Kind says what went wrong, at the granularity a caller branches on. The values are the
@@ -31,13 +36,26 @@ const (
 	// KindTimeout: a connect, read-idle or total deadline passed.
 	KindTimeout Kind = "timeout"
 	// KindProtocol: the server answered something unusable (bad JSON, a truncated stream).
-	KindProtocol  Kind = "protocol"
-	KindCancelled Kind = "cancelled"
+	KindProtocol Kind = "protocol"
 	// KindHTTP: any other HTTP error status.
 	KindHTTP Kind = "http"
 	// KindInternal: a bug in the SDK, caught at the ABI boundary.
 	KindInternal Kind = "internal"
 )
+
+// StatusName is the library's name of an ABI status (the Kind of errors with that status).
+func StatusName(status int) string { return C.GoString(C.ik_status_name(C.int32_t(status))) }
+
+// KnownKind says whether k is one of the kinds declared above.
+func KnownKind(k Kind) bool {
+	switch k {
+	case KindInvalidArgument, KindConfiguration, KindValidation, KindDrift, KindAuth,
+		KindPermissionDenied, KindNotFound, KindConflict, KindRateLimited, KindServer,
+		KindConnection, KindTimeout, KindProtocol, KindHTTP, KindInternal:
+		return true
+	}
+	return false
+}
 
 // FieldProblem is one invalid field found by validation.
 type FieldProblem struct {
@@ -105,7 +123,6 @@ var (
 	ErrConnection       = &Error{Kind: KindConnection}
 	ErrTimeout          = &Error{Kind: KindTimeout}
 	ErrProtocol         = &Error{Kind: KindProtocol}
-	ErrCancelled        = &Error{Kind: KindCancelled}
 	ErrHTTP             = &Error{Kind: KindHTTP}
 	ErrInternal         = &Error{Kind: KindInternal}
 )

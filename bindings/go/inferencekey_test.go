@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"os"
+	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -232,6 +234,60 @@ func TestEnsureLifecycle(t *testing.T) {
 	}
 }
 
+// jsonFields lists the json tags of a struct's fields (those not tagged "-").
+func jsonFields(v any) []string {
+	var out []string
+	ty := reflect.TypeOf(v)
+	for i := 0; i < ty.NumField(); i++ {
+		tag := strings.Split(ty.Field(i).Tag.Get("json"), ",")[0]
+		if tag != "" && tag != "-" {
+			out = append(out, tag)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// The Go structs declare the same fields as the core's types (no Manager needed).
+func TestFieldListsMatchTheCore(t *testing.T) {
+	for name, v := range map[string]any{
+		"TextRequest": inferencekey.TextRequest{},
+		"Workload":    inferencekey.Workload{},
+	} {
+		core, err := inferencekey.TypeFields(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(core)
+		if got := jsonFields(v); !reflect.DeepEqual(got, core) {
+			t.Errorf("%s: Go declares %v, the core %v", name, got, core)
+		}
+	}
+	if _, err := inferencekey.TypeFields("Nope"); err == nil {
+		t.Fatal("an unknown type is an error")
+	}
+}
+
+// Go's kinds are the core's error kinds plus the ABI's own two (checked through the C
+// status names, which a Rust test checks against the core's table).
+func TestKindsMatchTheCore(t *testing.T) {
+	var kinds []string
+	for status := 1; status < 32; status++ {
+		name := inferencekey.StatusName(status)
+		if name != "unknown" {
+			kinds = append(kinds, name)
+		}
+	}
+	if len(kinds) != 15 {
+		t.Fatalf("statuses %v", kinds)
+	}
+	for _, k := range kinds {
+		if !inferencekey.KnownKind(inferencekey.Kind(k)) {
+			t.Errorf("the library reports kind %q, which Go does not declare", k)
+		}
+	}
+}
+
 func TestGenerateText(t *testing.T) {
 	workloads(t)
 	ep := endpoint(t, "go-chat")
@@ -252,6 +308,25 @@ func TestGenerateText(t *testing.T) {
 	_, err = ep.GenerateText(ctx, inferencekey.TextRequest{})
 	if asError(t, err, inferencekey.KindValidation).Field != "prompt" {
 		t.Fatal("field")
+	}
+
+	// The parameters added to the core's TextRequest reach the engine under their names.
+	out, err = ep.GenerateText(ctx, inferencekey.TextRequest{Prompt: "Hola", MaxTokens: inferencekey.Int(4),
+		FrequencyPenalty: inferencekey.Float(0.5), PresencePenalty: inferencekey.Float(-0.5),
+		Logprobs: inferencekey.Bool(true), N: inferencekey.Int(1), User: "end-user-42"})
+	if err != nil || !strings.Contains(string(out.Raw), `"logprobs":{"content":[]}`) {
+		t.Fatalf("new parameters: %s %v", out.Raw, err)
+	}
+	for field, req := range map[string]inferencekey.TextRequest{
+		"frequency_penalty": {Prompt: "Hola", FrequencyPenalty: inferencekey.Float(3)},
+		"presence_penalty":  {Prompt: "Hola", PresencePenalty: inferencekey.Float(-3)},
+		"n":                 {Prompt: "Hola", N: inferencekey.Int(2)},
+		"user":              {Prompt: "Hola", User: strings.Repeat("u", 300)},
+	} {
+		_, err = ep.GenerateText(ctx, req)
+		if got := asError(t, err, inferencekey.KindValidation).Field; got != field {
+			t.Fatalf("%s: field %q", field, got)
+		}
 	}
 
 	var wg sync.WaitGroup

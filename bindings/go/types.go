@@ -84,6 +84,7 @@ type Workload struct {
 	ProjectSlug           string          `json:"project_slug"`
 	Name                  string          `json:"name"`
 	Slug                  string          `json:"slug"`
+	WorkloadSlug          string          `json:"workload_slug"`
 	Description           string          `json:"description"`
 	TaskType              TaskType        `json:"task_type"`
 	Backend               Backend         `json:"backend"`
@@ -97,6 +98,20 @@ type Workload struct {
 	UpdatedAt             string          `json:"updated_at"`
 	// Status is the readiness phase (a local Manager extension; empty elsewhere).
 	Status string `json:"status"`
+	// StatusMessage says what the phase means in words (a local Manager extension).
+	StatusMessage string `json:"status_message"`
+	// Raw is every field the server sent, those this SDK version does not know included.
+	Raw map[string]any `json:"-"`
+}
+
+// UnmarshalJSON decodes the known fields and keeps the whole object in Raw, as the core's
+// Workload keeps unknown fields.
+func (w *Workload) UnmarshalJSON(b []byte) error {
+	type known Workload
+	if err := json.Unmarshal(b, (*known)(w)); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &w.Raw)
 }
 
 // EnsureAction is what Ensure did, or in dry-run mode would do.
@@ -162,6 +177,15 @@ type TextRequest struct {
 	Seed           *int64    `json:"seed,omitempty"`
 	ResponseFormat any       `json:"response_format,omitempty"`
 	Tools          any       `json:"tools,omitempty"`
+	// FrequencyPenalty and PresencePenalty are OpenAI's -2..2 repetition penalties.
+	FrequencyPenalty *float64 `json:"frequency_penalty,omitempty"`
+	PresencePenalty  *float64 `json:"presence_penalty,omitempty"`
+	// Logprobs asks for the log probabilities of the output tokens (see TextResult.Raw).
+	Logprobs *bool `json:"logprobs,omitempty"`
+	// N is the number of choices to generate.
+	N *int `json:"n,omitempty"`
+	// User identifies the end user, for the platform's abuse monitoring.
+	User string `json:"user,omitempty"`
 	// Extra holds engine-specific body keys, passed through verbatim.
 	Extra map[string]any `json:"extra,omitempty"`
 }
@@ -171,6 +195,9 @@ func Float(v float64) *float64 { return &v }
 
 // Int returns a pointer to v, for optional request fields.
 func Int(v int) *int { return &v }
+
+// Bool returns a pointer to v, for optional request fields.
+func Bool(v bool) *bool { return &v }
 
 // Int64 returns a pointer to v, for optional request fields.
 func Int64(v int64) *int64 { return &v }

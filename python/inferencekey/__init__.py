@@ -17,6 +17,7 @@ from inferencekey._native import (
     TextChunk,
     TextResult,
     TextStream,
+    Workload,
     __version__,
 )
 from inferencekey.clients import DriftWarning, ManagementClient
@@ -96,6 +97,7 @@ __all__ = [
     "TextStream",
     "TimeoutError",
     "ValidationError",
+    "Workload",
     "WorkloadSpec",
     "__version__",
 ]

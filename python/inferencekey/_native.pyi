@@ -1,23 +1,89 @@
-# Type stubs for the compiled module (crates/inferencekey-py).
+# Type stubs for the compiled module (crates/inferencekey-py); `mypy.stubtest` checks them
+# against the built module in scripts/test. Keyword arguments come from inferencekey.options,
+# whose lists a test checks against the core's types.
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any, final
 
 from inferencekey.errors import InferenceKeyError
+from inferencekey.options import (
+    DataOptions,
+    EmbedOptions,
+    ManagementOptions,
+    RerankOptions,
+    TextOptions,
+)
+
+if sys.version_info >= (3, 11):
+    from typing import Self, Unpack
+else:
+    from typing_extensions import Self, Unpack
 
 __version__: str
 
-def canonical_slug(raw: str, /) -> str: ...
-def redact(token: str, /) -> str: ...
-def scrub(text: str, /) -> str: ...
-def validate_spec(spec_json: str, /) -> None: ...
-def diff(spec_json: str, workload_json: str, /) -> list[tuple[str, Any, Any]]: ...
-def create_body(spec_json: str, /) -> str: ...
+def canonical_slug(raw: str) -> str: ...
+def redact(token: str) -> str: ...
+def scrub(text: str) -> str: ...
+def validate_spec(spec_json: str) -> None: ...
+def diff(spec_json: str, workload_json: str) -> list[tuple[str, Any, Any]]: ...
+def create_body(spec_json: str) -> str: ...
 def error_from_response(
     status: int, body: bytes | str, request_id: str | None = None
 ) -> InferenceKeyError: ...
-def cli_main(args: list[str], self_command: list[str], /) -> int: ...
+def error_classes() -> list[tuple[str, str]]: ...
+def workload_fields() -> list[str]: ...
+def core_fields(type_name: str) -> list[str]: ...
+def cli_main(args: list[str], self_command: list[str]) -> int: ...
 
-# --- clients (crates/inferencekey-py/src/clients.rs) ---
+# --- results (src/results.rs) ---
+
+@final
+class Workload:
+    """A workload as the server returns it; ``.raw`` has every field it sent."""
+
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def project_id(self) -> str | None: ...
+    @property
+    def project_slug(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def slug(self) -> str | None: ...
+    @property
+    def workload_slug(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def task_type(self) -> str | None: ...
+    @property
+    def backend(self) -> str | None: ...
+    @property
+    def model_name(self) -> str | None: ...
+    @property
+    def config(self) -> dict[str, Any] | None: ...
+    @property
+    def worker_id(self) -> str | None: ...
+    @property
+    def gpu_resource_id(self) -> str | None: ...
+    @property
+    def execution_policy(self) -> str | None: ...
+    @property
+    def execution_policy_config(self) -> dict[str, Any] | None: ...
+    @property
+    def created_at(self) -> str | None: ...
+    @property
+    def updated_at(self) -> str | None: ...
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def status_message(self) -> str | None: ...
+    @property
+    def raw(self) -> dict[str, Any]: ...
+    def __getitem__(self, key: str, /) -> Any: ...
+    def __contains__(self, key: str, /) -> bool: ...
+    def get(self, key: str, default: Any = None) -> Any: ...
 
 @final
 class EndpointRef:
@@ -33,53 +99,9 @@ class EndpointRef:
     @property
     def plan(self) -> list[tuple[str, Any, Any]]: ...
     @property
-    def workload(self) -> dict[str, Any] | None: ...
-
-@final
-class ReadinessIter(Iterator[dict[str, Any]]):
-    def __next__(self) -> dict[str, Any]: ...
-    def close(self) -> None: ...
-
-@final
-class NativeManagementClient:
-    def __init__(
-        self,
-        project: str | None = None,
-        base_url: str | None = None,
-        sdk_token: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None: ...
+    def workload(self) -> Workload | None: ...
     @property
-    def project(self) -> str | None: ...
-    @property
-    def base_url(self) -> str: ...
-    def ensure(
-        self,
-        spec_json: str,
-        on_drift: str = "reconcile",
-        project: str | None = None,
-        timeout: float | None = None,
-    ) -> EndpointRef: ...
-    def get(
-        self, slug: str, project: str | None = None, timeout: float | None = None
-    ) -> dict[str, Any]: ...
-    def list(
-        self, project: str | None = None, timeout: float | None = None
-    ) -> list[dict[str, Any]]: ...
-    def delete(
-        self, slug: str, project: str | None = None, timeout: float | None = None
-    ) -> None: ...
-    def wait_until_ready(
-        self,
-        slug: str,
-        timeout: float,
-        project: str | None = None,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
-    ) -> dict[str, Any]: ...
-    def readiness_events(self, slug: str, project: str | None = None) -> ReadinessIter: ...
+    def warning(self) -> str | None: ...
 
 @final
 class TextResult:
@@ -112,13 +134,6 @@ class TextChunk:
     def raw(self) -> dict[str, Any]: ...
 
 @final
-class TextStream(Iterator[TextChunk]):
-    def __next__(self) -> TextChunk: ...
-    def close(self) -> None: ...
-    def __enter__(self) -> TextStream: ...
-    def __exit__(self, *args: object) -> None: ...
-
-@final
 class EmbedResult:
     @property
     def embeddings(self) -> list[list[float]]: ...
@@ -136,6 +151,89 @@ class RerankResult:
     def model(self) -> str: ...
     @property
     def usage(self) -> dict[str, Any] | None: ...
+
+# --- control plane (src/management.rs): blocking, then asyncio ---
+
+@final
+class ReadinessIter(Iterator[dict[str, Any]]):
+    def __next__(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+@final
+class AsyncReadinessIter(AsyncIterator[dict[str, Any]]):
+    def __anext__(self) -> Awaitable[dict[str, Any]]: ...
+    def close(self) -> None: ...
+
+@final
+class NativeManagementClient:
+    def __new__(cls, project: str | None = None, **kwargs: Unpack[ManagementOptions]) -> Self: ...
+    @property
+    def project(self) -> str | None: ...
+    @property
+    def base_url(self) -> str: ...
+    def ensure(
+        self,
+        spec_json: str,
+        on_drift: str = "reconcile",
+        project: str | None = None,
+        timeout: float | None = None,
+    ) -> EndpointRef: ...
+    def get(
+        self, slug: str, project: str | None = None, timeout: float | None = None
+    ) -> Workload: ...
+    def list(self, project: str | None = None, timeout: float | None = None) -> list[Workload]: ...
+    def delete(
+        self, slug: str, project: str | None = None, timeout: float | None = None
+    ) -> None: ...
+    def wait_until_ready(
+        self,
+        slug: str,
+        timeout: float,
+        project: str | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]: ...
+    def readiness_events(self, slug: str, project: str | None = None) -> ReadinessIter: ...
+
+@final
+class NativeAsyncManagementClient:
+    def __new__(cls, project: str | None = None, **kwargs: Unpack[ManagementOptions]) -> Self: ...
+    @property
+    def project(self) -> str | None: ...
+    @property
+    def base_url(self) -> str: ...
+    def ensure(
+        self,
+        spec_json: str,
+        on_drift: str = "reconcile",
+        project: str | None = None,
+        timeout: float | None = None,
+    ) -> Awaitable[EndpointRef]: ...
+    def get(
+        self, slug: str, project: str | None = None, timeout: float | None = None
+    ) -> Awaitable[Workload]: ...
+    def list(
+        self, project: str | None = None, timeout: float | None = None
+    ) -> Awaitable[list[Workload]]: ...
+    def delete(
+        self, slug: str, project: str | None = None, timeout: float | None = None
+    ) -> Awaitable[None]: ...
+    def wait_until_ready(
+        self,
+        slug: str,
+        timeout: float,
+        project: str | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Awaitable[dict[str, Any]]: ...
+    def readiness_events(self, slug: str, project: str | None = None) -> AsyncReadinessIter: ...
+
+# --- data plane (src/data.rs, src/stream.rs): blocking, then asyncio ---
+
+@final
+class TextStream(Iterator[TextChunk]):
+    def __next__(self) -> TextChunk: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> TextStream: ...
+    def __exit__(self, *args: object) -> None: ...
 
 @final
 class Job:
@@ -155,53 +253,14 @@ class Endpoint:
     @property
     def workload_slug(self) -> str: ...
     def generate_text(
-        self,
-        prompt: str | None = None,
-        *,
-        messages: list[dict[str, Any]] | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        stop: str | list[str] | None = None,
-        seed: int | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools: list[dict[str, Any]] | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
+        self, prompt: str | None = None, **kwargs: Unpack[TextOptions]
     ) -> TextResult: ...
     def generate_text_stream(
-        self,
-        prompt: str | None = None,
-        *,
-        messages: list[dict[str, Any]] | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        stop: str | list[str] | None = None,
-        seed: int | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools: list[dict[str, Any]] | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
+        self, prompt: str | None = None, **kwargs: Unpack[TextOptions]
     ) -> TextStream: ...
-    def embed(
-        self,
-        input: str | list[str],
-        *,
-        model: str | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> EmbedResult: ...
+    def embed(self, input: str | list[str], **kwargs: Unpack[EmbedOptions]) -> EmbedResult: ...
     def rerank(
-        self,
-        query: str,
-        documents: list[str] | list[dict[str, Any]],
-        *,
-        top_n: int | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
+        self, query: str, documents: list[Any], **kwargs: Unpack[RerankOptions]
     ) -> RerankResult: ...
     def submit_job(
         self,
@@ -217,27 +276,9 @@ class Endpoint:
 
 @final
 class DataClient:
-    def __init__(
-        self,
-        project: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None: ...
+    def __new__(cls, project: str | None = None, **kwargs: Unpack[DataOptions]) -> Self: ...
     @classmethod
-    def from_env(
-        cls,
-        project: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> DataClient: ...
+    def from_env(cls, project: str | None = None, **kwargs: Unpack[DataOptions]) -> Self: ...
     @property
     def project(self) -> str | None: ...
     @property
@@ -249,71 +290,8 @@ class DataClient:
     def __enter__(self) -> DataClient: ...
     def __exit__(self, *args: object) -> None: ...
 
-# --- webhooks (crates/inferencekey-py/src/webhooks.rs) ---
-def verify_webhook(
-    body: bytes,
-    signature_header: str,
-    secret: bytes,
-    tolerance: float = 300.0,
-    now: int | None = None,
-) -> None: ...
-def sign_webhook(body: bytes, secret: bytes, t: int) -> str: ...
-
-# --- asyncio (aio.rs) ---
-# The native half of inferencekey.aio; its methods return asyncio futures. Use the coroutine
-# wrappers in inferencekey.aio (AsyncManagementClient, AsyncDataClient, AsyncEndpoint).
-
-@final
-class AsyncReadinessIter(AsyncIterator[dict[str, Any]]):
-    def __anext__(self) -> Awaitable[dict[str, Any]]: ...
-    def close(self) -> None: ...
-
-@final
-class NativeAsyncManagementClient:
-    def __init__(
-        self,
-        project: str | None = None,
-        base_url: str | None = None,
-        sdk_token: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None: ...
-    @property
-    def project(self) -> str | None: ...
-    @property
-    def base_url(self) -> str: ...
-    def ensure(
-        self,
-        spec_json: str,
-        on_drift: str = "reconcile",
-        project: str | None = None,
-        timeout: float | None = None,
-    ) -> Awaitable[EndpointRef]: ...
-    def get(
-        self, slug: str, project: str | None = None, timeout: float | None = None
-    ) -> Awaitable[dict[str, Any]]: ...
-    def list(
-        self, project: str | None = None, timeout: float | None = None
-    ) -> Awaitable[list[dict[str, Any]]]: ...
-    def delete(
-        self, slug: str, project: str | None = None, timeout: float | None = None
-    ) -> Awaitable[None]: ...
-    def wait_until_ready(
-        self,
-        slug: str,
-        timeout: float,
-        project: str | None = None,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
-    ) -> Awaitable[dict[str, Any]]: ...
-    def readiness_events(self, slug: str, project: str | None = None) -> AsyncReadinessIter: ...
-
 @final
 class AsyncTextStream(AsyncIterator[TextChunk]):
-    """`async for chunk in stream`; also `async with` and `await` (both send the request
-    and give back the stream). Closing it, or cancelling the reading task, closes the
-    connection."""
     def __anext__(self) -> Awaitable[TextChunk]: ...
     def __await__(self) -> Generator[Any, None, AsyncTextStream]: ...
     def __aenter__(self) -> Awaitable[AsyncTextStream]: ...
@@ -339,53 +317,16 @@ class NativeAsyncEndpoint:
     @property
     def workload_slug(self) -> str: ...
     def generate_text(
-        self,
-        prompt: str | None = None,
-        *,
-        messages: list[dict[str, Any]] | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        stop: str | list[str] | None = None,
-        seed: int | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools: list[dict[str, Any]] | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
+        self, prompt: str | None = None, **kwargs: Unpack[TextOptions]
     ) -> Awaitable[TextResult]: ...
     def generate_text_stream(
-        self,
-        prompt: str | None = None,
-        *,
-        messages: list[dict[str, Any]] | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        stop: str | list[str] | None = None,
-        seed: int | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools: list[dict[str, Any]] | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
+        self, prompt: str | None = None, **kwargs: Unpack[TextOptions]
     ) -> AsyncTextStream: ...
     def embed(
-        self,
-        input: str | list[str],
-        *,
-        model: str | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
+        self, input: str | list[str], **kwargs: Unpack[EmbedOptions]
     ) -> Awaitable[EmbedResult]: ...
     def rerank(
-        self,
-        query: str,
-        documents: list[str] | list[dict[str, Any]],
-        *,
-        top_n: int | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
+        self, query: str, documents: list[Any], **kwargs: Unpack[RerankOptions]
     ) -> Awaitable[RerankResult]: ...
     def submit_job(
         self,
@@ -401,16 +342,9 @@ class NativeAsyncEndpoint:
 
 @final
 class NativeAsyncDataClient:
-    def __init__(
-        self,
-        project: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None: ...
+    def __new__(cls, project: str | None = None, **kwargs: Unpack[DataOptions]) -> Self: ...
+    @classmethod
+    def from_env(cls, project: str | None = None, **kwargs: Unpack[DataOptions]) -> Self: ...
     @property
     def project(self) -> str | None: ...
     @property
@@ -418,3 +352,14 @@ class NativeAsyncDataClient:
     def endpoint(
         self, workload: str, api_key: str | None = None, project: str | None = None
     ) -> NativeAsyncEndpoint: ...
+
+# --- webhooks (src/webhooks.rs) ---
+
+def verify_webhook(
+    body: bytes,
+    signature_header: str,
+    secret: bytes,
+    tolerance: float = 300.0,
+    now: int | None = None,
+) -> None: ...
+def sign_webhook(body: bytes, secret: bytes, t: int) -> str: ...

@@ -15,9 +15,8 @@ the sync API's classes (``TextResult``, ``EmbedResult``, ``EndpointRef``, …).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferencekey._native import (
     AsyncTextStream,
@@ -29,18 +28,24 @@ from inferencekey._native import (
     NativeAsyncManagementClient,
     RerankResult,
     TextResult,
+    Workload,
 )
 from inferencekey.clients import (
     ReadinessEvent,
-    Workload,
     _drift_mode,
     _log,
-    _Progress,
+    _Management,
     _report,
     _spec_json,
+    _watcher,
 )
 from inferencekey.enums import OnDrift
 from inferencekey.spec import WorkloadSpec
+
+if TYPE_CHECKING:
+    from typing_extensions import Self, Unpack
+
+    from inferencekey.options import DataOptions, EmbedOptions, RerankOptions, TextOptions
 
 __all__ = [
     "AsyncDataClient",
@@ -51,7 +56,7 @@ __all__ = [
 ]
 
 
-class AsyncManagementClient:
+class AsyncManagementClient(_Management[NativeAsyncManagementClient]):
     """``ManagementClient`` for asyncio: provisions workloads with an ``ik_sdk_`` token.
 
     Every argument falls back to its environment variable (``INFERENCEKEY_PROJECT``,
@@ -59,57 +64,7 @@ class AsyncManagementClient:
     here, before any request, with ``PermissionDenied``.
     """
 
-    def __init__(
-        self,
-        project: str | None = None,
-        *,
-        base_url: str | None = None,
-        sdk_token: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        self._native = NativeAsyncManagementClient(
-            project=project,
-            base_url=base_url,
-            sdk_token=sdk_token,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_retries=max_retries,
-        )
-
-    @classmethod
-    def from_env(
-        cls,
-        project: str | None = None,
-        *,
-        base_url: str | None = None,
-        sdk_token: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> AsyncManagementClient:
-        """The same as the constructor; named for the docs' ``from_env``."""
-        return cls(
-            project,
-            base_url=base_url,
-            sdk_token=sdk_token,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_retries=max_retries,
-        )
-
-    @property
-    def project(self) -> str | None:
-        return self._native.project
-
-    @property
-    def base_url(self) -> str:
-        return self._native.base_url
+    _NATIVE = NativeAsyncManagementClient
 
     async def ensure(
         self,
@@ -124,8 +79,7 @@ class AsyncManagementClient:
         Idempotent by ``spec.slug``: an unchanged spec costs one request and writes nothing.
         """
         mode = _drift_mode(on_drift)
-        ref = await self._native.ensure(_spec_json(spec), mode, project, timeout)
-        return _report(ref, mode)
+        return _report(await self._native.ensure(_spec_json(spec), mode, project, timeout))
 
     async def get(
         self, slug: str, project: str | None = None, *, timeout: float | None = None
@@ -165,15 +119,7 @@ class AsyncManagementClient:
         it); ``on_event`` runs on the event loop for each readiness event. A workload that
         fails to start raises ``ServerError`` with its last message.
         """
-        show = sys.stderr.isatty() if progress is None else progress
-        line = _Progress(slug, show)
-
-        def seen(event: ReadinessEvent) -> None:
-            line(event)
-            _log().debug("readiness %s: %s", slug, event)
-            if on_event is not None:
-                on_event(event)
-
+        seen, line = _watcher(slug, progress, on_event)
         try:
             return await self._native.wait_until_ready(slug, timeout, project, seen)
         finally:
@@ -188,9 +134,6 @@ class AsyncManagementClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def __repr__(self) -> str:
-        return repr(self._native)
-
 
 class AsyncDataClient:
     """``DataClient`` for asyncio: builds endpoints that call workloads with ``ik_live_`` keys.
@@ -200,47 +143,13 @@ class AsyncDataClient:
     all concurrent calls on them, share one connection pool.
     """
 
-    def __init__(
-        self,
-        project: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        self._native = NativeAsyncDataClient(
-            project=project,
-            base_url=base_url,
-            api_key=api_key,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_retries=max_retries,
-        )
+    def __init__(self, project: str | None = None, **options: Unpack[DataOptions]) -> None:
+        self._native = NativeAsyncDataClient(project, **options)
 
     @classmethod
-    def from_env(
-        cls,
-        project: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> AsyncDataClient:
+    def from_env(cls, project: str | None = None, **options: Unpack[DataOptions]) -> Self:
         """The same as the constructor: every argument falls back to its variable."""
-        return cls(
-            project,
-            base_url,
-            api_key,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_retries=max_retries,
-        )
+        return cls(project, **options)
 
     @property
     def project(self) -> str | None:
@@ -295,7 +204,11 @@ class AsyncJob:
 
 
 class AsyncEndpoint:
-    """One workload's data plane, for asyncio. Get it from ``AsyncDataClient.endpoint``."""
+    """One workload's data plane, for asyncio. Get it from ``AsyncDataClient.endpoint``.
+
+    Each method is a coroutine over the native call (so ``asyncio.create_task`` takes it);
+    the keyword arguments are the core's, declared once in ``inferencekey.options``.
+    """
 
     __slots__ = ("_native",)
 
@@ -321,52 +234,13 @@ class AsyncEndpoint:
         return self._native.workload_slug
 
     async def generate_text(
-        self,
-        prompt: str | None = None,
-        *,
-        messages: list[dict[str, Any]] | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        stop: str | list[str] | None = None,
-        seed: int | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools: list[dict[str, Any]] | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
+        self, prompt: str | None = None, **options: Unpack[TextOptions]
     ) -> TextResult:
-        """A chat completion: exactly one of ``prompt`` / ``messages``."""
-        return await self._native.generate_text(
-            prompt,
-            messages=messages,
-            model=model,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            top_p=top_p,
-            stop=stop,
-            seed=seed,
-            response_format=response_format,
-            tools=tools,
-            extra=extra,
-            timeout=timeout,
-        )
+        """A chat completion: ``prompt=`` or ``messages=``, plus any ``TextOptions``."""
+        return await self._native.generate_text(prompt, **options)
 
     def generate_text_stream(
-        self,
-        prompt: str | None = None,
-        *,
-        messages: list[dict[str, Any]] | None = None,
-        model: str | None = None,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        top_p: float | None = None,
-        stop: str | list[str] | None = None,
-        seed: int | None = None,
-        response_format: dict[str, Any] | None = None,
-        tools: list[dict[str, Any]] | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
+        self, prompt: str | None = None, **options: Unpack[TextOptions]
     ) -> AsyncTextStream:
         """A streamed chat completion: ``async for chunk in ep.generate_text_stream(...)``.
 
@@ -374,43 +248,15 @@ class AsyncEndpoint:
         it at once (so a bad key raises there). Leaving ``async with``, ``aclose()``, or
         cancelling the reading task closes the connection.
         """
-        return self._native.generate_text_stream(
-            prompt,
-            messages=messages,
-            model=model,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            top_p=top_p,
-            stop=stop,
-            seed=seed,
-            response_format=response_format,
-            tools=tools,
-            extra=extra,
-            timeout=timeout,
-        )
+        return self._native.generate_text_stream(prompt, **options)
 
-    async def embed(
-        self,
-        input: str | list[str],
-        *,
-        model: str | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> EmbedResult:
-        return await self._native.embed(input, model=model, extra=extra, timeout=timeout)
+    async def embed(self, input: str | list[str], **options: Unpack[EmbedOptions]) -> EmbedResult:
+        return await self._native.embed(input, **options)
 
     async def rerank(
-        self,
-        query: str,
-        documents: list[str] | list[dict[str, Any]],
-        *,
-        top_n: int | None = None,
-        extra: dict[str, Any] | None = None,
-        timeout: float | None = None,
+        self, query: str, documents: list[Any], **options: Unpack[RerankOptions]
     ) -> RerankResult:
-        return await self._native.rerank(
-            query, documents, top_n=top_n, extra=extra, timeout=timeout
-        )
+        return await self._native.rerank(query, documents, **options)
 
     async def submit_job(
         self,
@@ -424,12 +270,7 @@ class AsyncEndpoint:
     ) -> AsyncJob:
         """Submits an async job: ``body`` (JSON) or ``data`` (bytes) with ``content_type``."""
         native = await self._native.submit_job(
-            kind,
-            body,
-            data=data,
-            content_type=content_type,
-            context=context,
-            timeout=timeout,
+            kind, body, data=data, content_type=content_type, context=context, timeout=timeout
         )
         return AsyncJob(native)
 

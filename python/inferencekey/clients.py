@@ -13,14 +13,23 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from inferencekey._native import EndpointRef, NativeManagementClient
+from inferencekey._native import (
+    EndpointRef,
+    NativeAsyncManagementClient,
+    NativeManagementClient,
+    Workload,
+)
 from inferencekey.enums import OnDrift
 from inferencekey.spec import WorkloadSpec
 
 if TYPE_CHECKING:
     import logging
+
+    from typing_extensions import Self, Unpack
+
+    from inferencekey.options import ManagementOptions
 
 
 def _log() -> logging.Logger:
@@ -31,8 +40,9 @@ def _log() -> logging.Logger:
     return logging.getLogger("inferencekey")
 
 
-Workload = dict[str, Any]
 ReadinessEvent = dict[str, Any]
+
+__all__ = ["DriftWarning", "ManagementClient", "Workload"]
 
 
 class DriftWarning(UserWarning):
@@ -50,15 +60,13 @@ def _spec_json(spec: WorkloadSpec) -> str:
     return spec.to_json()
 
 
-def _report(ref: EndpointRef, mode: str) -> EndpointRef:
-    """What ``ensure()`` did, told the Python way: a ``DriftWarning`` (and a log record) for
-    drift left alone under ``OnDrift.WARN``, an info record otherwise."""
-    if ref.action == "drifted" and OnDrift(mode) is OnDrift.WARN:
-        changes = "; ".join(f"{f}: {live!r} -> {want!r}" for f, live, want in ref.plan)
-        text = f"workload {ref.workload_slug!r} has drifted from its spec: {changes}"
+def _report(ref: EndpointRef) -> EndpointRef:
+    """What ``ensure()`` did, told the Python way: a ``DriftWarning`` with the core's text
+    for drift left alone under ``OnDrift.WARN`` (the core has logged that text once, under
+    the ``inferencekey`` logger), an info record otherwise."""
+    if ref.warning is not None:
         # 3: past this helper and ensure(), to the caller's line.
-        warnings.warn(text, DriftWarning, stacklevel=3)
-        _log().warning(text)
+        warnings.warn(ref.warning, DriftWarning, stacklevel=3)
     else:
         _log().info(
             "ensure %s/%s: %s (%d changes)",
@@ -99,57 +107,22 @@ class _Progress:
             sys.stderr.flush()
 
 
-class ManagementClient:
-    """Provisions workloads in one project with an ``ik_sdk_`` control token.
+_N = TypeVar("_N", NativeManagementClient, NativeAsyncManagementClient)
 
-    Every argument falls back to its environment variable (``INFERENCEKEY_PROJECT``,
-    ``INFERENCEKEY_BASE_URL``, ``INFERENCEKEY_SDK_TOKEN``). A data-plane ``ik_live_`` key is
-    refused here, before any request, with ``PermissionDenied``.
-    """
 
-    def __init__(
-        self,
-        project: str | None = None,
-        *,
-        base_url: str | None = None,
-        sdk_token: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        self._native = NativeManagementClient(
-            project=project,
-            base_url=base_url,
-            sdk_token=sdk_token,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_retries=max_retries,
-        )
+class _Management(Generic[_N]):
+    """What the blocking and the asyncio management clients share: construction from the
+    ``ManagementOptions`` keywords, and the read-only properties."""
+
+    _NATIVE: ClassVar[type[Any]]
+
+    def __init__(self, project: str | None = None, **options: Unpack[ManagementOptions]) -> None:
+        self._native: _N = self._NATIVE(project, **options)
 
     @classmethod
-    def from_env(
-        cls,
-        project: str | None = None,
-        *,
-        base_url: str | None = None,
-        sdk_token: str | None = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
-        read_timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> ManagementClient:
+    def from_env(cls, project: str | None = None, **options: Unpack[ManagementOptions]) -> Self:
         """The same as the constructor; named for the docs' ``ManagementClient.from_env``."""
-        return cls(
-            project,
-            base_url=base_url,
-            sdk_token=sdk_token,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_retries=max_retries,
-        )
+        return cls(project, **options)
 
     @property
     def project(self) -> str | None:
@@ -158,6 +131,20 @@ class ManagementClient:
     @property
     def base_url(self) -> str:
         return self._native.base_url
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+class ManagementClient(_Management[NativeManagementClient]):
+    """Provisions workloads in one project with an ``ik_sdk_`` control token.
+
+    Every argument falls back to its environment variable (``INFERENCEKEY_PROJECT``,
+    ``INFERENCEKEY_BASE_URL``, ``INFERENCEKEY_SDK_TOKEN``). A data-plane ``ik_live_`` key is
+    refused here, before any request, with ``PermissionDenied``.
+    """
+
+    _NATIVE = NativeManagementClient
 
     def ensure(
         self,
@@ -171,8 +158,8 @@ class ManagementClient:
 
         Idempotent by ``spec.slug``: an unchanged spec costs one request and writes nothing.
         """
-        mode = _drift_mode(on_drift)
-        return _report(self._native.ensure(_spec_json(spec), mode, project, timeout), mode)
+        ref = self._native.ensure(_spec_json(spec), _drift_mode(on_drift), project, timeout)
+        return _report(ref)
 
     def get(
         self, slug: str, project: str | None = None, *, timeout: float | None = None
@@ -208,15 +195,7 @@ class ManagementClient:
         it); a workload that fails to start raises ``ServerError`` with its last message.
         Ctrl-C interrupts the wait.
         """
-        show = sys.stderr.isatty() if progress is None else progress
-        line = _Progress(slug, show)
-
-        def seen(event: ReadinessEvent) -> None:
-            line(event)
-            _log().debug("readiness %s: %s", slug, event)
-            if on_event is not None:
-                on_event(event)
-
+        seen, line = _watcher(slug, progress, on_event)
         try:
             return self._native.wait_until_ready(slug, timeout, project, seen)
         finally:
@@ -231,5 +210,19 @@ class ManagementClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return repr(self._native)
+
+def _watcher(
+    slug: str, progress: bool | None, on_event: Callable[[ReadinessEvent], None] | None
+) -> tuple[Callable[[ReadinessEvent], None], _Progress]:
+    """The readiness callback of ``wait_until_ready``: the progress line, a debug record,
+    then the caller's ``on_event``."""
+    show = sys.stderr.isatty() if progress is None else progress
+    line = _Progress(slug, show)
+
+    def seen(event: ReadinessEvent) -> None:
+        line(event)
+        _log().debug("readiness %s: %s", slug, event)
+        if on_event is not None:
+            on_event(event)
+
+    return seen, line

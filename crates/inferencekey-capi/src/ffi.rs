@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use inferencekey_core::rt::runtime;
 use inferencekey_core::{Error, ErrorKind};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 /// The result of every call. `IK_OK` is zero; every other value is an error whose details
 /// `ik_last_error_json()` returns on the same thread. The error values mirror the SDK's error
@@ -33,53 +33,69 @@ pub enum ik_status {
     IK_ERR_CONNECTION = 11,
     IK_ERR_TIMEOUT = 12,
     IK_ERR_PROTOCOL = 13,
-    IK_ERR_CANCELLED = 14,
+    // 14 was IK_ERR_CANCELLED, a kind nothing produced; the number stays unused.
     IK_ERR_HTTP = 15,
     IK_ERR_INTERNAL = 16,
 }
 
 use ik_status::*;
 
+/// The status of each SDK error kind: the C side of the core's one table
+/// ([`ErrorKind::ALL`]); the test below fails when a kind is missing or misnamed here.
+const KIND_STATUS: [(ErrorKind, ik_status); 13] = [
+    (ErrorKind::Configuration, IK_ERR_CONFIGURATION),
+    (ErrorKind::Validation, IK_ERR_VALIDATION),
+    (ErrorKind::Drift, IK_ERR_DRIFT),
+    (ErrorKind::Auth, IK_ERR_AUTH),
+    (ErrorKind::PermissionDenied, IK_ERR_PERMISSION_DENIED),
+    (ErrorKind::NotFound, IK_ERR_NOT_FOUND),
+    (ErrorKind::Conflict, IK_ERR_CONFLICT),
+    (ErrorKind::RateLimited, IK_ERR_RATE_LIMITED),
+    (ErrorKind::Server, IK_ERR_SERVER),
+    (ErrorKind::Connection, IK_ERR_CONNECTION),
+    (ErrorKind::Timeout, IK_ERR_TIMEOUT),
+    (ErrorKind::Protocol, IK_ERR_PROTOCOL),
+    (ErrorKind::Http, IK_ERR_HTTP),
+];
+
+/// Every status, for `ik_status_name`.
+pub const ALL_STATUSES: [ik_status; 16] = [
+    IK_OK,
+    IK_ERR_INVALID_ARGUMENT,
+    IK_ERR_CONFIGURATION,
+    IK_ERR_VALIDATION,
+    IK_ERR_DRIFT,
+    IK_ERR_AUTH,
+    IK_ERR_PERMISSION_DENIED,
+    IK_ERR_NOT_FOUND,
+    IK_ERR_CONFLICT,
+    IK_ERR_RATE_LIMITED,
+    IK_ERR_SERVER,
+    IK_ERR_CONNECTION,
+    IK_ERR_TIMEOUT,
+    IK_ERR_PROTOCOL,
+    IK_ERR_HTTP,
+    IK_ERR_INTERNAL,
+];
+
 impl ik_status {
     fn of_kind(kind: ErrorKind) -> ik_status {
-        match kind {
-            ErrorKind::Configuration => IK_ERR_CONFIGURATION,
-            ErrorKind::Validation => IK_ERR_VALIDATION,
-            ErrorKind::Drift => IK_ERR_DRIFT,
-            ErrorKind::Auth => IK_ERR_AUTH,
-            ErrorKind::PermissionDenied => IK_ERR_PERMISSION_DENIED,
-            ErrorKind::NotFound => IK_ERR_NOT_FOUND,
-            ErrorKind::Conflict => IK_ERR_CONFLICT,
-            ErrorKind::RateLimited => IK_ERR_RATE_LIMITED,
-            ErrorKind::Server => IK_ERR_SERVER,
-            ErrorKind::Connection => IK_ERR_CONNECTION,
-            ErrorKind::Timeout => IK_ERR_TIMEOUT,
-            ErrorKind::Protocol => IK_ERR_PROTOCOL,
-            ErrorKind::Cancelled => IK_ERR_CANCELLED,
-            ErrorKind::Http => IK_ERR_HTTP,
-        }
+        KIND_STATUS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(IK_ERR_INTERNAL, |(_, s)| *s)
     }
 
-    /// The `kind` string of the error JSON; for SDK errors it is `ErrorKind::as_str`.
+    /// The `kind` string of the error JSON: for SDK errors, `ErrorKind::as_str`.
     pub fn name(self) -> &'static str {
         match self {
             IK_OK => "ok",
             IK_ERR_INVALID_ARGUMENT => "invalid_argument",
-            IK_ERR_CONFIGURATION => "configuration",
-            IK_ERR_VALIDATION => "validation",
-            IK_ERR_DRIFT => "drift",
-            IK_ERR_AUTH => "auth",
-            IK_ERR_PERMISSION_DENIED => "permission_denied",
-            IK_ERR_NOT_FOUND => "not_found",
-            IK_ERR_CONFLICT => "conflict",
-            IK_ERR_RATE_LIMITED => "rate_limited",
-            IK_ERR_SERVER => "server",
-            IK_ERR_CONNECTION => "connection",
-            IK_ERR_TIMEOUT => "timeout",
-            IK_ERR_PROTOCOL => "protocol",
-            IK_ERR_CANCELLED => "cancelled",
-            IK_ERR_HTTP => "http",
             IK_ERR_INTERNAL => "internal",
+            other => KIND_STATUS
+                .iter()
+                .find(|(_, s)| *s == other)
+                .map_or("internal", |(k, _)| k.as_str()),
         }
     }
 }
@@ -129,24 +145,51 @@ impl Failure {
     /// The error as the JSON object `ik_last_error_json()` documents.
     fn to_json(&self) -> String {
         let e = &self.error;
-        let display = self.display();
-        let mut obj = json!({
-            "status": self.status as i32,
-            "kind": self.status.name(),
-            "http_status": e.status,
-            "code": e.code,
-            "message": e.message,
-            "display": display,
-            "field": e.field,
-            "problems": e.problems.iter().map(|p| json!({"field": p.field, "message": p.message})).collect::<Vec<_>>(),
-            "request_id": e.request_id,
-            "retry_after": e.retry_after.map(|d| d.as_secs_f64()),
-        });
-        if let Some(plan) = &e.plan {
-            obj["plan"] = serde_json::to_value(plan).unwrap_or(Value::Null);
-        }
-        obj.to_string()
+        serde_json::to_string(&ErrorJson {
+            status: self.status as i32,
+            kind: self.status.name(),
+            http_status: e.status,
+            code: e.code.as_deref(),
+            message: &e.message,
+            display: self.display(),
+            field: e.field.as_deref(),
+            problems: e
+                .problems
+                .iter()
+                .map(|p| Problem {
+                    field: &p.field,
+                    message: &p.message,
+                })
+                .collect(),
+            request_id: e.request_id.as_deref(),
+            retry_after: e.retry_after.map(|d| d.as_secs_f64()),
+            plan: e.plan.as_ref(),
+        })
+        .unwrap_or_default()
     }
+}
+
+/// The shape of `ik_last_error_json()`.
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    status: i32,
+    kind: &'static str,
+    http_status: Option<u16>,
+    code: Option<&'a str>,
+    message: &'a str,
+    display: String,
+    field: Option<&'a str>,
+    problems: Vec<Problem<'a>>,
+    request_id: Option<&'a str>,
+    retry_after: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<&'a inferencekey_core::Plan>,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    field: &'a str,
+    message: &'a str,
 }
 
 thread_local! {
@@ -336,5 +379,23 @@ mod tests {
         let r = block(async { panic!("task panic") });
         let r: Result<(), _> = r;
         assert_eq!(r.err().unwrap().status, IK_ERR_INTERNAL);
+    }
+}
+
+#[cfg(test)]
+mod kind_table {
+    use super::*;
+
+    #[test]
+    fn every_core_kind_has_its_own_status_named_like_it() {
+        for kind in ErrorKind::ALL {
+            let status = ik_status::of_kind(kind);
+            assert_ne!(status, IK_ERR_INTERNAL, "{kind:?} has no C status");
+            assert_eq!(status.name(), kind.as_str());
+        }
+        assert_eq!(KIND_STATUS.len(), ErrorKind::ALL.len());
+        let mut codes: Vec<i32> = ALL_STATUSES.iter().map(|s| *s as i32).collect();
+        codes.dedup();
+        assert_eq!(codes.len(), ALL_STATUSES.len());
     }
 }

@@ -12,7 +12,6 @@
 
 mod data;
 mod ffi;
-mod json;
 mod mgmt;
 mod options;
 mod stream;
@@ -45,26 +44,22 @@ pub extern "C" fn ik_version() -> *const c_char {
 /// Static: do not free. Unknown values (from a newer header) give `"unknown"`.
 #[no_mangle]
 pub extern "C" fn ik_status_name(status: i32) -> *const c_char {
-    let name: &'static CStr = match status {
-        0 => c"ok",
-        1 => c"invalid_argument",
-        2 => c"configuration",
-        3 => c"validation",
-        4 => c"drift",
-        5 => c"auth",
-        6 => c"permission_denied",
-        7 => c"not_found",
-        8 => c"conflict",
-        9 => c"rate_limited",
-        10 => c"server",
-        11 => c"connection",
-        12 => c"timeout",
-        13 => c"protocol",
-        14 => c"cancelled",
-        15 => c"http",
-        16 => c"internal",
-        _ => c"unknown",
-    };
+    static NAMES: std::sync::OnceLock<Vec<(i32, std::ffi::CString)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        ffi::ALL_STATUSES
+            .iter()
+            .map(|s| {
+                (
+                    *s as i32,
+                    std::ffi::CString::new(s.name()).unwrap_or_default(),
+                )
+            })
+            .collect()
+    });
+    let name: &CStr = names
+        .iter()
+        .find(|(code, _)| *code == status)
+        .map_or(c"unknown", |(_, n)| n.as_c_str());
     name.as_ptr()
 }
 
@@ -98,6 +93,35 @@ pub extern "C" fn ik_last_error_message() -> *mut c_char {
         }
     });
     out
+}
+
+/// The JSON field names of one of the SDK's types, as a JSON array of strings: `type_name` is
+/// `TextRequest`, `EmbedRequest`, `RerankRequest`, `JobRequest`, `ManagementSettings`,
+/// `DataSettings`, `EndpointSettings` or `Workload`. Bindings check their own declarations
+/// against it in their tests; an unknown name is `IK_ERR_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `type_name` is a NUL-terminated string; `out_json` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn ik_type_fields(
+    type_name: *const c_char,
+    out_json: *mut *mut c_char,
+) -> ik_status {
+    ffi::guard(|| {
+        let out = ffi::out_arg(out_json, "out_json")?;
+        let name = ffi::str_arg(type_name, "type_name")?;
+        let fields = inferencekey_core::client::schema::type_fields(name).ok_or_else(|| {
+            ffi::Failure::invalid_argument(
+                "type_name",
+                format!(
+                    "{name:?} is not a type; expected one of: {}",
+                    inferencekey_core::client::schema::TYPES.join(", ")
+                ),
+            )
+        })?;
+        *out = c_string(options::to_json(&fields)?)?;
+        Ok(())
+    })
 }
 
 /// Frees a string returned by this library. NULL is a no-op.

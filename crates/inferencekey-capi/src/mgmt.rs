@@ -4,54 +4,26 @@ use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
 
-use inferencekey_core::config::ClientOptions;
+use inferencekey_core::config::ManagementSettings;
+use inferencekey_core::domain::request::{CallSettings, EnsureSettings};
 use inferencekey_core::management::ManagementConfig;
-use inferencekey_core::{EndpointRef, Error, ManagementClient, OnDrift};
-use serde_json::json;
+use inferencekey_core::{ManagementClient, WorkloadSpec};
 
 use crate::ffi::{
     c_string, call, free_handle, guard, guard_void, handle, ik_status, into_handle, opt_str_arg,
-    out_arg, str_arg, Failure,
+    out_arg, str_arg,
 };
-use crate::json::{Reader, Role};
-use crate::options::{call_options, client_args};
+use crate::options::{settings, to_json, within};
 use crate::stream::{ik_stream, Stream};
 
 /// A control-plane client (`ik_sdk_` token). Thread-safe: one handle may serve many threads
 /// at once. Free with `ik_mgmt_client_free`.
 pub struct ik_mgmt_client {
     inner: Arc<ManagementClient>,
-    options: ClientOptions,
 }
 
 /// How long `ik_mgmt_wait_until_ready` waits when the options give no `timeout`.
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// Reads per-call options: `project`, `timeout`, plus `extra` keys this call accepts.
-fn call_reader(text: Option<&str>, extra: &[&str]) -> Result<Reader, Error> {
-    let mut allowed = vec!["project", "timeout"];
-    allowed.extend_from_slice(extra);
-    Reader::parse(text, "options", Role::Options, &allowed)
-}
-
-fn to_json(v: &impl serde::Serialize) -> Result<String, Failure> {
-    serde_json::to_string(v).map_err(|e| {
-        Failure::from(Error::protocol(format!(
-            "could not encode the result as JSON: {e}"
-        )))
-    })
-}
-
-pub(crate) fn endpoint_ref_json(r: &EndpointRef) -> Result<String, Failure> {
-    to_json(&json!({
-        "project_slug": r.project_slug,
-        "workload_slug": r.workload_slug,
-        "workload_id": r.workload_id,
-        "action": r.action.as_str(),
-        "plan": r.plan,
-        "workload": r.workload,
-    }))
-}
 
 /// Creates a control-plane client.
 ///
@@ -70,16 +42,15 @@ pub unsafe extern "C" fn ik_mgmt_client_new(
 ) -> ik_status {
     guard(|| {
         let out = out_arg(out, "out")?;
-        let args = client_args(opt_str_arg(options_json, "options_json")?, "sdk_token")?;
+        let s: ManagementSettings = settings(opt_str_arg(options_json, "options_json")?)?;
         let client = ManagementClient::new(ManagementConfig {
-            project: args.project,
-            base_url: args.base_url,
-            sdk_token: args.token,
-            options: args.options.clone(),
+            options: s.options("c")?,
+            project: s.project,
+            base_url: s.base_url,
+            sdk_token: s.sdk_token,
         })?;
         *out = into_handle(ik_mgmt_client {
             inner: Arc::new(client),
-            options: args.options,
         });
         Ok(())
     })
@@ -118,19 +89,14 @@ pub unsafe extern "C" fn ik_mgmt_ensure(
     guard(|| {
         let out = out_arg(out_json, "out_json")?;
         let c = handle(client, "client")?;
-        let spec = inferencekey_core::WorkloadSpec::from_json(str_arg(spec_json, "spec_json")?)?;
-        let mut r = call_reader(opt_str_arg(options_json, "options_json")?, &["on_drift"])?;
-        let mode = match r.string("on_drift") {
-            Some(s) => s.parse::<OnDrift>()?,
-            None => OnDrift::default(),
-        };
-        let project = r.string("project");
-        let opts = call_options(&mut r, &c.options);
-        r.finish()?;
+        let spec = WorkloadSpec::from_json(str_arg(spec_json, "spec_json")?)?;
+        let s: EnsureSettings = settings(opt_str_arg(options_json, "options_json")?)?;
+        let mode = s.on_drift.unwrap_or_default();
+        let opts = within(s.timeout);
         let inner = Arc::clone(&c.inner);
         let result =
-            call(async move { inner.ensure(&spec, mode, project.as_deref(), &opts).await })?;
-        *out = c_string(endpoint_ref_json(&result)?)?;
+            call(async move { inner.ensure(&spec, mode, s.project.as_deref(), &opts).await })?;
+        *out = c_string(to_json(&result)?)?;
         Ok(())
     })
 }
@@ -151,10 +117,8 @@ pub unsafe extern "C" fn ik_mgmt_get(
         let out = out_arg(out_json, "out_json")?;
         let c = handle(client, "client")?;
         let slug = str_arg(slug, "slug")?.to_string();
-        let mut r = call_reader(opt_str_arg(options_json, "options_json")?, &[])?;
-        let project = r.string("project");
-        let opts = call_options(&mut r, &c.options);
-        r.finish()?;
+        let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
+        let (project, opts) = (s.project, within(s.timeout));
         let inner = Arc::clone(&c.inner);
         let w = call(async move { inner.get(&slug, project.as_deref(), &opts).await })?;
         *out = c_string(to_json(&w)?)?;
@@ -175,10 +139,8 @@ pub unsafe extern "C" fn ik_mgmt_list(
     guard(|| {
         let out = out_arg(out_json, "out_json")?;
         let c = handle(client, "client")?;
-        let mut r = call_reader(opt_str_arg(options_json, "options_json")?, &[])?;
-        let project = r.string("project");
-        let opts = call_options(&mut r, &c.options);
-        r.finish()?;
+        let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
+        let (project, opts) = (s.project, within(s.timeout));
         let inner = Arc::clone(&c.inner);
         let ws = call(async move { inner.list(project.as_deref(), &opts).await })?;
         *out = c_string(to_json(&ws)?)?;
@@ -200,10 +162,8 @@ pub unsafe extern "C" fn ik_mgmt_delete(
     guard(|| {
         let c = handle(client, "client")?;
         let slug = str_arg(slug, "slug")?.to_string();
-        let mut r = call_reader(opt_str_arg(options_json, "options_json")?, &[])?;
-        let project = r.string("project");
-        let opts = call_options(&mut r, &c.options);
-        r.finish()?;
+        let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
+        let (project, opts) = (s.project, within(s.timeout));
         let inner = Arc::clone(&c.inner);
         call(async move { inner.delete(&slug, project.as_deref(), &opts).await })
     })
@@ -228,10 +188,9 @@ pub unsafe extern "C" fn ik_mgmt_wait_until_ready(
         let out = out_arg(out_json, "out_json")?;
         let c = handle(client, "client")?;
         let slug = str_arg(slug, "slug")?.to_string();
-        let mut r = call_reader(opt_str_arg(options_json, "options_json")?, &[])?;
-        let project = r.string("project");
-        let timeout = r.seconds("timeout").unwrap_or(DEFAULT_READY_TIMEOUT);
-        r.finish()?;
+        let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
+        let project = s.project;
+        let timeout = s.timeout.map_or(DEFAULT_READY_TIMEOUT, |t| t.0);
         let inner = Arc::clone(&c.inner);
         let ev = call(async move {
             inner
@@ -260,10 +219,8 @@ pub unsafe extern "C" fn ik_mgmt_readiness_events(
         let out = out_arg(out, "out")?;
         let c = handle(client, "client")?;
         let slug = str_arg(slug, "slug")?.to_string();
-        let mut r = call_reader(opt_str_arg(options_json, "options_json")?, &[])?;
-        let project = r.string("project");
-        let opts = call_options(&mut r, &c.options);
-        r.finish()?;
+        let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
+        let (project, opts) = (s.project, within(s.timeout));
         let inner = Arc::clone(&c.inner);
         let stream = call(async move {
             inner

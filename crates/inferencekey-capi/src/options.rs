@@ -1,107 +1,63 @@
-//! Client and call options from their JSON form. Keys and units match the Python binding's
-//! keyword arguments (seconds as numbers), so docs carry over between languages.
+//! Arguments in, results out: every JSON argument decodes into a core type through
+//! `inferencekey_core::domain::decode` (so a C caller gets the same field errors as Python),
+//! and every result is the core type's own serde form.
 
-use inferencekey_core::config::{CallOptions, ClientOptions, RetryPolicy, Timeouts};
-use inferencekey_core::Error;
+use inferencekey_core::domain::decode::{decode_str, no_hint, Role, Seconds};
+use inferencekey_core::{CallOptions, Error};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use crate::json::{Reader, Role};
+use crate::ffi::Failure;
 
-/// Keys every client's options accept besides its token key.
-const CLIENT_KEYS: [&str; 7] = [
-    "base_url",
-    "project",
-    "timeout",
-    "connect_timeout",
-    "read_timeout",
-    "max_retries",
-    "language",
-];
-
-/// What both client constructors read.
-pub struct ClientArgs {
-    pub base_url: Option<String>,
-    pub project: Option<String>,
-    pub token: Option<String>,
-    pub options: ClientOptions,
+/// Client, endpoint and per-call options (`options_json`); problems are configuration errors.
+pub fn settings<T: DeserializeOwned>(text: Option<&str>) -> Result<T, Error> {
+    decode_str(text, "options", Role::Settings, no_hint)
 }
 
-/// Parses a client's options; `token_key` is `sdk_token` or `api_key`.
-pub fn client_args(text: Option<&str>, token_key: &'static str) -> Result<ClientArgs, Error> {
-    let mut allowed = CLIENT_KEYS.to_vec();
-    allowed.push(token_key);
-    let mut r = Reader::parse(text, "options", Role::Options, &allowed)?;
-    let mut timeouts = Timeouts::default();
-    if let Some(c) = r.seconds("connect_timeout") {
-        timeouts.connect = c;
-    }
-    if let Some(t) = r.seconds("read_timeout") {
-        timeouts.read = t;
-    }
-    timeouts.total = r.seconds("timeout");
-    let mut retry = RetryPolicy::default();
-    if let Some(n) = r.u64("max_retries") {
-        match u32::try_from(n) {
-            Ok(n) if n <= 100 => retry.max_retries = n,
-            _ => r.problem("max_retries", format!("must be at most 100, not {n}")),
-        }
-    }
-    let language = r.string("language").unwrap_or_else(|| "c".into());
-    if language.is_empty() || !language.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        r.problem(
-            "language",
-            "must be a short ASCII name such as \"go\" (it goes into User-Agent)",
-        );
-    }
-    let args = ClientArgs {
-        base_url: r.string("base_url"),
-        project: r.string("project"),
-        token: r.string(token_key),
-        options: ClientOptions {
-            timeouts,
-            retry,
-            language,
-        },
-    };
-    r.finish()?;
-    Ok(args)
+/// A request body (`request_json`, `spec_json`); problems are validation errors.
+pub fn request<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
+    decode_str(Some(text), "request", Role::Request, no_hint)
 }
 
-/// Per-call `timeout`: a total deadline for this call, retries included; the read timeout
-/// shrinks to fit inside it.
-pub fn call_options(r: &mut Reader, base: &ClientOptions) -> CallOptions {
-    match r.seconds("timeout") {
-        None => CallOptions::default(),
-        Some(t) => CallOptions {
-            timeouts: Some(Timeouts {
-                total: Some(t),
-                read: base.timeouts.read.min(t),
-                ..base.timeouts
-            }),
-            retry: None,
-        },
-    }
+/// A call's `timeout`: the total deadline, resolved against the client's timeouts by the
+/// transport.
+pub fn within(timeout: Option<Seconds>) -> CallOptions {
+    CallOptions::default().within(timeout)
+}
+
+/// A result as JSON.
+pub fn to_json(v: &impl Serialize) -> Result<String, Failure> {
+    serde_json::to_string(v).map_err(|e| {
+        Failure::from(Error::protocol(format!(
+            "could not encode the result as JSON: {e}"
+        )))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use inferencekey_core::config::ManagementSettings;
     use inferencekey_core::ErrorKind;
 
     #[test]
     fn parses_and_checks() {
-        let a = client_args(
-            Some(r#"{"base_url": "http://127.0.0.1:1", "timeout": 2.5, "max_retries": 0, "sdk_token": "ik_sdk_a_b"}"#),
-            "sdk_token",
-        )
+        let a: ManagementSettings = settings(Some(
+            r#"{"base_url": "http://127.0.0.1:1", "timeout": 2.5, "max_retries": 0, "sdk_token": "ik_sdk_a_b"}"#,
+        ))
         .unwrap();
-        assert_eq!(a.options.retry.max_retries, 0);
-        assert_eq!(a.options.timeouts.total.unwrap().as_millis(), 2500);
-        assert_eq!(a.options.language, "c");
-        let e = client_args(Some(r#"{"api_key": "x", "max_retries": -1}"#), "sdk_token")
+        let o = a.options("c").unwrap();
+        assert_eq!(o.retry.max_retries, 0);
+        assert_eq!(o.timeouts.total.unwrap().as_millis(), 2500);
+        assert_eq!(o.language, "c");
+        let e = settings::<ManagementSettings>(Some(r#"{"api_key": "x", "max_retries": -1}"#))
             .err()
             .unwrap();
         assert_eq!(e.kind, ErrorKind::Configuration);
-        assert_eq!(e.problems.len(), 2);
         assert_eq!(e.field.as_deref(), Some("api_key"));
+        let e = settings::<ManagementSettings>(Some(r#"{"max_retries": 101}"#))
+            .err()
+            .unwrap();
+        assert_eq!(e.field.as_deref(), Some("max_retries"));
     }
 }

@@ -9,7 +9,6 @@ use std::sync::Mutex;
 
 use inferencekey_core::management::ReadinessStream;
 use inferencekey_core::{Error, TextChunk, TextStream};
-use serde_json::json;
 
 use crate::ffi::{block, c_string, free_handle, guard, guard_void, handle, ik_status, out_arg};
 
@@ -34,14 +33,7 @@ impl ik_stream {
 }
 
 fn chunk_json(c: &TextChunk) -> String {
-    json!({
-        "text": c.text,
-        "finish_reason": c.finish_reason,
-        "model": c.model,
-        "usage": c.usage,
-        "tool_calls": c.tool_calls,
-    })
-    .to_string()
+    serde_json::to_string(c).unwrap_or_default()
 }
 
 /// The next item as JSON, or `None` at the end.

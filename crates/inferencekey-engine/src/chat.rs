@@ -72,6 +72,9 @@ struct ChatRequest {
     include_usage: bool,
     json_mode: bool,
     forced_tool: Option<String>,
+    /// `logprobs: true`: the answer carries an (empty) OpenAI `logprobs` object, since the
+    /// engine has no real token probabilities to report.
+    logprobs: bool,
     hooks: Hooks,
 }
 
@@ -93,6 +96,15 @@ impl ChatRequest {
                 return Err(ApiError::invalid(
                     "n",
                     "the reference engine returns one choice; send `n`: 1 or leave it out",
+                ));
+            }
+        }
+        let logprobs = params::opt_bool(o, "logprobs")?.unwrap_or(false);
+        if let Some(user) = params::opt_str(o, "user")? {
+            if user.chars().count() > MAX_USER {
+                return Err(ApiError::invalid(
+                    "user",
+                    format!("`user` is an end-user id of at most {MAX_USER} characters"),
                 ));
             }
         }
@@ -118,6 +130,7 @@ impl ChatRequest {
             include_usage,
             json_mode: json_mode(o)?,
             forced_tool: forced_tool(o)?,
+            logprobs,
             hooks,
         })
     }
@@ -467,12 +480,16 @@ fn json_escape(s: &str) -> String {
     quoted[1..quoted.len() - 1].to_owned()
 }
 
+/// The longest `user` id the engine accepts.
+const MAX_USER: usize = 256;
+
 /// A reply: text or a forced tool call, with the ids and counts every frame repeats.
 struct Answer {
     id: String,
     created: u64,
     model: String,
     prompt_tokens: usize,
+    logprobs: bool,
     kind: AnswerKind,
 }
 
@@ -511,6 +528,7 @@ impl Answer {
             created: unix_now(),
             model: model.to_owned(),
             prompt_tokens: req.prompt_tokens,
+            logprobs: req.logprobs,
             kind,
         }
     }
@@ -564,7 +582,7 @@ impl Answer {
             "choices": [{
                 "index": 0,
                 "message": message,
-                "logprobs": null,
+                "logprobs": if self.logprobs { json!({"content": []}) } else { Value::Null },
                 "finish_reason": self.finish_reason(),
             }],
             "usage": self.usage(),

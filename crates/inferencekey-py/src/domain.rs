@@ -99,5 +99,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(diff, m)?)?;
     m.add_function(wrap_pyfunction!(create_body, m)?)?;
     m.add_function(wrap_pyfunction!(error_from_response, m)?)?;
+    m.add_function(wrap_pyfunction!(crate::errors::error_classes, m)?)?;
     Ok(())
 }

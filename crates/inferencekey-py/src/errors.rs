@@ -3,7 +3,7 @@
 //! this module only picks the class by [`ErrorKind`] and fills in the attributes.
 
 use inferencekey_core::{Error, ErrorKind};
-use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
@@ -32,10 +32,10 @@ const CLASSES: [&str; 13] = [
 static CACHE: [PyOnceLock<Py<PyType>>; CLASSES.len()] = [const { PyOnceLock::new() }; 13];
 
 /// The index into [`CLASSES`] for a kind. `Http` (a status with no dedicated class) raises the
-/// base class; `Cancelled` never gets here (see [`to_py_err`]).
+/// base class. `tests/python/test_errors.py` checks this map against the core's kind table.
 fn class_index(kind: ErrorKind) -> usize {
     match kind {
-        ErrorKind::Http | ErrorKind::Cancelled => 0,
+        ErrorKind::Http => 0,
         ErrorKind::Configuration => 1,
         ErrorKind::Validation => 2,
         ErrorKind::Drift => 3,
@@ -92,13 +92,7 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
 /// `status`, `code`, `field`, `problems` (list of `(field, message)`), `request_id`,
 /// `retry_after` (seconds, float) and, for `DriftError`, `plan` (list of
 /// `(field, live, desired)`).
-///
-/// `Cancelled` becomes `KeyboardInterrupt`: in Python the only thing that cancels a blocking
-/// call is Ctrl-C, and callers expect the interpreter's own exception for it.
 pub fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
-    if e.kind == ErrorKind::Cancelled {
-        return PyKeyboardInterrupt::new_err(e.to_string());
-    }
     build(py, &e).unwrap_or_else(|cause| {
         // The package is broken (e.g. `inferencekey.errors` fails to import); still surface
         // the original error, with the import failure as its cause.
@@ -109,6 +103,15 @@ pub fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
 }
 
 /// `.or_raise(py)?` turns a core `Result` into a `PyResult` through [`to_py_err`].
+/// The core's error kinds and the class each raises, for the test against the core's table.
+#[pyfunction]
+pub fn error_classes() -> Vec<(&'static str, &'static str)> {
+    ErrorKind::ALL
+        .iter()
+        .map(|k| (k.as_str(), CLASSES[class_index(*k)]))
+        .collect()
+}
+
 pub trait ResultExt<T> {
     fn or_raise(self, py: Python<'_>) -> PyResult<T>;
 }

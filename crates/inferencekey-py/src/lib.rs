@@ -1,14 +1,21 @@
 //! `inferencekey._native`: the compiled half of the Python package. It marshals values and
-//! maps errors; every rule lives in `inferencekey-core` (DESIGN.md, "Thin bindings").
+//! maps errors; every rule lives in `inferencekey-core` (docs/architecture.md, "Bindings").
+//!
+//! Organised by concept: `bridge` (the blocking and asyncio bridges and the `dual!` macro that
+//! declares a method once for both), `management` and `data` (the clients), `stream`,
+//! `results`, `convert` (values and keyword arguments), `errors`, `domain` (pure functions).
 
 use pyo3::prelude::*;
 
-mod aio;
+mod bridge;
 mod cli;
-mod clients;
 mod convert;
+mod data;
 mod domain;
 pub mod errors;
+mod management;
+mod results;
+mod stream;
 mod webhooks;
 
 /// Forwards the core's `tracing` records (retries, drift warnings; target `inferencekey`) to
@@ -31,8 +38,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", inferencekey_core::VERSION)?;
     domain::register(m)?;
     cli::register(m)?;
-    clients::register(m)?;
-    aio::register(m)?;
+    bridge::register(m)?;
+    results::register(m)?;
+    management::register(m)?;
+    data::register(m)?;
+    stream::register(m)?;
     webhooks::register(m)?;
     Ok(())
 }

@@ -1,6 +1,9 @@
 //! Client configuration from arguments and the environment (docs/contract.md, "Configuration"):
 //! explicit argument > environment > spec; values trimmed; blank = absent.
 
+use serde::Deserialize;
+
+use crate::domain::decode::{Retries, Seconds};
 use crate::domain::error::{Error, ErrorKind};
 use crate::domain::token::TokenKind;
 
@@ -76,9 +79,96 @@ pub fn check_token(raw: &str, want: TokenKind, field: &str) -> Result<Secret, Er
     }
 }
 
+/// Declares a client's settings struct: the shared fields plus the client's token field,
+/// so the two clients cannot drift apart on the shared ones.
+macro_rules! settings {
+    ($(#[$doc:meta])* $name:ident, $token:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            pub base_url: Option<String>,
+            pub project: Option<String>,
+            pub $token: Option<String>,
+            /// The default total deadline of every call.
+            pub timeout: Option<Seconds>,
+            pub connect_timeout: Option<Seconds>,
+            /// The idle timeout: the longest wait for the next bytes or stream event.
+            pub read_timeout: Option<Seconds>,
+            pub max_retries: Option<Retries>,
+            /// The binding's language, for `User-Agent` (`python`, `go`, `c`).
+            pub language: Option<String>,
+        }
+
+        impl $name {
+            /// The transport options these settings describe, defaults filled in.
+            pub fn options(&self, default_language: &str) -> Result<ClientOptions, Error> {
+                options(
+                    self.timeout,
+                    self.connect_timeout,
+                    self.read_timeout,
+                    self.max_retries,
+                    self.language.as_deref().unwrap_or(default_language),
+                )
+            }
+        }
+    };
+}
+
+settings!(
+    /// How a `ManagementClient` is configured; every field falls back to the environment.
+    ManagementSettings,
+    sdk_token
+);
+settings!(
+    /// How a `DataClient` is configured; `api_key` is the default key of its endpoints.
+    DataSettings,
+    api_key
+);
+
+fn options(
+    timeout: Option<Seconds>,
+    connect: Option<Seconds>,
+    read: Option<Seconds>,
+    retries: Option<Retries>,
+    language: &str,
+) -> Result<ClientOptions, Error> {
+    if language.is_empty() || !language.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(Error::configuration(
+            "language must be a short ASCII name such as \"go\" (it goes into User-Agent)",
+        )
+        .with_field("language"));
+    }
+    let mut o = ClientOptions {
+        language: language.to_string(),
+        ..Default::default()
+    };
+    if let Some(c) = connect {
+        o.timeouts.connect = c.0;
+    }
+    if let Some(r) = read {
+        o.timeouts.read = r.0;
+    }
+    o.timeouts.total = timeout.map(|t| t.0);
+    if let Some(n) = retries {
+        o.retry.max_retries = n.0;
+    }
+    Ok(o)
+}
+
+/// The options of an endpoint built from a `DataClient`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSettings {
+    pub api_key: Option<String>,
+    pub project: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::decode::{decode, field_names, no_hint, Role};
+    use serde_json::json;
 
     #[test]
     fn wrong_plane_is_refused_locally() {
@@ -102,5 +192,31 @@ mod tests {
         );
         assert!(resolve_base_url(Some("ftp://x")).is_err());
         assert!(resolve_base_url(Some("not a url")).is_err());
+    }
+    #[test]
+    fn settings_bounds() {
+        for (v, field) in [
+            (json!({"timeout": 1e300}), "timeout"),
+            (json!({"read_timeout": 0}), "read_timeout"),
+            (json!({"max_retries": 1000}), "max_retries"),
+            (json!({"api_key": "x"}), "api_key"),
+        ] {
+            let e =
+                decode::<ManagementSettings>(v, "options", Role::Settings, no_hint).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Configuration);
+            assert_eq!(e.field.as_deref(), Some(field));
+        }
+        let s: DataSettings = decode(
+            json!({"read_timeout": 2, "max_retries": 0, "api_key": "ik_live_a_b"}),
+            "options",
+            Role::Settings,
+            no_hint,
+        )
+        .unwrap();
+        let o = s.options("python").unwrap();
+        assert_eq!(o.timeouts.read.as_secs(), 2);
+        assert_eq!(o.retry.max_retries, 0);
+        assert_eq!(o.language, "python");
+        assert!(field_names::<DataSettings>().contains(&"api_key"));
     }
 }

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use bytes::Bytes;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -12,10 +11,15 @@ use tokio::time::Instant;
 
 use crate::client::config::{check_token, resolve, resolve_base_url, ENV_API_KEY, ENV_PROJECT};
 use crate::client::stream::TextStream;
+use crate::domain::error::FieldError;
 use crate::domain::error::{Error, ErrorKind};
+pub use crate::domain::request::{
+    check_job_id, EmbedRequest, JobBody, JobRequest, RerankRequest, TextRequest, JOB_KINDS,
+};
+pub use crate::domain::result::{EmbedResult, JobStatus, RerankItem, RerankResult, TextResult};
 use crate::domain::slug::validate_slug;
 use crate::domain::token::TokenKind;
-use crate::transport::{build_http, Request, Transport};
+use crate::transport::{build_http, encode_segment, Request, Transport};
 use crate::transport::{CallOptions, ClientOptions};
 
 /// How a `DataClient` is built; every field falls back to the environment.
@@ -143,102 +147,6 @@ pub struct Endpoint {
     prefix: String,
 }
 
-/// A chat/completions request. Exactly one of `prompt` / `messages`.
-#[derive(Debug, Clone, Default)]
-pub struct TextRequest {
-    pub prompt: Option<String>,
-    pub messages: Option<Vec<Value>>,
-    pub model: Option<String>,
-    pub temperature: Option<f64>,
-    pub max_tokens: Option<u64>,
-    pub top_p: Option<f64>,
-    pub stop: Option<Value>,
-    pub seed: Option<i64>,
-    pub response_format: Option<Value>,
-    pub tools: Option<Value>,
-    /// Extra body keys, passed through verbatim (they win over the named fields).
-    pub extra: Option<Map<String, Value>>,
-}
-
-impl TextRequest {
-    pub fn prompt(prompt: impl Into<String>) -> Self {
-        TextRequest {
-            prompt: Some(prompt.into()),
-            ..Default::default()
-        }
-    }
-
-    /// The OpenAI body; `stream` adds `"stream": true`.
-    pub fn body(&self, stream: bool) -> Result<Map<String, Value>, Error> {
-        let messages = match (&self.prompt, &self.messages) {
-            (Some(p), None) => vec![serde_json::json!({"role": "user", "content": p})],
-            (None, Some(m)) if !m.is_empty() => m.clone(),
-            (None, Some(_)) => {
-                return Err(Error::validation(vec![
-                    crate::domain::error::FieldError::new(
-                        "messages",
-                        "must hold at least one message",
-                    ),
-                ]))
-            }
-            (Some(_), Some(_)) => {
-                return Err(Error::validation(vec![
-                    crate::domain::error::FieldError::new(
-                        "prompt",
-                        "pass either prompt= or messages=, not both",
-                    ),
-                ]))
-            }
-            (None, None) => {
-                return Err(Error::validation(vec![
-                    crate::domain::error::FieldError::new(
-                        "prompt",
-                        "pass prompt=\"…\" or messages=[{\"role\": \"user\", \"content\": \"…\"}]",
-                    ),
-                ]))
-            }
-        };
-        let mut body = Map::new();
-        if let Some(m) = &self.model {
-            body.insert("model".into(), Value::String(m.clone()));
-        }
-        body.insert("messages".into(), Value::Array(messages));
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                body.insert(k.into(), v);
-            }
-        };
-        put("temperature", self.temperature.map(Value::from));
-        put("max_tokens", self.max_tokens.map(Value::from));
-        put("top_p", self.top_p.map(Value::from));
-        put("stop", self.stop.clone());
-        put("seed", self.seed.map(Value::from));
-        put("response_format", self.response_format.clone());
-        put("tools", self.tools.clone());
-        if stream {
-            body.insert("stream".into(), Value::Bool(true));
-        }
-        if let Some(extra) = &self.extra {
-            for (k, v) in extra {
-                body.insert(k.clone(), v.clone());
-            }
-        }
-        Ok(body)
-    }
-}
-
-/// A completed chat answer. `raw` is the response body, decoded lazily by bindings.
-#[derive(Debug, Clone)]
-pub struct TextResult {
-    pub text: String,
-    pub model: String,
-    pub finish_reason: Option<String>,
-    pub usage: Option<Value>,
-    /// The first choice's message when it carries more than text (tool calls).
-    pub message: Option<Value>,
-    pub raw: Bytes,
-}
-
 #[derive(Deserialize)]
 struct ChatWire {
     #[serde(default)]
@@ -255,14 +163,6 @@ struct ChoiceWire {
     message: Option<Map<String, Value>>,
     #[serde(default)]
     finish_reason: Option<String>,
-}
-
-/// Embedding vectors, ordered by the server's `index`.
-#[derive(Debug, Clone)]
-pub struct EmbedResult {
-    pub embeddings: Vec<Vec<f32>>,
-    pub model: String,
-    pub usage: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -288,22 +188,6 @@ enum EmbeddingWire {
     Base64(String),
 }
 
-/// One reranked document.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RerankItem {
-    pub index: usize,
-    pub relevance_score: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<Value>,
-}
-
-#[derive(Debug, Clone)]
-pub struct RerankResult {
-    pub results: Vec<RerankItem>,
-    pub model: String,
-    pub usage: Option<Value>,
-}
-
 #[derive(Deserialize)]
 struct RerankWire {
     #[serde(default)]
@@ -311,50 +195,6 @@ struct RerankWire {
     results: Vec<RerankItem>,
     #[serde(default)]
     usage: Option<Value>,
-}
-
-/// The payload of an async job.
-#[derive(Debug, Clone)]
-pub enum JobBody {
-    Json(Value),
-    Binary {
-        bytes: Vec<u8>,
-        content_type: String,
-    },
-}
-
-/// Job kinds the platform accepts (CONTRACT.md §5), with their aliases.
-pub const JOB_KINDS: &[&str] = &[
-    "chat",
-    "chat_completions",
-    "embeddings",
-    "rerank",
-    "reranking",
-    "audio_speech",
-    "audio_generate",
-    "audio_transcriptions",
-    "images",
-    "images_generations",
-    "images_edits",
-    "images_variations",
-    "forecast",
-];
-
-/// A job's state as `GET /jobs/{id}` reports it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct JobStatus {
-    pub job_id: String,
-    pub status: String,
-    #[serde(default)]
-    pub result: Option<Value>,
-    #[serde(default)]
-    pub error: Option<Value>,
-}
-
-impl JobStatus {
-    pub fn is_terminal(&self) -> bool {
-        matches!(self.status.as_str(), "succeeded" | "failed")
-    }
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T, Error> {
@@ -402,7 +242,11 @@ impl Endpoint {
         call: &CallOptions,
     ) -> Result<TextResult, Error> {
         let resp = self
-            .post_json("/v1/chat/completions", &req.body(false)?, call)
+            .post_json(
+                "/v1/chat/completions",
+                &req.body(false)?,
+                &call.within(req.timeout),
+            )
             .await?;
         let wire: ChatWire = decode(&resp.body, "chat")?;
         let choice = wire.choices.into_iter().next().ok_or_else(|| {
@@ -434,7 +278,10 @@ impl Endpoint {
         let mut request =
             Request::new(Method::POST, self.path("/v1/chat/completions")).json(&req.body(true)?)?;
         request.accept = "text/event-stream";
-        let (resp, timeouts, deadline) = self.transport.open_stream(&request, call).await?;
+        let (resp, timeouts, deadline) = self
+            .transport
+            .open_stream(&request, &call.within(req.timeout))
+            .await?;
         Ok(TextStream::new(resp, timeouts.read, deadline))
     }
 
@@ -442,23 +289,30 @@ impl Endpoint {
     /// times cheaper to decode than JSON floats — unless `extra` sets `encoding_format`.
     pub async fn embed(
         &self,
-        input: Value,
-        model: Option<&str>,
-        extra: Option<&Map<String, Value>>,
+        req: &EmbedRequest,
         call: &CallOptions,
     ) -> Result<EmbedResult, Error> {
+        let ok = match &req.input {
+            Value::String(_) => true,
+            Value::Array(items) => items.iter().all(Value::is_string),
+            _ => false,
+        };
+        if !ok {
+            return Err(Error::validation(vec![FieldError::new(
+                "input",
+                "must be a string or a list of strings",
+            )]));
+        }
         let mut body = Map::new();
-        if let Some(m) = model {
-            body.insert("model".into(), Value::String(m.into()));
+        if let Some(m) = &req.model {
+            body.insert("model".into(), Value::String(m.clone()));
         }
-        body.insert("input".into(), input);
+        body.insert("input".into(), req.input.clone());
         body.insert("encoding_format".into(), Value::String("base64".into()));
-        if let Some(extra) = extra {
-            for (k, v) in extra {
-                body.insert(k.clone(), v.clone());
-            }
-        }
-        let resp = self.post_json("/v1/embeddings", &body, call).await?;
+        extend(&mut body, req.extra.as_ref());
+        let resp = self
+            .post_json("/v1/embeddings", &body, &call.within(req.timeout))
+            .await?;
         let wire: EmbedWire = decode(&resp.body, "embeddings")?;
         let mut items: Vec<(usize, Vec<f32>)> = Vec::with_capacity(wire.data.len());
         for (pos, item) in wire.data.into_iter().enumerate() {
@@ -478,24 +332,19 @@ impl Endpoint {
 
     pub async fn rerank(
         &self,
-        query: &str,
-        documents: Vec<Value>,
-        top_n: Option<usize>,
-        extra: Option<&Map<String, Value>>,
+        req: &RerankRequest,
         call: &CallOptions,
     ) -> Result<RerankResult, Error> {
         let mut body = Map::new();
-        body.insert("query".into(), Value::String(query.into()));
-        body.insert("documents".into(), Value::Array(documents));
-        if let Some(n) = top_n {
+        body.insert("query".into(), Value::String(req.query.clone()));
+        body.insert("documents".into(), Value::Array(req.documents.clone()));
+        if let Some(n) = req.top_n {
             body.insert("top_n".into(), Value::from(n));
         }
-        if let Some(extra) = extra {
-            for (k, v) in extra {
-                body.insert(k.clone(), v.clone());
-            }
-        }
-        let resp = self.post_json("/v1/rerank", &body, call).await?;
+        extend(&mut body, req.extra.as_ref());
+        let resp = self
+            .post_json("/v1/rerank", &body, &call.within(req.timeout))
+            .await?;
         let wire: RerankWire = decode(&resp.body, "rerank")?;
         Ok(RerankResult {
             results: wire.results,
@@ -505,24 +354,8 @@ impl Endpoint {
     }
 
     /// Submits an async job and returns its id.
-    pub async fn submit_job(
-        &self,
-        kind: &str,
-        body: JobBody,
-        context: Option<Value>,
-        call: &CallOptions,
-    ) -> Result<String, Error> {
-        if !JOB_KINDS.contains(&kind) {
-            return Err(Error::validation(vec![
-                crate::domain::error::FieldError::new(
-                    "kind",
-                    format!(
-                        "unknown job kind {kind:?}; expected one of: {}",
-                        JOB_KINDS.join(", ")
-                    ),
-                ),
-            ]));
-        }
+    pub async fn submit_job(&self, req: &JobRequest, call: &CallOptions) -> Result<String, Error> {
+        let (kind, body) = req.parts()?;
         let mut envelope = Map::new();
         envelope.insert("kind".into(), Value::String(kind.into()));
         match body {
@@ -540,10 +373,12 @@ impl Endpoint {
                 envelope.insert("content_type".into(), Value::String(content_type));
             }
         }
-        if let Some(c) = context {
-            envelope.insert("context".into(), c);
+        if let Some(c) = &req.context {
+            envelope.insert("context".into(), c.clone());
         }
-        let resp = self.post_json("/jobs", &envelope, call).await?;
+        let resp = self
+            .post_json("/jobs", &envelope, &call.within(req.timeout))
+            .await?;
         #[derive(Deserialize)]
         struct Submitted {
             job_id: Value,
@@ -558,7 +393,11 @@ impl Endpoint {
     /// The job's status. Only the local Manager serves this route; elsewhere results arrive
     /// by webhook, and the error says so.
     pub async fn job_status(&self, job_id: &str, call: &CallOptions) -> Result<JobStatus, Error> {
-        let req = Request::new(Method::GET, self.path(&format!("/jobs/{job_id}")));
+        let id = check_job_id(job_id)?;
+        let req = Request::new(
+            Method::GET,
+            self.path(&format!("/jobs/{}", encode_segment(id))),
+        );
         match self.transport.send(&req, call).await {
             Ok(resp) => decode(&resp.body, "job status"),
             Err(e) if e.status == Some(405) || e.status == Some(501) => Err(Error::new(
@@ -597,6 +436,13 @@ impl Endpoint {
     }
 }
 
+/// Adds the caller's extra body keys; they win over the named fields.
+fn extend(body: &mut Map<String, Value>, extra: Option<&Map<String, Value>>) {
+    for (k, v) in extra.into_iter().flatten() {
+        body.insert(k.clone(), v.clone());
+    }
+}
+
 fn decode_f32_base64(s: &str) -> Result<Vec<f32>, Error> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(s)
@@ -615,28 +461,6 @@ fn decode_f32_base64(s: &str) -> Result<Vec<f32>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_request_body() {
-        let mut r = TextRequest::prompt("Hola");
-        r.temperature = Some(0.2);
-        r.max_tokens = Some(300);
-        let body = r.body(true).unwrap();
-        assert_eq!(body["messages"][0]["content"], "Hola");
-        assert_eq!(body["max_tokens"], 300);
-        assert_eq!(body["stream"], true);
-        assert!(!body.contains_key("model"));
-        let both = TextRequest {
-            prompt: Some("a".into()),
-            messages: Some(vec![serde_json::json!({"role": "user", "content": "b"})]),
-            ..Default::default()
-        };
-        assert_eq!(
-            both.body(false).unwrap_err().field.as_deref(),
-            Some("prompt")
-        );
-        assert!(TextRequest::default().body(false).is_err());
-    }
 
     #[test]
     fn base64_vectors() {

@@ -21,7 +21,7 @@ use crate::transport::{build_http, encode_segment, map_body_error, Request, Tran
 use crate::transport::{CallOptions, ClientOptions};
 
 /// The handle `ensure()` returns: which workload to talk to, and what happened.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct EndpointRef {
     pub project_slug: String,
     pub workload_slug: String,

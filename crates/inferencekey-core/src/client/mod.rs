@@ -6,4 +6,5 @@ pub mod config;
 pub mod data;
 pub mod management;
 pub mod rt;
+pub mod schema;
 pub mod stream;

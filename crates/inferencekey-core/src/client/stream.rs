@@ -11,22 +11,10 @@ use serde_json::Value;
 use tokio::time::{timeout_at, Instant};
 
 use crate::domain::error::{Error, ErrorKind};
+pub use crate::domain::result::TextChunk;
 use crate::domain::token::scrub;
 use crate::transport::sse::{SseDecoder, SseEvent};
 use crate::transport::{map_body_error, min_deadline};
-
-/// One streamed piece of an answer.
-#[derive(Debug, Clone, Default)]
-pub struct TextChunk {
-    /// The text this chunk adds (empty for role-only or final chunks).
-    pub text: String,
-    pub finish_reason: Option<String>,
-    pub model: Option<String>,
-    pub usage: Option<Value>,
-    pub tool_calls: Option<Value>,
-    /// The frame's JSON, for callers that need fields we do not lift out.
-    pub raw: String,
-}
 
 #[derive(Deserialize)]
 struct ChunkWire<'a> {

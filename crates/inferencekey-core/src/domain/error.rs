@@ -34,13 +34,31 @@ pub enum ErrorKind {
     /// The server answered something we cannot understand: bad JSON, a stream cut short,
     /// an oversized SSE event, an in-band stream error.
     Protocol,
-    /// The caller interrupted the call (Ctrl-C, task cancellation).
-    Cancelled,
     /// Any other HTTP status.
     Http,
 }
 
 impl ErrorKind {
+    /// Every kind: the one table the bindings' error lists (C status codes, Python exception
+    /// classes, Go kinds) are checked against by their tests. A cancelled call is not a kind:
+    /// each language cancels in its own idiom (Python's `KeyboardInterrupt`, a dropped Go
+    /// context), so the core never reports one.
+    pub const ALL: [ErrorKind; 13] = [
+        ErrorKind::Configuration,
+        ErrorKind::Validation,
+        ErrorKind::Drift,
+        ErrorKind::Auth,
+        ErrorKind::PermissionDenied,
+        ErrorKind::NotFound,
+        ErrorKind::Conflict,
+        ErrorKind::RateLimited,
+        ErrorKind::Server,
+        ErrorKind::Connection,
+        ErrorKind::Timeout,
+        ErrorKind::Protocol,
+        ErrorKind::Http,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Configuration => "configuration",
@@ -55,12 +73,16 @@ impl ErrorKind {
             ErrorKind::Connection => "connection",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Protocol => "protocol",
-            ErrorKind::Cancelled => "cancelled",
             ErrorKind::Http => "http",
         }
     }
 
-    /// The kind an HTTP error status maps to (CONTRACT.md §2).
+    /// The kind named `name` (its [`ErrorKind::as_str`]).
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The kind an HTTP error status maps to (docs/contract.md, "Errors").
     pub fn from_status(status: u16) -> ErrorKind {
         match status {
             400 | 422 => ErrorKind::Validation,
@@ -215,7 +237,6 @@ impl Error {
             ErrorKind::Connection => "connection error".into(),
             ErrorKind::Timeout => "timed out".into(),
             ErrorKind::Protocol => "protocol error".into(),
-            ErrorKind::Cancelled => "cancelled".into(),
             ErrorKind::Http => "http error".into(),
         }
     }
@@ -238,3 +259,35 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_complete_and_names_are_unique() {
+        for kind in ErrorKind::ALL {
+            // A new variant missing from ALL fails to compile here: the match is exhaustive.
+            let listed = match kind {
+                ErrorKind::Configuration
+                | ErrorKind::Validation
+                | ErrorKind::Drift
+                | ErrorKind::Auth
+                | ErrorKind::PermissionDenied
+                | ErrorKind::NotFound
+                | ErrorKind::Conflict
+                | ErrorKind::RateLimited
+                | ErrorKind::Server
+                | ErrorKind::Connection
+                | ErrorKind::Timeout
+                | ErrorKind::Protocol
+                | ErrorKind::Http => true,
+            };
+            assert!(listed);
+            assert_eq!(ErrorKind::from_name(kind.as_str()), Some(kind));
+        }
+        let names: std::collections::BTreeSet<_> =
+            ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+    }
+}

@@ -5,12 +5,15 @@
 //! `diff`/`ensure` → `spec` → `policy` → `enums` → `slug` → `error` → `plan`; `wire` and
 //! `webhook` use only `error`, `enums` and `token`.
 
+pub mod decode;
 pub mod diff;
 pub mod ensure;
 pub mod enums;
 pub mod error;
 pub mod plan;
 pub mod policy;
+pub mod request;
+pub mod result;
 pub mod slug;
 pub mod spec;
 pub mod spec_json;

@@ -111,10 +111,7 @@ impl Transport {
     }
 
     fn policies(&self, call: &CallOptions) -> (Timeouts, RetryPolicy) {
-        (
-            call.timeouts.unwrap_or(self.options.timeouts),
-            call.retry.unwrap_or(self.options.retry),
-        )
+        call.resolve(&self.options)
     }
 
     fn build(&self, req: &Request) -> reqwest::RequestBuilder {

@@ -87,8 +87,61 @@ impl Default for ClientOptions {
 }
 
 /// Per-call overrides of the client's options.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CallOptions {
+    /// Replaces the client's timeouts for this call.
     pub timeouts: Option<Timeouts>,
     pub retry: Option<RetryPolicy>,
+    /// This call's total deadline (retries included). The transport resolves it against the
+    /// client's timeouts: the idle timeout stays the client's, shortened to fit inside it.
+    pub total: Option<Duration>,
+}
+
+impl CallOptions {
+    /// These options with the call's own `timeout` (when it gave one) as the total deadline.
+    pub fn within(&self, total: Option<crate::domain::decode::Seconds>) -> CallOptions {
+        CallOptions {
+            total: total.map(|s| s.0).or(self.total),
+            ..*self
+        }
+    }
+
+    /// The timeouts and retry policy of a call on a client built with `client`.
+    pub fn resolve(&self, client: &ClientOptions) -> (Timeouts, RetryPolicy) {
+        let mut timeouts = self.timeouts.unwrap_or(client.timeouts);
+        if let Some(total) = self.total {
+            timeouts.total = Some(total);
+            timeouts.read = timeouts.read.min(total);
+        }
+        (timeouts, self.retry.unwrap_or(client.retry))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_timeout_keeps_the_client_idle_timeout() {
+        let client = ClientOptions {
+            timeouts: Timeouts {
+                read: Duration::from_secs(2),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let call = CallOptions {
+            total: Some(Duration::from_secs(30)),
+            ..Default::default()
+        };
+        let (t, _) = call.resolve(&client);
+        assert_eq!(t.read, Duration::from_secs(2));
+        assert_eq!(t.total, Some(Duration::from_secs(30)));
+        let short = CallOptions {
+            total: Some(Duration::from_secs(1)),
+            ..Default::default()
+        };
+        assert_eq!(short.resolve(&client).0.read, Duration::from_secs(1));
+        assert_eq!(CallOptions::default().resolve(&client).0, client.timeouts);
+    }
 }

@@ -1,0 +1,405 @@
+//! What a caller asks of the SDK, as serde types every binding decodes into: the data-plane
+//! requests (docs/contract.md, "Data plane"); the client settings are in `client::config`.
+//! Each is the one declaration of its fields: Python's keyword arguments, the C ABI's JSON
+//! keys and Go's struct tags are checked against these lists by tests.
+//!
+//! Unknown fields are refused (`deny_unknown_fields`), and bindings decode through
+//! [`crate::domain::decode`], which turns serde's errors into field errors.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::domain::decode::Seconds;
+use crate::domain::enums::OnDrift;
+use crate::domain::error::{Error, FieldError};
+
+/// A chat/completions request. Exactly one of `prompt` / `messages`. Every field but
+/// `prompt`, `messages`, `extra` and `timeout` is sent as the OpenAI body key of its name, so
+/// a new OpenAI parameter is one line here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextRequest {
+    #[serde(skip_serializing)]
+    pub prompt: Option<String>,
+    #[serde(skip_serializing)]
+    pub messages: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Extra body keys, passed through verbatim (they win over the named fields).
+    #[serde(skip_serializing)]
+    pub extra: Option<Map<String, Value>>,
+    /// This call's total deadline (retries included); not part of the body.
+    #[serde(skip_serializing)]
+    pub timeout: Option<Seconds>,
+}
+
+impl TextRequest {
+    pub fn prompt(prompt: impl Into<String>) -> Self {
+        TextRequest {
+            prompt: Some(prompt.into()),
+            ..Default::default()
+        }
+    }
+
+    /// The OpenAI body; `stream` adds `"stream": true`.
+    pub fn body(&self, stream: bool) -> Result<Map<String, Value>, Error> {
+        let messages = match (&self.prompt, &self.messages) {
+            (Some(p), None) => vec![serde_json::json!({"role": "user", "content": p})],
+            (None, Some(m)) if !m.is_empty() => m.clone(),
+            (None, Some(_)) => {
+                return Err(Error::validation(vec![FieldError::new(
+                    "messages",
+                    "must hold at least one message",
+                )]))
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::validation(vec![FieldError::new(
+                    "prompt",
+                    "pass either prompt= or messages=, not both",
+                )]))
+            }
+            (None, None) => {
+                return Err(Error::validation(vec![FieldError::new(
+                    "prompt",
+                    "pass prompt=\"…\" or messages=[{\"role\": \"user\", \"content\": \"…\"}]",
+                )]))
+            }
+        };
+        let mut body = match serde_json::to_value(self) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        body.insert("messages".into(), Value::Array(messages));
+        if stream {
+            body.insert("stream".into(), Value::Bool(true));
+        }
+        if let Some(extra) = &self.extra {
+            for (k, v) in extra {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(body)
+    }
+}
+
+/// An embeddings request: `input` is a string or a list of strings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedRequest {
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub extra: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing)]
+    pub timeout: Option<Seconds>,
+}
+
+/// A rerank request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RerankRequest {
+    pub query: String,
+    pub documents: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_n: Option<usize>,
+    #[serde(default, skip_serializing)]
+    pub extra: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing)]
+    pub timeout: Option<Seconds>,
+}
+
+/// An async job submission: exactly one of `body` (JSON) or `data` (bytes) with
+/// `content_type`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    pub kind: String,
+    #[serde(default)]
+    pub body: Option<Value>,
+    /// The binary payload; base64-encoded (`body_b64`) when it crosses as JSON.
+    #[serde(default, rename = "body_b64", with = "base64_bytes")]
+    pub data: Option<Vec<u8>>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub context: Option<Value>,
+    #[serde(default)]
+    pub timeout: Option<Seconds>,
+}
+
+/// Job kinds the platform accepts (docs/contract.md, "Jobs"), with their aliases.
+pub const JOB_KINDS: &[&str] = &[
+    "chat",
+    "chat_completions",
+    "embeddings",
+    "rerank",
+    "reranking",
+    "audio_speech",
+    "audio_generate",
+    "audio_transcriptions",
+    "images",
+    "images_generations",
+    "images_edits",
+    "images_variations",
+    "forecast",
+];
+
+/// The payload of an async job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobBody {
+    Json(Value),
+    Binary {
+        bytes: Vec<u8>,
+        content_type: String,
+    },
+}
+
+impl JobRequest {
+    /// The checked kind and payload; every problem at once.
+    pub fn parts(&self) -> Result<(&str, JobBody), Error> {
+        let mut problems = Vec::new();
+        if !JOB_KINDS.contains(&self.kind.as_str()) {
+            problems.push(FieldError::new(
+                "kind",
+                format!(
+                    "unknown job kind {:?}; expected one of: {}",
+                    self.kind,
+                    JOB_KINDS.join(", ")
+                ),
+            ));
+        }
+        let body = match (&self.body, &self.data, &self.content_type) {
+            (Some(v), None, None) => Some(JobBody::Json(v.clone())),
+            (None, Some(bytes), Some(ct)) => Some(JobBody::Binary {
+                bytes: bytes.clone(),
+                content_type: ct.clone(),
+            }),
+            (None, Some(_), None) => {
+                problems.push(FieldError::new(
+                    "content_type",
+                    "is required with binary data, e.g. \"audio/wav\"",
+                ));
+                None
+            }
+            _ => {
+                problems.push(FieldError::new(
+                    "body",
+                    "pass exactly one of body (JSON) or data (bytes) with content_type",
+                ));
+                None
+            }
+        };
+        match body {
+            Some(body) if problems.is_empty() => Ok((&self.kind, body)),
+            _ => Err(Error::validation(problems)),
+        }
+    }
+}
+
+/// A job id as a caller passes it back: non-empty and made of the characters ids are made
+/// of, since it goes into a URL path (where it is percent-encoded as well).
+pub fn check_job_id(raw: &str) -> Result<&str, Error> {
+    let id = raw.trim();
+    if id.is_empty()
+        || id.len() > 200
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(Error::validation(vec![FieldError::new(
+            "job_id",
+            format!(
+                "{:?} is not a job id (expected the id submit_job returned)",
+                crate::domain::token::scrub(id)
+            ),
+        )]));
+    }
+    Ok(id)
+}
+
+/// The options of a control-plane call (`get`, `list`, `delete`, `readiness_events`,
+/// `wait_until_ready`): the project (else the client's) and the call's deadline.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallSettings {
+    pub project: Option<String>,
+    pub timeout: Option<Seconds>,
+}
+
+/// The options of `ensure()`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnsureSettings {
+    #[serde(default, deserialize_with = "on_drift")]
+    pub on_drift: Option<OnDrift>,
+    pub project: Option<String>,
+    pub timeout: Option<Seconds>,
+}
+
+/// The options of the job calls (`job_status`, `wait_job`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobCallSettings {
+    pub timeout: Option<Seconds>,
+}
+
+/// `on_drift` through [`OnDrift`]'s own parser, so every spelling it accepts is accepted here
+/// and a wrong one gets its message.
+fn on_drift<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<OnDrift>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse::<OnDrift>()
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(e.message.clone()))
+}
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{de, Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let Some(s) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map(Some)
+            .map_err(|e| de::Error::custom(format!("must be base64-encoded bytes ({e})")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::decode::{decode, no_hint, Role};
+    use serde_json::json;
+
+    #[test]
+    fn text_request_body() {
+        let mut r = TextRequest::prompt("Hola");
+        r.temperature = Some(0.2);
+        r.max_tokens = Some(300);
+        let body = r.body(true).unwrap();
+        assert_eq!(body["messages"][0]["content"], "Hola");
+        assert_eq!(body["max_tokens"], 300);
+        assert_eq!(body["stream"], true);
+        assert!(!body.contains_key("model"));
+        assert!(!body.contains_key("prompt"));
+        let both = TextRequest {
+            prompt: Some("a".into()),
+            messages: Some(vec![json!({"role": "user", "content": "b"})]),
+            ..Default::default()
+        };
+        assert_eq!(
+            both.body(false).unwrap_err().field.as_deref(),
+            Some("prompt")
+        );
+        assert!(TextRequest::default().body(false).is_err());
+    }
+
+    #[test]
+    fn new_openai_parameters_reach_the_body() {
+        let r: TextRequest = decode(
+            json!({"prompt": "p", "frequency_penalty": 0.5, "presence_penalty": -0.5,
+                   "logprobs": true, "n": 1, "user": "u-1", "timeout": 3}),
+            "request",
+            Role::Request,
+            no_hint,
+        )
+        .unwrap();
+        let body = r.body(false).unwrap();
+        assert_eq!(body["frequency_penalty"], 0.5);
+        assert_eq!(body["presence_penalty"], -0.5);
+        assert_eq!(body["logprobs"], true);
+        assert_eq!(body["n"], 1);
+        assert_eq!(body["user"], "u-1");
+        assert!(!body.contains_key("timeout"));
+    }
+
+    #[test]
+    fn job_ids_and_parts() {
+        assert_eq!(check_job_id(" job-1 ").unwrap(), "job-1");
+        for bad in ["", "../admin", "a/b", "a?b=c", "x y"] {
+            assert_eq!(
+                check_job_id(bad).unwrap_err().field.as_deref(),
+                Some("job_id")
+            );
+        }
+        let r: JobRequest = decode(
+            json!({"kind": "audio_speech", "body_b64": "aGk=", "content_type": "audio/wav"}),
+            "request",
+            Role::Request,
+            no_hint,
+        )
+        .unwrap();
+        assert_eq!(
+            r.parts().unwrap().1,
+            JobBody::Binary {
+                bytes: b"hi".to_vec(),
+                content_type: "audio/wav".into()
+            }
+        );
+        let r = JobRequest {
+            kind: "nope".into(),
+            ..Default::default()
+        };
+        assert_eq!(r.parts().unwrap_err().problems.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_call_timeout_is_configuration() {
+        for v in [
+            json!({"prompt": "p", "timeout": -1}),
+            json!({"prompt": "p", "timeout": 1e300}),
+        ] {
+            let e = decode::<TextRequest>(v, "request", Role::Request, no_hint).unwrap_err();
+            assert_eq!(e.kind, crate::ErrorKind::Configuration, "{e}");
+            assert_eq!(e.field.as_deref(), Some("timeout"));
+        }
+    }
+
+    #[test]
+    fn request_errors_name_the_field() {
+        let e = decode::<TextRequest>(
+            json!({"prompt": "p", "temprature": 1}),
+            "request",
+            Role::Request,
+            no_hint,
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("temprature"));
+        assert!(e.message.contains("temperature"), "{}", e.message);
+        let e = decode::<TextRequest>(
+            json!({"messages": [{"role": "user"}, 5], "n": "two"}),
+            "request",
+            Role::Request,
+            no_hint,
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("n"));
+    }
+}

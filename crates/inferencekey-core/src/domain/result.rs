@@ -1,0 +1,91 @@
+//! What the SDK answers, as serde types: the bindings encode these (C, Go) or expose their
+//! fields (Python), so each result's fields are declared once, here. `raw` fields hold the
+//! server's JSON as it came and serialise as that JSON, not as a string.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// A completed chat answer. `raw` is the response body, decoded lazily by bindings.
+#[derive(Debug, Clone, Serialize)]
+pub struct TextResult {
+    pub text: String,
+    pub model: String,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Value>,
+    /// The first choice's message when it carries more than text (tool calls).
+    pub message: Option<Value>,
+    #[serde(serialize_with = "raw_bytes")]
+    pub raw: Bytes,
+}
+
+/// Embedding vectors, ordered by the server's `index`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbedResult {
+    pub embeddings: Vec<Vec<f32>>,
+    pub model: String,
+    pub usage: Option<Value>,
+}
+
+/// One reranked document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RerankItem {
+    pub index: usize,
+    pub relevance_score: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RerankResult {
+    pub results: Vec<RerankItem>,
+    pub model: String,
+    pub usage: Option<Value>,
+}
+
+/// A job's state as `GET /jobs/{id}` reports it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct JobStatus {
+    pub job_id: String,
+    pub status: String,
+    #[serde(default)]
+    pub result: Option<Value>,
+    #[serde(default)]
+    pub error: Option<Value>,
+}
+
+impl JobStatus {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.status.as_str(), "succeeded" | "failed")
+    }
+}
+
+/// One streamed piece of an answer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TextChunk {
+    /// The text this chunk adds (empty for role-only or final chunks).
+    pub text: String,
+    pub finish_reason: Option<String>,
+    pub model: Option<String>,
+    pub usage: Option<Value>,
+    pub tool_calls: Option<Value>,
+    /// The frame's JSON, for callers that need fields we do not lift out.
+    #[serde(serialize_with = "raw_text")]
+    pub raw: String,
+}
+
+fn raw_text<S: Serializer>(raw: &str, s: S) -> Result<S::Ok, S::Error> {
+    match RawValue::from_string(raw.to_string()) {
+        Ok(v) => v.serialize(s),
+        // Not JSON (a server bug we already reported elsewhere): keep it as a string.
+        Err(_) => raw.serialize(s),
+    }
+}
+
+fn raw_bytes<S: Serializer>(raw: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+    match std::str::from_utf8(raw) {
+        Ok(text) if !text.trim().is_empty() => raw_text(text, s),
+        _ => s.serialize_none(),
+    }
+}

@@ -1,0 +1,436 @@
+//! The data-plane classes, blocking and asyncio, each method declared once for both (see
+//! [`crate::bridge::dual`]). The blocking `DataClient`, `Endpoint` and `Job` are what
+//! `inferencekey` exports; `inferencekey.aio` wraps the asyncio ones only to make each call a
+//! coroutine (`asyncio.create_task` takes nothing else).
+//!
+//! Request keyword arguments are not declared here: `generate_text(prompt, **kwargs)` hands
+//! them to the core's `TextRequest`, which refuses unknown ones, so a new parameter is a new
+//! field in the core (and a line in the Python `TextOptions` TypedDict).
+
+use std::sync::Arc;
+
+use inferencekey_core::config::DataSettings;
+use inferencekey_core::data::{DataConfig, JobRequest, RerankRequest};
+use inferencekey_core::domain::decode::Role;
+use inferencekey_core::domain::request::{EmbedRequest, TextRequest};
+use inferencekey_core::{DataClient as CoreData, Endpoint as CoreEndpoint, Error};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::bridge::{dual, wait};
+use crate::convert::{call_options, from_kwargs, seconds, to_value};
+use crate::errors::ResultExt;
+use crate::results::{py_repr, Answer, EmbedResult, Json, RerankResult, TextResult};
+use crate::stream::{AsyncTextStream, Cursor, TextStream};
+
+/// Builds endpoints; all endpoints of one client share its connection pool.
+#[pyclass(frozen, module = "inferencekey._native")]
+pub struct DataClient {
+    inner: Arc<CoreData>,
+}
+
+/// The asyncio `DataClient`; `inferencekey.aio.AsyncDataClient` wraps it.
+#[pyclass(frozen, module = "inferencekey._native")]
+pub struct NativeAsyncDataClient {
+    inner: Arc<CoreData>,
+}
+
+/// One workload's data plane.
+#[pyclass(frozen, module = "inferencekey._native")]
+pub struct Endpoint {
+    inner: Arc<CoreEndpoint>,
+}
+
+/// The asyncio `Endpoint`; `inferencekey.aio.AsyncEndpoint` wraps it.
+#[pyclass(frozen, module = "inferencekey._native")]
+pub struct NativeAsyncEndpoint {
+    inner: Arc<CoreEndpoint>,
+}
+
+/// A submitted job: the endpoint it runs on and its id.
+pub struct JobRef {
+    endpoint: Arc<CoreEndpoint>,
+    id: String,
+}
+
+/// An async job on an endpoint.
+#[pyclass(frozen, module = "inferencekey._native")]
+pub struct Job {
+    inner: Arc<JobRef>,
+}
+
+/// The asyncio `Job`; `inferencekey.aio.AsyncJob` wraps it.
+#[pyclass(frozen, module = "inferencekey._native")]
+pub struct NativeAsyncJob {
+    inner: Arc<JobRef>,
+}
+
+/// What each flavour's classes are called and which classes its calls return.
+trait Flavour {
+    const PREFIX: &'static str;
+    type Endpoint: From<CoreEndpoint>;
+    type Job: From<JobRef>;
+}
+
+impl Flavour for DataClient {
+    const PREFIX: &'static str = "";
+    type Endpoint = Endpoint;
+    type Job = Job;
+}
+
+impl Flavour for NativeAsyncDataClient {
+    const PREFIX: &'static str = "Async";
+    type Endpoint = NativeAsyncEndpoint;
+    type Job = NativeAsyncJob;
+}
+
+impl Flavour for Endpoint {
+    const PREFIX: &'static str = "";
+    type Endpoint = Endpoint;
+    type Job = Job;
+}
+
+impl Flavour for NativeAsyncEndpoint {
+    const PREFIX: &'static str = "Async";
+    type Endpoint = NativeAsyncEndpoint;
+    type Job = NativeAsyncJob;
+}
+
+impl Flavour for Job {
+    const PREFIX: &'static str = "";
+    type Endpoint = Endpoint;
+    type Job = Job;
+}
+
+impl Flavour for NativeAsyncJob {
+    const PREFIX: &'static str = "Async";
+    type Endpoint = NativeAsyncEndpoint;
+    type Job = NativeAsyncJob;
+}
+
+impl From<CoreEndpoint> for Endpoint {
+    fn from(e: CoreEndpoint) -> Self {
+        Endpoint { inner: Arc::new(e) }
+    }
+}
+
+impl From<CoreEndpoint> for NativeAsyncEndpoint {
+    fn from(e: CoreEndpoint) -> Self {
+        NativeAsyncEndpoint { inner: Arc::new(e) }
+    }
+}
+
+impl From<JobRef> for Job {
+    fn from(j: JobRef) -> Self {
+        Job { inner: Arc::new(j) }
+    }
+}
+
+impl From<JobRef> for NativeAsyncJob {
+    fn from(j: JobRef) -> Self {
+        NativeAsyncJob { inner: Arc::new(j) }
+    }
+}
+
+/// A client from the constructor's keyword arguments (`DataSettings`' fields).
+fn build(
+    py: Python<'_>,
+    project: Option<&Bound<'_, PyAny>>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Arc<CoreData>> {
+    crate::log_bridge(py);
+    let s: DataSettings = from_kwargs(
+        py,
+        &[("project", project)],
+        kwargs,
+        "options",
+        Role::Settings,
+    )?;
+    let options = s.options("python").or_raise(py)?;
+    let client = CoreData::new(DataConfig {
+        project: s.project,
+        base_url: s.base_url,
+        api_key: s.api_key,
+        options,
+    })
+    .or_raise(py)?;
+    Ok(Arc::new(client))
+}
+
+/// A chat request from `prompt` and the keyword arguments.
+pub(crate) fn text_request(
+    py: Python<'_>,
+    prompt: Option<&Bound<'_, PyAny>>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<TextRequest> {
+    from_kwargs(py, &[("prompt", prompt)], kwargs, "request", Role::Request)
+}
+
+dual! {
+    DataClient, NativeAsyncDataClient;
+    shared {
+        #[new]
+        #[pyo3(signature = (project=None, **kwargs))]
+        fn new(
+            py: Python<'_>,
+            project: Option<&Bound<'_, PyAny>>,
+            kwargs: Option<&Bound<'_, PyDict>>,
+        ) -> PyResult<Self> {
+            Ok(Self {
+                inner: build(py, project, kwargs)?,
+            })
+        }
+
+        /// The same as the constructor; named for the docs' `DataClient.from_env`.
+        #[classmethod]
+        #[pyo3(signature = (project=None, **kwargs))]
+        fn from_env(
+            _cls: &Bound<'_, pyo3::types::PyType>,
+            py: Python<'_>,
+            project: Option<&Bound<'_, PyAny>>,
+            kwargs: Option<&Bound<'_, PyDict>>,
+        ) -> PyResult<Self> {
+            Self::new(py, project, kwargs)
+        }
+
+        /// The endpoint of one workload (no request is made). Key: `api_key` > the client's
+        /// key > `INFERENCEKEY_API_KEY`.
+        #[pyo3(signature = (workload, api_key=None, project=None))]
+        fn endpoint(
+            &self,
+            py: Python<'_>,
+            workload: &str,
+            api_key: Option<&str>,
+            project: Option<&str>,
+        ) -> PyResult<<Self as Flavour>::Endpoint> {
+            let ep = self.inner.endpoint(workload, api_key, project).or_raise(py)?;
+            Ok(ep.into())
+        }
+
+        #[getter]
+        fn project(&self) -> Option<&str> {
+            self.inner.project()
+        }
+
+        #[getter]
+        fn base_url(&self) -> &str {
+            self.inner.base_url()
+        }
+
+        fn __repr__(&self) -> String {
+            format!(
+                "{}DataClient(project={}, base_url={:?})",
+                <Self as Flavour>::PREFIX,
+                py_repr(self.inner.project()),
+                self.inner.base_url()
+            )
+        }
+    }
+    sync {
+        /// Connections are released with the client; kept for symmetry with `with`.
+        fn close(&self) {}
+
+        fn __enter__(slf: Py<Self>) -> Py<Self> {
+            slf
+        }
+
+        #[pyo3(signature = (*_args))]
+        fn __exit__(&self, _args: &Bound<'_, PyTuple>) {}
+    }
+    asyncio {}
+    calls {}
+}
+
+dual! {
+    Endpoint, NativeAsyncEndpoint;
+    shared {
+        /// The OpenAI-compatible base URL (`…/endpoint/{project}/{workload}/v1`).
+        #[getter]
+        fn base_url(&self) -> String {
+            self.inner.base_url()
+        }
+
+        /// The `ik_live_` key, for handing to another OpenAI-compatible client.
+        #[getter]
+        fn api_key(&self) -> &str {
+            self.inner.api_key().expose()
+        }
+
+        #[getter]
+        fn project_slug(&self) -> &str {
+            self.inner.project_slug()
+        }
+
+        #[getter]
+        fn workload_slug(&self) -> &str {
+            self.inner.workload_slug()
+        }
+
+        fn __repr__(&self) -> String {
+            format!(
+                "{}Endpoint(base_url={:?}, api_key={:?})",
+                <Self as Flavour>::PREFIX,
+                self.inner.base_url(),
+                self.inner.api_key().redacted()
+            )
+        }
+    }
+    sync {
+        /// A streamed chat completion; the request is sent now.
+        #[pyo3(signature = (prompt=None, **kwargs))]
+        fn generate_text_stream(
+            &self,
+            py: Python<'_>,
+            prompt: Option<&Bound<'_, PyAny>>,
+            kwargs: Option<&Bound<'_, PyDict>>,
+        ) -> PyResult<TextStream> {
+            let req = text_request(py, prompt, kwargs)?;
+            let stream = wait(py, self.inner.generate_text_stream(&req, &Default::default()))?;
+            Ok(TextStream::new(stream))
+        }
+    }
+    asyncio {
+        /// An `AsyncTextStream`; the request is sent on first use (`async for`, `async with`
+        /// or `await`).
+        #[pyo3(signature = (prompt=None, **kwargs))]
+        fn generate_text_stream(
+            &self,
+            py: Python<'_>,
+            prompt: Option<&Bound<'_, PyAny>>,
+            kwargs: Option<&Bound<'_, PyDict>>,
+        ) -> PyResult<AsyncTextStream> {
+            let req = text_request(py, prompt, kwargs)?;
+            Ok(AsyncTextStream::new(Cursor::Unopened {
+                endpoint: self.inner.clone(),
+                req,
+            }))
+        }
+    }
+    calls {
+        /// A chat completion: `prompt=` or `messages=`, and any `TextRequest` field.
+        #[pyo3(signature = (prompt=None, **kwargs))]
+        fn generate_text(&ep, py, prompt: Option<&Bound<'_, PyAny>>, **kwargs) -> TextResult {
+            let req = text_request(py, prompt, kwargs)?;
+            let ep = ep.clone();
+            async move {
+                ep.generate_text(&req, &Default::default())
+                    .await
+                    .map(TextResult::from_core)
+            }
+        }
+
+        /// Embeddings of `input` (a string or a list of strings).
+        #[pyo3(signature = (input, **kwargs))]
+        fn embed(&ep, py, input: &Bound<'_, PyAny>, **kwargs) -> EmbedResult {
+            let req: EmbedRequest =
+                from_kwargs(py, &[("input", Some(input))], kwargs, "request", Role::Request)?;
+            let ep = ep.clone();
+            async move {
+                ep.embed(&req, &Default::default())
+                    .await
+                    .map(EmbedResult::from_core)
+            }
+        }
+
+        /// `documents` ranked against `query`, best first.
+        #[pyo3(signature = (query, documents, **kwargs))]
+        fn rerank(&ep, py, query: &Bound<'_, PyAny>, documents: &Bound<'_, PyAny>, **kwargs) -> RerankResult {
+            let req: RerankRequest = from_kwargs(
+                py,
+                &[("query", Some(query)), ("documents", Some(documents))],
+                kwargs,
+                "request",
+                Role::Request,
+            )?;
+            let ep = ep.clone();
+            async move {
+                ep.rerank(&req, &Default::default())
+                    .await
+                    .map(RerankResult::from_core)
+            }
+        }
+
+        /// Submits an async job: `body` (JSON) or `data` (bytes) with `content_type`.
+        #[pyo3(signature = (kind, body=None, *, data=None, content_type=None, context=None, timeout=None))]
+        fn submit_job(&ep, py, kind: String, body: Option<&Bound<'_, PyAny>>, data: Option<Vec<u8>>, content_type: Option<String>, context: Option<&Bound<'_, PyAny>>, timeout: Option<f64>) -> <Self as Flavour>::Job {
+            let req = JobRequest {
+                kind,
+                body: body.map(|b| to_value(b, "body")).transpose()?,
+                data,
+                content_type,
+                context: context.map(|c| to_value(c, "context")).transpose()?,
+                timeout: seconds(py, timeout, "timeout")?,
+            };
+            let endpoint = ep.clone();
+            async move {
+                let id = endpoint.submit_job(&req, &Default::default()).await?;
+                Ok(<Self as Flavour>::Job::from(JobRef { endpoint, id }))
+            }
+        }
+
+        /// Any other OpenAI-compatible JSON route (images, audio/speech, forecast): POSTs
+        /// `body` to `route` (e.g. `"/v1/images/generations"`) and returns the decoded JSON,
+        /// or `bytes` for binary answers.
+        #[pyo3(signature = (route, body, *, timeout=None))]
+        fn post(&ep, py, route: String, body: &Bound<'_, PyAny>, timeout: Option<f64>) -> Answer {
+            if !route.starts_with('/') {
+                return Err(Error::configuration(format!("route {route:?} must start with '/'"))
+                    .with_field("route"))
+                .or_raise(py);
+            }
+            let body = to_value(body, "body")?;
+            let call = call_options(py, timeout)?;
+            let ep = ep.clone();
+            async move { ep.post_json(&route, &body, &call).await.map(Answer) }
+        }
+    }
+}
+
+dual! {
+    Job, NativeAsyncJob;
+    shared {
+        #[getter]
+        fn id(&self) -> &str {
+            &self.inner.id
+        }
+
+        fn __repr__(&self) -> String {
+            format!("{}Job(id={:?})", <Self as Flavour>::PREFIX, self.inner.id)
+        }
+    }
+    sync {}
+    asyncio {}
+    calls {
+        /// `{"job_id", "status", "result"?, "error"?}`.
+        #[pyo3(signature = (timeout=None))]
+        fn status(&job, py, timeout: Option<f64>) -> Json {
+            let call = call_options(py, timeout)?;
+            let job = job.clone();
+            async move { Json::of(&job.endpoint.job_status(&job.id, &call).await?) }
+        }
+
+        /// Polls until the job succeeds or fails; `TimeoutError` after `timeout` seconds.
+        #[pyo3(signature = (timeout=60.0))]
+        fn wait(&job, py, timeout: f64) -> Json {
+            let limit = seconds(py, Some(timeout), "timeout")?.map(|s| s.0).unwrap_or_default();
+            let job = job.clone();
+            async move {
+                Json::of(
+                    &job.endpoint
+                        .wait_job(&job.id, limit, &Default::default())
+                        .await?,
+                )
+            }
+        }
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<DataClient>()?;
+    m.add_class::<NativeAsyncDataClient>()?;
+    m.add_class::<Endpoint>()?;
+    m.add_class::<NativeAsyncEndpoint>()?;
+    m.add_class::<Job>()?;
+    m.add_class::<NativeAsyncJob>()?;
+    Ok(())
+}

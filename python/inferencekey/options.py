@@ -1,0 +1,86 @@
+"""The keyword arguments of the clients and their calls, declared once.
+
+Each ``TypedDict`` mirrors one serde type of the Rust core (``TextRequest``, ``DataSettings``,
+…); the native methods take ``**kwargs`` and the core decodes them, refusing an unknown
+keyword or a bad value with a ``ValidationError`` / ``ConfigurationError`` that names it.
+``tests/python/test_options.py`` checks every list here against the core's, so a parameter
+added to the core and not here (or the other way round) fails the suite.
+
+Use them with ``Unpack``: ``def f(**kw: Unpack[TextOptions])``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class _ClientOptions(TypedDict, total=False):
+    base_url: str | None
+    #: Default total deadline of every call, in seconds (retries included).
+    timeout: float | None
+    connect_timeout: float | None
+    #: Idle timeout: the longest wait for the next bytes or stream event, in seconds.
+    read_timeout: float | None
+    #: At most 100.
+    max_retries: int | None
+    #: The binding's name in ``User-Agent`` (default ``python``).
+    language: str | None
+
+
+class ManagementOptions(_ClientOptions, total=False):
+    """``ManagementClient(project, **options)``; every value falls back to its variable."""
+
+    sdk_token: str | None
+
+
+class DataOptions(_ClientOptions, total=False):
+    """``DataClient(project, **options)``; ``api_key`` is the endpoints' default key."""
+
+    api_key: str | None
+
+
+class TextOptions(TypedDict, total=False):
+    """``generate_text(prompt, **options)`` and ``generate_text_stream``: the OpenAI chat
+    parameters, ``extra`` body keys passed through verbatim, and this call's ``timeout``."""
+
+    messages: list[dict[str, Any]] | None
+    model: str | None
+    temperature: float | None
+    max_tokens: int | None
+    top_p: float | None
+    stop: str | list[str] | None
+    seed: int | None
+    response_format: dict[str, Any] | None
+    tools: list[dict[str, Any]] | None
+    frequency_penalty: float | None
+    presence_penalty: float | None
+    logprobs: bool | None
+    n: int | None
+    user: str | None
+    extra: dict[str, Any] | None
+    timeout: float | None
+
+
+class EmbedOptions(TypedDict, total=False):
+    """``embed(input, **options)``."""
+
+    model: str | None
+    extra: dict[str, Any] | None
+    timeout: float | None
+
+
+class RerankOptions(TypedDict, total=False):
+    """``rerank(query, documents, **options)``."""
+
+    top_n: int | None
+    extra: dict[str, Any] | None
+    timeout: float | None
+
+
+__all__ = [
+    "DataOptions",
+    "EmbedOptions",
+    "ManagementOptions",
+    "RerankOptions",
+    "TextOptions",
+]
