@@ -29,6 +29,11 @@ export interface TextRequest extends CallOptions {
   seed?: number;
   responseFormat?: Record<string, unknown>;
   tools?: unknown[];
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  logprobs?: boolean;
+  n?: number;
+  user?: string;
   /** Extra body keys, sent verbatim. */
   extra?: Record<string, unknown>;
 }

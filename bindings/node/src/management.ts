@@ -42,6 +42,7 @@ export interface Workload {
   projectSlug?: string | null;
   name?: string | null;
   slug?: string | null;
+  workloadSlug?: string | null;
   description?: string | null;
   taskType?: string | null;
   backend?: string | null;

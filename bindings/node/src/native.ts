@@ -58,6 +58,7 @@ export interface Native {
   signWebhook(body: Buffer, secret: Buffer, t: number): string;
   validateSpec(spec: string): void;
   enums(): Record<string, string[]>;
+  typeFields(name: string): string[] | null;
   ManagementClient: new (settings: string) => NativeManagementClient;
   DataClient: new (settings: string) => NativeDataClient;
 }

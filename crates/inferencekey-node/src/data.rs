@@ -3,28 +3,26 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use inferencekey_core::config::{DataSettings, EndpointSettings};
 use inferencekey_core::data::DataConfig;
-use inferencekey_core::{ClientOptions, Endpoint as CoreEndpoint};
+use inferencekey_core::domain::request::{
+    EmbedRequest, JobCallSettings, JobRequest, RerankRequest, TextRequest,
+};
+use inferencekey_core::Endpoint as CoreEndpoint;
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
 
 use crate::errors::IntoNapi;
-use crate::marshal;
+use crate::marshal::{self, to_json as json, within};
 use crate::stream::{spawn, TextStream};
 
 /// How long `waitJob` waits when the call gives no `timeout`.
 const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(600);
 
-fn json(v: &serde_json::Value) -> Result<String, inferencekey_core::Error> {
-    serde_json::to_string(v)
-        .map_err(|e| inferencekey_core::Error::protocol(format!("could not encode a result: {e}")))
-}
-
 #[napi]
 pub struct DataClient {
     inner: inferencekey_core::DataClient,
-    options: ClientOptions,
 }
 
 #[napi]
@@ -34,16 +32,15 @@ impl DataClient {
     /// `INFERENCEKEY_*` environment.
     #[napi(constructor)]
     pub fn new(settings: String) -> napi::Result<Self> {
-        let s = marshal::client_settings(&settings, "api_key").napi()?;
-        let options = s.options.clone();
+        let s: DataSettings = marshal::settings(&settings).napi()?;
         let inner = inferencekey_core::DataClient::new(DataConfig {
+            options: s.options("node").napi()?,
             project: s.project,
             base_url: s.base_url,
-            api_key: s.token,
-            options: s.options,
+            api_key: s.api_key,
         })
         .napi()?;
-        Ok(DataClient { inner, options })
+        Ok(DataClient { inner })
     }
 
     #[napi(getter)]
@@ -59,14 +56,13 @@ impl DataClient {
     /// `options`: `api_key`, `project`.
     #[napi]
     pub fn endpoint(&self, workload: String, options: String) -> napi::Result<Endpoint> {
-        let (key, project) = marshal::endpoint_settings(&options).napi()?;
+        let s: EndpointSettings = marshal::settings(&options).napi()?;
         let ep = self
             .inner
-            .endpoint(&workload, key.as_deref(), project.as_deref())
+            .endpoint(&workload, s.api_key.as_deref(), s.project.as_deref())
             .napi()?;
         Ok(Endpoint {
             inner: Arc::new(ep),
-            options: self.options.clone(),
         })
     }
 }
@@ -74,7 +70,6 @@ impl DataClient {
 #[napi]
 pub struct Endpoint {
     inner: Arc<CoreEndpoint>,
-    options: ClientOptions,
 }
 
 #[napi]
@@ -116,13 +111,11 @@ impl Endpoint {
         request: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
-        let (req, timeout) = marshal::text_request(&request).napi()?;
-        let opts = marshal::within(&self.options, timeout);
+        let req: TextRequest = marshal::request(&request).napi()?;
+        let opts = within(req.timeout);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
-            json(&marshal::text_result(
-                &inner.generate_text(&req, &opts).await?,
-            ))
+            json(&inner.generate_text(&req, &opts).await?)
         })
     }
 
@@ -134,8 +127,8 @@ impl Endpoint {
         request: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, TextStream>> {
-        let (req, timeout) = marshal::text_request(&request).napi()?;
-        let opts = marshal::within(&self.options, timeout);
+        let req: TextRequest = marshal::request(&request).napi()?;
+        let opts = within(req.timeout);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             Ok(TextStream::new(
@@ -151,14 +144,11 @@ impl Endpoint {
         request: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
-        let r = marshal::embed_request(&request).napi()?;
-        let opts = marshal::within(&self.options, r.timeout);
+        let req: EmbedRequest = marshal::request(&request).napi()?;
+        let opts = within(req.timeout);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
-            let out = inner
-                .embed(r.input, r.model.as_deref(), r.extra.as_ref(), &opts)
-                .await?;
-            json(&marshal::embed_result(&out))
+            json(&inner.embed(&req, &opts).await?)
         })
     }
 
@@ -169,14 +159,11 @@ impl Endpoint {
         request: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
-        let r = marshal::rerank_request(&request).napi()?;
-        let opts = marshal::within(&self.options, r.timeout);
+        let req: RerankRequest = marshal::request(&request).napi()?;
+        let opts = within(req.timeout);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
-            let out = inner
-                .rerank(&r.query, r.documents, r.top_n, r.extra.as_ref(), &opts)
-                .await?;
-            json(&marshal::rerank_result(&out))
+            json(&inner.rerank(&req, &opts).await?)
         })
     }
 
@@ -188,12 +175,14 @@ impl Endpoint {
         request: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
-        let j = marshal::job_request(&request).napi()?;
-        let opts = marshal::within(&self.options, j.timeout);
+        let req: JobRequest = marshal::request(&request).napi()?;
+        let opts = within(req.timeout);
         let inner = Arc::clone(&self.inner);
-        spawn(env, cancel, async move {
-            inner.submit_job(&j.kind, j.body, j.context, &opts).await
-        })
+        spawn(
+            env,
+            cancel,
+            async move { inner.submit_job(&req, &opts).await },
+        )
     }
 
     #[napi]
@@ -204,12 +193,11 @@ impl Endpoint {
         options: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
-        let timeout = marshal::job_call(&options).napi()?;
-        let opts = marshal::within(&self.options, timeout);
+        let s: JobCallSettings = marshal::settings(&options).napi()?;
+        let opts = within(s.timeout);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
-            let s = inner.job_status(&job_id, &opts).await?;
-            json(&serde_json::to_value(&s).unwrap_or_default())
+            json(&inner.job_status(&job_id, &opts).await?)
         })
     }
 
@@ -221,14 +209,12 @@ impl Endpoint {
         options: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
-        let timeout = marshal::job_call(&options).napi()?;
-        let opts = marshal::within(&self.options, None);
+        let s: JobCallSettings = marshal::settings(&options).napi()?;
+        let timeout = s.timeout.map_or(DEFAULT_JOB_TIMEOUT, |t| t.0);
+        let opts = within(None);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
-            let s = inner
-                .wait_job(&job_id, timeout.unwrap_or(DEFAULT_JOB_TIMEOUT), &opts)
-                .await?;
-            json(&serde_json::to_value(&s).unwrap_or_default())
+            json(&inner.wait_job(&job_id, timeout, &opts).await?)
         })
     }
 }

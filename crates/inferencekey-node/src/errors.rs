@@ -13,27 +13,11 @@ use crate::cancel::{Cancelled, CANCELLED};
 pub const PREFIX: &str = "inferencekey:";
 
 pub fn kind_names() -> Vec<String> {
-    ALL.iter().map(|k| k.as_str().to_string()).collect()
+    ErrorKind::ALL
+        .iter()
+        .map(|k| k.as_str().to_string())
+        .collect()
 }
-
-/// The kinds the core reports. TEMPORARY copy until `ErrorKind::ALL` lands in the core
-/// (issue #11); then this is `ErrorKind::ALL`.
-const ALL: [ErrorKind; 14] = [
-    ErrorKind::Configuration,
-    ErrorKind::Validation,
-    ErrorKind::Drift,
-    ErrorKind::Auth,
-    ErrorKind::PermissionDenied,
-    ErrorKind::NotFound,
-    ErrorKind::Conflict,
-    ErrorKind::RateLimited,
-    ErrorKind::Server,
-    ErrorKind::Connection,
-    ErrorKind::Timeout,
-    ErrorKind::Protocol,
-    ErrorKind::Cancelled,
-    ErrorKind::Http,
-];
 
 pub fn payload(e: &Error) -> Value {
     json!({

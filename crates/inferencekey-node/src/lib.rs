@@ -70,3 +70,11 @@ pub fn validate_spec(spec: String) -> napi::Result<()> {
         .and_then(|s| s.validate())
         .napi()
 }
+
+/// The JSON field names of a core type that crosses into JavaScript (`TextRequest`,
+/// `ManagementSettings`, `Workload`, …; see `inferencekey_core::client::schema`): the
+/// TypeScript declarations are checked against these by a test.
+#[napi]
+pub fn type_fields(name: String) -> Option<Vec<String>> {
+    inferencekey_core::client::schema::type_fields(&name)
+}

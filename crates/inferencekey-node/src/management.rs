@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use inferencekey_core::config::ManagementSettings;
+use inferencekey_core::domain::request::{CallSettings, EnsureSettings};
 use inferencekey_core::management::{ManagementConfig, ReadinessStream as CoreReadiness};
-use inferencekey_core::{ClientOptions, WorkloadSpec};
+use inferencekey_core::WorkloadSpec;
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
@@ -12,7 +14,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::IntoNapi;
-use crate::marshal;
+use crate::marshal::{self, to_json as json, within};
 use crate::stream::spawn;
 
 /// How long `waitUntilReady` waits when the call gives no `timeout`.
@@ -21,12 +23,6 @@ const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(600);
 #[napi]
 pub struct ManagementClient {
     inner: Arc<inferencekey_core::ManagementClient>,
-    options: ClientOptions,
-}
-
-fn json(v: &impl serde::Serialize) -> Result<String, inferencekey_core::Error> {
-    serde_json::to_string(v)
-        .map_err(|e| inferencekey_core::Error::protocol(format!("could not encode a result: {e}")))
 }
 
 #[napi]
@@ -36,18 +32,16 @@ impl ManagementClient {
     /// to the `INFERENCEKEY_*` environment.
     #[napi(constructor)]
     pub fn new(settings: String) -> napi::Result<Self> {
-        let s = marshal::client_settings(&settings, "sdk_token").napi()?;
-        let options = s.options.clone();
+        let s: ManagementSettings = marshal::settings(&settings).napi()?;
         let inner = inferencekey_core::ManagementClient::new(ManagementConfig {
+            options: s.options("node").napi()?,
             project: s.project,
             base_url: s.base_url,
-            sdk_token: s.token,
-            options: s.options,
+            sdk_token: s.sdk_token,
         })
         .napi()?;
         Ok(ManagementClient {
             inner: Arc::new(inner),
-            options,
         })
     }
 
@@ -71,14 +65,15 @@ impl ManagementClient {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let spec = WorkloadSpec::from_json(&spec).napi()?;
-        let (mode, call) = marshal::ensure_settings(&options).napi()?;
-        let opts = marshal::within(&self.options, call.timeout);
+        let call: EnsureSettings = marshal::settings(&options).napi()?;
+        let mode = call.on_drift.unwrap_or_default();
+        let opts = within(call.timeout);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             let r = inner
                 .ensure(&spec, mode, call.project.as_deref(), &opts)
                 .await?;
-            json(&marshal::endpoint_ref(&r))
+            json(&r)
         })
     }
 
@@ -91,8 +86,8 @@ impl ManagementClient {
         options: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
-        let call = marshal::call_settings(&options).napi()?;
-        let opts = marshal::within(&self.options, call.timeout);
+        let call: CallSettings = marshal::settings(&options).napi()?;
+        let opts = within(call.timeout);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.get(&slug, call.project.as_deref(), &opts).await?)
@@ -106,8 +101,8 @@ impl ManagementClient {
         options: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
-        let call = marshal::call_settings(&options).napi()?;
-        let opts = marshal::within(&self.options, call.timeout);
+        let call: CallSettings = marshal::settings(&options).napi()?;
+        let opts = within(call.timeout);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.list(call.project.as_deref(), &opts).await?)
@@ -122,8 +117,8 @@ impl ManagementClient {
         options: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
-        let call = marshal::call_settings(&options).napi()?;
-        let opts = marshal::within(&self.options, call.timeout);
+        let call: CallSettings = marshal::settings(&options).napi()?;
+        let opts = within(call.timeout);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             inner.delete(&slug, call.project.as_deref(), &opts).await?;
@@ -140,8 +135,8 @@ impl ManagementClient {
         options: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
-        let call = marshal::call_settings(&options).napi()?;
-        let timeout = call.timeout.unwrap_or(DEFAULT_READY_TIMEOUT);
+        let call: CallSettings = marshal::settings(&options).napi()?;
+        let timeout = call.timeout.map_or(DEFAULT_READY_TIMEOUT, |t| t.0);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             let ev = inner
@@ -160,8 +155,8 @@ impl ManagementClient {
         options: String,
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, ReadinessStream>> {
-        let call = marshal::call_settings(&options).napi()?;
-        let opts = marshal::within(&self.options, call.timeout);
+        let call: CallSettings = marshal::settings(&options).napi()?;
+        let opts = within(call.timeout);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             let s = inner

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cancel::cancellable;
 use crate::errors::from_call;
-use crate::marshal;
+use crate::marshal::to_json;
 
 /// Runs `fut` on the addon's runtime as a Promise, cancellable through `cancel`.
 pub fn spawn<'e, T, F>(env: &'e Env, cancel: Option<u32>, fut: F) -> napi::Result<PromiseRaw<'e, T>>
@@ -91,10 +91,10 @@ impl TextStream {
                 }
             };
             let mut out = Vec::with_capacity(16);
-            out.push(marshal::chunk(&first));
+            out.push(first);
             while out.len() < BATCH {
                 match s.try_next_buffered() {
-                    Some(Ok(c)) => out.push(marshal::chunk(&c)),
+                    Some(Ok(c)) => out.push(c),
                     Some(Err(e)) => {
                         guard.failed = Some(e);
                         break;
@@ -102,9 +102,7 @@ impl TextStream {
                     None => break,
                 }
             }
-            serde_json::to_string(&out)
-                .map(Some)
-                .map_err(|e| Error::protocol(format!("could not encode chunks: {e}")))
+            to_json(&out).map(Some)
         })
     }
 

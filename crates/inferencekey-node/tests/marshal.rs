@@ -7,46 +7,45 @@ mod marshal;
 
 use std::time::Duration;
 
-use inferencekey_core::data::JobBody;
+use inferencekey_core::config::ManagementSettings;
+use inferencekey_core::domain::request::{EnsureSettings, JobRequest, TextRequest};
 use inferencekey_core::{ErrorKind, OnDrift};
 use marshal::*;
 
 #[test]
 fn unknown_and_mistyped_fields_are_named() {
-    let e = text_request(r#"{"prompt": "p", "temprature": 1, "max_tokens": "x"}"#).unwrap_err();
+    let e = request::<TextRequest>(r#"{"prompt": "p", "temprature": 1}"#).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Validation);
-    let fields: Vec<_> = e.problems.iter().map(|p| p.field.as_str()).collect();
-    assert_eq!(fields, ["max_tokens", "temprature"]);
-    let e = client_settings(r#"{"timeout": -1}"#, "sdk_token")
-        .err()
-        .unwrap();
+    assert_eq!(e.field.as_deref(), Some("temprature"));
+    let e = settings::<ManagementSettings>(r#"{"timeout": -1}"#).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Configuration);
     assert_eq!(e.field.as_deref(), Some("timeout"));
-    let e = client_settings("[1]", "sdk_token").err().unwrap();
+    let e = settings::<ManagementSettings>("[1]").unwrap_err();
     assert_eq!(e.field.as_deref(), Some("options"));
 }
 
 #[test]
-fn nulls_are_absent_and_values_pass_through() {
-    let (r, t) =
-        text_request(r#"{"prompt": "p", "seed": null, "extra": {"user": "u"}, "timeout": 2.5}"#)
+fn nulls_are_absent_and_timeouts_are_the_calls() {
+    let r: TextRequest =
+        request(r#"{"prompt": "p", "seed": null, "extra": {"user": "u"}, "timeout": 2.5}"#)
             .unwrap();
-    assert_eq!(r.prompt.as_deref(), Some("p"));
     assert_eq!(r.seed, None);
-    assert_eq!(r.extra.unwrap()["user"], "u");
-    assert_eq!(t, Some(Duration::from_millis(2500)));
-    let (mode, _) = ensure_settings(r#"{"on_drift": "dry_run"}"#).unwrap();
-    assert_eq!(mode, OnDrift::DryRun);
-    assert!(ensure_settings(r#"{"on_drift": "sometimes"}"#).is_err());
+    assert_eq!(r.extra.as_ref().unwrap()["user"], "u");
+    assert_eq!(within(r.timeout).total, Some(Duration::from_millis(2500)));
+    let s: EnsureSettings = settings(r#"{"on_drift": "dry_run"}"#).unwrap();
+    assert_eq!(s.on_drift, Some(OnDrift::DryRun));
+    assert!(settings::<EnsureSettings>(r#"{"on_drift": "sometimes"}"#).is_err());
 }
 
 #[test]
 fn jobs_take_exactly_one_payload() {
-    assert!(job_request(r#"{"kind": "chat", "body": {}}"#).is_ok());
-    let j =
-        job_request(r#"{"kind": "audio_speech", "body_b64": "aGk=", "content_type": "audio/wav"}"#)
-            .unwrap();
-    assert!(matches!(j.body, JobBody::Binary { ref bytes, .. } if bytes == b"hi"));
-    let e = job_request(r#"{"kind": "chat"}"#).err().unwrap();
-    assert_eq!(e.field.as_deref(), Some("body"));
+    let j: JobRequest = request(r#"{"kind": "chat", "body": {}}"#).unwrap();
+    assert!(j.parts().is_ok());
+    let j: JobRequest = request(r#"{"kind": "chat"}"#).unwrap();
+    assert_eq!(j.parts().unwrap_err().field.as_deref(), Some("body"));
+}
+
+#[test]
+fn results_are_json() {
+    assert_eq!(to_json(&vec![1, 2]).unwrap(), "[1,2]");
 }
