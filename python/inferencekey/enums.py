@@ -1,4 +1,4 @@
-"""Wire enumerations (CONTRACT.md §3.5).
+"""Wire enumerations (docs/contract.md §3.5).
 
 Each member has two spellings, because the docs use both: the Python style
 (``Backend.VLLM``, ``OnDrift.DRY_RUN``) and the one shared with the Node SDK

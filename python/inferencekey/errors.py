@@ -1,4 +1,4 @@
-"""The SDK's exceptions (CONTRACT.md §2).
+"""The SDK's exceptions (docs/contract.md §2).
 
 Every error the SDK raises is an :class:`InferenceKeyError`, so one ``except`` catches
 them all; subclasses follow the HTTP status or local cause. Instances are created by

@@ -1,4 +1,4 @@
-"""Verify job-result webhooks (CONTRACT.md §6).
+"""Verify job-result webhooks (docs/contract.md §6).
 
 The platform signs each delivery with ``X-InferenceKey-Signature: t=<unix>,v1=<hex>``
 where ``v1 = HMAC-SHA256(secret, "<t>.<raw body>")``. Verify the *raw* request body, before

@@ -365,8 +365,8 @@ static void test_data(void) {
     st = ik_endpoint_generate_text(chat, "{\"prompt\": \"a\", \"temprature\": 0.2}", &out);
     expect_error(st, IK_ERR_VALIDATION, "temprature", NULL, NULL, "typo in request");
     /* Unknown keys are all listed; of the wrong values, the first (serde stops there). */
-    st = ik_endpoint_generate_text(chat, "{\"prompt\": 7, \"max_tokens\": -1}", &out);
-    expect_error(st, IK_ERR_VALIDATION, "prompt", NULL, "must be a string", "wrong types");
+    st = ik_endpoint_generate_text(chat, "{\"prompt\": 7, \"bogus\": 1}", &out);
+    expect_error(st, IK_ERR_VALIDATION, "bogus", NULL, "\"field\":\"prompt\"", "wrong types");
     /* The parameters added to the core's TextRequest, with no change here but this test. */
     st = ik_endpoint_generate_text(
         chat,
@@ -438,8 +438,9 @@ static void test_data(void) {
     ik_string_free(out);
     out = NULL;
     st = ik_endpoint_rerank(emb, "{\"documents\": \"x\"}", &out);
-    expect_error(st, IK_ERR_VALIDATION, "documents", NULL, "\"field\":\"query\"",
-                 "rerank shape");
+    expect_error(st, IK_ERR_VALIDATION, "documents", NULL, "must be a list", "rerank shape");
+    st = ik_endpoint_rerank(emb, "{\"documents\": []}", &out);
+    expect_error(st, IK_ERR_VALIDATION, "query", NULL, "is required", "rerank needs a query");
     ik_endpoint_free(emb);
 
     /* Jobs. */

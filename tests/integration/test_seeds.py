@@ -1,4 +1,4 @@
-"""Every Python snippet of the product docs (../shared/seeds), run as written against a real
+"""Every Python snippet of the product docs (kept verbatim in tests/integration/seeds), run as written against a real
 Manager. Only the placeholders change: `ik_live_...` becomes a real key, `wrk_7Yc2...` a
 registered worker, and the hosted base URL the local Manager's; the env vars come from
 `inferencekey init --project acme`."""

@@ -1,4 +1,4 @@
-"""The exception hierarchy of CONTRACT.md §2, its attributes, and the native mapping from
+"""The exception hierarchy of docs/contract.md §2, its attributes, and the native mapping from
 core errors (through HTTP answers, local validation and undecodable workloads)."""
 
 from __future__ import annotations

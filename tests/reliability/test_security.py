@@ -44,7 +44,7 @@ ERROR_KEYS = {"code", "message", "field"}
 
 
 def assert_error_body(resp: httpx.Response, secrets: list[str] = ()) -> dict[str, Any]:
-    """The documented error body (CONTRACT.md §2), with no secret in it."""
+    """The documented error body (docs/contract.md §2), with no secret in it."""
     assert resp.headers["content-type"].startswith("application/json"), resp.text
     body = resp.json()
     assert set(body) == {"error"}, body

@@ -6,7 +6,7 @@
 //! benchmarks use it as their model server. Because answers are a pure function of the request,
 //! tests can assert on exact text, vectors and scores.
 //!
-//! Routes (CONTRACT.md §5):
+//! Routes (docs/contract.md §5):
 //!
 //! | route | answer |
 //! |---|---|

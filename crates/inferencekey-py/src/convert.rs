@@ -58,6 +58,23 @@ pub(crate) fn from_kwargs<T: DeserializeOwned>(
     decode(Value::Object(map), what, role, no_hint).or_raise(py)
 }
 
+/// A client's settings from its constructor's `project` and keyword arguments; also installs
+/// the log bridge, since a client is about to exist.
+pub(crate) fn client_settings<T: DeserializeOwned>(
+    py: Python<'_>,
+    project: Option<&Bound<'_, PyAny>>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<T> {
+    crate::log_bridge(py);
+    from_kwargs(
+        py,
+        &[("project", project)],
+        kwargs,
+        "options",
+        Role::Settings,
+    )
+}
+
 /// A call's `timeout=` (seconds): its total deadline, which the core's transport resolves
 /// against the client's timeouts.
 pub(crate) fn call_options(py: Python<'_>, timeout: Option<f64>) -> PyResult<CallOptions> {

@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::bridge::{dual, wait};
-use crate::convert::{call_options, from_kwargs, seconds, to_value};
+use crate::convert::{call_options, client_settings, from_kwargs, seconds, to_value};
 use crate::errors::ResultExt;
 use crate::results::{py_repr, Answer, EmbedResult, Json, RerankResult, TextResult};
 use crate::stream::{AsyncTextStream, Cursor, TextStream};
@@ -72,65 +72,45 @@ trait Flavour {
     type Job: From<JobRef>;
 }
 
-impl Flavour for DataClient {
-    const PREFIX: &'static str = "";
-    type Endpoint = Endpoint;
-    type Job = Job;
+/// Declares one flavour: its classes, the name prefix of their `repr`s, and how an endpoint
+/// and a job become its classes.
+macro_rules! flavour {
+    ($prefix:literal, $client:ident, $endpoint:ident, $job:ident) => {
+        impl Flavour for $client {
+            const PREFIX: &'static str = $prefix;
+            type Endpoint = $endpoint;
+            type Job = $job;
+        }
+        impl Flavour for $endpoint {
+            const PREFIX: &'static str = $prefix;
+            type Endpoint = $endpoint;
+            type Job = $job;
+        }
+        impl Flavour for $job {
+            const PREFIX: &'static str = $prefix;
+            type Endpoint = $endpoint;
+            type Job = $job;
+        }
+        impl From<CoreEndpoint> for $endpoint {
+            fn from(e: CoreEndpoint) -> Self {
+                $endpoint { inner: Arc::new(e) }
+            }
+        }
+        impl From<JobRef> for $job {
+            fn from(j: JobRef) -> Self {
+                $job { inner: Arc::new(j) }
+            }
+        }
+    };
 }
 
-impl Flavour for NativeAsyncDataClient {
-    const PREFIX: &'static str = "Async";
-    type Endpoint = NativeAsyncEndpoint;
-    type Job = NativeAsyncJob;
-}
-
-impl Flavour for Endpoint {
-    const PREFIX: &'static str = "";
-    type Endpoint = Endpoint;
-    type Job = Job;
-}
-
-impl Flavour for NativeAsyncEndpoint {
-    const PREFIX: &'static str = "Async";
-    type Endpoint = NativeAsyncEndpoint;
-    type Job = NativeAsyncJob;
-}
-
-impl Flavour for Job {
-    const PREFIX: &'static str = "";
-    type Endpoint = Endpoint;
-    type Job = Job;
-}
-
-impl Flavour for NativeAsyncJob {
-    const PREFIX: &'static str = "Async";
-    type Endpoint = NativeAsyncEndpoint;
-    type Job = NativeAsyncJob;
-}
-
-impl From<CoreEndpoint> for Endpoint {
-    fn from(e: CoreEndpoint) -> Self {
-        Endpoint { inner: Arc::new(e) }
-    }
-}
-
-impl From<CoreEndpoint> for NativeAsyncEndpoint {
-    fn from(e: CoreEndpoint) -> Self {
-        NativeAsyncEndpoint { inner: Arc::new(e) }
-    }
-}
-
-impl From<JobRef> for Job {
-    fn from(j: JobRef) -> Self {
-        Job { inner: Arc::new(j) }
-    }
-}
-
-impl From<JobRef> for NativeAsyncJob {
-    fn from(j: JobRef) -> Self {
-        NativeAsyncJob { inner: Arc::new(j) }
-    }
-}
+flavour!("", DataClient, Endpoint, Job);
+flavour!(
+    "Async",
+    NativeAsyncDataClient,
+    NativeAsyncEndpoint,
+    NativeAsyncJob
+);
 
 /// A client from the constructor's keyword arguments (`DataSettings`' fields).
 fn build(
@@ -138,14 +118,7 @@ fn build(
     project: Option<&Bound<'_, PyAny>>,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Arc<CoreData>> {
-    crate::log_bridge(py);
-    let s: DataSettings = from_kwargs(
-        py,
-        &[("project", project)],
-        kwargs,
-        "options",
-        Role::Settings,
-    )?;
+    let s: DataSettings = client_settings(py, project, kwargs)?;
     let options = s.options("python").or_raise(py)?;
     let client = CoreData::new(DataConfig {
         project: s.project,

@@ -8,7 +8,6 @@
 use std::sync::{Arc, Mutex};
 
 use inferencekey_core::config::ManagementSettings;
-use inferencekey_core::domain::decode::Role;
 use inferencekey_core::management::{ManagementConfig, ReadinessStream};
 use inferencekey_core::wire::ReadinessEvent;
 use inferencekey_core::{Error, ManagementClient as CoreManagement, OnDrift, WorkloadSpec};
@@ -17,7 +16,7 @@ use pyo3::types::PyDict;
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::bridge::{dual, spawn, wait, Armed, Closable, Step};
-use crate::convert::{call_options, from_kwargs, seconds, value_to_py};
+use crate::convert::{call_options, client_settings, seconds, value_to_py};
 use crate::errors::ResultExt;
 use crate::results::{py_repr, EndpointRef, Json, Workload};
 
@@ -47,14 +46,7 @@ fn build(
     project: Option<&Bound<'_, PyAny>>,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Arc<CoreManagement>> {
-    crate::log_bridge(py);
-    let s: ManagementSettings = from_kwargs(
-        py,
-        &[("project", project)],
-        kwargs,
-        "options",
-        Role::Settings,
-    )?;
+    let s: ManagementSettings = client_settings(py, project, kwargs)?;
     let options = s.options("python").or_raise(py)?;
     let client = CoreManagement::new(ManagementConfig {
         project: s.project,

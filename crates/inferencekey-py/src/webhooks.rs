@@ -1,4 +1,4 @@
-//! Webhook signature checks for receivers written in Python (CONTRACT.md §6).
+//! Webhook signature checks for receivers written in Python (docs/contract.md §6).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The data-plane client (CONTRACT.md §5): per-workload endpoints that call the
+//! The data-plane client (docs/contract.md §5): per-workload endpoints that call the
 //! OpenAI-compatible routes with an `ik_live_` key.
 
 use std::time::Duration;

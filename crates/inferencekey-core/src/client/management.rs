@@ -1,4 +1,4 @@
-//! The control-plane client: `ensure()` and the workload routes of CONTRACT.md §3, with the
+//! The control-plane client: `ensure()` and the workload routes of docs/contract.md §3, with the
 //! `ensure()` semantics of §4.
 
 use std::time::Duration;
@@ -210,7 +210,7 @@ impl ManagementClient {
         }
     }
 
-    /// Makes the platform match `spec` (CONTRACT.md §4): one lookup, then create, patch or
+    /// Makes the platform match `spec` (docs/contract.md §4): one lookup, then create, patch or
     /// nothing, per `on_drift`.
     pub async fn ensure(
         &self,

@@ -89,13 +89,28 @@ pub fn decode<T: DeserializeOwned>(
     let mut role = role;
     let decoded = serde_path_to_error::deserialize(Value::Object(known)).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { what.to_string() } else { path };
+        let message = e.inner().to_string();
+        // serde reports a missing field at the parent: name the field itself.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next());
+        let field = match (missing, path.as_str()) {
+            (Some(name), ".") => name.to_string(),
+            (Some(name), parent) => format!("{parent}.{name}"),
+            (None, ".") => what.to_string(),
+            (None, _) => path.clone(),
+        };
         // A request's `timeout` is a call setting, not part of the request: a bad one is a
         // configuration error wherever it was passed.
         if field == "timeout" {
             role = Role::Settings;
         }
-        FieldError::new(field, fix(&e.inner().to_string()))
+        let message = if missing.is_some() {
+            "is required".to_string()
+        } else {
+            fix(&message)
+        };
+        FieldError::new(field, message)
     });
     match decoded {
         Ok(value) if problems.is_empty() => Ok(value),
@@ -316,6 +331,15 @@ mod tests {
             assert_eq!(e.field.as_deref(), Some(field));
             assert!(e.message.contains(text), "{}", e.message);
         }
+        #[derive(Debug, Deserialize)]
+        struct Needs {
+            #[allow(dead_code)]
+            query: String,
+        }
+        let e =
+            decode::<Needs>(serde_json::json!({}), "request", Role::Request, no_hint).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("query"));
+        assert!(e.message.contains("is required"), "{}", e.message);
         let ok: Opts = decode(
             serde_json::json!({"timeout": 2.5, "max_retries": null}),
             "options",

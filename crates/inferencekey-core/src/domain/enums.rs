@@ -1,4 +1,4 @@
-//! Wire enumerations (CONTRACT.md §3.5). The server's enums are open: a newer server may add
+//! Wire enumerations (docs/contract.md §3.5). The server's enums are open: a newer server may add
 //! a task type, backend or policy, so decoding keeps any unknown string instead of failing.
 
 use std::fmt;
@@ -99,7 +99,7 @@ open_enum! {
 }
 
 impl Backend {
-    /// Backends whose `config` carries the launch `command` (CONTRACT.md §3.2).
+    /// Backends whose `config` carries the launch `command` (docs/contract.md §3.2).
     pub fn takes_command(&self) -> bool {
         !matches!(self, Backend::Ollama)
     }

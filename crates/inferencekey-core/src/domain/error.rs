@@ -218,7 +218,7 @@ impl Error {
         self
     }
 
-    /// The documented message prefix for this kind (CONTRACT.md §2), so text is greppable
+    /// The documented message prefix for this kind (docs/contract.md §2), so text is greppable
     /// and identical across bindings.
     fn prefix(&self) -> String {
         match self.kind {

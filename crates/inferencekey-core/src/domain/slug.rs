@@ -1,4 +1,4 @@
-//! Slug canonicalisation (CONTRACT.md §3.3): the one rule ensure, get, delete and readiness
+//! Slug canonicalisation (docs/contract.md §3.3): the one rule ensure, get, delete and readiness
 //! all share, so `"Support Bot"` and `"support-bot"` name the same workload everywhere.
 
 use crate::domain::error::FieldError;

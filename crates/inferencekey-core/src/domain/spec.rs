@@ -1,4 +1,4 @@
-//! `WorkloadSpec`: what the user declares, its validation (CONTRACT.md §4 step 1) and its
+//! `WorkloadSpec`: what the user declares, its validation (docs/contract.md §4 step 1) and its
 //! wire form (§3.2).
 
 use serde_json::{Map, Value};
@@ -58,7 +58,7 @@ fn walk_strings(path: &str, v: &Value, f: &mut dyn FnMut(&str, &str)) {
 }
 
 impl WorkloadSpec {
-    /// The canonical slug (CONTRACT.md §3.3); empty when the slug is unusable.
+    /// The canonical slug (docs/contract.md §3.3); empty when the slug is unusable.
     pub fn canonical_slug(&self) -> String {
         crate::domain::slug::canonical_slug(&self.slug)
     }

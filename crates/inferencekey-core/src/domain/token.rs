@@ -1,4 +1,4 @@
-//! Token shapes and redaction (CONTRACT.md §1). A token is never printed whole: everything
+//! Token shapes and redaction (docs/contract.md §1). A token is never printed whole: everything
 //! that may reach a log, `repr` or an error goes through [`redact`].
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Webhook signatures (CONTRACT.md §6): `X-InferenceKey-Signature: t=<unix seconds>,v1=<hex>`
+//! Webhook signatures (docs/contract.md §6): `X-InferenceKey-Signature: t=<unix seconds>,v1=<hex>`
 //! with `v1 = hex(HMAC-SHA256(secret, "<t>.<raw body>"))`. Signing the timestamp with the body
 //! lets receivers reject replays; several `v1` entries let a sender sign with an old and a new
 //! secret while the receiver rotates.
@@ -14,7 +14,7 @@ use crate::domain::error::{Error, ErrorKind};
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "X-InferenceKey-Signature";
 
-/// How far `t` may be from the receiver's clock (CONTRACT.md §6: 300 s).
+/// How far `t` may be from the receiver's clock (docs/contract.md §6: 300 s).
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
 type HmacSha256 = Hmac<Sha256>;

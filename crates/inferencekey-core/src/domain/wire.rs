@@ -1,4 +1,4 @@
-//! Wire types decoded from the server (CONTRACT.md §3.2) and error bodies (§2). Decoding is
+//! Wire types decoded from the server (docs/contract.md §3.2) and error bodies (§2). Decoding is
 //! tolerant: unknown fields are ignored, unknown enum strings kept, ids may be strings or
 //! numbers, and the hosted platform's alternative shapes are accepted.
 
@@ -99,7 +99,7 @@ impl ReadinessEvent {
     }
 }
 
-/// The Manager's error body (CONTRACT.md §2).
+/// The Manager's error body (docs/contract.md §2).
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorBody {
     pub error: ErrorDetail,

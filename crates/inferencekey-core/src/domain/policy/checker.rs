@@ -62,7 +62,7 @@ pub fn validate_policy_config(
     c.out
 }
 
-/// The config the Manager stores when a spec gives a policy but no config (CONTRACT.md §3.6).
+/// The config the Manager stores when a spec gives a policy but no config (docs/contract.md §3.6).
 ///
 /// Autoscaling defaults to at most one worker on the cloud pool named `"local"` — the local
 /// Manager's own machine, which it registers as its default pool — under a $1/h ceiling, so an
