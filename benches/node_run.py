@@ -24,7 +24,8 @@ def main() -> int:
     quick = "--quick" in sys.argv
     with tempfile.TemporaryDirectory(prefix="ik-node-bench-") as tmp:
         work = Path(tmp)
-        fixtures.write_all(work / "files", 50_000, 16)
+        # 50,000 chunks as in the Python rows; fewer in the smoke mode.
+        fixtures.write_all(work / "files", 2_000 if quick else 50_000, 16)
         nginx = Nginx(work / "nginx", work / "files")
         try:
             args = ["node", str(HERE / "node" / "bench.mjs"), nginx.base_url]

@@ -117,7 +117,7 @@ console.log(`| scenario | ${names.join(" | ")} |`);
 console.log(`|---|${names.map(() => "---:").join("|")}|`);
 console.log(row("sequential chat call, p50", seq, us));
 console.log(row(`${CONC} concurrent calls, calls/s`, conc, rate));
-console.log(row("SSE stream (50,000 chunks), chunks/s", sse, rate));
+console.log(row(`SSE stream (${quick ? "2,000" : "50,000"} chunks), chunks/s`, sse, rate));
 const r = (a, b, m) => (median(m[a]) / median(m[b])).toFixed(2);
 console.log(
   `ratios: openai/ours p50 ${r("openai", "inferencekey", seq)}×, ours/undici p50 ${r("inferencekey", "undici", seq)}×, ` +
