@@ -108,6 +108,14 @@ struct ServeArgs {
     /// Allow listening on a non-loopback address.
     #[arg(long)]
     allow_remote: bool,
+    /// Pass this environment variable to engines too (repeatable), e.g. HF_TOKEN; by default
+    /// engines get only a documented list without secrets (docs/security.md).
+    #[arg(long, value_name = "NAME")]
+    engine_env: Vec<String>,
+    /// Let engine commands carry --trust-remote-code, which runs Python code shipped with a
+    /// model repository.
+    #[arg(long)]
+    allow_trust_remote_code: bool,
     /// Seconds a data-plane request waits for a workload that is still starting.
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -191,6 +199,10 @@ pub fn cli_main(args: Vec<String>, self_command: Vec<String>) -> i32 {
     if args.first().map(String::as_str) == Some("engine") {
         return inferencekey_engine::run_cli(&args[1..]);
     }
+    // Every engine runs under a keeper process (see runtime::procgroup).
+    if args.first().map(String::as_str) == Some(crate::runtime::procgroup::KEEPER_ARG) {
+        return crate::runtime::procgroup::keeper_main(&args[1..]);
+    }
     let cli = match Cli::try_parse_from(std::iter::once("inferencekey".to_string()).chain(args)) {
         Ok(cli) => cli,
         Err(e) => {
@@ -226,6 +238,8 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
         allow_remote: a.allow_remote,
         cold_start_timeout: Duration::from_secs(a.cold_start_timeout),
         self_command,
+        engine_env: a.engine_env,
+        allow_trust_remote_code: a.allow_trust_remote_code,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

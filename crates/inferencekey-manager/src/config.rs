@@ -20,8 +20,13 @@ pub struct ManagerConfig {
     pub allow_remote: bool,
     /// How long a data-plane request waits for a workload that is still starting.
     pub cold_start_timeout: Duration,
-    /// How to re-run this CLI: spawned as `<self_command> engine …` for the reference engine.
+    /// How to re-run this CLI: spawned as `<self_command> engine …` for the reference engine
+    /// and `<self_command> __replica-keeper …` around every engine.
     pub self_command: Vec<String>,
+    /// Environment variables engines get beyond the documented default list.
+    pub engine_env: Vec<String>,
+    /// Let engine commands carry `--trust-remote-code` (runs code from the model repo).
+    pub allow_trust_remote_code: bool,
 }
 
 impl Default for ManagerConfig {
@@ -37,6 +42,8 @@ impl Default for ManagerConfig {
             self_command: std::env::current_exe()
                 .map(|p| vec![p.to_string_lossy().into_owned()])
                 .unwrap_or_default(),
+            engine_env: Vec::new(),
+            allow_trust_remote_code: false,
         }
     }
 }

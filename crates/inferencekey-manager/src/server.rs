@@ -290,6 +290,8 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         allow_any_command: config.allow_any_command,
         self_command: config.self_command.clone(),
         data_dir: dir.clone(),
+        engine_env: config.engine_env.clone(),
+        allow_trust_remote_code: config.allow_trust_remote_code,
     };
     let leftovers = kill_leftovers(&settings.run_dir(), &dir);
     if leftovers > 0 {

@@ -2,7 +2,9 @@
 //! runs its replicas (see `reconciler`); the registry here is what the control plane tells
 //! about changes and what the gateway asks for a ready replica, without touching the store.
 
+pub mod engine_env;
 pub mod process;
+pub mod procgroup;
 pub mod readiness;
 mod reconciler;
 

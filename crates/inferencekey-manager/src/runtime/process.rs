@@ -28,6 +28,10 @@ pub struct LaunchSettings {
     pub allow_any_command: bool,
     pub self_command: Vec<String>,
     pub data_dir: PathBuf,
+    /// Environment variables engines get beyond the default list (`--engine-env`).
+    pub engine_env: Vec<String>,
+    /// Whether engine commands may carry `--trust-remote-code` (`--allow-trust-remote-code`).
+    pub allow_trust_remote_code: bool,
 }
 
 impl LaunchSettings {
@@ -363,40 +367,63 @@ pub fn free_port() -> io::Result<u16> {
         .port())
 }
 
-/// A running engine and the pid file that lets a restarted Manager clean it up.
+/// A running engine (under its keeper, see [`super::procgroup`]) and the pid file that lets
+/// a restarted Manager clean it up.
 pub struct EngineProcess {
     child: Child,
+    /// The keeper's pid (or the engine's, when no keeper could be used); its process group.
     pid: i32,
     pid_file: PathBuf,
 }
 
-/// Launches an engine with its output appended to `log_path`.
+/// How long a keeper lets its tree exit after SIGTERM before it SIGKILLs it.
+const KEEPER_GRACE: Duration = Duration::from_secs(5);
+
+/// Launches an engine under a keeper with its output appended to `log_path` and an explicit
+/// environment (see [`super::engine_env`]).
 pub fn spawn(
     argv: &[String],
     host: &str,
     port: u16,
     log_path: &Path,
     pid_file: &Path,
-    tag: &Path,
+    settings: &LaunchSettings,
 ) -> io::Result<EngineProcess> {
     if let Some(dir) = log_path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut log = std::fs::OpenOptions::new()
+    let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log_path)?;
     {
         use std::io::Write;
-        writeln!(
-            log,
+        // Best effort: a full disk must not stop an engine from starting.
+        let _ = writeln!(
+            &log,
             "--- {} starting: {}",
             crate::util::now_rfc3339(),
             scrub(&argv.join(" "))
-        )?;
+        );
     }
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
+    let tag = &settings.data_dir;
+    let full: Vec<String> = if !settings.self_command.is_empty() && super::procgroup::supported() {
+        let mut v = settings.self_command.clone();
+        v.push(super::procgroup::KEEPER_ARG.into());
+        v.push(KEEPER_GRACE.as_millis().to_string());
+        v.push("--".into());
+        v.extend(argv.iter().cloned());
+        v
+    } else {
+        argv.to_vec()
+    };
+    let mut cmd = Command::new(&full[0]);
+    cmd.args(&full[1..])
+        .env_clear()
+        .envs(super::engine_env::engine_env(
+            std::env::vars_os(),
+            &settings.engine_env,
+        ))
         .env("HOST", host)
         .env("PORT", port.to_string())
         .env(ENGINE_TAG_VAR, tag)
@@ -404,17 +431,17 @@ pub fn spawn(
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
         .kill_on_drop(true)
-        // Its own process group, so stopping it also stops the workers an engine forks.
+        // Its own process group, so a backstop SIGKILL reaches the keeper and the engine.
         .process_group(0);
     // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, _exit).
     #[cfg(target_os = "linux")]
     unsafe {
         let parent = libc::getpid();
         cmd.pre_exec(move || {
-            // Die with the Manager even when it is killed without a chance to clean up. The
-            // signal follows the spawning thread, and engines are spawned from the runtime's
-            // worker threads, which live as long as the Manager.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            // Told when the Manager dies, even by SIGKILL: the keeper then stops its whole
+            // tree. The signal follows the spawning thread, and engines are spawned from the
+            // runtime's worker threads, which live as long as the Manager.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                 return Err(io::Error::last_os_error());
             }
             if libc::getppid() != parent {
@@ -431,7 +458,9 @@ pub fn spawn(
     if let Some(dir) = pid_file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(pid_file, pid.to_string())?;
+    // The durable record a restarted Manager reaps from (best effort on a full disk: the
+    // environment tag finds the tree anyway).
+    let _ = std::fs::write(pid_file, pid.to_string());
     Ok(EngineProcess {
         child,
         pid,
@@ -449,25 +478,42 @@ impl EngineProcess {
         self.child.wait().await
     }
 
-    /// SIGTERM to the engine's process group, SIGKILL after `grace`.
+    /// Whether the listener on `port` belongs to this engine's process tree, so a health
+    /// answer there comes from the engine the Manager started.
+    pub fn owns_listener(&self, port: u16) -> bool {
+        let mut pids = vec![self.pid];
+        pids.extend(super::procgroup::descendants(self.pid));
+        super::procgroup::listener_owned_by(port, &pids)
+    }
+
+    /// SIGTERM to the keeper (which passes it to the whole tree and SIGKILLs it after its
+    /// grace), SIGKILL to the group after `grace`.
     pub async fn terminate(mut self, grace: Duration) {
         if matches!(self.child.try_wait(), Ok(None)) {
             signal_group(self.pid, libc::SIGTERM);
-            if tokio::time::timeout(grace, self.child.wait())
-                .await
-                .is_err()
-            {
+            let wait = grace + KEEPER_GRACE + Duration::from_secs(1);
+            if tokio::time::timeout(wait, self.child.wait()).await.is_err() {
                 signal_group(self.pid, libc::SIGKILL);
                 let _ = self.child.wait().await;
             }
         }
-        // Workers the engine forked may outlive it; its group goes with it.
-        signal_group(self.pid, libc::SIGKILL);
-        let _ = std::fs::remove_file(&self.pid_file);
+        self.cleanup();
     }
 
     /// Cleans up after an engine that already exited.
     pub fn reap(self) {
+        self.cleanup();
+    }
+
+    fn cleanup(&self) {
+        // The keeper killed its tree; what escaped a keeper-less launch goes with its group
+        // and its tag.
+        for pid in super::procgroup::descendants(self.pid) {
+            // SAFETY: kill(2) touches no memory.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
         signal_group(self.pid, libc::SIGKILL);
         let _ = std::fs::remove_file(&self.pid_file);
     }
@@ -480,31 +526,19 @@ fn signal_group(pid: i32, signal: libc::c_int) {
     }
 }
 
-/// Kills engines a previous run of this Manager left behind, identified by their pid files
-/// and, on Linux, by the tag in their environment (so a reused pid is never killed).
+/// Kills every engine process a previous run of this Manager left behind: all processes
+/// carrying its tag in their environment (so `setsid` children and workers whose keeper was
+/// killed too are found, and a reused pid is never killed), and clears the pid files.
+/// Returns how many processes were killed.
 pub fn kill_leftovers(run_dir: &Path, tag: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(run_dir) else {
-        return 0;
-    };
-    let needle = format!("{ENGINE_TAG_VAR}={}", tag.display());
-    let mut killed = 0;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("pid") {
-            continue;
-        }
-        let pid = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok());
-        if let Some(pid) = pid.filter(|p| *p > 0) {
-            let ours = std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()));
-            if ours {
-                signal_group(pid, libc::SIGKILL);
-                killed += 1;
+    let killed = super::procgroup::sweep_tagged(ENGINE_TAG_VAR, &tag.to_string_lossy());
+    if let Ok(entries) = std::fs::read_dir(run_dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) == Some("pid") {
+                let _ = std::fs::remove_file(&path);
             }
         }
-        let _ = std::fs::remove_file(&path);
     }
     killed
 }

@@ -479,7 +479,7 @@ async fn attempt_process(ctx: &ReplicaCtx, argv: &[String]) -> Attempt {
         port,
         &ctx.log_path,
         &ctx.pid_file,
-        &ctx.shared.settings.data_dir,
+        &ctx.shared.settings,
     );
     let mut engine: EngineProcess = match spawned {
         Ok(p) => p,
@@ -510,7 +510,16 @@ async fn attempt_process(ctx: &ReplicaCtx, argv: &[String]) -> Attempt {
             _ = tokio::time::sleep(STARTUP_POLL) => {}
         }
         if ctx.healthy(&health).await {
-            break;
+            // Another local process may have bound the port first and answered; traffic
+            // goes only to a listener in this replica's own process tree.
+            if engine.owns_listener(port) {
+                break;
+            }
+            engine.terminate(STOP_GRACE).await;
+            return failed(format!(
+                "port {port} answered {health}, but the listener is not this replica's \
+                 engine (another local process holds the port); restarting on another port"
+            ));
         }
         if started.elapsed() > STARTUP_TIMEOUT {
             engine.terminate(STOP_GRACE).await;
