@@ -67,7 +67,8 @@ fn allowed_programs(backend: &Backend) -> &'static [&'static str] {
         Backend::VllmOmni => &["vllm-omni", "vllm"],
         Backend::Sglang => &["sglang", "python -m sglang.launch_server"],
         Backend::Llamacpp => &["llama-server"],
-        Backend::Stablediffusioncpp => &["sd-server", "sd"],
+        // Only the server: `sd` is also Debian's find-and-replace tool.
+        Backend::Stablediffusioncpp => &["sd-server"],
         Backend::Ollama | Backend::Custom(_) => &[],
     }
 }
@@ -98,8 +99,98 @@ fn runs_engine_of(backend: &Backend, argv: &[String]) -> bool {
                     && argv.get(2).map(String::as_str) == Some("sglang.launch_server"))
         }
         Backend::Llamacpp => name == "llama-server",
-        Backend::Stablediffusioncpp => name == "sd-server" || name == "sd",
+        Backend::Stablediffusioncpp => name == "sd-server",
         Backend::Ollama | Backend::Custom(_) => false,
+    }
+}
+
+/// What the operator allows engine commands to do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommandPolicy {
+    /// `--allow-any-command`: any program, any arguments.
+    pub allow_any: bool,
+    /// `--allow-trust-remote-code`: engines may run code shipped with a model repo.
+    pub allow_trust_remote_code: bool,
+}
+
+impl CommandPolicy {
+    pub fn of(settings: &LaunchSettings) -> Self {
+        CommandPolicy {
+            allow_any: settings.allow_any_command,
+            allow_trust_remote_code: settings.allow_trust_remote_code,
+        }
+    }
+}
+
+/// Arguments an allowed engine may not take from a tenant: the listen address is the
+/// Manager's (it appends `--host 127.0.0.1 --port P`; a placeholder or a tenant's own
+/// `--host` would let the engine listen elsewhere), and `--trust-remote-code` runs code
+/// from the model repository unless the operator allowed it.
+fn check_arguments(argv: &[String], policy: CommandPolicy) -> Result<(), FieldError> {
+    for arg in &argv[1..] {
+        let flag = arg.split_once('=').map_or(arg.as_str(), |(f, _)| f);
+        let why = if arg.contains("{host}") || arg.contains("{port}") {
+            Some(
+                "`{host}`/`{port}` placeholders are only for commands the Manager runs with \
+                 --allow-any-command; the Manager appends --host and --port itself"
+                    .to_string(),
+            )
+        } else if matches!(flag, "--host" | "--port" | "--bind" | "--listen") {
+            Some(format!(
+                "`{flag}` is set by the Manager (engines listen on 127.0.0.1 at a port it \
+                 picks); remove it"
+            ))
+        } else if flag == "--trust-remote-code" && !policy.allow_trust_remote_code {
+            Some(
+                "`--trust-remote-code` runs Python code from the model repository; it is \
+                 refused unless the Manager runs with --allow-trust-remote-code"
+                    .to_string(),
+            )
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(FieldError::new(COMMAND_FIELD, why));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves the program the way `execvp` would, then through every symlink, and checks the
+/// *real* file against the backend's allowlist: a symlink named `vllm` pointing at a shell
+/// is a shell. Returns argv with the resolved path as the program, so what runs is what
+/// was checked.
+pub fn resolve_checked(
+    backend: Option<&Backend>,
+    argv: &[String],
+    policy: CommandPolicy,
+) -> Result<Vec<String>, String> {
+    let Some(found) = find_program(&argv[0]) else {
+        return Err(format!(
+            "{} is not installed on this machine (`{}` is not on PATH)",
+            program_name(&argv[0]),
+            scrub(&argv[0])
+        ));
+    };
+    let real = std::fs::canonicalize(&found).unwrap_or(found);
+    let mut out = argv.to_vec();
+    out[0] = real.to_string_lossy().into_owned();
+    if policy.allow_any {
+        return Ok(out);
+    }
+    let ok = match backend {
+        Some(b) => runs_engine_of(b, &out),
+        None => Backend::KNOWN.iter().any(|b| runs_engine_of(b, &out)),
+    };
+    if ok {
+        Ok(out)
+    } else {
+        Err(format!(
+            "config.command: `{}` resolves to {}, which is not an allowed engine; install the \
+             engine itself, or start the Manager with --allow-any-command to run any command",
+            scrub(&argv[0]),
+            real.display()
+        ))
     }
 }
 
@@ -108,8 +199,9 @@ fn runs_engine_of(backend: &Backend, argv: &[String]) -> bool {
 pub fn check_command(
     backend: Option<&Backend>,
     command: &str,
-    allow_any: bool,
+    policy: CommandPolicy,
 ) -> Result<Vec<String>, FieldError> {
+    let allow_any = policy.allow_any;
     let argv = shell_words::split(command).map_err(|e| {
         FieldError::new(
             COMMAND_FIELD,
@@ -137,6 +229,7 @@ pub fn check_command(
         None => Backend::KNOWN.iter().any(|b| runs_engine_of(b, &argv)),
     };
     if ok {
+        check_arguments(&argv, policy)?;
         return Ok(argv);
     }
     let expected = match backend {
@@ -187,6 +280,10 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 
 /// The command a backend runs when the spec gives none (outside `--dev`).
 fn default_command(backend: Option<&Backend>, model: &str) -> Option<Vec<String>> {
+    // A model name is never a flag (validation refuses it too).
+    if model.starts_with('-') {
+        return None;
+    }
     let m = model.to_string();
     Some(match backend? {
         Backend::Vllm => vec!["vllm".into(), "serve".into(), m],
@@ -300,7 +397,7 @@ pub async fn plan(
 
     let (argv, defaulted) = match &spec.command {
         Some(command) => {
-            let argv = check_command(spec.backend.as_ref(), command, settings.allow_any_command)
+            let argv = check_command(spec.backend.as_ref(), command, CommandPolicy::of(settings))
                 .map_err(|e| format!("{}: {}", e.field, e.message))?;
             (argv, false)
         }
@@ -335,6 +432,7 @@ pub async fn plan(
             scrub(&argv[0])
         ));
     }
+    let argv = resolve_checked(spec.backend.as_ref(), &argv, CommandPolicy::of(settings))?;
     let note = defaulted.then(|| format!("running the default command `{}`", argv.join(" ")));
     Ok(LaunchPlan {
         launch: Launch::Process { argv },
@@ -567,7 +665,12 @@ mod tests {
 
     #[test]
     fn allowlist() {
-        let ok = |b: Backend, c: &str| check_command(Some(&b), c, false).is_ok();
+        let strict = CommandPolicy::default();
+        let any = CommandPolicy {
+            allow_any: true,
+            ..Default::default()
+        };
+        let ok = |b: Backend, c: &str| check_command(Some(&b), c, strict).is_ok();
         assert!(ok(Backend::Vllm, "vllm serve m --max-model-len 8192"));
         assert!(ok(Backend::Vllm, "/opt/venv/bin/vllm serve m"));
         assert!(!ok(Backend::Vllm, "bash -c 'rm -rf /'"));
@@ -581,14 +684,39 @@ mod tests {
         assert!(ok(Backend::Llamacpp, "llama-server -m x.gguf"));
         assert!(ok(Backend::Stablediffusioncpp, "sd-server -m x"));
         assert!(!ok(Backend::Custom("mine".into()), "mine-server"));
-        assert!(check_command(Some(&Backend::Custom("mine".into())), "mine-server", true).is_ok());
-        let e = check_command(Some(&Backend::Ollama), "ollama serve", true).unwrap_err();
+        assert!(check_command(Some(&Backend::Custom("mine".into())), "mine-server", any).is_ok());
+        let e = check_command(Some(&Backend::Ollama), "ollama serve", any).unwrap_err();
         assert_eq!(e.field, "config.command");
-        let e = check_command(Some(&Backend::Vllm), "python app.py", false).unwrap_err();
+        let e = check_command(Some(&Backend::Vllm), "python app.py", strict).unwrap_err();
         assert!(e.message.contains("--allow-any-command"), "{}", e.message);
-        assert!(check_command(None, "llama-server -m x", false).is_ok());
-        assert!(check_command(Some(&Backend::Vllm), "vllm 'unclosed", false).is_err());
-        assert!(check_command(Some(&Backend::Vllm), "   ", false).is_err());
+        assert!(check_command(None, "llama-server -m x", strict).is_ok());
+        assert!(check_command(Some(&Backend::Vllm), "vllm 'unclosed", strict).is_err());
+        assert!(check_command(Some(&Backend::Vllm), "   ", strict).is_err());
+        // `sd` is not stable-diffusion.cpp's server.
+        assert!(!ok(Backend::Stablediffusioncpp, "sd 'x' 'y' /etc/passwd"));
+        // The listen address is the Manager's; remote code needs the operator's consent.
+        for c in [
+            "vllm serve m --port {port}",
+            "vllm serve m --host 0.0.0.0",
+            "vllm serve m --host=0.0.0.0",
+            "llama-server -m x.gguf --port 1",
+            "vllm serve m --trust-remote-code",
+        ] {
+            let e = check_command(Some(&Backend::Vllm), c, strict)
+                .or_else(|_| check_command(Some(&Backend::Llamacpp), c, strict));
+            assert!(e.is_err(), "{c}");
+        }
+        let trusting = CommandPolicy {
+            allow_trust_remote_code: true,
+            ..Default::default()
+        };
+        assert!(check_command(
+            Some(&Backend::Vllm),
+            "vllm serve m --trust-remote-code",
+            trusting
+        )
+        .is_ok());
+        assert!(check_command(Some(&Backend::Vllm), "vllm serve m --port {port}", any).is_ok());
     }
 
     #[test]
@@ -619,6 +747,31 @@ mod tests {
         );
         assert!(default_command(Some(&Backend::Custom("c".into())), "m").is_none());
         assert!(default_command(None, "m").is_none());
+    }
+
+    #[test]
+    fn symlinks_are_checked_by_their_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("vllm");
+        std::os::unix::fs::symlink("/bin/sh", &fake).unwrap();
+        let argv = v(&[fake.to_str().unwrap(), "-c", "id"]);
+        let strict = CommandPolicy::default();
+        let e = resolve_checked(Some(&Backend::Vllm), &argv, strict).unwrap_err();
+        assert!(e.contains("not an allowed engine"), "{e}");
+        // A real engine behind a symlink of another name is that engine.
+        let real = dir.path().join("real").join("vllm");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(&real, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let link = dir.path().join("vllm-latest");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let argv = v(&[link.to_str().unwrap(), "serve", "m"]);
+        let out = resolve_checked(Some(&Backend::Vllm), &argv, strict).unwrap();
+        assert_eq!(
+            out[0],
+            std::fs::canonicalize(&real).unwrap().to_str().unwrap()
+        );
     }
 
     #[test]
