@@ -116,6 +116,14 @@ struct ServeArgs {
     /// model repository.
     #[arg(long)]
     allow_trust_remote_code: bool,
+    /// Seconds one job's engine request may take before the job fails with job_timeout.
+    #[arg(long, value_name = "SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    job_timeout: u64,
+    /// Seconds a finished job and its result are kept.
+    #[arg(long, value_name = "SECS", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    job_retention: u64,
     /// Seconds a data-plane request waits for a workload that is still starting.
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -240,6 +248,10 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
         self_command,
         engine_env: a.engine_env,
         allow_trust_remote_code: a.allow_trust_remote_code,
+        job_times: crate::jobs::JobTimes {
+            timeout: Duration::from_secs(a.job_timeout),
+            retention: Duration::from_secs(a.job_retention),
+        },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -27,6 +27,8 @@ pub struct ManagerConfig {
     pub engine_env: Vec<String>,
     /// Let engine commands carry `--trust-remote-code` (runs code from the model repo).
     pub allow_trust_remote_code: bool,
+    /// The job runner's timeout and retention.
+    pub job_times: crate::jobs::JobTimes,
 }
 
 impl Default for ManagerConfig {
@@ -44,6 +46,7 @@ impl Default for ManagerConfig {
                 .unwrap_or_default(),
             engine_env: Vec::new(),
             allow_trust_remote_code: false,
+            job_times: crate::jobs::JobTimes::default(),
         }
     }
 }

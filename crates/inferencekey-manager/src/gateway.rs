@@ -23,7 +23,6 @@ use inferencekey_core::slug::canonical_slug;
 use inferencekey_core::token::TokenKind;
 
 use crate::api::errors::ApiError;
-use crate::api::json_object;
 use crate::runtime::{NotReady, WorkloadEntry};
 use crate::server::RequestId;
 use crate::state::App;
@@ -88,7 +87,7 @@ fn authorize(
     headers: &HeaderMap,
     project: &str,
     workload: &str,
-) -> Result<Arc<WorkloadEntry>, ApiError> {
+) -> Result<(Arc<WorkloadEntry>, String), ApiError> {
     let who = app.auth.authenticate(headers, TokenKind::Live)?;
     let project = canonical_slug(project);
     let workload = canonical_slug(workload);
@@ -109,9 +108,10 @@ fn authorize(
             )))
         }
     }
-    app.runtime.lookup(&project, &workload).ok_or_else(|| {
+    let entry = app.runtime.lookup(&project, &workload).ok_or_else(|| {
         ApiError::not_found(format!("no workload {workload:?} in project {project:?}"))
-    })
+    })?;
+    Ok((entry, who.token_id.clone()))
 }
 
 async fn serve(
@@ -124,11 +124,11 @@ async fn serve(
     body: Body,
 ) -> Result<Response, ApiError> {
     let Path((project, workload, rest)) = path?;
-    let entry = authorize(&app, &headers, &project, &workload)?;
+    let (entry, token_id) = authorize(&app, &headers, &project, &workload)?;
 
     let jobs_route = rest == "jobs" || rest.starts_with("jobs/");
     if jobs_route {
-        return jobs(&app, &entry, &method, &rest, body).await;
+        return jobs(&app, &entry, &token_id, &method, &rest, body).await;
     }
     let sync_route = rest.starts_with("v1/") || rest == "forecast";
     if !sync_route {
@@ -290,6 +290,7 @@ async fn forward(
 async fn jobs(
     app: &App,
     entry: &WorkloadEntry,
+    token_id: &str,
     method: &Method,
     rest: &str,
     body: Body,
@@ -300,9 +301,8 @@ async fn jobs(
         .ok_or_else(|| ApiError::not_found("the project was deleted"))?;
     match (method, rest.strip_prefix("jobs").unwrap_or_default()) {
         (&Method::POST, "" | "/") => {
-            let bytes = read_body(body).await?;
-            let obj = json_object(&bytes)?;
-            let id = app.jobs.submit(&project.id, &entry.id, obj)?;
+            let bytes = read_body(body, crate::jobs::JOB_BODY_LIMIT).await?;
+            let id = app.jobs.submit(&project.id, &entry.id, token_id, &bytes)?;
             Ok((
                 StatusCode::ACCEPTED,
                 axum::Json(serde_json::json!({"job_id": id})),
@@ -328,15 +328,16 @@ async fn jobs(
     }
 }
 
-/// Reads a whole body, answering 413 past the data plane's limit.
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, ENDPOINT_BODY_LIMIT)
-        .await
-        .map_err(|e| {
-            if over_limit(&e) {
-                ApiError::payload_too_large(ENDPOINT_BODY_LIMIT)
-            } else {
-                ApiError::bad_request(format!("could not read the request body: {e}"))
-            }
-        })
+/// Reads a whole body, answering 413 past `limit`.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    if body.size_hint().exact().is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if over_limit(&e) {
+            ApiError::payload_too_large(limit)
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {e}"))
+        }
+    })
 }

@@ -300,7 +300,12 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
 
     let http = http_client()?;
     let runtime = Arc::new(Runtime::new(store.clone(), http.clone(), settings));
-    let jobs = Arc::new(Jobs::new(store.clone(), runtime.clone(), http.clone()));
+    let jobs = Arc::new(Jobs::new(
+        store.clone(),
+        runtime.clone(),
+        http.clone(),
+        config.job_times,
+    ));
 
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await

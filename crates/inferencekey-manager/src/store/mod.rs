@@ -144,18 +144,41 @@ impl JobStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Bounds on the job queue, checked atomically with each insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Unfinished (queued or running) jobs one key may have.
+    pub per_key: usize,
+    /// Queued jobs the whole Manager holds.
+    pub total: usize,
+}
+
+/// What [`Store::insert_job`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Queued,
+    /// The submitting key has `per_key` unfinished jobs already.
+    KeyQuota,
+    /// The queue holds `total` jobs already.
+    QueueFull,
+}
+
+#[derive(Debug, Clone)]
 pub struct JobRecord {
     pub id: String,
     pub project_id: String,
     pub workload_id: String,
+    /// The key that submitted it (absent for jobs stored before quotas existed).
+    pub token_id: Option<String>,
     /// The canonical kind (aliases resolved).
     pub kind: String,
     pub body: Vec<u8>,
     pub content_type: String,
     pub context: Option<Value>,
     pub status: JobStatus,
-    pub result: Option<Value>,
+    /// Kept as the JSON text it was stored as: results can be large, and a parsed tree
+    /// costs many times the text's size.
+    pub result: Option<Box<serde_json::value::RawValue>>,
     pub error: Option<Value>,
     pub created_at: String,
     pub updated_at: String,
@@ -215,17 +238,22 @@ pub trait Store: Send + Sync + 'static {
     /// Drops claims left by a crash: after a restart nothing can still be running.
     fn idempotency_reset_running(&self) -> StoreResult<()>;
 
-    fn insert_job(&self, job: &JobRecord) -> StoreResult<()>;
+    /// Queues a job unless its key or the whole queue is at its limit.
+    fn insert_job(&self, job: &JobRecord, limits: QueueLimits) -> StoreResult<Admission>;
     fn job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
-    /// Atomically moves the oldest queued job to `running` and returns it.
+    /// Atomically moves the next queued job to `running` and returns it. Fair: the next job
+    /// is the oldest of the project with the fewest running jobs (then of its workload with
+    /// the fewest), so one tenant's backlog never blocks another's.
     fn claim_next_job(&self) -> StoreResult<Option<JobRecord>>;
     fn finish_job(
         &self,
         id: &str,
         status: JobStatus,
-        result: Option<&Value>,
+        result: Option<&serde_json::value::RawValue>,
         error: Option<&Value>,
     ) -> StoreResult<()>;
+    /// Deletes finished jobs last updated before `cutoff` (RFC 3339); returns how many.
+    fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize>;
     /// Puts jobs a crash left `running` back in the queue; returns how many.
     fn requeue_running_jobs(&self) -> StoreResult<usize>;
 }
