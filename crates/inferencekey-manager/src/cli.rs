@@ -225,18 +225,8 @@ pub fn cli_main(args: Vec<String>, self_command: Vec<String>) -> i32 {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // An embedding host (Python) may have installed a subscriber already; keep it.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
-    init_logging();
+    crate::logging::init();
     let config = ManagerConfig {
         host: a.host,
         port: a.port,
@@ -458,6 +448,27 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
         .join("\n")
 }
 
+/// `storage ok`, or why writes fail (a full disk) and how much of the log was lost.
+fn storage_line(storage: &Value) -> String {
+    let log = &storage["log"];
+    let lost =
+        log["dropped_lines"].as_u64().unwrap_or(0) + log["failed_writes"].as_u64().unwrap_or(0);
+    let lost = if lost > 0 {
+        format!("; {lost} log lines lost")
+    } else {
+        String::new()
+    };
+    if storage["ok"].as_bool() != Some(false) {
+        return format!("storage   ok{lost}");
+    }
+    format!(
+        "storage   UNAVAILABLE since {}: {}; changes fail with 503 storage_unavailable until disk \
+         space is freed, reads keep working{lost}",
+        text(&storage["since"]),
+        text(&storage["problem"])
+    )
+}
+
 fn list_of(v: &Value) -> &[Value] {
     v.as_array().map(Vec::as_slice).unwrap_or_default()
 }
@@ -613,6 +624,7 @@ async fn run_client(command: ClientCommand) -> Result<String, Failure> {
             let mut out = vec![
                 format!("manager   {} (pid {})", m.url, m.pid),
                 format!("data dir  {}", m.dir.display()),
+                storage_line(&status["storage"]),
             ];
             let projects = list_of(&status["projects"]);
             if projects.is_empty() {

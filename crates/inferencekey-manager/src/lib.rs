@@ -11,6 +11,7 @@ pub mod config;
 pub mod gateway;
 pub mod idempotency;
 pub mod jobs;
+pub mod logging;
 pub mod runtime;
 pub mod server;
 mod state;

@@ -29,7 +29,7 @@ use crate::jobs::Jobs;
 use crate::runtime::process::{kill_leftovers, LaunchSettings};
 use crate::runtime::Runtime;
 use crate::state::{App, AppState};
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{SqliteStore, Store, StoreError, Watched};
 
 /// Why a Manager could not start.
 #[derive(Debug, thiserror::Error)]
@@ -279,7 +279,10 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
     }
     let lock = lock_data_dir(&dir)?;
 
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join(DB_FILE))?);
+    let storage = Arc::new(Watched::new(Arc::new(SqliteStore::open(
+        &dir.join(DB_FILE),
+    )?)));
+    let store: Arc<dyn Store> = storage.clone();
     store.idempotency_reset_running()?;
     let requeued = store.requeue_running_jobs()?;
     let auth = Auth::new(store.clone());
@@ -322,6 +325,7 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         config,
         url: url.clone(),
         store: store.clone(),
+        storage,
         auth,
         runtime: runtime.clone(),
         jobs: jobs.clone(),

@@ -5,24 +5,49 @@
 //! see these records. Methods are synchronous and short: callers may use them from async code
 //! because no call holds a lock across an `.await`.
 
+mod health;
 mod migrations;
 mod sqlite;
 
+pub use health::{StorageProblem, Watched};
 pub use sqlite::SqliteStore;
 
 use inferencekey_core::token::TokenKind;
 use serde_json::Value;
 
-/// A storage failure. `Conflict` is the only one callers branch on (a UNIQUE constraint);
-/// everything else is an internal error.
+/// A storage failure. Callers branch on `Conflict` (a UNIQUE constraint) and `Unavailable`
+/// (the disk is full or failing: a 503 the client may retry); everything else is an internal
+/// error.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("already exists: {0}")]
     Conflict(String),
+    #[error("the disk holding the database is full or failing: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    ErrorCode::DiskFull
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::ReadOnly
+                        | ErrorCode::CannotOpen
+                ) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Db(e),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
