@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::config::{default_data_dir, ManagerConfig};
-use crate::server::{http_client, start, ADMIN_TOKEN_FILE, MANAGER_FILE};
+use crate::server::{http_client, start, ADMIN_TOKEN_FILE, LOCK_FILE, MANAGER_FILE};
 
 const USAGE_ERROR: i32 = 2;
 const FAILURE: i32 = 1;
@@ -305,6 +305,19 @@ fn pid_alive(pid: i32) -> bool {
             || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
+/// Whether a live Manager holds the data dir's lock. `manager.json` outlives a crash, and
+/// its pid may be reused; the lock dies with the process, so only it says a Manager runs —
+/// the CLI never sends the admin token to whoever took a dead Manager's port.
+fn lock_is_held(dir: &Path) -> bool {
+    use std::os::unix::io::AsRawFd;
+    let Ok(file) = std::fs::File::open(dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own; closing it (drop) releases a lock we got.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+}
+
 /// How to reach the Manager of a data dir.
 struct Remote {
     dir: PathBuf,
@@ -323,7 +336,7 @@ impl Remote {
             .ok_or_else(|| no_manager(dir))?
             .to_string();
         let pid = info["pid"].as_i64().unwrap_or(0);
-        if !pid_alive(i32::try_from(pid).unwrap_or(0)) {
+        if !pid_alive(i32::try_from(pid).unwrap_or(0)) || !lock_is_held(dir) {
             return Err(no_manager(dir));
         }
         let token_path = dir.join(ADMIN_TOKEN_FILE);
@@ -416,12 +429,32 @@ fn client(command: ClientCommand) -> i32 {
     }
 }
 
+/// A value as a terminal may show it: control characters (escape sequences, carriage
+/// returns, newlines) and bidirectional overrides are written escaped, so a tenant's model
+/// name cannot rewrite the operator's screen.
 fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => printable(s),
+        other => printable(&other.to_string()),
     }
+}
+
+fn printable(s: &str) -> String {
+    let risky =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(risky) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if risky(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Left-aligned columns, for lists people read.
@@ -626,6 +659,14 @@ async fn run_client(command: ClientCommand) -> Result<String, Failure> {
                 format!("data dir  {}", m.dir.display()),
                 storage_line(&status["storage"]),
             ];
+            for q in list_of(&status["quarantined"]) {
+                out.push(format!(
+                    "QUARANTINED workload {}: its stored row does not parse ({}); it is not run \
+                     or listed until the row is fixed or deleted",
+                    text(&q["id"]),
+                    text(&q["problem"])
+                ));
+            }
             let projects = list_of(&status["projects"]);
             if projects.is_empty() {
                 out.push(
@@ -695,6 +736,13 @@ mod tests {
             dir.path().to_string_lossy().into_owned(),
         ];
         assert_eq!(cli_main(args, vec![]), FAILURE);
+    }
+
+    #[test]
+    fn terminal_escapes_are_shown_not_obeyed() {
+        let v = json!("m\u{1b}[2J\rX\u{202E}");
+        assert_eq!(text(&v), "m\\u{1b}[2J\\u{d}X\\u{202e}");
+        assert_eq!(text(&json!("plain/model-1")), "plain/model-1");
     }
 
     #[test]

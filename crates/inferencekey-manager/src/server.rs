@@ -58,7 +58,7 @@ pub const DB_FILE: &str = "manager.db";
 pub const ADMIN_TOKEN_FILE: &str = "admin_token";
 pub const MANAGER_FILE: &str = "manager.json";
 pub const ADDRESS_FILE: &str = "address";
-const LOCK_FILE: &str = "manager.lock";
+pub const LOCK_FILE: &str = "manager.lock";
 
 /// How long shutdown waits for open connections (readiness streams, waiting requests).
 const DRAIN: Duration = Duration::from_secs(5);
@@ -176,7 +176,13 @@ fn admin_token(dir: &Path, auth: &Auth) -> Result<String, ManagerError> {
 /// Writes a file atomically (temp file + rename) so readers never see half of it.
 fn write_atomic(path: &Path, contents: &str) -> Result<(), ManagerError> {
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, contents)
+    OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(contents.as_bytes()))
         .and_then(|()| fs::rename(&tmp, path))
         .map_err(io_err(format!("could not write {}", path.display())))
 }
@@ -206,9 +212,15 @@ fn next_request_id() -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("req_unknown"))
 }
 
+/// A client's request id is echoed and logged, so it must be short, printable and never a
+/// token (one pasted there would land in the access log).
 fn usable_request_id(v: &HeaderValue) -> bool {
     let b = v.as_bytes();
-    !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+    !b.is_empty()
+        && b.len() <= 128
+        && b.iter().all(|c| c.is_ascii_graphic())
+        && v.to_str()
+            .is_ok_and(|s| !inferencekey_core::token::contains_token(s))
 }
 
 /// Accepts or assigns `X-Request-Id`, echoes it on the response, and writes the access log
@@ -223,7 +235,8 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         .unwrap_or_else(next_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // Paths can carry a token pasted in the wrong place; the log shows it redacted.
+    let path = inferencekey_core::token::scrub(req.uri().path());
     let mut resp = next.run(req).await;
     let status = resp.status().as_u16();
     tracing::info!(
@@ -278,11 +291,26 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
             .map_err(io_err(format!("could not restrict {}", dir.display())))?;
     }
     let lock = lock_data_dir(&dir)?;
+    // A Manager that crashed left its address behind: nobody may find this one through it
+    // before it is listening (the CLI also checks the lock, see cli::Remote::find).
+    let _ = fs::remove_file(dir.join(MANAGER_FILE));
+    let _ = fs::remove_file(dir.join(ADDRESS_FILE));
 
     let storage = Arc::new(Watched::new(Arc::new(SqliteStore::open(
         &dir.join(DB_FILE),
     )?)));
     let store: Arc<dyn Store> = storage.clone();
+    // After the open: SQLite creates its files (and WAL files) with the default umask.
+    match crate::datadir::tighten(&dir) {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            count = n,
+            "restricted the data dir to its owner (0700 directories, 0600 files)"
+        ),
+        Err(e) => {
+            return Err(io_err(format!("could not restrict {}", dir.display()))(e));
+        }
+    }
     store.idempotency_reset_running()?;
     let requeued = store.requeue_running_jobs()?;
     let auth = Auth::new(store.clone());
@@ -360,6 +388,14 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
 
     for w in store.list_workloads(None)? {
         runtime.apply(&w);
+    }
+    for (id, why) in store.quarantined_workloads()? {
+        tracing::error!(
+            workload = %id,
+            error = %why,
+            "quarantined a workload whose stored row does not parse: it is not run or listed \
+             (fix or delete the row; `inferencekey status` lists it)"
+        );
     }
     if requeued > 0 {
         tracing::info!(

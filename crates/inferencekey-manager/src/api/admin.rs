@@ -339,6 +339,12 @@ async fn status(State(app): State<App>, headers: HeaderMap) -> Result<Response, 
         "dev": app.config.dev,
         "allow_any_command": app.config.allow_any_command,
         "storage": storage_json(&app),
+        "quarantined": app
+            .store
+            .quarantined_workloads()?
+            .into_iter()
+            .map(|(id, why)| json!({"id": id, "problem": why}))
+            .collect::<Vec<_>>(),
         "projects": projects,
     }))
     .into_response())

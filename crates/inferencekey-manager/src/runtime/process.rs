@@ -490,10 +490,14 @@ pub fn spawn(
     if let Some(dir) = log_path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)?;
+    let log = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(log_path)?
+    };
     {
         use std::io::Write;
         // Best effort: a full disk must not stop an engine from starting.
@@ -558,7 +562,17 @@ pub fn spawn(
     }
     // The durable record a restarted Manager reaps from (best effort on a full disk: the
     // environment tag finds the tree anyway).
-    let _ = std::fs::write(pid_file, pid.to_string());
+    let _ = {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(pid_file)
+            .and_then(|mut f| f.write_all(pid.to_string().as_bytes()))
+    };
     Ok(EngineProcess {
         child,
         pid,

@@ -146,6 +146,10 @@ impl Store for Watched {
         self.read(self.inner.list_workloads(project_id))
     }
 
+    fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>> {
+        self.read(self.inner.quarantined_workloads())
+    }
+
     fn update_workload(&self, workload: &WorkloadRecord) -> StoreResult<bool> {
         self.write(self.inner.update_workload(workload))
     }

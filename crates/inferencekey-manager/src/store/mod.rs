@@ -235,8 +235,10 @@ pub trait Store: Send + Sync + 'static {
     fn workload(&self, id: &str) -> StoreResult<Option<WorkloadRecord>>;
     fn workload_by_slug(&self, project_id: &str, slug: &str)
         -> StoreResult<Option<WorkloadRecord>>;
-    /// Workloads of one project (or all), oldest first.
+    /// Workloads of one project (or all), oldest first; rows that do not parse are left out.
     fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>>;
+    /// Workload rows that do not parse: `(id, why)`. They are never run or listed.
+    fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>>;
     /// Replaces the desired-state fields; returns false when the workload is gone.
     fn update_workload(&self, workload: &WorkloadRecord) -> StoreResult<bool>;
     fn delete_workload(&self, id: &str) -> StoreResult<bool>;

@@ -34,6 +34,25 @@ impl SqliteStore {
         })
     }
 
+    /// Every workload row, parsed, or its id and why it does not parse.
+    #[allow(clippy::type_complexity)]
+    fn scan_workloads(
+        &self,
+        project_id: Option<&str>,
+    ) -> StoreResult<Vec<Result<WorkloadRecord, (String, String)>>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {WORKLOAD_COLUMNS} FROM workloads w JOIN projects p ON p.id = w.project_id
+             WHERE ?1 IS NULL OR w.project_id = ?1
+             ORDER BY w.rowid"
+        ))?;
+        let rows = stmt.query_map([project_id], |r| {
+            let id: String = r.get(0)?;
+            Ok(workload_row(r).map_err(|e| (id, e.to_string())))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (each statement is
         // atomic), so a poisoned lock is still safe to use.
@@ -411,14 +430,21 @@ impl Store for SqliteStore {
     }
 
     fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {WORKLOAD_COLUMNS} FROM workloads w JOIN projects p ON p.id = w.project_id
-             WHERE ?1 IS NULL OR w.project_id = ?1
-             ORDER BY w.rowid"
-        ))?;
-        let rows = stmt.query_map([project_id], workload_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        // Rows that do not parse are left out (see `quarantined_workloads`): one bad row must
+        // not stop the Manager, or a listing, for every tenant.
+        Ok(self
+            .scan_workloads(project_id)?
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect())
+    }
+
+    fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>> {
+        Ok(self
+            .scan_workloads(None)?
+            .into_iter()
+            .filter_map(Result::err)
+            .collect())
     }
 
     fn update_workload(&self, w: &WorkloadRecord) -> StoreResult<bool> {
