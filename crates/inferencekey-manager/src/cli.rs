@@ -124,6 +124,10 @@ struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 86_400,
           value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     job_retention: u64,
+    /// Seconds a connection may take to send a request head, and stay idle between requests.
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
     /// Seconds a data-plane request waits for a workload that is still starting.
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -242,6 +246,7 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
             timeout: Duration::from_secs(a.job_timeout),
             retention: Duration::from_secs(a.job_retention),
         },
+        header_timeout: Duration::from_secs(a.header_timeout),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -29,6 +29,9 @@ pub struct ManagerConfig {
     pub allow_trust_remote_code: bool,
     /// The job runner's timeout and retention.
     pub job_times: crate::jobs::JobTimes,
+    /// How long a connection may take to send a request head, and stay idle between
+    /// requests.
+    pub header_timeout: Duration,
 }
 
 impl Default for ManagerConfig {
@@ -47,6 +50,7 @@ impl Default for ManagerConfig {
             engine_env: Vec::new(),
             allow_trust_remote_code: false,
             job_times: crate::jobs::JobTimes::default(),
+            header_timeout: Duration::from_secs(30),
         }
     }
 }

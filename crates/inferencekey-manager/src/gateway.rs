@@ -120,11 +120,16 @@ async fn serve(
     path: Result<Path<(String, String, String)>, PathRejection>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let Path((project, workload, rest)) = path?;
     let (entry, token_id) = authorize(&app, &headers, &project, &workload)?;
+    // Routing looks at the decoded path; the engine gets the raw one, once it is known not to
+    // leave the route.
+    let raw_rest = crate::gateway_guard::raw_rest(uri.path()).unwrap_or(&rest);
+    crate::gateway_guard::check_rest(raw_rest)?;
+    let raw_rest = raw_rest.to_string();
 
     let jobs_route = rest == "jobs" || rest.starts_with("jobs/");
     if jobs_route {
@@ -178,7 +183,23 @@ async fn serve(
             )))
         }
     };
-    forward(&app, &base, &rest, method, &uri, headers, body, request_id).await
+    let body = match entry.ollama_model() {
+        Some(model) => match crate::gateway_guard::ollama(&rest, &model, body, ENDPOINT_BODY_LIMIT)
+            .await?
+        {
+            crate::gateway_guard::OllamaPlan::Answer(v) => return Ok(axum::Json(v).into_response()),
+            crate::gateway_guard::OllamaPlan::Forward(body) => {
+                // The body was rewritten: its length is the new body's.
+                headers.remove(axum::http::header::CONTENT_LENGTH);
+                body
+            }
+        },
+        None => body,
+    };
+    forward(
+        &app, &base, &raw_rest, method, &uri, headers, body, request_id,
+    )
+    .await
 }
 
 fn backend_unavailable(message: String) -> ApiError {

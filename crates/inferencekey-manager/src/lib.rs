@@ -10,6 +10,8 @@ pub mod cli;
 pub mod config;
 pub mod datadir;
 pub mod gateway;
+mod gateway_guard;
+pub mod http_limits;
 pub mod idempotency;
 pub mod jobs;
 pub mod logging;

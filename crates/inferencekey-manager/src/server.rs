@@ -15,7 +15,6 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::serve::ListenerExt;
 use axum::Router;
 use inferencekey_core::token::{parse_token, redact, TokenKind};
 use tokio::task::JoinHandle;
@@ -362,19 +361,19 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
     });
     let stop = CancellationToken::new();
     let app = router(state.clone());
-    let shutdown = stop.clone().cancelled_owned();
-    let server = tokio::spawn(async move {
-        // Answers are small and latency is the point: no Nagle delay on accepted sockets.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "the HTTP server failed");
-        }
-    });
+    let shutdown = stop.clone();
+    let fd_limit = crate::http_limits::raise_fd_limit();
+    let max_conns = crate::http_limits::max_connections(fd_limit);
+    tracing::debug!(fd_limit, max_conns, "connection limits");
+    let header_timeout = state.config.header_timeout;
+    let server = tokio::spawn(crate::http_limits::serve(
+        listener,
+        app,
+        shutdown,
+        header_timeout,
+        max_conns,
+        DRAIN,
+    ));
 
     let manager_json = serde_json::json!({
         "url": url,

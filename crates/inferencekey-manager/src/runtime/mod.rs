@@ -111,6 +111,13 @@ impl WorkloadEntry {
         self.spec.borrow().task_type.clone()
     }
 
+    /// The model of a workload served by the shared Ollama daemon (the gateway pins
+    /// requests to it); `None` for every other backend.
+    pub fn ollama_model(&self) -> Option<String> {
+        let spec = self.spec.borrow();
+        (spec.backend == Some(Backend::Ollama)).then(|| spec.model.clone())
+    }
+
     pub fn is_async_only(&self) -> bool {
         self.spec.borrow().task_type.is_async_only()
     }
