@@ -60,6 +60,7 @@ pub fn client_args(text: Option<&str>, token_key: &'static str) -> Result<Client
             timeouts,
             retry,
             language,
+            ..ClientOptions::default()
         },
     };
     r.finish()?;

@@ -175,6 +175,7 @@ pub(crate) fn client_options(
         timeouts,
         retry,
         language: "python".into(),
+        ..ClientOptions::default()
     })
 }
 
