@@ -2,6 +2,7 @@
 //! runs its replicas (see `reconciler`); the registry here is what the control plane tells
 //! about changes and what the gateway asks for a ready replica, without touching the store.
 
+mod llamacpp;
 pub mod process;
 pub mod readiness;
 mod reconciler;
