@@ -112,6 +112,11 @@ struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     cold_start_timeout: u64,
+    /// Most replicas this Manager runs across all workloads (each workload counts its
+    /// fixed replicas or autoscaling max_workers); a spec past it is refused.
+    #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_MAX_REPLICAS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    max_replicas: usize,
 }
 
 #[derive(Subcommand)]
@@ -226,6 +231,8 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
         allow_remote: a.allow_remote,
         cold_start_timeout: Duration::from_secs(a.cold_start_timeout),
         self_command,
+        max_replicas: a.max_replicas,
+        ..ManagerConfig::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -2,7 +2,10 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::runtime::clock::{Clock, SystemClock};
 
 /// Everything [`crate::start`] needs. `Default` gives a loopback Manager on an ephemeral port
 /// in the default data dir; tests and embedders override fields with struct-update syntax.
@@ -22,7 +25,15 @@ pub struct ManagerConfig {
     pub cold_start_timeout: Duration,
     /// How to re-run this CLI: spawned as `<self_command> engine …` for the reference engine.
     pub self_command: Vec<String>,
+    /// What the execution policies read the time from; tests pass a `ManualClock`.
+    pub clock: Arc<dyn Clock>,
+    /// Replicas this Manager may run across all workloads: the sum of each workload's most
+    /// (fixed `replicas`, autoscaling `max_workers`, 1 for scheduled) may not exceed it.
+    pub max_replicas: usize,
 }
+
+/// The default for [`ManagerConfig::max_replicas`].
+pub const DEFAULT_MAX_REPLICAS: usize = 64;
 
 impl Default for ManagerConfig {
     fn default() -> Self {
@@ -37,6 +48,8 @@ impl Default for ManagerConfig {
             self_command: std::env::current_exe()
                 .map(|p| vec![p.to_string_lossy().into_owned()])
                 .unwrap_or_default(),
+            clock: Arc::new(SystemClock::default()),
+            max_replicas: DEFAULT_MAX_REPLICAS,
         }
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! Embed it with [`start`] (tests do), or run the whole CLI with [`cli_main`].
 
+mod admission;
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -297,7 +297,12 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
     }
 
     let http = http_client()?;
-    let runtime = Arc::new(Runtime::new(store.clone(), http.clone(), settings));
+    let runtime = Arc::new(Runtime::new(
+        store.clone(),
+        http.clone(),
+        settings,
+        config.clock.clone(),
+    ));
     let jobs = Arc::new(Jobs::new(store.clone(), runtime.clone(), http.clone()));
 
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))

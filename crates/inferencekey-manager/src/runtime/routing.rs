@@ -1,0 +1,137 @@
+//! Load-aware routing: each ready replica is a [`Slot`] counting the requests the gateway has
+//! sent it and not yet finished; a request goes to the slot with the fewest (ties rotate).
+//!
+//! The same counts make scale-down and rollouts lossless: the supervisor marks a slot
+//! draining (no new requests) and stops its engine only when its count reaches zero. A
+//! [`Lease`] is taken by incrementing first and then checking `draining` (both `SeqCst`), and
+//! the supervisor sets `draining` before reading the count, so a request either sees the flag
+//! and picks again or is counted before the supervisor looks.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+#[derive(Debug)]
+pub struct Slot {
+    url: String,
+    in_flight: AtomicUsize,
+    draining: AtomicBool,
+}
+
+impl Slot {
+    pub fn new(url: String) -> Arc<Slot> {
+        Arc::new(Slot {
+            url,
+            in_flight: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Stops new requests; true once none is in flight.
+    pub fn drain(&self) -> bool {
+        self.draining.store(true, Ordering::SeqCst);
+        self.in_flight() == 0
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// One request's claim on a replica, released when dropped (after the response body ends).
+#[derive(Debug)]
+pub struct Lease(Arc<Slot>);
+
+impl Lease {
+    pub fn url(&self) -> &str {
+        &self.0.url
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The least-loaded slot that is not draining, rotating from `start` among equals.
+pub fn pick(slots: &[Arc<Slot>], start: usize) -> Option<Lease> {
+    let n = slots.len();
+    for _ in 0..4 {
+        let best = (0..n)
+            .map(|i| &slots[(start + i) % n])
+            .filter(|s| !s.is_draining())
+            .min_by_key(|s| s.in_flight())?;
+        best.in_flight.fetch_add(1, Ordering::SeqCst);
+        if !best.is_draining() {
+            return Some(Lease(best.clone()));
+        }
+        best.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+    None
+}
+
+/// A request counted against its workload (what the autoscaler averages), from arrival at the
+/// gateway — including time held while a replica starts — until its response ends.
+#[derive(Debug)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    pub fn begin(counter: &Arc<AtomicUsize>) -> InFlight {
+        counter.fetch_add(1, Ordering::SeqCst);
+        InFlight(counter.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_loaded_then_rotating() {
+        let slots = vec![
+            Slot::new("a".into()),
+            Slot::new("b".into()),
+            Slot::new("c".into()),
+        ];
+        let a = pick(&slots, 0).unwrap();
+        let b = pick(&slots, 0).unwrap();
+        assert_eq!((a.url(), b.url()), ("a", "b"));
+        // c is idle: it gets the next two requests' first, then ties rotate from `start`.
+        assert_eq!(pick(&slots, 0).unwrap().url(), "c");
+        drop(a);
+        let again = pick(&slots, 0).unwrap();
+        assert_eq!(again.url(), "a");
+        assert_eq!(slots[1].in_flight(), 1);
+        drop(b);
+        assert_eq!(pick(&slots, 1).unwrap().url(), "b");
+    }
+
+    #[test]
+    fn draining_slots_get_nothing_and_report_when_empty() {
+        let slots = vec![Slot::new("a".into()), Slot::new("b".into())];
+        let held = pick(&slots, 0).unwrap();
+        assert_eq!(held.url(), "a");
+        assert!(!slots[0].drain(), "a request is still in flight");
+        for _ in 0..3 {
+            assert_eq!(pick(&slots, 0).unwrap().url(), "b");
+        }
+        drop(held);
+        assert!(slots[0].drain());
+        assert!(slots[1].drain());
+        assert!(pick(&slots, 0).is_none());
+    }
+}
