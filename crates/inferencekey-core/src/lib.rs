@@ -1,37 +1,37 @@
-//! The InferenceKey SDK core. Everything every binding shares lives here: the pure domain
-//! (enums, spec, validation, slugs, tokens, diff/plan, wire mapping, SSE decoding, webhook
-//! signatures) and the effectful clients (transport, `ManagementClient`, `DataClient`).
+//! The InferenceKey SDK core. Everything every binding shares lives here, in three layers
+//! (docs/architecture.md, "The core's layers"):
+//!
+//! * [`domain`] — pure values and rules: errors, plans, enums, slugs, tokens, the spec and its
+//!   policy checker, drift, the `ensure()` decision, wire decoding, webhook signatures;
+//! * [`transport`] — HTTP: deadlines, the one retry loop, bodies, SSE;
+//! * [`client`] — the `ManagementClient` and `DataClient` composed from the two.
+//!
+//! A layer uses only the layers above it in this list (checked by `tests/layers.rs`).
 //! Bindings only marshal values and map [`ErrorKind`]s to their idioms.
 
-pub mod config;
-pub mod data;
-pub mod diff;
-pub mod enums;
-pub mod error;
-pub mod management;
-pub mod policy;
-pub mod rt;
-pub mod slug;
-pub mod spec;
-pub mod spec_json;
-pub mod sse;
-pub mod stream;
-pub mod token;
+pub mod client;
+pub mod domain;
 pub mod transport;
-pub mod webhook;
-pub mod wire;
 
-pub use config::{CallOptions, ClientOptions, RetryPolicy, Secret, Timeouts};
-pub use data::{
+// The flat module paths other crates have always used (`inferencekey_core::token::scrub`),
+// kept as aliases of their homes in the layers.
+pub use client::{config, data, management, rt, stream};
+pub use domain::{diff, enums, error, plan, policy, slug, spec, spec_json, token, webhook, wire};
+pub use transport::sse;
+
+pub use client::data::{
     DataClient, DataConfig, EmbedResult, Endpoint, JobBody, JobStatus, RerankResult, TextRequest,
     TextResult,
 };
-pub use diff::{Change, Plan};
-pub use enums::{Backend, ExecutionPolicy, OnDrift, TaskType};
-pub use error::{Error, ErrorKind, FieldError, Result};
-pub use management::{EndpointRef, EnsureAction, ManagementClient, ManagementConfig};
-pub use spec::WorkloadSpec;
-pub use stream::{TextChunk, TextStream};
+pub use client::management::{EndpointRef, ManagementClient, ManagementConfig};
+pub use client::stream::{TextChunk, TextStream};
+pub use domain::ensure::EnsureAction;
+pub use domain::enums::{Backend, ExecutionPolicy, OnDrift, TaskType};
+pub use domain::error::{Error, ErrorKind, FieldError, Result};
+pub use domain::plan::{Change, Plan};
+pub use domain::spec::WorkloadSpec;
+pub use domain::token::Secret;
+pub use transport::{CallOptions, ClientOptions, RetryPolicy, Timeouts};
 
 /// The SDK version, sent in `User-Agent` and exposed as `__version__`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,4 +1,4 @@
-//! `execution_policy_config` rules (CONTRACT.md §3.6). The SDK checks a spec locally and the
+//! The `execution_policy_config` checker (docs/contract.md, "Execution policies"). The SDK checks a spec locally and the
 //! local Manager checks every create and update with these same functions, so the two can
 //! never disagree about what a valid policy config is.
 //!
@@ -6,14 +6,14 @@
 //! config in one round trip; each problem names its full path (for example
 //! `execution_policy_config.workers.cloud_pool.gpu_pool[0]`) and says how to fix it.
 
-use std::str::FromStr;
-
-use croner::parser::{CronParser, Seconds, Year};
 use serde_json::{json, Map, Value};
 
-use crate::enums::ExecutionPolicy;
-use crate::error::FieldError;
-use crate::token::scrub;
+use crate::domain::enums::ExecutionPolicy;
+use crate::domain::error::FieldError;
+use crate::domain::token::scrub;
+
+use super::cron::validate_cron;
+use super::window::validate_window;
 
 /// Problems with `config` for `policy`, each naming a path under `field`.
 ///
@@ -80,194 +80,6 @@ pub fn default_policy_config(policy: &ExecutionPolicy) -> Option<Value> {
         })),
         ExecutionPolicy::Scheduled | ExecutionPolicy::Other(_) => None,
     }
-}
-
-const CRON_FIELDS: [&str; 5] = ["minute", "hour", "day-of-month", "month", "day-of-week"];
-const CRON_FORMAT: &str =
-    "expected 5 fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\" (02:00 daily)";
-const MONTH_NAMES: [&str; 12] = [
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-];
-const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
-
-/// Checks a standard 5-field cron expression: numbers, `*`, ranges, lists, steps, and
-/// month/day names. croner checks the values; we first hold it to the portable subset,
-/// because croner also takes seconds, years, nicknames and Quartz extensions (`L`, `W`, `#`,
-/// `?`) that the hosted platform's scheduler need not understand.
-pub fn validate_cron(expr: &str) -> Result<(), String> {
-    let expr = expr.trim();
-    if expr.is_empty() {
-        return Err(format!("is empty; {CRON_FORMAT}"));
-    }
-    if expr.starts_with('@') {
-        return Err(format!(
-            "nicknames such as @daily are not supported; write the 5 fields instead (@hourly = \"0 * * * *\", @daily = \"0 0 * * *\", @weekly = \"0 0 * * 0\", @monthly = \"0 0 1 * *\"); {CRON_FORMAT}"
-        ));
-    }
-    let fields: Vec<&str> = expr.split_whitespace().collect();
-    match fields.len() {
-        5 => {}
-        6 | 7 => {
-            return Err(format!(
-                "has {} fields; seconds and year fields are not supported, the finest granularity is one minute: drop the seconds (and year) field; {CRON_FORMAT}",
-                fields.len()
-            ))
-        }
-        n => return Err(format!("has {n} field(s); {CRON_FORMAT}")),
-    }
-    for (i, part) in fields.iter().enumerate() {
-        check_cron_field(CRON_FIELDS[i], i, part)?;
-    }
-    CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .build()
-        .parse(expr)
-        .map(|_| ())
-        .map_err(|e| format!("is not a valid cron expression ({e}); {CRON_FORMAT}"))
-}
-
-/// Holds one cron field to the portable syntax and puts names only where they belong.
-fn check_cron_field(name: &str, index: usize, part: &str) -> Result<(), String> {
-    if let Some(c) = part
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '*' | ',' | '-' | '/')))
-    {
-        let what = match c {
-            '?' | '#' => "is a Quartz extension",
-            _ => "is not allowed",
-        };
-        return Err(format!(
-            "the {name} field {:?} uses {c:?}, which {what}; use numbers, names, * , ranges (1-5), lists (1,15) and steps (*/10) only",
-            scrub(part)
-        ));
-    }
-    // croner tolerates `1,,2`; standard cron does not.
-    if part.split(',').any(str::is_empty) {
-        return Err(format!(
-            "the {name} field {:?} has an empty list item; separate values with single commas, e.g. 1,15",
-            scrub(part)
-        ));
-    }
-    for token in part.split([',', '-', '/']) {
-        if !token.chars().any(|c| c.is_ascii_alphabetic()) {
-            continue;
-        }
-        let upper = token.to_ascii_uppercase();
-        let names: &[&str] = match index {
-            3 => &MONTH_NAMES,
-            4 => &DAY_NAMES,
-            _ => &[],
-        };
-        if !names.contains(&upper.as_str()) {
-            let hint = match index {
-                3 => "month names are JAN..DEC".to_string(),
-                4 => "day names are SUN..SAT".to_string(),
-                _ => format!("the {name} field takes numbers only"),
-            };
-            let extension = if matches!(upper.as_str(), "L" | "W" | "LW")
-                || upper.ends_with('L')
-                || upper.ends_with('W')
-            {
-                " (L and W are non-standard extensions)"
-            } else {
-                ""
-            };
-            return Err(format!(
-                "the {name} field {:?} contains {:?}{extension}; {hint}",
-                scrub(part),
-                scrub(token)
-            ));
-        }
-    }
-    Ok(())
-}
-
-const WINDOW_FORMAT: &str =
-    "expected \"<days> <HH:MM>-<HH:MM> <IANA zone>\", e.g. \"Mon-Fri 08:00-20:00 Europe/Madrid\"";
-const WEEKDAYS: [&str; 7] = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
-
-/// Checks a run window `<days> <HH:MM>-<HH:MM> <IANA zone>`. Days are `Mon`..`Sun` (any case),
-/// ranges (`Mon-Fri`, or wrapping `Fri-Mon`), comma lists, or `Daily` / `*`. An end before the
-/// start runs overnight (`22:00-06:00`); equal times are rejected because they are ambiguous
-/// between "never" and "always". Hand-written: no maintained crate parses this format.
-pub fn validate_window(window: &str) -> Result<(), String> {
-    let parts: Vec<&str> = window.split_whitespace().collect();
-    let [days, times, zone] = parts.as_slice() else {
-        return Err(format!(
-            "has {} part(s) separated by spaces, needs 3; {WINDOW_FORMAT}",
-            parts.len()
-        ));
-    };
-    check_days(days)?;
-    let (start, end) = times.split_once('-').ok_or_else(|| {
-        format!(
-            "time range {:?} needs a start and an end such as 08:00-20:00; {WINDOW_FORMAT}",
-            scrub(times)
-        )
-    })?;
-    let start = parse_hhmm(start)?;
-    let end = parse_hhmm(end)?;
-    if start == end {
-        return Err(format!(
-            "time range {times:?} starts and ends at the same time; for an always-on workload use execution_policy \"fixed\""
-        ));
-    }
-    chrono_tz::Tz::from_str(zone).map_err(|_| {
-        format!(
-            "unknown time zone {:?}; use an IANA zone name such as \"Europe/Madrid\", \"America/New_York\" or \"UTC\" (names are case-sensitive)",
-            scrub(zone)
-        )
-    })?;
-    Ok(())
-}
-
-fn check_days(days: &str) -> Result<(), String> {
-    if days.eq_ignore_ascii_case("daily") || days == "*" {
-        return Ok(());
-    }
-    let day = |s: &str| {
-        let upper = s.to_ascii_uppercase();
-        if WEEKDAYS.contains(&upper.as_str()) {
-            Ok(())
-        } else {
-            Err(format!(
-                "unknown day {:?} in {:?}; days are Mon, Tue, Wed, Thu, Fri, Sat, Sun, ranges (Mon-Fri), comma lists (Mon,Wed,Fri), or Daily; {WINDOW_FORMAT}",
-                scrub(s),
-                scrub(days)
-            ))
-        }
-    };
-    for item in days.split(',') {
-        match item.split_once('-') {
-            Some((a, b)) => {
-                day(a)?;
-                day(b)?;
-            }
-            None => day(item)?,
-        }
-    }
-    Ok(())
-}
-
-/// Minutes since midnight of a strict `HH:MM` (two digits each, 00:00..23:59).
-fn parse_hhmm(s: &str) -> Result<u32, String> {
-    let bad = || {
-        format!(
-            "time {:?} must be HH:MM on a 24-hour clock, 00:00 to 23:59 (write midnight as 00:00); {WINDOW_FORMAT}",
-            scrub(s)
-        )
-    };
-    let (h, m) = s.split_once(':').ok_or_else(bad)?;
-    let two_digits = |x: &str| x.len() == 2 && x.bytes().all(|b| b.is_ascii_digit());
-    if !two_digits(h) || !two_digits(m) {
-        return Err(bad());
-    }
-    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-    if h > 23 || m > 59 {
-        return Err(bad());
-    }
-    Ok(h * 60 + m)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

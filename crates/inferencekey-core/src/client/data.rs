@@ -10,14 +10,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
-use crate::config::{
-    check_token, resolve, resolve_base_url, CallOptions, ClientOptions, ENV_API_KEY, ENV_PROJECT,
-};
-use crate::error::{Error, ErrorKind};
-use crate::slug::validate_slug;
-use crate::stream::TextStream;
-use crate::token::TokenKind;
+use crate::client::config::{check_token, resolve, resolve_base_url, ENV_API_KEY, ENV_PROJECT};
+use crate::client::stream::TextStream;
+use crate::domain::error::{Error, ErrorKind};
+use crate::domain::slug::validate_slug;
+use crate::domain::token::TokenKind;
 use crate::transport::{build_http, Request, Transport};
+use crate::transport::{CallOptions, ClientOptions};
 
 /// How a `DataClient` is built; every field falls back to the environment.
 #[derive(Debug, Clone, Default)]
@@ -175,22 +174,28 @@ impl TextRequest {
             (Some(p), None) => vec![serde_json::json!({"role": "user", "content": p})],
             (None, Some(m)) if !m.is_empty() => m.clone(),
             (None, Some(_)) => {
-                return Err(Error::validation(vec![crate::FieldError::new(
-                    "messages",
-                    "must hold at least one message",
-                )]))
+                return Err(Error::validation(vec![
+                    crate::domain::error::FieldError::new(
+                        "messages",
+                        "must hold at least one message",
+                    ),
+                ]))
             }
             (Some(_), Some(_)) => {
-                return Err(Error::validation(vec![crate::FieldError::new(
-                    "prompt",
-                    "pass either prompt= or messages=, not both",
-                )]))
+                return Err(Error::validation(vec![
+                    crate::domain::error::FieldError::new(
+                        "prompt",
+                        "pass either prompt= or messages=, not both",
+                    ),
+                ]))
             }
             (None, None) => {
-                return Err(Error::validation(vec![crate::FieldError::new(
-                    "prompt",
-                    "pass prompt=\"…\" or messages=[{\"role\": \"user\", \"content\": \"…\"}]",
-                )]))
+                return Err(Error::validation(vec![
+                    crate::domain::error::FieldError::new(
+                        "prompt",
+                        "pass prompt=\"…\" or messages=[{\"role\": \"user\", \"content\": \"…\"}]",
+                    ),
+                ]))
             }
         };
         let mut body = Map::new();
@@ -372,7 +377,7 @@ impl Endpoint {
     }
 
     /// The key this endpoint sends (for handing to another OpenAI client).
-    pub fn api_key(&self) -> &crate::config::Secret {
+    pub fn api_key(&self) -> &crate::domain::token::Secret {
         self.transport.token()
     }
 
@@ -508,13 +513,15 @@ impl Endpoint {
         call: &CallOptions,
     ) -> Result<String, Error> {
         if !JOB_KINDS.contains(&kind) {
-            return Err(Error::validation(vec![crate::FieldError::new(
-                "kind",
-                format!(
-                    "unknown job kind {kind:?}; expected one of: {}",
-                    JOB_KINDS.join(", ")
+            return Err(Error::validation(vec![
+                crate::domain::error::FieldError::new(
+                    "kind",
+                    format!(
+                        "unknown job kind {kind:?}; expected one of: {}",
+                        JOB_KINDS.join(", ")
+                    ),
                 ),
-            )]));
+            ]));
         }
         let mut envelope = Map::new();
         envelope.insert("kind".into(), Value::String(kind.into()));

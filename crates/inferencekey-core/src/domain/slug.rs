@@ -1,7 +1,7 @@
 //! Slug canonicalisation (CONTRACT.md §3.3): the one rule ensure, get, delete and readiness
 //! all share, so `"Support Bot"` and `"support-bot"` name the same workload everywhere.
 
-use crate::error::FieldError;
+use crate::domain::error::FieldError;
 
 /// Longest slug the platform accepts.
 pub const MAX_SLUG_LEN: usize = 63;

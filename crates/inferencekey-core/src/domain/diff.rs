@@ -1,31 +1,12 @@
-//! Drift detection (CONTRACT.md §4): compare a spec with the live workload on the fields the
+//! Drift detection (docs/contract.md, "ensure"): compare a spec with the live workload on the fields the
 //! spec declares, and turn the differences into a plan and a minimal PATCH body.
 
-use std::fmt;
-
-use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::spec::WorkloadSpec;
-use crate::wire::Workload;
+use crate::domain::spec::WorkloadSpec;
+use crate::domain::wire::Workload;
 
-/// One field that differs: `field` is a dotted path (`config.command`,
-/// `execution_policy_config.max_workers`); `live` is `null` when the server has no value.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Change {
-    pub field: String,
-    pub live: Value,
-    pub desired: Value,
-}
-
-impl fmt::Display for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} -> {}", self.field, self.live, self.desired)
-    }
-}
-
-/// What `ensure()` would change, in field order.
-pub type Plan = Vec<Change>;
+pub use crate::domain::plan::{Change, Plan};
 
 /// Values are equal for drift purposes: numbers by value (`5 == 5.0`), objects key by key,
 /// arrays element by element.
@@ -200,7 +181,7 @@ pub fn update_body(spec: &WorkloadSpec, live: &Workload, plan: &Plan) -> Map<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::enums::{Backend, ExecutionPolicy, TaskType};
+    use crate::domain::enums::{Backend, ExecutionPolicy, TaskType};
     use serde_json::json;
 
     fn spec() -> WorkloadSpec {

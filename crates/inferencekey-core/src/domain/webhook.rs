@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::error::{Error, ErrorKind};
+use crate::domain::error::{Error, ErrorKind};
 
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "X-InferenceKey-Signature";

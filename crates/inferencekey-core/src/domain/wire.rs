@@ -5,8 +5,8 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::enums::{Backend, ExecutionPolicy, TaskType};
-use crate::error::{Error, ErrorKind};
+use crate::domain::enums::{Backend, ExecutionPolicy, TaskType};
+use crate::domain::error::{Error, ErrorKind};
 
 /// An id the server may send as a string or a number; kept as a string.
 fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -169,7 +169,7 @@ pub fn error_from_response(status: u16, body: &[u8], request_id: Option<String>)
         }
     }
     let nonblank = |s: &Option<String>| s.clone().filter(|m| !m.trim().is_empty());
-    let code = nonblank(&code).map(|c| crate::token::scrub(&c));
+    let code = nonblank(&code).map(|c| crate::domain::token::scrub(&c));
     let message = nonblank(&message)
         .or_else(|| code.clone())
         .unwrap_or_else(|| {
@@ -181,7 +181,7 @@ pub fn error_from_response(status: u16, body: &[u8], request_id: Option<String>)
                 text.chars().take(MAX_QUOTED_BODY).collect()
             }
         });
-    let mut err = Error::new(kind, crate::token::scrub(&message))
+    let mut err = Error::new(kind, crate::domain::token::scrub(&message))
         .with_status(status)
         .with_request_id(request_id);
     err.code = code;

@@ -4,48 +4,21 @@
 use std::time::Duration;
 
 use reqwest::Method;
-use serde::Serialize;
-use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::config::{
-    check_token, resolve, resolve_base_url, CallOptions, ClientOptions, ENV_PROJECT, ENV_SDK_TOKEN,
-};
-use crate::diff::{diff, update_body, Plan};
-use crate::enums::OnDrift;
-use crate::error::{Error, ErrorKind};
-use crate::slug::validate_slug;
-use crate::spec::WorkloadSpec;
-use crate::sse::{SseDecoder, SseEvent};
-use crate::token::TokenKind;
-use crate::transport::{build_http, map_body_error, Request, Transport};
-use crate::wire::{decode_workload, decode_workload_list, ReadinessEvent, Workload};
-
-/// What `ensure()` did (or, in `dry_run`, would do).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EnsureAction {
-    Created,
-    Updated,
-    Unchanged,
-    /// Drift was found and left alone (`warn` / `ignore`).
-    Drifted,
-    WouldCreate,
-    WouldUpdate,
-}
-
-impl EnsureAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EnsureAction::Created => "created",
-            EnsureAction::Updated => "updated",
-            EnsureAction::Unchanged => "unchanged",
-            EnsureAction::Drifted => "drifted",
-            EnsureAction::WouldCreate => "would_create",
-            EnsureAction::WouldUpdate => "would_update",
-        }
-    }
-}
+use crate::client::config::{check_token, resolve, resolve_base_url, ENV_PROJECT, ENV_SDK_TOKEN};
+pub use crate::domain::ensure::EnsureAction;
+use crate::domain::ensure::{decide, EnsureStep};
+use crate::domain::enums::OnDrift;
+use crate::domain::error::{Error, ErrorKind};
+use crate::domain::plan::Plan;
+use crate::domain::slug::validate_slug;
+use crate::domain::spec::WorkloadSpec;
+use crate::domain::token::TokenKind;
+use crate::domain::wire::{decode_workload, decode_workload_list, ReadinessEvent, Workload};
+use crate::transport::sse::{SseDecoder, SseEvent};
+use crate::transport::{build_http, encode_segment, map_body_error, Request, Transport};
+use crate::transport::{CallOptions, ClientOptions};
 
 /// The handle `ensure()` returns: which workload to talk to, and what happened.
 #[derive(Debug, Clone)]
@@ -58,6 +31,9 @@ pub struct EndpointRef {
     pub plan: Plan,
     /// The workload as the server last answered (absent for `would_create`).
     pub workload: Option<Workload>,
+    /// For `OnDrift::Warn` with drift: the warning, already logged once by the core (target
+    /// `inferencekey`); bindings show this text rather than composing their own.
+    pub warning: Option<String>,
 }
 
 /// How `ManagementClient` is built; every field falls back to the environment.
@@ -101,20 +77,6 @@ pub struct ManagementConfig {
 pub struct ManagementClient {
     transport: Transport,
     project: Option<String>,
-}
-
-fn encode(segment: &str) -> String {
-    // Canonical slugs and server ids are URL-safe already; ids from a newer server might not
-    // be, so escape anything outside the unreserved set rather than trust them.
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 impl ManagementClient {
@@ -181,8 +143,8 @@ impl ManagementClient {
     ) -> Result<Option<Workload>, Error> {
         let path = format!(
             "/api/projects/{}/workloads?slug={}",
-            encode(project),
-            encode(slug)
+            encode_segment(project),
+            encode_segment(slug)
         );
         let resp = self
             .transport
@@ -191,7 +153,7 @@ impl ManagementClient {
         // The hosted platform may ignore `?slug=`: filter here as well.
         Ok(decode_workload_list(&resp.body)?
             .into_iter()
-            .find(|w| w.slug().map(crate::slug::canonical_slug).as_deref() == Some(slug)))
+            .find(|w| w.slug().map(crate::domain::slug::canonical_slug).as_deref() == Some(slug)))
     }
 
     /// The workload with this slug; `NotFound` when there is none.
@@ -219,7 +181,7 @@ impl ManagementClient {
         call: &CallOptions,
     ) -> Result<Vec<Workload>, Error> {
         let project = self.project_for(project, None)?;
-        let path = format!("/api/projects/{}/workloads", encode(&project));
+        let path = format!("/api/projects/{}/workloads", encode_segment(&project));
         let resp = self
             .transport
             .send(&Request::new(Method::GET, path), call)
@@ -237,7 +199,10 @@ impl ManagementClient {
         let w = self.get(slug, project, call).await?;
         let id =
             w.id.ok_or_else(|| Error::protocol("the server's workload has no id"))?;
-        let req = Request::new(Method::DELETE, format!("/api/workloads/{}", encode(&id)));
+        let req = Request::new(
+            Method::DELETE,
+            format!("/api/workloads/{}", encode_segment(&id)),
+        );
         match self.transport.send(&req, call).await {
             Ok(_) => Ok(()),
             Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
@@ -257,7 +222,7 @@ impl ManagementClient {
         spec.validate()?;
         let project = self.project_for(project, Some(spec))?;
         let slug = spec.canonical_slug();
-        let reference = |action, plan, workload: Option<Workload>| EndpointRef {
+        let reference = |action, plan, workload: Option<Workload>, warning| EndpointRef {
             project_slug: workload
                 .as_ref()
                 .and_then(|w| w.project_slug.clone())
@@ -267,74 +232,59 @@ impl ManagementClient {
             action,
             plan,
             workload,
+            warning,
         };
-        let live = match self.find(&project, &slug, call).await? {
-            Some(w) => w,
-            None if on_drift == OnDrift::DryRun => {
-                let plan = spec
-                    .create_body()
-                    .into_iter()
-                    .map(|(field, desired)| crate::diff::Change {
-                        field,
-                        live: Value::Null,
-                        desired,
-                    })
-                    .collect();
-                return Ok(reference(EnsureAction::WouldCreate, plan, None));
-            }
-            None => match self.create(&project, spec, call).await? {
+        let mut live = self.find(&project, &slug, call).await?;
+        let mut step = decide(spec, live.as_ref(), on_drift);
+        if let EnsureStep::Create = step {
+            match self.create(&project, spec, call).await? {
                 Created::New(w) => {
-                    return Ok(reference(EnsureAction::Created, Plan::new(), Some(*w)))
+                    return Ok(reference(
+                        EnsureAction::Created,
+                        Plan::new(),
+                        Some(*w),
+                        None,
+                    ))
                 }
                 // Someone created it between our lookup and our create: converge on theirs.
-                Created::Conflict => self.find(&project, &slug, call).await?.ok_or_else(|| {
-                    Error::protocol(format!(
-                        "create of {slug:?} conflicted, but the workload cannot be found"
-                    ))
-                })?,
-            },
-        };
-        let plan = diff(spec, &live);
-        if plan.is_empty() {
-            return Ok(reference(EnsureAction::Unchanged, plan, Some(live)));
+                Created::Conflict => {
+                    live = Some(self.find(&project, &slug, call).await?.ok_or_else(|| {
+                        Error::protocol(format!(
+                            "create of {slug:?} conflicted, but the workload cannot be found"
+                        ))
+                    })?);
+                    step = decide(spec, live.as_ref(), on_drift);
+                }
+            }
         }
-        match on_drift {
-            OnDrift::Reconcile => {
+        match step {
+            EnsureStep::Create => Err(Error::protocol(format!(
+                "workload {slug:?} was created but cannot be found"
+            ))),
+            EnsureStep::Done {
+                action,
+                plan,
+                warning,
+            } => {
+                if let Some(text) = &warning {
+                    tracing::warn!(target: "inferencekey", "{text}");
+                }
+                Ok(reference(action, plan, live, warning))
+            }
+            EnsureStep::Fail(err) => Err(err),
+            EnsureStep::Patch { plan, body } => {
                 let id = live
-                    .id
-                    .clone()
+                    .and_then(|w| w.id)
                     .ok_or_else(|| Error::protocol("the server's workload has no id"))?;
-                let body = update_body(spec, &live, &plan);
-                let req = Request::new(Method::PATCH, format!("/api/workloads/{}", encode(&id)))
-                    .json(&body)?;
+                let req = Request::new(
+                    Method::PATCH,
+                    format!("/api/workloads/{}", encode_segment(&id)),
+                )
+                .json(&body)?;
                 let resp = self.transport.send(&req, call).await?;
                 let updated = decode_workload(&resp.body)?;
-                Ok(reference(EnsureAction::Updated, plan, Some(updated)))
+                Ok(reference(EnsureAction::Updated, plan, Some(updated), None))
             }
-            OnDrift::Fail => {
-                let fields: Vec<&str> = plan.iter().map(|c| c.field.as_str()).collect();
-                let mut err = Error::new(
-                    ErrorKind::Drift,
-                    format!(
-                        "workload {slug:?} differs from the spec in {}; use on_drift=reconcile to apply, or dry_run to preview",
-                        fields.join(", ")
-                    ),
-                )
-                .with_code("drift_detected")
-                .with_field(fields[0]);
-                err.plan = Some(plan);
-                Err(err)
-            }
-            OnDrift::DryRun => Ok(reference(EnsureAction::WouldUpdate, plan, Some(live))),
-            OnDrift::Warn => {
-                tracing::warn!(
-                    target: "inferencekey",
-                    "workload {slug:?} has drifted from its spec: {}",
-                    plan.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("; ")
-                );
-                Ok(reference(EnsureAction::Drifted, plan, Some(live)))
-            }
-            OnDrift::Ignore => Ok(reference(EnsureAction::Drifted, plan, Some(live))),
         }
     }
 
@@ -346,7 +296,7 @@ impl ManagementClient {
     ) -> Result<Created, Error> {
         let mut req = Request::new(
             Method::POST,
-            format!("/api/projects/{}/workloads", encode(project)),
+            format!("/api/projects/{}/workloads", encode_segment(project)),
         )
         .json(&spec.create_body())?;
         // The key makes the create safe to retry: a replay returns the first answer.
@@ -375,8 +325,8 @@ impl ManagementClient {
             Method::GET,
             format!(
                 "/api/projects/{}/workloads/{}/readiness-events",
-                encode(&project),
-                encode(&slug)
+                encode_segment(&project),
+                encode_segment(&slug)
             ),
         );
         req.accept = "text/event-stream";

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{Error, FieldError};
+use crate::domain::error::{Error, FieldError};
 
 macro_rules! open_enum {
     (
@@ -113,7 +113,7 @@ impl Backend {
     pub fn parse_user(s: &str, field: &str) -> Result<Self, FieldError> {
         let b = Backend::from_wire(s.trim());
         if let Backend::Custom(name) = &b {
-            let canonical = crate::slug::canonical_slug(name);
+            let canonical = crate::domain::slug::canonical_slug(name);
             if canonical.is_empty() || canonical != *name {
                 return Err(FieldError::new(
                     field,

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::diff::Plan;
+use crate::domain::plan::Plan;
 
 /// What went wrong, at the granularity a caller branches on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -9,7 +9,7 @@
 
 use memchr::{memchr, memchr2};
 
-use crate::error::Error;
+use crate::domain::error::Error;
 
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -274,7 +274,7 @@ impl SseDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind;
+    use crate::domain::error::ErrorKind;
 
     fn decode(input: &[u8]) -> Vec<SseEvent> {
         let mut d = SseDecoder::new();

@@ -2,9 +2,9 @@
 //! `WorkloadSpec` field names. JSON keeps the bindings free of per-field marshalling, and one
 //! parser here means a spec reads the same from every language.
 
-use crate::enums::{Backend, ExecutionPolicy, TaskType};
-use crate::error::{Error, FieldError};
-use crate::spec::WorkloadSpec;
+use crate::domain::enums::{Backend, ExecutionPolicy, TaskType};
+use crate::domain::error::{Error, FieldError};
+use crate::domain::spec::WorkloadSpec;
 use serde_json::{Map, Value};
 
 /// The accepted keys, in declaration order (also the order of the "expected one of" hint).
@@ -150,7 +150,7 @@ fn parse(s: &str) -> Result<WorkloadSpec, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorKind;
+    use crate::domain::error::ErrorKind;
 
     #[test]
     fn parses_every_field() {

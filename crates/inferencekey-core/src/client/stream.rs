@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::{timeout_at, Instant};
 
-use crate::error::{Error, ErrorKind};
-use crate::sse::{SseDecoder, SseEvent};
-use crate::token::scrub;
+use crate::domain::error::{Error, ErrorKind};
+use crate::domain::token::scrub;
+use crate::transport::sse::{SseDecoder, SseEvent};
 use crate::transport::{map_body_error, min_deadline};
 
 /// One streamed piece of an answer.

@@ -135,6 +135,42 @@ pub fn scrub(text: &str) -> String {
     out
 }
 
+/// A token held by a client. `Debug` and `Display` show only the redacted form, so a client
+/// or an options struct can be logged safely.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(raw: impl Into<String>) -> Self {
+        Secret(raw.into())
+    }
+
+    /// The raw token, for the `Authorization` header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn redacted(&self) -> String {
+        redact(&self.0)
+    }
+
+    pub fn kind(&self) -> Option<TokenKind> {
+        TokenKind::of(&self.0)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +234,11 @@ mod tests {
         assert!(contains_token("Bearer ik_sdk_x"));
         assert!(!contains_token("use an ik_live_ key"));
         assert!(!contains_token("vllm serve model"));
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret::new("ik_sdk_abcdefghijkl_supersecret");
+        assert_eq!(format!("{s:?}"), "ik_sdk_abcdefgh…");
     }
 }

@@ -3,11 +3,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::enums::{Backend, ExecutionPolicy, TaskType};
-use crate::error::{Error, FieldError};
-use crate::policy::validate_policy_config;
-use crate::slug::validate_slug;
-use crate::token::contains_token;
+use crate::domain::enums::{Backend, ExecutionPolicy, TaskType};
+use crate::domain::error::{Error, FieldError};
+use crate::domain::policy::validate_policy_config;
+use crate::domain::slug::validate_slug;
+use crate::domain::token::contains_token;
 
 /// A declared workload. `slug` is the idempotency key; there is no provider and no VRAM floor
 /// because placement is the platform's job.
@@ -48,7 +48,7 @@ fn walk_strings(path: &str, v: &Value, f: &mut dyn FnMut(&str, &str)) {
         }
         Value::Object(map) => {
             for (k, item) in map {
-                let p = format!("{path}.{}", crate::token::scrub(k));
+                let p = format!("{path}.{}", crate::domain::token::scrub(k));
                 f(&p, k);
                 walk_strings(&p, item, f);
             }
@@ -60,7 +60,7 @@ fn walk_strings(path: &str, v: &Value, f: &mut dyn FnMut(&str, &str)) {
 impl WorkloadSpec {
     /// The canonical slug (CONTRACT.md §3.3); empty when the slug is unusable.
     pub fn canonical_slug(&self) -> String {
-        crate::slug::canonical_slug(&self.slug)
+        crate::domain::slug::canonical_slug(&self.slug)
     }
 
     /// `config` as sent on the wire: the explicit config with `command` and `vllm_version`

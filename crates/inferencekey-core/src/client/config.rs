@@ -1,0 +1,106 @@
+//! Client configuration from arguments and the environment (docs/contract.md, "Configuration"):
+//! explicit argument > environment > spec; values trimmed; blank = absent.
+
+use crate::domain::error::{Error, ErrorKind};
+use crate::domain::token::TokenKind;
+
+// Where these lived before the core was layered; kept so `inferencekey_core::config::…` paths
+// in other crates keep compiling.
+pub use crate::domain::token::Secret;
+pub use crate::transport::options::{CallOptions, ClientOptions, RetryPolicy, Timeouts};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.inferencekey.com";
+pub const ENV_BASE_URL: &str = "INFERENCEKEY_BASE_URL";
+pub const ENV_PROJECT: &str = "INFERENCEKEY_PROJECT";
+pub const ENV_SDK_TOKEN: &str = "INFERENCEKEY_SDK_TOKEN";
+pub const ENV_API_KEY: &str = "INFERENCEKEY_API_KEY";
+
+/// Reads an environment variable, trimmed; blank means absent.
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// An explicit value, trimmed (blank = absent), else the environment variable.
+pub fn resolve(explicit: Option<&str>, env: &str) -> Option<String> {
+    explicit
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .or_else(|| env_var(env))
+}
+
+/// The base URL without a trailing slash; must be http(s).
+pub fn resolve_base_url(explicit: Option<&str>) -> Result<String, Error> {
+    let url = resolve(explicit, ENV_BASE_URL).unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+    let url = url.trim_end_matches('/').to_string();
+    match reqwest::Url::parse(&url) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(url),
+        _ => Err(Error::configuration(format!(
+            "base_url {url:?} is not an http(s) URL; set {ENV_BASE_URL} or pass base_url=\"http://127.0.0.1:PORT\""
+        ))
+        .with_field("base_url")),
+    }
+}
+
+/// Checks a token belongs to the plane the client serves, before any request is made.
+pub fn check_token(raw: &str, want: TokenKind, field: &str) -> Result<Secret, Error> {
+    let secret = Secret::new(raw.trim());
+    match secret.kind() {
+        Some(kind) if kind == want => Ok(secret),
+        Some(other) => {
+            let (client, expected) = match want {
+                TokenKind::Sdk => ("ManagementClient", "an ik_sdk_ control token"),
+                TokenKind::Live => ("a data endpoint", "an ik_live_ data key"),
+                TokenKind::Admin => ("the admin API", "an ik_admin_ token"),
+            };
+            Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "{client} needs {expected}, but {} is an {} token; control tokens provision, data keys call inference",
+                    secret.redacted(),
+                    other.prefix()
+                ),
+            )
+            .with_code("wrong_credential_type")
+            .with_field(field))
+        }
+        None => Err(Error::configuration(format!(
+            "{field} {} is not an InferenceKey token (expected it to start with {})",
+            secret.redacted(),
+            want.prefix()
+        ))
+        .with_field(field)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_plane_is_refused_locally() {
+        let e = check_token("ik_live_abcdefgh_xyz", TokenKind::Sdk, "sdk_token").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        assert_eq!(e.code.as_deref(), Some("wrong_credential_type"));
+        assert!(e
+            .to_string()
+            .starts_with("permission denied [wrong_credential_type]"));
+        assert!(!e.to_string().contains("xyz"));
+        let e = check_token("sk-openai", TokenKind::Live, "api_key").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Configuration);
+        assert!(check_token(" ik_sdk_a_b ", TokenKind::Sdk, "sdk_token").is_ok());
+    }
+
+    #[test]
+    fn base_url() {
+        assert_eq!(
+            resolve_base_url(Some(" http://127.0.0.1:8080/ ")).unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert!(resolve_base_url(Some("ftp://x")).is_err());
+        assert!(resolve_base_url(Some("not a url")).is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! Execution policies: the config checker, and the two schedule grammars it calls (cron
+//! expressions and run windows). The grammars are pure string parsers with no knowledge of
+//! the config shape, so each can be read and tested alone.
+
+mod checker;
+mod cron;
+mod window;
+
+pub use checker::{default_policy_config, validate_policy_config};
+pub use cron::validate_cron;
+pub use window::validate_window;

@@ -1,0 +1,248 @@
+//! The HTTP transport shared by both clients: one pooled `reqwest` client per SDK client,
+//! deadlines, retries ([`retry`]), bodies ([`body`]), SSE decoding ([`sse`]) and the mapping
+//! of every failure to an [`Error`]. It knows HTTP, not the InferenceKey routes: those are the
+//! clients' business (`crate::client`).
+
+pub mod body;
+pub mod deadline;
+pub mod options;
+pub mod request;
+pub mod retry;
+pub mod sse;
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::StatusCode;
+use tokio::time::{timeout_at, Instant};
+
+use crate::domain::error::{Error, ErrorKind};
+use crate::domain::token::Secret;
+use crate::domain::wire::error_from_response;
+
+pub(crate) use body::map_body_error;
+use body::read_body;
+pub use body::Body;
+pub(crate) use deadline::min_deadline;
+use deadline::timeout_error;
+pub use options::{CallOptions, ClientOptions, RetryPolicy, Timeouts};
+pub use request::{encode_segment, Request, Response, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER};
+use request::{header_str, retry_after};
+use retry::with_retries;
+
+/// Installs the process-wide rustls crypto provider once; reqwest is built without one so
+/// that we ship `ring` (small, fast to build) rather than aws-lc.
+fn ensure_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// The HTTP half of a client: base URL, credential, pool and policies.
+#[derive(Clone)]
+pub struct Transport {
+    http: reqwest::Client,
+    base_url: String,
+    auth: HeaderValue,
+    token: Secret,
+    options: ClientOptions,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("base_url", &self.base_url)
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// Builds the pooled HTTP client; shared by every endpoint of a `DataClient`.
+pub fn build_http(options: &ClientOptions) -> Result<reqwest::Client, Error> {
+    ensure_crypto_provider();
+    reqwest::Client::builder()
+        .user_agent(format!(
+            "inferencekey-{}/{}",
+            options.language,
+            crate::VERSION
+        ))
+        .connect_timeout(options.timeouts.connect)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| Error::configuration(format!("could not build the HTTP client: {e}")))
+}
+
+impl Transport {
+    pub fn new(
+        http: reqwest::Client,
+        base_url: String,
+        token: Secret,
+        options: ClientOptions,
+    ) -> Result<Self, Error> {
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                Error::configuration(format!(
+                    "token {} contains characters not allowed in an HTTP header",
+                    token.redacted()
+                ))
+            })?;
+        auth.set_sensitive(true);
+        Ok(Transport {
+            http,
+            base_url,
+            auth,
+            token,
+            options,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn token(&self) -> &Secret {
+        &self.token
+    }
+
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    fn policies(&self, call: &CallOptions) -> (Timeouts, RetryPolicy) {
+        (
+            call.timeouts.unwrap_or(self.options.timeouts),
+            call.retry.unwrap_or(self.options.retry),
+        )
+    }
+
+    fn build(&self, req: &Request) -> reqwest::RequestBuilder {
+        let mut b = self
+            .http
+            .request(req.method.clone(), format!("{}{}", self.base_url, req.path))
+            .header(AUTHORIZATION, self.auth.clone())
+            .header(reqwest::header::ACCEPT, req.accept);
+        if let Some(key) = &req.idempotency_key {
+            b = b.header(IDEMPOTENCY_KEY_HEADER, key);
+        }
+        if let Some(body) = &req.body {
+            b = b
+                .header(CONTENT_TYPE, body.content_type)
+                .body(body.bytes.clone());
+        }
+        b
+    }
+
+    /// Sends `req` and reads the whole answer, retrying per the module rule. Non-2xx answers
+    /// become errors carrying status, code, field and request id.
+    pub async fn send(&self, req: &Request, call: &CallOptions) -> Result<Response, Error> {
+        let (timeouts, retry) = self.policies(call);
+        let deadline = timeouts.total.map(|t| Instant::now() + t);
+        with_retries(&retry, req, deadline, || {
+            self.attempt(req, &timeouts, deadline)
+        })
+        .await
+    }
+
+    async fn attempt(
+        &self,
+        req: &Request,
+        timeouts: &Timeouts,
+        deadline: Option<Instant>,
+    ) -> Result<Response, Error> {
+        let resp = self.start(req, timeouts, deadline).await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = read_body(resp, timeouts.read, deadline).await?;
+        if status.is_success() {
+            Ok(Response {
+                status: status.as_u16(),
+                headers,
+                body,
+            })
+        } else {
+            Err(http_error(status, &headers, &body))
+        }
+    }
+
+    /// Sends the request and waits for the response head, within the idle and total limits.
+    async fn start(
+        &self,
+        req: &Request,
+        timeouts: &Timeouts,
+        deadline: Option<Instant>,
+    ) -> Result<reqwest::Response, Error> {
+        let until = min_deadline(Instant::now() + timeouts.read, deadline);
+        match timeout_at(until, self.build(req).send()).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(e)) => Err(map_reqwest(e, &req.path)),
+            Err(_) => Err(timeout_error(&req.path, timeouts, deadline)),
+        }
+    }
+
+    /// Opens a streaming response: retried (per the module rule) until the response head
+    /// arrives, never after. A non-2xx answer is read whole and returned as an error.
+    pub async fn open_stream(
+        &self,
+        req: &Request,
+        call: &CallOptions,
+    ) -> Result<(reqwest::Response, Timeouts, Option<Instant>), Error> {
+        let (timeouts, retry) = self.policies(call);
+        let deadline = timeouts.total.map(|t| Instant::now() + t);
+        let resp = with_retries(&retry, req, deadline, || async {
+            let resp = self.start(req, &timeouts, deadline).await?;
+            if resp.status().is_success() {
+                return Ok(resp);
+            }
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = read_body(resp, timeouts.read, deadline)
+                .await
+                .unwrap_or_default();
+            Err(http_error(status, &headers, &body))
+        })
+        .await?;
+        Ok((resp, timeouts, deadline))
+    }
+}
+
+fn http_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
+    let mut err = error_from_response(
+        status.as_u16(),
+        body,
+        header_str(headers, REQUEST_ID_HEADER),
+    );
+    err.retry_after = retry_after(headers);
+    err
+}
+
+/// Maps a reqwest failure to our kinds. `connect_failed` marks errors where the request
+/// certainly never reached the server (safe to retry anything).
+pub(crate) fn map_reqwest(e: reqwest::Error, path: &str) -> Error {
+    if e.is_timeout() {
+        return Error::new(ErrorKind::Timeout, format!("{path}: timed out ({e})"))
+            .with_code("timeout");
+    }
+    if e.is_connect() {
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        let mut detail = e.to_string();
+        while let Some(s) = source {
+            detail = s.to_string();
+            source = s.source();
+        }
+        return Error::new(
+            ErrorKind::Connection,
+            format!("could not connect for {path}: {detail}"),
+        )
+        .with_code("connect_failed");
+    }
+    if e.is_decode() {
+        return Error::protocol(format!("{path}: could not decode the response: {e}"));
+    }
+    Error::new(
+        ErrorKind::Connection,
+        format!("{path}: the connection failed: {e}"),
+    )
+    .with_code("connection_failed")
+}
