@@ -606,23 +606,38 @@ async fn run_client(command: ClientCommand) -> Result<String, Failure> {
                 let rows: Vec<Vec<String>> = list_of(&p["workloads"])
                     .iter()
                     .map(|w| {
-                        [
-                            "slug",
-                            "status",
-                            "task_type",
-                            "model_name",
-                            "status_message",
-                        ]
-                        .iter()
-                        .map(|f| text(&w[*f]))
-                        .collect()
+                        let r = &w["replicas"];
+                        let replicas = if r.is_object() {
+                            format!("{}/{}", text(&r["ready"]), text(&r["wanted"]))
+                        } else {
+                            "-".into()
+                        };
+                        let mut row: Vec<String> =
+                            ["slug", "status"].iter().map(|f| text(&w[*f])).collect();
+                        row.push(replicas);
+                        row.extend(
+                            ["task_type", "model_name", "status_message"]
+                                .iter()
+                                .map(|f| text(&w[*f])),
+                        );
+                        row
                     })
                     .collect();
                 if rows.is_empty() {
                     out.push("  (no workloads)".into());
                 } else {
-                    for line in
-                        table(&["WORKLOAD", "PHASE", "TASK", "MODEL", "MESSAGE"], rows).lines()
+                    for line in table(
+                        &[
+                            "WORKLOAD",
+                            "PHASE",
+                            "READY/WANTED",
+                            "TASK",
+                            "MODEL",
+                            "MESSAGE",
+                        ],
+                        rows,
+                    )
+                    .lines()
                     {
                         out.push(format!("  {line}"));
                     }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod gateway;
 pub mod idempotency;
 pub mod jobs;
+mod limits;
 pub mod runtime;
 pub mod server;
 mod state;

@@ -97,8 +97,17 @@ impl Autoscaler {
         }
     }
 
-    /// Records the in-flight count at `now` and returns the replica count to run now.
-    pub fn observe(&mut self, now: DateTime<Utc>, in_flight: usize) -> usize {
+    /// Records that `in_flight` requests were in flight from `at` on.
+    pub fn record(&mut self, at: DateTime<Utc>, in_flight: usize) {
+        self.samples.push_back((at, in_flight));
+        if in_flight > 0 {
+            self.last_busy = self.last_busy.max(at);
+        }
+    }
+
+    /// Records the in-flight count at `now` and returns the replica count to run now. `cold`
+    /// says no replica serves yet: every request in flight is being held.
+    pub fn observe(&mut self, now: DateTime<Utc>, in_flight: usize, cold: bool) -> usize {
         self.samples.push_back((now, in_flight));
         let start = now - chrono::Duration::from_std(self.p.window).unwrap_or_default();
         // Keep the last sample before the window: it holds into it.
@@ -108,11 +117,12 @@ impl Autoscaler {
         if in_flight > 0 {
             self.last_busy = now;
         }
-        let want = self.wanted(now, in_flight);
+        let cold = cold || self.current == 0;
+        let want = self.wanted(now, in_flight, cold);
         if want == self.current {
             self.proposal = None;
-        } else if self.current == 0 || want == 0 {
-            // From zero a request is waiting; to zero the idle timeout already ran.
+        } else if (cold && want > self.current) || want == 0 {
+            // Cold, requests are waiting; to zero the idle timeout already ran.
             self.current = want;
             self.proposal = None;
         } else {
@@ -135,13 +145,13 @@ impl Autoscaler {
         self.current
     }
 
-    fn wanted(&self, now: DateTime<Utc>, in_flight: usize) -> usize {
+    fn wanted(&self, now: DateTime<Utc>, in_flight: usize, cold: bool) -> usize {
         let avg = self.average(now);
         let mut want = (avg / self.p.target).ceil() as usize;
         if in_flight > 0 {
             want = want.max(1);
         }
-        if self.current == 0 {
+        if cold {
             // Every one of these requests is held until a replica serves: size for the burst
             // now rather than after the window has seen it.
             want = want.max((in_flight as f64 / self.p.target).ceil() as usize);
@@ -214,7 +224,11 @@ mod tests {
     fn run(p: Params, steps: &[(i64, usize, usize)]) {
         let mut a = Autoscaler::new(p, at(0));
         for &(t, load, expect) in steps {
-            assert_eq!(a.observe(at(t), load), expect, "t={t} load={load}: {a:?}");
+            assert_eq!(
+                a.observe(at(t), load, false),
+                expect,
+                "t={t} load={load}: {a:?}"
+            );
         }
     }
 
@@ -268,6 +282,31 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_arriving_while_replicas_start_sizes_them_at_once() {
+        let mut a = Autoscaler::new(params(0, 4), at(0));
+        assert_eq!(a.observe(at(100), 0, false), 0);
+        assert_eq!(a.observe(at(100), 1, true), 1); // the first request of the burst
+        assert_eq!(a.observe(at(100), 5, true), 3); // the rest, still cold: ceil(5/2)
+        assert_eq!(a.observe(at(100), 5, false), 3); // served: the delays apply again
+    }
+
+    #[test]
+    fn back_to_zero_after_a_burst_served_at_one_instant() {
+        let mut p = params(0, 3);
+        p.target = 1.0;
+        p.idle_timeout = Duration::from_secs(120);
+        p.down_delay = Duration::from_secs(60);
+        let mut a = Autoscaler::new(p, at(0));
+        assert_eq!(a.observe(at(0), 0, true), 1);
+        assert_eq!(a.observe(at(121), 0, false), 0);
+        assert_eq!(a.observe(at(121), 1, true), 1);
+        assert_eq!(a.observe(at(121), 6, true), 3);
+        assert_eq!(a.observe(at(121), 6, false), 3);
+        assert_eq!(a.observe(at(121), 0, false), 3);
+        assert_eq!(a.observe(at(242), 0, false), 0, "{a:?}");
+    }
+
+    #[test]
     fn a_waiting_request_never_sees_zero() {
         run(
             params(0, 2),
@@ -283,8 +322,8 @@ mod tests {
     #[test]
     fn explains_itself() {
         let mut a = Autoscaler::new(params(1, 8), at(0));
-        a.observe(at(0), 7);
-        a.observe(at(10), 7);
+        a.observe(at(0), 7, false);
+        a.observe(at(10), 7, false);
         assert_eq!(
             a.explain(at(10), 7),
             "autoscaling: 7 in flight (7.0 on average over 10 s), target 2 per replica → 4 replicas"

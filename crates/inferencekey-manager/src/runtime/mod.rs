@@ -28,8 +28,8 @@ use clock::Clock;
 pub use policy::{Closed, PolicySpec};
 use process::LaunchSettings;
 use readiness::{Phase, ReadinessLog};
-use routing::Slot;
 pub use routing::{InFlight, Lease};
+use routing::{Load, Slot};
 
 /// The part of a workload that decides what runs. Two specs whose launch parts compare equal
 /// need no rollout, so renaming a workload or editing its description restarts nothing, and
@@ -108,8 +108,10 @@ pub struct WorkloadEntry {
     /// Set while the schedule keeps the workload down.
     closed: watch::Sender<Option<Closed>>,
     /// Requests at the gateway for this workload, held ones included.
-    in_flight: Arc<AtomicUsize>,
+    load: Arc<Load>,
     held: AtomicUsize,
+    /// Replicas the policy wants now.
+    wanted: AtomicUsize,
     /// Woken when a request arrives, so a scaled-to-zero workload starts at once.
     demand: Notify,
     next: AtomicUsize,
@@ -144,13 +146,23 @@ impl WorkloadEntry {
 
     /// Counts a request against the workload until the returned guard drops.
     pub fn begin(&self) -> InFlight {
-        let guard = InFlight::begin(&self.in_flight);
+        let guard = InFlight::begin(&self.load);
         self.demand.notify_one();
         guard
     }
 
     pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::SeqCst)
+        self.load.current()
+    }
+
+    /// Replicas wanted by the policy, replicas serving, and requests in flight: what
+    /// `status` shows beside the phase.
+    pub fn counts(&self) -> serde_json::Value {
+        serde_json::json!({
+            "wanted": self.wanted.load(Ordering::SeqCst),
+            "ready": self.ready.borrow().len(),
+            "in_flight": self.in_flight(),
+        })
     }
 
     /// The least-loaded ready replica; `None` when none is ready.
@@ -283,6 +295,11 @@ impl Runtime {
             .cloned()
     }
 
+    /// [`WorkloadEntry::counts`] of a workload, when the runtime knows it.
+    pub fn counts(&self, id: &str) -> Option<Value> {
+        self.get(id).map(|e| e.counts())
+    }
+
     /// The live phase of a workload, when the runtime knows it.
     pub fn phase(&self, id: &str) -> Option<(Phase, String)> {
         self.get(id).map(|e| e.phase())
@@ -325,8 +342,9 @@ impl Runtime {
             spec: watch::Sender::new(spec),
             ready: watch::Sender::new(Arc::from(Vec::new())),
             closed: watch::Sender::new(None),
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            load: Load::new(self.shared.clock.clone()),
             held: AtomicUsize::new(0),
+            wanted: AtomicUsize::new(0),
             demand: Notify::new(),
             readiness: watch::Sender::new(ReadinessLog::new(
                 "placing the workload on the local worker",

@@ -170,7 +170,20 @@ impl PolicyState {
         }
     }
 
-    pub fn want(&mut self, now: DateTime<Utc>, in_flight: usize) -> Want {
+    /// Replays a change of the gateway's in-flight count (stamped by the policy clock).
+    pub fn record(&mut self, at: DateTime<Utc>, in_flight: usize) {
+        match self {
+            PolicyState::Autoscaling(a) => a.record(at, in_flight),
+            PolicyState::Cron { last_busy, .. } if in_flight > 0 => {
+                *last_busy = Some(last_busy.map_or(at, |b| b.max(at)));
+            }
+            _ => {}
+        }
+    }
+
+    /// What to run at `now` with `in_flight` requests at the gateway; `cold` when no replica
+    /// serves them yet.
+    pub fn want(&mut self, now: DateTime<Utc>, in_flight: usize, cold: bool) -> Want {
         let open = |replicas: usize, reason: String| Want {
             replicas,
             reason,
@@ -241,7 +254,7 @@ impl PolicyState {
                 }
             }
             PolicyState::Autoscaling(a) => {
-                let n = a.observe(now, in_flight);
+                let n = a.observe(now, in_flight, cold);
                 open(n, a.explain(now, in_flight))
             }
         }
@@ -283,9 +296,9 @@ mod tests {
             ("2026-12-01T03:59:59Z", 1),
             ("2026-12-01T04:00:00Z", 0),
         ] {
-            assert_eq!(s.want(t(at), 0).replicas, replicas, "{at}");
+            assert_eq!(s.want(t(at), 0, false).replicas, replicas, "{at}");
         }
-        let w = s.want(t("2026-12-01T05:00:00Z"), 0);
+        let w = s.want(t("2026-12-01T05:00:00Z"), 0, false);
         let closed = w.closed.unwrap();
         assert_eq!(closed.next_start, Some(t("2026-12-02T02:00:00Z")));
         assert!(
@@ -302,9 +315,9 @@ mod tests {
             json!({"cron": "0 2 * * *", "idle_timeout_s": 600}),
             t("2026-12-01T02:00:00Z"),
         );
-        assert_eq!(s.want(t("2026-12-01T02:05:00Z"), 1).replicas, 1);
-        assert_eq!(s.want(t("2026-12-01T02:14:59Z"), 0).replicas, 1);
-        assert_eq!(s.want(t("2026-12-01T02:15:00Z"), 0).replicas, 0);
+        assert_eq!(s.want(t("2026-12-01T02:05:00Z"), 1, false).replicas, 1);
+        assert_eq!(s.want(t("2026-12-01T02:14:59Z"), 0, false).replicas, 1);
+        assert_eq!(s.want(t("2026-12-01T02:15:00Z"), 0, false).replicas, 0);
     }
 
     #[test]
@@ -314,8 +327,8 @@ mod tests {
             json!({"window": "Mon-Fri 08:00-20:00 Europe/Madrid"}),
             t("2026-12-01T00:00:00Z"),
         );
-        assert_eq!(s.want(t("2026-12-01T10:00:00Z"), 0).replicas, 1);
-        let w = s.want(t("2026-12-04T19:30:00Z"), 0);
+        assert_eq!(s.want(t("2026-12-01T10:00:00Z"), 0, false).replicas, 1);
+        let w = s.want(t("2026-12-04T19:30:00Z"), 0, false);
         assert_eq!(w.replicas, 0);
         assert!(
             w.reason
@@ -328,7 +341,7 @@ mod tests {
             json!({"replicas": 3}),
             t("2026-12-01T00:00:00Z"),
         );
-        assert_eq!(f.want(t("2026-12-01T00:00:00Z"), 50).replicas, 3);
+        assert_eq!(f.want(t("2026-12-01T00:00:00Z"), 50, false).replicas, 3);
     }
 
     #[test]
@@ -341,10 +354,10 @@ mod tests {
             )
         };
         let mut s = PolicyState::new(&auto(4), now);
-        assert_eq!(s.want(now, 3).replicas, 3);
+        assert_eq!(s.want(now, 3, false).replicas, 3);
         s.update(&auto(2), now);
-        assert_eq!(s.want(now, 3).replicas, 2);
+        assert_eq!(s.want(now, 3, false).replicas, 2);
         s.update(&PolicySpec::Fixed(5), now);
-        assert_eq!(s.want(now, 0).replicas, 5);
+        assert_eq!(s.want(now, 0, false).replicas, 5);
     }
 }

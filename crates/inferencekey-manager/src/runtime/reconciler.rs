@@ -187,7 +187,7 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
     let first = spec_rx.borrow_and_update().clone();
     let now = shared.clock.now();
     let mut policy = PolicyState::new(&first.policy, now);
-    let want = policy.want(now, entry.in_flight());
+    let want = policy.want(now, entry.in_flight(), true);
     let mut sup = Supervisor {
         entry,
         shared,
@@ -260,7 +260,11 @@ impl Supervisor {
     /// Asks the policy what it wants now and moves the replicas there.
     fn decide(&mut self) {
         let now = self.shared.clock.now();
-        let want = self.policy.want(now, self.entry.in_flight());
+        let cold = self.serving.as_ref().is_none_or(|g| g.ready_count() == 0);
+        for (at, n) in self.entry.load.take_changes() {
+            self.policy.record(at, n);
+        }
+        let want = self.policy.want(now, self.entry.in_flight(), cold);
         if want.replicas != self.want.replicas
             || want.closed.is_some() != self.want.closed.is_some()
         {
@@ -276,6 +280,9 @@ impl Supervisor {
         });
         self.want = want;
         let n = self.want.replicas;
+        self.entry
+            .wanted
+            .store(n, std::sync::atomic::Ordering::SeqCst);
         if n == 0 {
             // Nothing to protect: a pending revision takes over at once.
             if let Some(p) = self.pending.take() {

@@ -7,8 +7,13 @@
 //! the supervisor sets `draining` before reading the count, so a request either sees the flag
 //! and picks again or is counted before the supervisor looks.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use super::clock::Clock;
 
 #[derive(Debug)]
 pub struct Slot {
@@ -78,21 +83,73 @@ pub fn pick(slots: &[Arc<Slot>], start: usize) -> Option<Lease> {
     None
 }
 
-/// A request counted against its workload (what the autoscaler averages), from arrival at the
-/// gateway — including time held while a replica starts — until its response ends.
+/// A workload's requests at the gateway, counted from arrival — including time held while a
+/// replica starts — until the response ends, with every change stamped by the policy clock.
+/// The autoscaler replays the stamps, so its average is exact even when a test's clock jumps
+/// between two of its decisions.
 #[derive(Debug)]
-pub struct InFlight(Arc<AtomicUsize>);
+pub struct Load {
+    clock: Arc<dyn Clock>,
+    inner: Mutex<LoadInner>,
+}
+
+#[derive(Debug, Default)]
+struct LoadInner {
+    count: usize,
+    changes: VecDeque<(DateTime<Utc>, usize)>,
+}
+
+/// Changes kept for the autoscaler between two of its reads (it reads every 200 ms).
+const MAX_CHANGES: usize = 65_536;
+
+impl Load {
+    pub fn new(clock: Arc<dyn Clock>) -> Arc<Load> {
+        Arc::new(Load {
+            clock,
+            inner: Mutex::new(LoadInner::default()),
+        })
+    }
+
+    fn change(&self, up: bool) {
+        let now = self.clock.now();
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.count = if up {
+            g.count + 1
+        } else {
+            g.count.saturating_sub(1)
+        };
+        let n = g.count;
+        if g.changes.len() == MAX_CHANGES {
+            g.changes.pop_front();
+        }
+        g.changes.push_back((now, n));
+    }
+
+    pub fn current(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).count
+    }
+
+    /// The changes since the last call, oldest first.
+    pub fn take_changes(&self) -> Vec<(DateTime<Utc>, usize)> {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.changes.drain(..).collect()
+    }
+}
+
+/// One request counted in a [`Load`] until dropped.
+#[derive(Debug)]
+pub struct InFlight(Arc<Load>);
 
 impl InFlight {
-    pub fn begin(counter: &Arc<AtomicUsize>) -> InFlight {
-        counter.fetch_add(1, Ordering::SeqCst);
-        InFlight(counter.clone())
+    pub fn begin(load: &Arc<Load>) -> InFlight {
+        load.change(true);
+        InFlight(load.clone())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.change(false);
     }
 }
 

@@ -153,30 +153,8 @@ pub fn parse_cron(expr: &str) -> Option<Cron> {
         .ok()
 }
 
-/// `"2h"`, `"90m"`, `"45s"`, `"1h30m"`: whole units of h, m, s. Hand-written: the format is
-/// three suffixes, and the core validates the same grammar.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let mut total = 0u64;
-    let mut digits = String::new();
-    let mut any = false;
-    for c in s.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-        let n: u64 = digits.parse().ok()?;
-        digits.clear();
-        total = total.checked_add(n.checked_mul(unit)?)?;
-        any = true;
-    }
-    (any && digits.is_empty() && total > 0).then(|| Duration::from_secs(total))
-}
+/// The core's reading of `duration`, the one it validates with.
+pub use inferencekey_core::policy::parse_duration;
 
 /// The last fire at or before `now`.
 pub fn last_fire(cron: &Cron, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
