@@ -234,6 +234,27 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
         max_replicas: a.max_replicas,
         ..ManagerConfig::default()
     };
+    let mut config = config;
+    if let Some(start) = std::env::var("INFERENCEKEY_DEV_CLOCK")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        match chrono::DateTime::parse_from_rfc3339(start.trim()) {
+            Ok(t) if config.dev => {
+                config.clock =
+                    std::sync::Arc::new(crate::runtime::clock::OffsetClock::new(t.to_utc()));
+                eprintln!("inferencekey: schedules run on a clock started at {t} (INFERENCEKEY_DEV_CLOCK)");
+            }
+            Ok(_) => {
+                eprintln!("inferencekey: INFERENCEKEY_DEV_CLOCK is only honoured with --dev; unset it or add --dev");
+                return USAGE_ERROR;
+            }
+            Err(e) => {
+                eprintln!("inferencekey: INFERENCEKEY_DEV_CLOCK={start:?} is not an RFC 3339 time such as 2026-12-01T02:00:00Z ({e})");
+                return USAGE_ERROR;
+            }
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

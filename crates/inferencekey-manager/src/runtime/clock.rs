@@ -75,6 +75,36 @@ impl Clock for ManualClock {
     }
 }
 
+/// The wall clock's pace from a chosen start: a `--dev` Manager started with
+/// `INFERENCEKEY_DEV_CLOCK=<RFC 3339 instant>` runs its schedules as if it were that time, to
+/// try a schedule (or run the docs' snippets) without waiting for it.
+#[derive(Debug)]
+pub struct OffsetClock {
+    start: DateTime<Utc>,
+    since: std::time::Instant,
+    jumps: watch::Sender<DateTime<Utc>>,
+}
+
+impl OffsetClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        OffsetClock {
+            start,
+            since: std::time::Instant::now(),
+            jumps: watch::Sender::new(start),
+        }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start + chrono::Duration::from_std(self.since.elapsed()).unwrap_or_default()
+    }
+
+    fn jumps(&self) -> watch::Receiver<DateTime<Utc>> {
+        self.jumps.subscribe()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
