@@ -361,3 +361,56 @@ async fn replica_counts_are_validated_per_workload_and_per_manager() {
     );
     h.stop().await;
 }
+
+/// Requests held for a replica that does not come up: at most the hold queue waits; the rest
+/// are refused at once; the held ones get `503 workload_not_ready` with `Retry-After` once
+/// the cold-start timeout passes. Nothing hangs.
+#[tokio::test]
+async fn the_hold_queue_is_bounded_and_times_out_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::start_with(dir, |cfg| {
+        cfg.allow_any_command = true;
+        cfg.cold_start_timeout = Duration::from_secs(3);
+    })
+    .await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    let mut w = vllm_workload("stuck");
+    // An engine that never answers its health check.
+    w["config"]["command"] = json!("sh -c 'sleep 600 # {port}'");
+    h.create("acme", &sdk, w).await;
+    let n = inferencekey_manager::runtime::HOLD_QUEUE + 8;
+    let calls = (0..n).map(|i| {
+        let h = &h;
+        let key = &key;
+        async move {
+            let resp = h
+                .http
+                .post(format!("{}/endpoint/acme/stuck/v1/chat/completions", h.url))
+                .bearer_auth(key)
+                .json(&json!({"model": "m", "messages": [{"role": "user", "content": format!("{i}")}]}))
+                .send()
+                .await
+                .unwrap();
+            let retry = resp.headers()["retry-after"].to_str().unwrap().to_string();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            (status, retry, body["error"]["message"].as_str().unwrap().to_string())
+        }
+    });
+    let answers = join_all(calls).await;
+    assert!(
+        answers.iter().all(|(s, r, _)| *s == 503 && r == "5"),
+        "{answers:?}"
+    );
+    let full = answers
+        .iter()
+        .filter(|(_, _, m)| m.contains("already holds 256 waiting requests"))
+        .count();
+    let timed_out = answers
+        .iter()
+        .filter(|(_, _, m)| m.contains("has no ready replica after waiting 3s"))
+        .count();
+    assert_eq!((full, timed_out), (8, 256), "{answers:?}");
+    h.stop().await;
+}
