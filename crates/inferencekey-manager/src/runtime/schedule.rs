@@ -10,12 +10,10 @@
 //! The core validates the strings; this module only reads configs that passed, and treats an
 //! unreadable one as "never runs" with the reason in the status.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Days, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 
 /// How long a cron fire keeps the workload up when the config says nothing.
@@ -23,7 +21,6 @@ pub const DEFAULT_CRON_DURATION: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
-    /// Monday first.
     days: [bool; 7],
     start: u32,
     end: u32,
@@ -31,49 +28,16 @@ pub struct Window {
     text: String,
 }
 
-const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-fn day_index(s: &str) -> Option<usize> {
-    DAYS.iter().position(|d| d.eq_ignore_ascii_case(s))
-}
-
-fn minutes(s: &str) -> Option<u32> {
-    let (h, m) = s.split_once(':')?;
-    Some(h.parse::<u32>().ok()? * 60 + m.parse::<u32>().ok()?)
-}
-
 impl Window {
-    /// Reads a window the core already validated; `None` if it does not read.
+    /// Reads a window with the core's parser (the one that validated it); `None` if it does
+    /// not read.
     pub fn parse(text: &str) -> Option<Window> {
-        let mut parts = text.split_whitespace();
-        let (days_s, times, zone) = (parts.next()?, parts.next()?, parts.next()?);
-        let mut days = [false; 7];
-        if days_s.eq_ignore_ascii_case("daily") || days_s == "*" {
-            days = [true; 7];
-        } else {
-            for item in days_s.split(',') {
-                match item.split_once('-') {
-                    Some((a, b)) => {
-                        let (mut i, j) = (day_index(a)?, day_index(b)?);
-                        // Ranges may wrap (Fri-Mon).
-                        loop {
-                            days[i] = true;
-                            if i == j {
-                                break;
-                            }
-                            i = (i + 1) % 7;
-                        }
-                    }
-                    None => days[day_index(item)?] = true,
-                }
-            }
-        }
-        let (a, b) = times.split_once('-')?;
+        let w = inferencekey_core::policy::parse_window(text).ok()?;
         Some(Window {
-            days,
-            start: minutes(a)?,
-            end: minutes(b)?,
-            tz: Tz::from_str(zone).ok()?,
+            days: w.days,
+            start: w.start,
+            end: w.end,
+            tz: w.zone,
             text: text.to_string(),
         })
     }
@@ -144,13 +108,9 @@ pub enum UpFor {
     Idle(Duration),
 }
 
+/// The core's cron schedule (the parser that validated it).
 pub fn parse_cron(expr: &str) -> Option<Cron> {
-    CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .build()
-        .parse(expr)
-        .ok()
+    inferencekey_core::policy::parse_cron(expr).ok()
 }
 
 /// The core's reading of `duration`, the one it validates with.

@@ -7,5 +7,5 @@ mod cron;
 mod window;
 
 pub use checker::{default_policy_config, parse_duration, validate_policy_config, MAX_REPLICAS};
-pub use cron::validate_cron;
-pub use window::validate_window;
+pub use cron::{parse_cron, validate_cron};
+pub use window::{parse_window, validate_window, RunWindow};
