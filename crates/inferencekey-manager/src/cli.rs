@@ -132,6 +132,11 @@ struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     cold_start_timeout: u64,
+    /// Most replicas this Manager runs across all workloads (each workload counts its
+    /// fixed replicas or autoscaling max_workers); a spec past it is refused.
+    #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_MAX_REPLICAS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    max_replicas: usize,
 }
 
 #[derive(Subcommand)]
@@ -247,7 +252,30 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
             retention: Duration::from_secs(a.job_retention),
         },
         header_timeout: Duration::from_secs(a.header_timeout),
+        max_replicas: a.max_replicas,
+        ..ManagerConfig::default()
     };
+    let mut config = config;
+    if let Some(start) = std::env::var("INFERENCEKEY_DEV_CLOCK")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        match chrono::DateTime::parse_from_rfc3339(start.trim()) {
+            Ok(t) if config.dev => {
+                config.clock =
+                    std::sync::Arc::new(crate::runtime::clock::OffsetClock::new(t.to_utc()));
+                eprintln!("inferencekey: schedules run on a clock started at {t} (INFERENCEKEY_DEV_CLOCK)");
+            }
+            Ok(_) => {
+                eprintln!("inferencekey: INFERENCEKEY_DEV_CLOCK is only honoured with --dev; unset it or add --dev");
+                return USAGE_ERROR;
+            }
+            Err(e) => {
+                eprintln!("inferencekey: INFERENCEKEY_DEV_CLOCK={start:?} is not an RFC 3339 time such as 2026-12-01T02:00:00Z ({e})");
+                return USAGE_ERROR;
+            }
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -683,23 +711,38 @@ async fn run_client(command: ClientCommand) -> Result<String, Failure> {
                 let rows: Vec<Vec<String>> = list_of(&p["workloads"])
                     .iter()
                     .map(|w| {
-                        [
-                            "slug",
-                            "status",
-                            "task_type",
-                            "model_name",
-                            "status_message",
-                        ]
-                        .iter()
-                        .map(|f| text(&w[*f]))
-                        .collect()
+                        let r = &w["replicas"];
+                        let replicas = if r.is_object() {
+                            format!("{}/{}", text(&r["ready"]), text(&r["wanted"]))
+                        } else {
+                            "-".into()
+                        };
+                        let mut row: Vec<String> =
+                            ["slug", "status"].iter().map(|f| text(&w[*f])).collect();
+                        row.push(replicas);
+                        row.extend(
+                            ["task_type", "model_name", "status_message"]
+                                .iter()
+                                .map(|f| text(&w[*f])),
+                        );
+                        row
                     })
                     .collect();
                 if rows.is_empty() {
                     out.push("  (no workloads)".into());
                 } else {
-                    for line in
-                        table(&["WORKLOAD", "PHASE", "TASK", "MODEL", "MESSAGE"], rows).lines()
+                    for line in table(
+                        &[
+                            "WORKLOAD",
+                            "PHASE",
+                            "READY/WANTED",
+                            "TASK",
+                            "MODEL",
+                            "MESSAGE",
+                        ],
+                        rows,
+                    )
+                    .lines()
                     {
                         out.push(format!("  {line}"));
                     }

@@ -2,7 +2,10 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::runtime::clock::{Clock, SystemClock};
 
 /// Everything [`crate::start`] needs. `Default` gives a loopback Manager on an ephemeral port
 /// in the default data dir; tests and embedders override fields with struct-update syntax.
@@ -32,7 +35,15 @@ pub struct ManagerConfig {
     /// How long a connection may take to send a request head, and stay idle between
     /// requests.
     pub header_timeout: Duration,
+    /// What the execution policies read the time from; tests pass a `ManualClock`.
+    pub clock: Arc<dyn Clock>,
+    /// Replicas this Manager may run across all workloads: the sum of each workload's most
+    /// (fixed `replicas`, autoscaling `max_workers`, 1 for scheduled) may not exceed it.
+    pub max_replicas: usize,
 }
+
+/// The default for [`ManagerConfig::max_replicas`].
+pub const DEFAULT_MAX_REPLICAS: usize = 64;
 
 impl Default for ManagerConfig {
     fn default() -> Self {
@@ -51,6 +62,8 @@ impl Default for ManagerConfig {
             allow_trust_remote_code: false,
             job_times: crate::jobs::JobTimes::default(),
             header_timeout: Duration::from_secs(30),
+            clock: Arc::new(SystemClock::default()),
+            max_replicas: DEFAULT_MAX_REPLICAS,
         }
     }
 }

@@ -23,14 +23,12 @@ use inferencekey_core::slug::canonical_slug;
 use inferencekey_core::token::TokenKind;
 
 use crate::api::errors::ApiError;
-use crate::runtime::{NotReady, WorkloadEntry};
+use crate::runtime::WorkloadEntry;
 use crate::server::RequestId;
 use crate::state::App;
 
 /// Request body limit on the data plane (audio and images are large).
 pub const ENDPOINT_BODY_LIMIT: usize = 32 << 20;
-/// What a client is told to wait before retrying a workload that is still starting.
-const NOT_READY_RETRY_SECS: u64 = 5;
 
 pub fn router() -> Router<App> {
     Router::new().route("/endpoint/{project}/{workload}/{*rest}", any(handle))
@@ -155,34 +153,8 @@ async fn serve(
         ));
     }
 
-    let base = match entry.wait_ready(app.config.cold_start_timeout).await {
-        Ok(url) => url,
-        Err(NotReady::Timeout { phase, message }) => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "workload_not_ready",
-                format!(
-                    "workload {:?} has no ready replica after waiting {}s (phase {phase}: \
-                     {message}); retry later",
-                    entry.slug,
-                    app.config.cold_start_timeout.as_secs()
-                ),
-            )
-            .with_retry_after(NOT_READY_RETRY_SECS))
-        }
-        Err(NotReady::Failed(message)) => {
-            return Err(backend_unavailable(format!(
-                "workload {:?} failed to start: {message}",
-                entry.slug
-            )))
-        }
-        Err(NotReady::Gone) => {
-            return Err(ApiError::not_found(format!(
-                "workload {:?} was deleted",
-                entry.slug
-            )))
-        }
-    };
+    let admitted = crate::admission::admit(&app, &entry).await?;
+    let base = admitted.lease.url().to_string();
     let body = match entry.ollama_model() {
         Some(model) => match crate::gateway_guard::ollama(&rest, &model, body, ENDPOINT_BODY_LIMIT)
             .await?
@@ -196,10 +168,11 @@ async fn serve(
         },
         None => body,
     };
-    forward(
+    let resp = forward(
         &app, &base, &raw_rest, method, &uri, headers, body, request_id,
     )
-    .await
+    .await?;
+    Ok(crate::admission::hold(resp, admitted))
 }
 
 fn backend_unavailable(message: String) -> ApiError {

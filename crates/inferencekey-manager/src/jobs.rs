@@ -406,7 +406,8 @@ impl Jobs {
         };
         let mut connect_failures = 0;
         loop {
-            let base = entry.wait_ready(READY_WAIT).await.map_err(|e| match e {
+            let _in_flight = entry.begin();
+            let lease = entry.wait_ready(READY_WAIT).await.map_err(|e| match e {
                 NotReady::Failed(m) => fail("backend_unavailable", m),
                 NotReady::Timeout { phase, message } => fail(
                     "workload_not_ready",
@@ -416,7 +417,13 @@ impl Jobs {
                     ),
                 ),
                 NotReady::Gone => fail("not_found", "the workload was deleted".into()),
+                NotReady::Closed(c) => fail("workload_not_ready", c.message),
+                NotReady::QueueFull(n) => fail(
+                    "workload_not_ready",
+                    format!("{n} requests are already waiting for the workload to start"),
+                ),
             })?;
+            let base = lease.url();
             let timeout = self.times.timeout;
             let timed_out = || {
                 fail(

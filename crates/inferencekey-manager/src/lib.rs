@@ -4,6 +4,7 @@
 //!
 //! Embed it with [`start`] (tests do), or run the whole CLI with [`cli_main`].
 
+mod admission;
 pub mod api;
 pub mod auth;
 pub mod cli;
@@ -14,6 +15,7 @@ mod gateway_guard;
 pub mod http_limits;
 pub mod idempotency;
 pub mod jobs;
+mod limits;
 pub mod logging;
 pub mod runtime;
 pub mod server;

@@ -329,7 +329,12 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
     }
 
     let http = http_client()?;
-    let runtime = Arc::new(Runtime::new(store.clone(), http.clone(), settings));
+    let runtime = Arc::new(Runtime::new(
+        store.clone(),
+        http.clone(),
+        settings,
+        config.clock.clone(),
+    ));
     let jobs = Arc::new(Jobs::new(
         store.clone(),
         runtime.clone(),

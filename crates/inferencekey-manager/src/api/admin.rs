@@ -326,6 +326,7 @@ async fn status(State(app): State<App>, headers: HeaderMap) -> Result<Response, 
                         "id": w.id, "slug": w.slug, "name": w.name, "task_type": w.task_type,
                         "backend": w.backend, "model_name": w.model_name,
                         "status": phase, "status_message": message,
+                        "replicas": app.runtime.counts(&w.id),
                     })
                 })
                 .collect();

@@ -87,7 +87,11 @@ fn workload_by_slug(
 }
 
 fn render(app: &AppState, w: &WorkloadRecord) -> Value {
-    workload::to_json(w, app.runtime.phase(&w.id))
+    let mut out = workload::to_json(w, app.runtime.phase(&w.id));
+    if let Some(counts) = app.runtime.counts(&w.id) {
+        out["replicas"] = counts;
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -154,6 +158,7 @@ fn create_now(
 ) -> Result<(StatusCode, Value), ApiError> {
     let obj = json_object(body)?;
     let record = workload::create_record(obj, project, &*app.store, command_policy(app))?;
+    crate::limits::check(app, &record)?;
     match app.store.insert_workload(&record) {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
@@ -248,6 +253,7 @@ async fn update(
     let Some(updated) = updated else {
         return Ok(axum::Json(render(&app, &current)).into_response());
     };
+    crate::limits::check(&app, &updated)?;
     if !app.store.update_workload(&updated)? {
         return Err(ApiError::not_found(format!("workload {id:?} was deleted")));
     }

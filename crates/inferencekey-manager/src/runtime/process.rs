@@ -420,6 +420,10 @@ pub async fn plan(
         },
     };
 
+    let (argv, swapped) = match super::llamacpp::fallback(&argv, &settings.self_command) {
+        Some((argv, note)) => (argv, Some(note)),
+        None => (argv, None),
+    };
     let program = program_name(&argv[0]).to_string();
     if find_program(&argv[0]).is_none() {
         let why = format!("{program} is not installed on this machine");
@@ -434,6 +438,10 @@ pub async fn plan(
     }
     let argv = resolve_checked(spec.backend.as_ref(), &argv, CommandPolicy::of(settings))?;
     let note = defaulted.then(|| format!("running the default command `{}`", argv.join(" ")));
+    let note = match (note, swapped) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
     Ok(LaunchPlan {
         launch: Launch::Process { argv },
         note,
