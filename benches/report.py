@@ -307,5 +307,8 @@ def markdown(results: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
     ]
     for name, r in results.items():
+        if name == "engines":
+            out += ["", "**Real engines** (engines_bench.py)", "", *r["table"], ""]
+            continue
         out += detail(name, r)
     return "\n".join(out)

@@ -28,6 +28,8 @@ from server import Nginx, find_nginx  # noqa: E402
 
 FIXED = ["chat", "embed", "embed_b64", "threads", "asyncio", "sse", "ttfc", "sse_memory", "import"]
 MANAGER = ["ensure", "gateway"]
+# Real llama.cpp behind the Manager (engines_bench.py).
+ENGINES = ["engines"]
 
 FULL = {
     "rounds": 10,
@@ -66,7 +68,13 @@ QUICK = {
 def run_scenario(name: str, cfg: dict[str, Any], work: Path) -> dict[str, Any]:
     cfg_path, out_path = work / f"{name}.cfg.json", work / f"{name}.out.json"
     cfg_path.write_text(json.dumps(cfg))
-    script = "manager_bench.py" if name in MANAGER else "scenarios.py"
+    script = (
+        "manager_bench.py"
+        if name in MANAGER
+        else "engines_bench.py"
+        if name in ENGINES
+        else "scenarios.py"
+    )
     load = os.getloadavg()[0]
     t0 = time.monotonic()
     subprocess.run(
@@ -115,17 +123,19 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smoke mode for CI")
     ap.add_argument(
         "--only",
-        help=f"comma-separated scenarios (default: all): {', '.join(FIXED + MANAGER)}",
+        help=f"comma-separated scenarios (default: all): {', '.join(FIXED + MANAGER + ENGINES)}",
     )
     ap.add_argument("--out", type=Path, default=HERE / "results", help="where results go")
     args = ap.parse_args()
 
-    wanted = FIXED + MANAGER
+    wanted = FIXED + MANAGER + ENGINES
     if args.only:
         wanted = [s.strip() for s in args.only.split(",") if s.strip()]
-        unknown = [s for s in wanted if s not in FIXED + MANAGER]
+        unknown = [s for s in wanted if s not in FIXED + MANAGER + ENGINES]
         if unknown:
-            ap.error(f"unknown scenario(s) {unknown}; known: {', '.join(FIXED + MANAGER)}")
+            ap.error(
+                f"unknown scenario(s) {unknown}; known: {', '.join(FIXED + MANAGER + ENGINES)}"
+            )
     sizes = dict(QUICK if args.quick else FULL)
     nginx_version = (
         subprocess.run([find_nginx(), "-v"], capture_output=True, text=True)
@@ -157,7 +167,7 @@ def main() -> None:
                     results[name] = run_scenario(name, cfg, work)
             finally:
                 nginx.stop()
-        for name in (s for s in wanted if s in MANAGER):
+        for name in (s for s in wanted if s in MANAGER + ENGINES):
             results[name] = run_scenario(name, dict(sizes), work)
 
     meta["loadavg_end"] = os.getloadavg()[0]

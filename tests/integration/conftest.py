@@ -68,7 +68,7 @@ class Manager:
         return out
 
 
-def _start(data_dir: Path) -> Manager:
+def _start(data_dir: Path, env: dict[str, str] | None = None) -> Manager:
     log = data_dir / "manager-test.log"
     with log.open("ab") as f:
         proc = subprocess.Popen(
@@ -86,6 +86,7 @@ def _start(data_dir: Path) -> Manager:
             ],
             stdout=f,
             stderr=f,
+            env={**os.environ, **(env or {})},
         )
     address = data_dir / "address"
     deadline = time.monotonic() + 60

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -193,12 +194,13 @@ def test_nested_autoscaling_drift_and_server_echo(project: Project) -> None:
     ref = mgmt.ensure(
         spec(s, execution_policy=ExecutionPolicy.AUTOSCALING, execution_policy_config=config)
     )
-    # The server echoes 5.0 for 5 and keeps keys of its own: neither is drift.
+    # The server echoes 5.0 for 5 and keeps keys of its own: neither is drift. (Counts such as
+    # max_workers are integers on the wire, so only the cost ceiling can come back as 5.0.)
     status, _ = http(
         "PATCH",
         f"{project.manager.url}/api/workloads/{ref.workload_id}",
         project.env["INFERENCEKEY_SDK_TOKEN"],
-        {"execution_policy_config": {**config, "max_hourly_cost_usd": 5.0, "max_workers": 5.0}},
+        {"execution_policy_config": {**config, "max_hourly_cost_usd": 5.0}},
     )
     assert status == 200
     same = spec(s, execution_policy=ExecutionPolicy.AUTOSCALING, execution_policy_config=config)
@@ -373,15 +375,20 @@ def test_repr_never_shows_a_token(project: Project) -> None:
     assert "ik_live_" in repr(ep)
 
 
-def test_local_policy_limits_are_stated(project: Project) -> None:
+def test_status_says_how_many_replicas_are_wanted_and_why(project: Project) -> None:
     mgmt = ManagementClient.from_env()
     s = slug()
     mgmt.ensure(
         spec(
             s,
-            execution_policy=ExecutionPolicy.SCHEDULED,
-            execution_policy_config={"cron": "0 2 * * *"},
+            execution_policy=ExecutionPolicy.FIXED,
+            execution_policy_config={"replicas": 2},
         )
     )
     mgmt.wait_until_ready(s, timeout=60, progress=False)
-    assert "not enforced locally" in mgmt.get(s)["status_message"]
+    deadline = time.monotonic() + 60
+    while (w := mgmt.get(s))["replicas"]["ready"] < 2:
+        assert time.monotonic() < deadline, w
+        time.sleep(0.1)
+    assert w["replicas"]["wanted"] == 2, w
+    assert w["status_message"].startswith("2 replicas serving"), w

@@ -9,11 +9,17 @@ import os
 import subprocess
 import sys
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .conftest import Manager
+from .conftest import Manager, _start
+
+# A snippet that schedules a workload and then calls it runs on a Manager whose schedule clock
+# is inside that schedule (INFERENCEKEY_DEV_CLOCK); everywhere else the call would rightly be
+# refused with the next start. 02:00:30 UTC on a Tuesday: inside the nightly "0 2 * * *".
+INSIDE_THE_SCHEDULE = {"s004_embedding": "2026-12-01T02:00:30Z"}
 
 SNIPPETS = sorted((Path(__file__).parent / "seeds").glob("s*.py"))
 
@@ -35,10 +41,32 @@ def _call_mp3(path: Path) -> None:
         w.writeframes(b"\x00\x01" * 1600)
 
 
+@pytest.fixture
+def manager_for(
+    request: pytest.FixtureRequest, manager: Manager, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Manager, dict[str, str]]]:
+    """The session's Manager, or for a scheduled snippet one on a clock inside its schedule."""
+    snippet: Path = request.node.callspec.params["snippet"]
+    start = INSIDE_THE_SCHEDULE.get(snippet.stem)
+    if start is None:
+        yield manager, request.getfixturevalue("acme")
+        return
+    m = _start(tmp_path_factory.mktemp("scheduled"), {"INFERENCEKEY_DEV_CLOCK": start})
+    try:
+        env = m.init("acme")
+        env["IK_LIVE"] = m.key("acme")
+        env["WORKER"] = m.worker("gpu-box")
+        yield m, env
+    finally:
+        m.proc.terminate()
+        m.proc.wait(timeout=20)
+
+
 @pytest.mark.parametrize("snippet", SNIPPETS, ids=lambda p: p.stem)
 def test_seed_snippet_runs_as_written(
-    snippet: Path, acme: dict[str, str], manager: Manager, tmp_path: Path
+    snippet: Path, manager_for: tuple[Manager, dict[str, str]], tmp_path: Path
 ) -> None:
+    manager, acme = manager_for
     code = (
         snippet.read_text()
         .replace('"ik_live_..."', repr(acme["IK_LIVE"]))

@@ -127,6 +127,28 @@ def engine_pids(data_dir: Path) -> list[int]:
     return pids
 
 
+def keeper_pids(data_dir: Path) -> list[int]:
+    """The replica keepers among `engine_pids`: one per running replica's process tree."""
+    out = []
+    for pid in engine_pids(data_dir):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"__replica-keeper" in cmdline:
+            out.append(pid)
+    return out
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` is a live process (not a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

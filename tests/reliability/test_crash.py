@@ -29,7 +29,16 @@ from inferencekey import (
     WorkloadSpec,
 )
 
-from .conftest import MODEL, bootstrap, engine_pids, kill9, start_manager, stop_manager, tally
+from .conftest import (
+    MODEL,
+    bootstrap,
+    engine_pids,
+    keeper_pids,
+    kill9,
+    start_manager,
+    stop_manager,
+    tally,
+)
 
 OTHER_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 
@@ -220,7 +229,7 @@ def test_kill9_during_job_execution(crashable: Any) -> None:
     before = statuses()
     assert "running" in before.values()
     restart()
-    pids_after_restart = engine_pids(box["m"].data_dir)
+    pids_after_restart = keeper_pids(box["m"].data_dir)
     m = box["m"]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -235,7 +244,7 @@ def test_kill9_during_job_execution(crashable: Any) -> None:
         assert f"job-{i}" in r["result"]["choices"][0]["message"]["content"]
         assert r["context"] == {"i": i}
     assert check_store(m.data_dir)["jobs"] == n
-    # The crashed Manager's engines died with it; the new one started its own.
+    # The crashed Manager's engines died with it; the new one started its own (one tree).
     assert len(pids_after_restart) <= 1
     tally(
         "crash: kill -9 during job execution",

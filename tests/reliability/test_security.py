@@ -505,6 +505,14 @@ ESCAPES = [
     ("my-engine", "my-engine-server --port 1"),
     (None, "sh -c 'echo'"),
     ("ollama", "ollama serve"),
+    # Debian's `sd` is a find-and-replace tool, not stable-diffusion.cpp's server.
+    ("stablediffusioncpp", "sd 'root' 'toor' /tmp/some-file"),
+    # The listen address is the Manager's: no placeholders, no own --host/--port.
+    ("vllm", "vllm serve m --port {port}"),
+    ("vllm", "vllm serve m --host 0.0.0.0"),
+    ("llamacpp", "llama-server -m x.gguf --host=0.0.0.0"),
+    # Remote code only with --allow-trust-remote-code.
+    ("vllm", "vllm serve m --trust-remote-code"),
 ]
 
 
@@ -544,6 +552,56 @@ def test_allowlist_holds_without_allow_any_command(
     assert r.status_code == 400, r.text
     assert assert_error_body(r)["field"] == "config.command"
     tally("security: allowlist", refused_creates=1, refused_patches=1)
+
+
+def test_a_model_name_is_never_a_flag(strict_manager: Manager) -> None:
+    p = bootstrap(strict_manager)
+    auth = {"Authorization": f"Bearer {p.sdk_token}"}
+    r = httpx.post(
+        f"{strict_manager.url}/api/projects/{p.slug}/workloads",
+        json={"name": "x", "backend": "vllm", "model_name": "--trust-remote-code"},
+        headers=auth,
+    )
+    assert r.status_code == 400, r.text
+    assert assert_error_body(r)["field"] == "model_name"
+    tally("security: allowlist", refused_flag_models=1)
+
+
+def test_the_allowlist_checks_the_real_program(strict_manager: Manager, tmp_path: Path) -> None:
+    """A symlink named `vllm` to a shell passes a check of the name; the Manager resolves it
+    to the real file before launching, refuses it (phase `error`) and never runs it. The
+    same kind of symlink to a file really named `vllm` runs."""
+    p = bootstrap(strict_manager)
+    mgmt = ManagementClient(p.slug, base_url=strict_manager.url, sdk_token=p.sdk_token)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "vllm").symlink_to("/bin/sh")
+    marker = tmp_path / "shell-ran"
+    mgmt.ensure(spec("shell", command=f"{bin_dir / 'vllm'} -c 'touch {marker}'"))
+    deadline = time.monotonic() + 20
+    while mgmt.get("shell")["status"] != "error" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    w = mgmt.get("shell")
+    assert w["status"] == "error", w
+    assert "resolves to" in w["status_message"] and "not an allowed engine" in w["status_message"]
+    assert not marker.exists()
+
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    ran = tmp_path / "engine-ran"
+    engine = real_dir / "vllm"
+    engine.write_text(f"#!/bin/sh\ntouch {ran}\nexec sleep 60\n")
+    engine.chmod(0o755)
+    link_dir = tmp_path / "current"
+    link_dir.mkdir()
+    (link_dir / "vllm").symlink_to(engine)
+    mgmt.ensure(spec("real", command=f"{link_dir / 'vllm'} serve {MODEL}"))
+    deadline = time.monotonic() + 20
+    while not ran.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ran.exists(), mgmt.get("real")
+    mgmt.delete("real")
+    tally("security: allowlist", symlinks_resolved=2, shells_run=0)
 
 
 def test_allowlist_through_the_sdk(strict_manager: Manager) -> None:

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::config::{default_data_dir, ManagerConfig};
-use crate::server::{http_client, start, ADMIN_TOKEN_FILE, MANAGER_FILE};
+use crate::server::{http_client, start, ADMIN_TOKEN_FILE, LOCK_FILE, MANAGER_FILE};
 
 const USAGE_ERROR: i32 = 2;
 const FAILURE: i32 = 1;
@@ -115,10 +115,35 @@ struct ServeArgs {
     /// Allow listening on a non-loopback address.
     #[arg(long)]
     allow_remote: bool,
+    /// Pass this environment variable to engines too (repeatable), e.g. HF_TOKEN; by default
+    /// engines get only a documented list without secrets (docs/security.md).
+    #[arg(long, value_name = "NAME")]
+    engine_env: Vec<String>,
+    /// Let engine commands carry --trust-remote-code, which runs Python code shipped with a
+    /// model repository.
+    #[arg(long)]
+    allow_trust_remote_code: bool,
+    /// Seconds one job's engine request may take before the job fails with job_timeout.
+    #[arg(long, value_name = "SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    job_timeout: u64,
+    /// Seconds a finished job and its result are kept.
+    #[arg(long, value_name = "SECS", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    job_retention: u64,
+    /// Seconds a connection may take to send a request head, and stay idle between requests.
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
     /// Seconds a data-plane request waits for a workload that is still starting.
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     cold_start_timeout: u64,
+    /// Most replicas this Manager runs across all workloads (each workload counts its
+    /// fixed replicas or autoscaling max_workers); a spec past it is refused.
+    #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_MAX_REPLICAS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+    max_replicas: usize,
 }
 
 #[derive(Subcommand)]
@@ -198,6 +223,10 @@ pub fn cli_main(args: Vec<String>, self_command: Vec<String>) -> i32 {
     if args.first().map(String::as_str) == Some("engine") {
         return inferencekey_engine::run_cli(&args[1..]);
     }
+    // Every engine runs under a keeper process (see runtime::procgroup).
+    if args.first().map(String::as_str) == Some(crate::runtime::procgroup::KEEPER_ARG) {
+        return crate::runtime::procgroup::keeper_main(&args[1..]);
+    }
     let cli = match Cli::try_parse_from(std::iter::once("inferencekey".to_string()).chain(args)) {
         Ok(cli) => cli,
         Err(e) => {
@@ -212,18 +241,8 @@ pub fn cli_main(args: Vec<String>, self_command: Vec<String>) -> i32 {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // An embedding host (Python) may have installed a subscriber already; keep it.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
-    init_logging();
+    crate::logging::init();
     let config = ManagerConfig {
         host: a.host,
         port: a.port,
@@ -233,7 +252,37 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
         allow_remote: a.allow_remote,
         cold_start_timeout: Duration::from_secs(a.cold_start_timeout),
         self_command,
+        engine_env: a.engine_env,
+        allow_trust_remote_code: a.allow_trust_remote_code,
+        job_times: crate::jobs::JobTimes {
+            timeout: Duration::from_secs(a.job_timeout),
+            retention: Duration::from_secs(a.job_retention),
+        },
+        header_timeout: Duration::from_secs(a.header_timeout),
+        max_replicas: a.max_replicas,
+        ..ManagerConfig::default()
     };
+    let mut config = config;
+    if let Some(start) = std::env::var("INFERENCEKEY_DEV_CLOCK")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        match chrono::DateTime::parse_from_rfc3339(start.trim()) {
+            Ok(t) if config.dev => {
+                config.clock =
+                    std::sync::Arc::new(crate::runtime::clock::OffsetClock::new(t.to_utc()));
+                eprintln!("inferencekey: schedules run on a clock started at {t} (INFERENCEKEY_DEV_CLOCK)");
+            }
+            Ok(_) => {
+                eprintln!("inferencekey: INFERENCEKEY_DEV_CLOCK is only honoured with --dev; unset it or add --dev");
+                return USAGE_ERROR;
+            }
+            Err(e) => {
+                eprintln!("inferencekey: INFERENCEKEY_DEV_CLOCK={start:?} is not an RFC 3339 time such as 2026-12-01T02:00:00Z ({e})");
+                return USAGE_ERROR;
+            }
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -296,6 +345,19 @@ fn pid_alive(pid: i32) -> bool {
             || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
 }
 
+/// Whether a live Manager holds the data dir's lock. `manager.json` outlives a crash, and
+/// its pid may be reused; the lock dies with the process, so only it says a Manager runs —
+/// the CLI never sends the admin token to whoever took a dead Manager's port.
+fn lock_is_held(dir: &Path) -> bool {
+    use std::os::unix::io::AsRawFd;
+    let Ok(file) = std::fs::File::open(dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own; closing it (drop) releases a lock we got.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
+}
+
 /// How to reach the Manager of a data dir.
 struct Remote {
     dir: PathBuf,
@@ -314,7 +376,7 @@ impl Remote {
             .ok_or_else(|| no_manager(dir))?
             .to_string();
         let pid = info["pid"].as_i64().unwrap_or(0);
-        if !pid_alive(i32::try_from(pid).unwrap_or(0)) {
+        if !pid_alive(i32::try_from(pid).unwrap_or(0)) || !lock_is_held(dir) {
             return Err(no_manager(dir));
         }
         let token_path = dir.join(ADMIN_TOKEN_FILE);
@@ -407,12 +469,32 @@ fn client(command: ClientCommand) -> i32 {
     }
 }
 
+/// A value as a terminal may show it: control characters (escape sequences, carriage
+/// returns, newlines) and bidirectional overrides are written escaped, so a tenant's model
+/// name cannot rewrite the operator's screen.
 fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => printable(s),
+        other => printable(&other.to_string()),
     }
+}
+
+fn printable(s: &str) -> String {
+    let risky =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(risky) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if risky(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Left-aligned columns, for lists people read.
@@ -437,6 +519,27 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
         .chain(rows.into_iter().map(line))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `storage ok`, or why writes fail (a full disk) and how much of the log was lost.
+fn storage_line(storage: &Value) -> String {
+    let log = &storage["log"];
+    let lost =
+        log["dropped_lines"].as_u64().unwrap_or(0) + log["failed_writes"].as_u64().unwrap_or(0);
+    let lost = if lost > 0 {
+        format!("; {lost} log lines lost")
+    } else {
+        String::new()
+    };
+    if storage["ok"].as_bool() != Some(false) {
+        return format!("storage   ok{lost}");
+    }
+    format!(
+        "storage   UNAVAILABLE since {}: {}; changes fail with 503 storage_unavailable until disk \
+         space is freed, reads keep working{lost}",
+        text(&storage["since"]),
+        text(&storage["problem"])
+    )
 }
 
 fn list_of(v: &Value) -> &[Value] {
@@ -601,7 +704,16 @@ async fn run_client(command: ClientCommand) -> Result<String, Failure> {
             let mut out = vec![
                 format!("manager   {} (pid {})", m.url, m.pid),
                 format!("data dir  {}", m.dir.display()),
+                storage_line(&status["storage"]),
             ];
+            for q in list_of(&status["quarantined"]) {
+                out.push(format!(
+                    "QUARANTINED workload {}: its stored row does not parse ({}); it is not run \
+                     or listed until the row is fixed or deleted",
+                    text(&q["id"]),
+                    text(&q["problem"])
+                ));
+            }
             let projects = list_of(&status["projects"]);
             if projects.is_empty() {
                 out.push(
@@ -613,23 +725,38 @@ async fn run_client(command: ClientCommand) -> Result<String, Failure> {
                 let rows: Vec<Vec<String>> = list_of(&p["workloads"])
                     .iter()
                     .map(|w| {
-                        [
-                            "slug",
-                            "status",
-                            "task_type",
-                            "model_name",
-                            "status_message",
-                        ]
-                        .iter()
-                        .map(|f| text(&w[*f]))
-                        .collect()
+                        let r = &w["replicas"];
+                        let replicas = if r.is_object() {
+                            format!("{}/{}", text(&r["ready"]), text(&r["wanted"]))
+                        } else {
+                            "-".into()
+                        };
+                        let mut row: Vec<String> =
+                            ["slug", "status"].iter().map(|f| text(&w[*f])).collect();
+                        row.push(replicas);
+                        row.extend(
+                            ["task_type", "model_name", "status_message"]
+                                .iter()
+                                .map(|f| text(&w[*f])),
+                        );
+                        row
                     })
                     .collect();
                 if rows.is_empty() {
                     out.push("  (no workloads)".into());
                 } else {
-                    for line in
-                        table(&["WORKLOAD", "PHASE", "TASK", "MODEL", "MESSAGE"], rows).lines()
+                    for line in table(
+                        &[
+                            "WORKLOAD",
+                            "PHASE",
+                            "READY/WANTED",
+                            "TASK",
+                            "MODEL",
+                            "MESSAGE",
+                        ],
+                        rows,
+                    )
+                    .lines()
                     {
                         out.push(format!("  {line}"));
                     }
@@ -671,6 +798,13 @@ mod tests {
             dir.path().to_string_lossy().into_owned(),
         ];
         assert_eq!(cli_main(args, vec![]), FAILURE);
+    }
+
+    #[test]
+    fn terminal_escapes_are_shown_not_obeyed() {
+        let v = json!("m\u{1b}[2J\rX\u{202E}");
+        assert_eq!(text(&v), "m\\u{1b}[2J\\u{d}X\\u{202e}");
+        assert_eq!(text(&json!("plain/model-1")), "plain/model-1");
     }
 
     #[test]

@@ -2,7 +2,10 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::runtime::clock::{Clock, SystemClock};
 
 /// Everything [`crate::start`] needs. `Default` gives a loopback Manager on an ephemeral port
 /// in the default data dir; tests and embedders override fields with struct-update syntax.
@@ -20,9 +23,27 @@ pub struct ManagerConfig {
     pub allow_remote: bool,
     /// How long a data-plane request waits for a workload that is still starting.
     pub cold_start_timeout: Duration,
-    /// How to re-run this CLI: spawned as `<self_command> engine …` for the reference engine.
+    /// How to re-run this CLI: spawned as `<self_command> engine …` for the reference engine
+    /// and `<self_command> __replica-keeper …` around every engine.
     pub self_command: Vec<String>,
+    /// Environment variables engines get beyond the documented default list.
+    pub engine_env: Vec<String>,
+    /// Let engine commands carry `--trust-remote-code` (runs code from the model repo).
+    pub allow_trust_remote_code: bool,
+    /// The job runner's timeout and retention.
+    pub job_times: crate::jobs::JobTimes,
+    /// How long a connection may take to send a request head, and stay idle between
+    /// requests.
+    pub header_timeout: Duration,
+    /// What the execution policies read the time from; tests pass a `ManualClock`.
+    pub clock: Arc<dyn Clock>,
+    /// Replicas this Manager may run across all workloads: the sum of each workload's most
+    /// (fixed `replicas`, autoscaling `max_workers`, 1 for scheduled) may not exceed it.
+    pub max_replicas: usize,
 }
+
+/// The default for [`ManagerConfig::max_replicas`].
+pub const DEFAULT_MAX_REPLICAS: usize = 1024;
 
 impl Default for ManagerConfig {
     fn default() -> Self {
@@ -37,6 +58,12 @@ impl Default for ManagerConfig {
             self_command: std::env::current_exe()
                 .map(|p| vec![p.to_string_lossy().into_owned()])
                 .unwrap_or_default(),
+            engine_env: Vec::new(),
+            allow_trust_remote_code: false,
+            job_times: crate::jobs::JobTimes::default(),
+            header_timeout: Duration::from_secs(30),
+            clock: Arc::new(SystemClock::default()),
+            max_replicas: DEFAULT_MAX_REPLICAS,
         }
     }
 }

@@ -23,15 +23,12 @@ use inferencekey_core::slug::canonical_slug;
 use inferencekey_core::token::TokenKind;
 
 use crate::api::errors::ApiError;
-use crate::api::json_object;
-use crate::runtime::{NotReady, WorkloadEntry};
+use crate::runtime::WorkloadEntry;
 use crate::server::RequestId;
 use crate::state::App;
 
 /// Request body limit on the data plane (audio and images are large).
 pub const ENDPOINT_BODY_LIMIT: usize = 32 << 20;
-/// What a client is told to wait before retrying a workload that is still starting.
-const NOT_READY_RETRY_SECS: u64 = 5;
 
 pub fn router() -> Router<App> {
     Router::new().route("/endpoint/{project}/{workload}/{*rest}", any(handle))
@@ -88,7 +85,7 @@ fn authorize(
     headers: &HeaderMap,
     project: &str,
     workload: &str,
-) -> Result<Arc<WorkloadEntry>, ApiError> {
+) -> Result<(Arc<WorkloadEntry>, String), ApiError> {
     let who = app.auth.authenticate(headers, TokenKind::Live)?;
     let project = canonical_slug(project);
     let workload = canonical_slug(workload);
@@ -109,9 +106,10 @@ fn authorize(
             )))
         }
     }
-    app.runtime.lookup(&project, &workload).ok_or_else(|| {
+    let entry = app.runtime.lookup(&project, &workload).ok_or_else(|| {
         ApiError::not_found(format!("no workload {workload:?} in project {project:?}"))
-    })
+    })?;
+    Ok((entry, who.token_id.clone()))
 }
 
 async fn serve(
@@ -120,15 +118,20 @@ async fn serve(
     path: Result<Path<(String, String, String)>, PathRejection>,
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    mut headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let Path((project, workload, rest)) = path?;
-    let entry = authorize(&app, &headers, &project, &workload)?;
+    let (entry, token_id) = authorize(&app, &headers, &project, &workload)?;
+    // Routing looks at the decoded path; the engine gets the raw one, once it is known not to
+    // leave the route.
+    let raw_rest = crate::gateway_guard::raw_rest(uri.path()).unwrap_or(&rest);
+    crate::gateway_guard::check_rest(raw_rest)?;
+    let raw_rest = raw_rest.to_string();
 
     let jobs_route = rest == "jobs" || rest.starts_with("jobs/");
     if jobs_route {
-        return jobs(&app, &entry, &method, &rest, body).await;
+        return jobs(&app, &entry, &token_id, &method, &rest, body).await;
     }
     let sync_route = rest.starts_with("v1/") || rest == "forecast";
     if !sync_route {
@@ -150,35 +153,26 @@ async fn serve(
         ));
     }
 
-    let base = match entry.wait_ready(app.config.cold_start_timeout).await {
-        Ok(url) => url,
-        Err(NotReady::Timeout { phase, message }) => {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "workload_not_ready",
-                format!(
-                    "workload {:?} has no ready replica after waiting {}s (phase {phase}: \
-                     {message}); retry later",
-                    entry.slug,
-                    app.config.cold_start_timeout.as_secs()
-                ),
-            )
-            .with_retry_after(NOT_READY_RETRY_SECS))
-        }
-        Err(NotReady::Failed(message)) => {
-            return Err(backend_unavailable(format!(
-                "workload {:?} failed to start: {message}",
-                entry.slug
-            )))
-        }
-        Err(NotReady::Gone) => {
-            return Err(ApiError::not_found(format!(
-                "workload {:?} was deleted",
-                entry.slug
-            )))
-        }
+    let admitted = crate::admission::admit(&app, &entry).await?;
+    let base = admitted.lease.url().to_string();
+    let body = match entry.ollama_model() {
+        Some(model) => match crate::gateway_guard::ollama(&rest, &model, body, ENDPOINT_BODY_LIMIT)
+            .await?
+        {
+            crate::gateway_guard::OllamaPlan::Answer(v) => return Ok(axum::Json(v).into_response()),
+            crate::gateway_guard::OllamaPlan::Forward(body) => {
+                // The body was rewritten: its length is the new body's.
+                headers.remove(axum::http::header::CONTENT_LENGTH);
+                body
+            }
+        },
+        None => body,
     };
-    forward(&app, &base, &rest, method, &uri, headers, body, request_id).await
+    let resp = forward(
+        &app, &base, &raw_rest, method, &uri, headers, body, request_id,
+    )
+    .await?;
+    Ok(crate::admission::hold(resp, admitted))
 }
 
 fn backend_unavailable(message: String) -> ApiError {
@@ -290,6 +284,7 @@ async fn forward(
 async fn jobs(
     app: &App,
     entry: &WorkloadEntry,
+    token_id: &str,
     method: &Method,
     rest: &str,
     body: Body,
@@ -300,9 +295,8 @@ async fn jobs(
         .ok_or_else(|| ApiError::not_found("the project was deleted"))?;
     match (method, rest.strip_prefix("jobs").unwrap_or_default()) {
         (&Method::POST, "" | "/") => {
-            let bytes = read_body(body).await?;
-            let obj = json_object(&bytes)?;
-            let id = app.jobs.submit(&project.id, &entry.id, obj)?;
+            let bytes = read_body(body, crate::jobs::JOB_BODY_LIMIT).await?;
+            let id = app.jobs.submit(&project.id, &entry.id, token_id, &bytes)?;
             Ok((
                 StatusCode::ACCEPTED,
                 axum::Json(serde_json::json!({"job_id": id})),
@@ -328,15 +322,16 @@ async fn jobs(
     }
 }
 
-/// Reads a whole body, answering 413 past the data plane's limit.
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, ENDPOINT_BODY_LIMIT)
-        .await
-        .map_err(|e| {
-            if over_limit(&e) {
-                ApiError::payload_too_large(ENDPOINT_BODY_LIMIT)
-            } else {
-                ApiError::bad_request(format!("could not read the request body: {e}"))
-            }
-        })
+/// Reads a whole body, answering 413 past `limit`.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    if body.size_hint().exact().is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if over_limit(&e) {
+            ApiError::payload_too_large(limit)
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {e}"))
+        }
+    })
 }

@@ -8,14 +8,16 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::header::CONTENT_TYPE;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::errors::ApiError;
 use crate::runtime::{NotReady, Runtime};
-use crate::store::{JobRecord, JobStatus, Store};
+use crate::store::{Admission, JobRecord, JobStatus, QueueLimits, Store};
 use crate::util::{new_id, now_rfc3339};
 
 /// Accepted kinds and aliases, each with its canonical kind and engine route.
@@ -45,6 +47,38 @@ const KINDS: &[(&str, &str, &str)] = &[
 
 /// Jobs executed at once; the rest wait in the queue.
 const CONCURRENCY: usize = 4;
+/// The largest `POST /jobs` body (JSON, base64 included). Checked before anything is parsed.
+pub const JOB_BODY_LIMIT: usize = 16 << 20;
+/// The largest engine answer a job stores; a larger one fails the job with
+/// `result_too_large` (the answer is read in chunks and dropped at the limit).
+pub const JOB_RESULT_LIMIT: usize = 16 << 20;
+/// The largest `context` a job carries back.
+const CONTEXT_LIMIT: usize = 64 << 10;
+/// Queue bounds: unfinished jobs per key, queued jobs per Manager.
+pub const QUEUE_LIMITS: QueueLimits = QueueLimits {
+    per_key: 256,
+    total: 10_000,
+};
+/// How often finished jobs past their retention are deleted.
+const RETENTION_SWEEP: Duration = Duration::from_secs(60);
+
+/// Time limits of the job runner (`serve --job-timeout`, `--job-retention`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobTimes {
+    /// How long one job's engine request may take, answer included.
+    pub timeout: Duration,
+    /// How long a finished job (and its result) is kept.
+    pub retention: Duration,
+}
+
+impl Default for JobTimes {
+    fn default() -> Self {
+        JobTimes {
+            timeout: Duration::from_secs(10 * 60),
+            retention: Duration::from_secs(24 * 3600),
+        }
+    }
+}
 /// How long a job waits for its workload to become ready.
 const READY_WAIT: Duration = Duration::from_secs(10 * 60);
 /// Connection failures (an engine restarting) are retried this many times.
@@ -67,61 +101,121 @@ fn accepted_kinds() -> String {
         .join(", ")
 }
 
-/// The `GET /jobs/{id}` answer.
-pub fn job_json(job: &JobRecord) -> Value {
-    let mut out = Map::new();
-    out.insert("job_id".into(), json!(job.id));
-    out.insert("status".into(), json!(job.status.as_str()));
-    out.insert("kind".into(), json!(job.kind));
-    if let Some(r) = &job.result {
-        out.insert("result".into(), r.clone());
+/// The `GET /jobs/{id}` answer. The result is written out as the JSON text it was stored
+/// as, never parsed into a tree.
+#[derive(Serialize)]
+pub struct JobView<'a> {
+    job_id: &'a str,
+    status: &'static str,
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<&'a Value>,
+    created_at: &'a str,
+    updated_at: &'a str,
+}
+
+pub fn job_json(job: &JobRecord) -> JobView<'_> {
+    JobView {
+        job_id: &job.id,
+        status: job.status.as_str(),
+        kind: &job.kind,
+        result: job.result.as_deref(),
+        error: job.error.as_ref(),
+        context: job.context.as_ref(),
+        created_at: &job.created_at,
+        updated_at: &job.updated_at,
     }
-    if let Some(e) = &job.error {
-        out.insert("error".into(), e.clone());
+}
+
+/// A submitted job's fields, each kept as raw JSON text so a large body is never expanded
+/// into a tree (a 31 MiB body once cost 700 MiB that way).
+fn parse_fields(body: &[u8]) -> Result<Vec<(String, Box<RawValue>)>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "the request body is empty; send a JSON object",
+        ));
     }
-    if let Some(c) = &job.context {
-        out.insert("context".into(), c.clone());
-    }
-    out.insert("created_at".into(), json!(job.created_at));
-    out.insert("updated_at".into(), json!(job.updated_at));
-    Value::Object(out)
+    let map: std::collections::BTreeMap<String, Box<RawValue>> = serde_json::from_slice(body)
+        .map_err(|e| {
+            ApiError::bad_request(format!("the request body must be a JSON object: {e}"))
+        })?;
+    Ok(map.into_iter().collect())
+}
+
+fn is_null(v: &RawValue) -> bool {
+    v.get().trim() == "null"
 }
 
 pub struct Jobs {
     store: Arc<dyn Store>,
     runtime: Arc<Runtime>,
     http: reqwest::Client,
+    times: JobTimes,
     wake: Notify,
     stop: CancellationToken,
 }
 
 impl Jobs {
-    pub fn new(store: Arc<dyn Store>, runtime: Arc<Runtime>, http: reqwest::Client) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        runtime: Arc<Runtime>,
+        http: reqwest::Client,
+        times: JobTimes,
+    ) -> Self {
         Jobs {
             store,
             runtime,
             http,
+            times,
             wake: Notify::new(),
             stop: CancellationToken::new(),
         }
     }
 
-    /// Validates and queues a job; returns its id.
+    /// Deletes finished jobs past their retention.
+    fn sweep(&self) {
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(self.times.retention).unwrap_or(chrono::Duration::MAX);
+        let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        match self.store.delete_finished_jobs_before(&cutoff) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "deleted finished jobs past their retention"),
+            Err(e) => tracing::warn!(error = %e, "could not delete old jobs"),
+        }
+    }
+
+    /// Validates and queues a job submitted by key `token_id`; returns its id.
     pub fn submit(
         &self,
         project_id: &str,
         workload_id: &str,
-        obj: Map<String, Value>,
+        token_id: &str,
+        raw: &[u8],
     ) -> Result<String, ApiError> {
         const FIELDS: &[&str] = &["kind", "body", "body_b64", "content_type", "context"];
-        if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        let mut fields = parse_fields(raw)?;
+        if let Some((k, _)) = fields.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
             return Err(ApiError::validation(
                 k.as_str(),
                 format!("unknown field; accepted fields: {}", FIELDS.join(", ")),
             ));
         }
-        let kind = match obj.get("kind") {
-            Some(Value::String(k)) => canonical_kind(k.trim()).ok_or_else(|| {
+        fields.retain(|(_, v)| !is_null(v));
+        let take = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        let string = |name: &str| -> Result<Option<String>, ApiError> {
+            take(name)
+                .map(|v| {
+                    serde_json::from_str::<String>(v.get())
+                        .map_err(|_| ApiError::validation(name, "must be a string"))
+                })
+                .transpose()
+        };
+        let kind = match string("kind")? {
+            Some(k) => canonical_kind(k.trim()).ok_or_else(|| {
                 ApiError::validation(
                     "kind",
                     format!(
@@ -130,39 +224,34 @@ impl Jobs {
                     ),
                 )
             })?,
-            _ => {
+            None => {
                 return Err(ApiError::validation(
                     "kind",
                     format!("is required; accepted kinds: {}", accepted_kinds()),
                 ))
             }
         };
-        let present = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
-        let (body, content_type) = match (present("body"), present("body_b64")) {
-            (true, false) => {
-                if present("content_type") {
+        let (body, content_type) = match (take("body"), take("body_b64")) {
+            (Some(body), None) => {
+                if take("content_type").is_some() {
                     return Err(ApiError::validation(
                         "content_type",
                         "goes with body_b64; a JSON body is always application/json",
                     ));
                 }
                 (
-                    serde_json::to_vec(&obj["body"]).unwrap_or_default(),
+                    body.get().as_bytes().to_vec(),
                     "application/json".to_string(),
                 )
             }
-            (false, true) => {
-                let b64 = obj["body_b64"]
-                    .as_str()
-                    .ok_or_else(|| ApiError::validation("body_b64", "must be a base64 string"))?;
+            (None, Some(_)) => {
+                let b64 = string("body_b64")?.unwrap_or_default();
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
                     .map_err(|e| {
                         ApiError::validation("body_b64", format!("is not valid base64: {e}"))
                     })?;
-                let ct = obj
-                    .get("content_type")
-                    .and_then(Value::as_str)
+                let ct = string("content_type")?
                     .filter(|s| !s.trim().is_empty())
                     .ok_or_else(|| {
                         ApiError::validation(
@@ -178,22 +267,65 @@ impl Jobs {
                 ))
             }
         };
+        let context =
+            match take("context") {
+                Some(c) if c.get().len() > CONTEXT_LIMIT => {
+                    return Err(ApiError::validation(
+                        "context",
+                        format!(
+                            "is {} bytes; at most {} KiB, it is echoed back with the job",
+                            c.get().len(),
+                            CONTEXT_LIMIT >> 10
+                        ),
+                    ))
+                }
+                Some(c) => Some(serde_json::from_str::<Value>(c.get()).map_err(|e| {
+                    ApiError::validation("context", format!("is not valid JSON: {e}"))
+                })?),
+                None => None,
+            };
         let now = now_rfc3339();
         let job = JobRecord {
             id: new_id("job"),
             project_id: project_id.to_string(),
             workload_id: workload_id.to_string(),
+            token_id: Some(token_id.to_string()),
             kind: kind.0.to_string(),
             body,
             content_type,
-            context: obj.get("context").filter(|v| !v.is_null()).cloned(),
+            context,
             status: JobStatus::Queued,
             result: None,
             error: None,
             created_at: now.clone(),
             updated_at: now,
         };
-        self.store.insert_job(&job)?;
+        match self.store.insert_job(&job, QUEUE_LIMITS)? {
+            Admission::Queued => {}
+            Admission::KeyQuota => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "job_quota_exceeded",
+                    format!(
+                        "this key has {} unfinished jobs, its limit; wait for some to finish \
+                         (GET /jobs/{{id}}) before submitting more",
+                        QUEUE_LIMITS.per_key
+                    ),
+                )
+                .with_retry_after(5))
+            }
+            Admission::QueueFull => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "job_queue_full",
+                    format!(
+                        "the Manager's job queue holds {} jobs, its limit; retry later",
+                        QUEUE_LIMITS.total
+                    ),
+                )
+                .with_retry_after(5))
+            }
+        }
         self.wake.notify_one();
         Ok(job.id)
     }
@@ -202,7 +334,13 @@ impl Jobs {
     pub async fn run(self: Arc<Self>) {
         let slots = Arc::new(Semaphore::new(CONCURRENCY));
         let mut running = JoinSet::new();
+        let mut swept = tokio::time::Instant::now();
+        self.sweep();
         loop {
+            if swept.elapsed() >= RETENTION_SWEEP {
+                swept = tokio::time::Instant::now();
+                self.sweep();
+            }
             let permit = tokio::select! {
                 _ = self.stop.cancelled() => break,
                 p = slots.clone().acquire_owned() => match p {
@@ -249,13 +387,13 @@ impl Jobs {
         };
         if let Err(e) = self
             .store
-            .finish_job(&job.id, status, result.as_ref(), error.as_ref())
+            .finish_job(&job.id, status, result.as_deref(), error.as_ref())
         {
             tracing::error!(job = %job.id, error = %e, "could not record a job result");
         }
     }
 
-    async fn attempt(&self, job: &JobRecord) -> Result<Value, Value> {
+    async fn attempt(&self, job: &JobRecord) -> Result<Box<RawValue>, Value> {
         let fail = |code: &str, message: String| json!({"code": code, "message": message});
         let Some(entry) = self.runtime.get(&job.workload_id) else {
             return Err(fail("not_found", "the workload was deleted".into()));
@@ -268,7 +406,8 @@ impl Jobs {
         };
         let mut connect_failures = 0;
         loop {
-            let base = entry.wait_ready(READY_WAIT).await.map_err(|e| match e {
+            let _in_flight = entry.begin();
+            let lease = entry.wait_ready(READY_WAIT).await.map_err(|e| match e {
                 NotReady::Failed(m) => fail("backend_unavailable", m),
                 NotReady::Timeout { phase, message } => fail(
                     "workload_not_ready",
@@ -278,14 +417,35 @@ impl Jobs {
                     ),
                 ),
                 NotReady::Gone => fail("not_found", "the workload was deleted".into()),
+                NotReady::Closed(c) => fail("workload_not_ready", c.message),
+                NotReady::QueueFull(n) => fail(
+                    "workload_not_ready",
+                    format!("{n} requests are already waiting for the workload to start"),
+                ),
             })?;
-            let sent = self
-                .http
-                .post(format!("{base}{route}"))
-                .header(CONTENT_TYPE, &job.content_type)
-                .body(job.body.clone())
-                .send()
-                .await;
+            let base = lease.url();
+            let timeout = self.times.timeout;
+            let timed_out = || {
+                fail(
+                    "job_timeout",
+                    format!(
+                        "the engine did not finish the job within the Manager's job timeout of \
+                         {}s (serve --job-timeout)",
+                        timeout.as_secs()
+                    ),
+                )
+            };
+            let started = tokio::time::Instant::now();
+            let sent = tokio::time::timeout(
+                timeout,
+                self.http
+                    .post(format!("{base}{route}"))
+                    .header(CONTENT_TYPE, &job.content_type)
+                    .body(job.body.clone())
+                    .send(),
+            )
+            .await
+            .map_err(|_| timed_out())?;
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) if e.is_connect() && connect_failures < CONNECT_RETRIES => {
@@ -307,24 +467,31 @@ impl Jobs {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("application/octet-stream")
                 .to_string();
-            let bytes = resp.bytes().await.map_err(|e| {
-                fail(
-                    "backend_unavailable",
-                    format!("the model server's answer broke off: {}", e.without_url()),
-                )
-            })?;
+            let remaining = timeout.saturating_sub(started.elapsed());
+            let bytes = tokio::time::timeout(remaining, read_capped(resp, JOB_RESULT_LIMIT))
+                .await
+                .map_err(|_| timed_out())??;
+            if status.is_success() {
+                if content_type.contains("json") {
+                    // Validated and kept as text; never expanded into a tree.
+                    if let Ok(text) = String::from_utf8(bytes.clone()) {
+                        if let Ok(raw) = RawValue::from_string(text) {
+                            return Ok(raw);
+                        }
+                    }
+                }
+                let encoded = json!({
+                    "binary_b64": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                    "content_type": content_type,
+                });
+                return RawValue::from_string(encoded.to_string()).map_err(|e| {
+                    fail("internal_error", format!("could not store the result: {e}"))
+                });
+            }
             let parsed: Option<Value> = content_type
                 .contains("json")
-                .then(|| serde_json::from_slice(&bytes).ok())
+                .then(|| serde_json::from_slice(&bytes[..bytes.len().min(64 << 10)]).ok())
                 .flatten();
-            if status.is_success() {
-                return Ok(parsed.unwrap_or_else(|| {
-                    json!({
-                        "binary_b64": base64::engine::general_purpose::STANDARD.encode(&bytes),
-                        "content_type": content_type,
-                    })
-                }));
-            }
             let message = parsed
                 .as_ref()
                 .and_then(|v| v.pointer("/error/message").and_then(Value::as_str))
@@ -335,6 +502,36 @@ impl Jobs {
                 "status": status.as_u16(),
                 "message": inferencekey_core::token::scrub(&message),
             }));
+        }
+    }
+}
+
+/// Reads an engine answer in chunks, failing the job with `result_too_large` as soon as it
+/// passes `limit` (what arrived so far is dropped, never stored).
+async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, Value> {
+    let mut out = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if out.len() + chunk.len() > limit {
+                    return Err(json!({
+                        "code": "result_too_large",
+                        "message": format!(
+                            "the engine's answer is over the {} MiB a job result may hold; ask \
+                             for less per job (fewer inputs, fewer dimensions, shorter output)",
+                            limit >> 20
+                        ),
+                    }));
+                }
+                out.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(out),
+            Err(e) => {
+                return Err(json!({
+                    "code": "backend_unavailable",
+                    "message": format!("the model server's answer broke off: {}", e.without_url()),
+                }))
+            }
         }
     }
 }

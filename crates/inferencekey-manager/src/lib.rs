@@ -4,14 +4,20 @@
 //!
 //! Embed it with [`start`] (tests do), or run the whole CLI with [`cli_main`].
 
+mod admission;
 pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
+pub mod datadir;
 pub mod gateway;
+mod gateway_guard;
+pub mod http_limits;
 pub mod idempotency;
 pub mod jobs;
+mod limits;
+pub mod logging;
 pub mod runtime;
 pub mod server;
 mod state;

@@ -15,7 +15,6 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::serve::ListenerExt;
 use axum::Router;
 use inferencekey_core::token::{parse_token, redact, TokenKind};
 use tokio::task::JoinHandle;
@@ -29,7 +28,7 @@ use crate::jobs::Jobs;
 use crate::runtime::process::{kill_leftovers, LaunchSettings};
 use crate::runtime::Runtime;
 use crate::state::{App, AppState};
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{SqliteStore, Store, StoreError, Watched};
 
 /// Why a Manager could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +57,7 @@ pub const DB_FILE: &str = "manager.db";
 pub const ADMIN_TOKEN_FILE: &str = "admin_token";
 pub const MANAGER_FILE: &str = "manager.json";
 pub const ADDRESS_FILE: &str = "address";
-const LOCK_FILE: &str = "manager.lock";
+pub const LOCK_FILE: &str = "manager.lock";
 
 /// How long shutdown waits for open connections (readiness streams, waiting requests).
 const DRAIN: Duration = Duration::from_secs(5);
@@ -176,7 +175,13 @@ fn admin_token(dir: &Path, auth: &Auth) -> Result<String, ManagerError> {
 /// Writes a file atomically (temp file + rename) so readers never see half of it.
 fn write_atomic(path: &Path, contents: &str) -> Result<(), ManagerError> {
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, contents)
+    OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(contents.as_bytes()))
         .and_then(|()| fs::rename(&tmp, path))
         .map_err(io_err(format!("could not write {}", path.display())))
 }
@@ -206,9 +211,15 @@ fn next_request_id() -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("req_unknown"))
 }
 
+/// A client's request id is echoed and logged, so it must be short, printable and never a
+/// token (one pasted there would land in the access log).
 fn usable_request_id(v: &HeaderValue) -> bool {
     let b = v.as_bytes();
-    !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+    !b.is_empty()
+        && b.len() <= 128
+        && b.iter().all(|c| c.is_ascii_graphic())
+        && v.to_str()
+            .is_ok_and(|s| !inferencekey_core::token::contains_token(s))
 }
 
 /// Accepts or assigns `X-Request-Id`, echoes it on the response, and writes the access log
@@ -223,7 +234,8 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         .unwrap_or_else(next_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // Paths can carry a token pasted in the wrong place; the log shows it redacted.
+    let path = inferencekey_core::token::scrub(req.uri().path());
     let mut resp = next.run(req).await;
     let status = resp.status().as_u16();
     tracing::info!(
@@ -279,8 +291,26 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
             .map_err(io_err(format!("could not restrict {}", dir.display())))?;
     }
     let lock = lock_data_dir(&dir)?;
+    // A Manager that crashed left its address behind: nobody may find this one through it
+    // before it is listening (the CLI also checks the lock, see cli::Remote::find).
+    let _ = fs::remove_file(dir.join(MANAGER_FILE));
+    let _ = fs::remove_file(dir.join(ADDRESS_FILE));
 
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join(DB_FILE))?);
+    let storage = Arc::new(Watched::new(Arc::new(SqliteStore::open(
+        &dir.join(DB_FILE),
+    )?)));
+    let store: Arc<dyn Store> = storage.clone();
+    // After the open: SQLite creates its files (and WAL files) with the default umask.
+    match crate::datadir::tighten(&dir) {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            count = n,
+            "restricted the data dir to its owner (0700 directories, 0600 files)"
+        ),
+        Err(e) => {
+            return Err(io_err(format!("could not restrict {}", dir.display()))(e));
+        }
+    }
     store.idempotency_reset_running()?;
     let requeued = store.requeue_running_jobs()?;
     let auth = Auth::new(store.clone());
@@ -291,6 +321,8 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         allow_any_command: config.allow_any_command,
         self_command: config.self_command.clone(),
         data_dir: dir.clone(),
+        engine_env: config.engine_env.clone(),
+        allow_trust_remote_code: config.allow_trust_remote_code,
     };
     let leftovers = kill_leftovers(&settings.run_dir(), &dir);
     if leftovers > 0 {
@@ -298,8 +330,18 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
     }
 
     let http = http_client()?;
-    let runtime = Arc::new(Runtime::new(store.clone(), http.clone(), settings));
-    let jobs = Arc::new(Jobs::new(store.clone(), runtime.clone(), http.clone()));
+    let runtime = Arc::new(Runtime::new(
+        store.clone(),
+        http.clone(),
+        settings,
+        config.clock.clone(),
+    ));
+    let jobs = Arc::new(Jobs::new(
+        store.clone(),
+        runtime.clone(),
+        http.clone(),
+        config.job_times,
+    ));
 
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
         .await
@@ -316,6 +358,7 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         config,
         url: url.clone(),
         store: store.clone(),
+        storage,
         auth,
         runtime: runtime.clone(),
         jobs: jobs.clone(),
@@ -325,19 +368,19 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
     });
     let stop = CancellationToken::new();
     let app = router(state.clone());
-    let shutdown = stop.clone().cancelled_owned();
-    let server = tokio::spawn(async move {
-        // Answers are small and latency is the point: no Nagle delay on accepted sockets.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "the HTTP server failed");
-        }
-    });
+    let shutdown = stop.clone();
+    let fd_limit = crate::http_limits::raise_fd_limit();
+    let max_conns = crate::http_limits::max_connections(fd_limit);
+    tracing::debug!(fd_limit, max_conns, "connection limits");
+    let header_timeout = state.config.header_timeout;
+    let server = tokio::spawn(crate::http_limits::serve(
+        listener,
+        app,
+        shutdown,
+        header_timeout,
+        max_conns,
+        DRAIN,
+    ));
 
     let manager_json = serde_json::json!({
         "url": url,
@@ -351,6 +394,14 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
 
     for w in store.list_workloads(None)? {
         runtime.apply(&w);
+    }
+    for (id, why) in store.quarantined_workloads()? {
+        tracing::error!(
+            workload = %id,
+            error = %why,
+            "quarantined a workload whose stored row does not parse: it is not run or listed \
+             (fix or delete the row; `inferencekey status` lists it)"
+        );
     }
     if requeued > 0 {
         tracing::info!(

@@ -13,6 +13,8 @@ pub struct AppState {
     /// The URL the Manager listens on.
     pub url: String,
     pub store: Arc<dyn Store>,
+    /// The same store, watched for a full or failing disk (shown by `inferencekey status`).
+    pub storage: Arc<crate::store::Watched>,
     pub auth: Auth,
     pub runtime: Arc<Runtime>,
     pub jobs: Arc<Jobs>,

@@ -146,6 +146,13 @@ fn verbs_against_a_running_manager() {
         "{text}"
     );
     assert!(text.contains("ready"), "{text}");
+    // READY/WANTED: the one fixed replica serves.
+    assert!(text.contains("READY/WANTED"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("bot"))
+        .unwrap();
+    assert!(row.contains(" 1/1 "), "{row}");
 
     let list = stdout(&run(&["key", "list", "--project", "acme"], d));
     let secret = key.rsplit('_').next().unwrap();

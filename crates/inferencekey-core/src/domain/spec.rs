@@ -121,7 +121,8 @@ impl WorkloadSpec {
         }
     }
 
-    /// Every problem with the spec, each naming its field.
+    /// Every problem with the spec, each naming its field. The Manager runs the same checks,
+    /// so a spec the SDK accepts is one the Manager accepts and vice versa.
     pub fn problems(&self) -> Vec<FieldError> {
         let mut out = Vec::new();
         for (field, value) in [
@@ -136,6 +137,31 @@ impl WorkloadSpec {
         if !blank(&self.slug) {
             if let Err(e) = validate_slug(&self.slug, "slug") {
                 out.push(e);
+            }
+        }
+        // A model name reaches an engine's command line: never as a flag.
+        if self.model.trim_start().starts_with('-') {
+            out.push(FieldError::new(
+                "model",
+                "must not start with '-' (an engine would read it as a flag)",
+            ));
+        }
+        if let Some(config) = &self.config {
+            let depth = json_depth(&serde_json::Value::Object(config.clone()));
+            if depth > MAX_JSON_DEPTH {
+                out.push(FieldError::new(
+                    "config",
+                    format!("nests {depth} levels deep; at most {MAX_JSON_DEPTH} are allowed"),
+                ));
+            }
+        }
+        if let Some(epc) = &self.execution_policy_config {
+            let depth = json_depth(epc);
+            if depth > MAX_JSON_DEPTH {
+                out.push(FieldError::new(
+                    "execution_policy_config",
+                    format!("nests {depth} levels deep; at most {MAX_JSON_DEPTH} are allowed"),
+                ));
             }
         }
         if let Some(p) = &self.project {
@@ -247,4 +273,31 @@ impl WorkloadSpec {
         }
         body
     }
+}
+
+/// How deeply a spec's `config` (or `execution_policy_config`) may nest. One limit for the
+/// SDK and the Manager, well inside the JSON decoders' recursion limits (serde_json: 128)
+/// once a workload is wrapped in a list answer, so whatever the Manager stores every
+/// binding can read back.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// The nesting depth of a JSON value: a scalar is 0, `{}` / `[]` are 1.
+pub fn json_depth(v: &serde_json::Value) -> usize {
+    // Iterative, so a hostile value cannot overflow this stack either.
+    let mut max = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            serde_json::Value::Object(m) => {
+                max = max.max(d + 1);
+                stack.extend(m.values().map(|c| (c, d + 1)));
+            }
+            serde_json::Value::Array(a) => {
+                max = max.max(d + 1);
+                stack.extend(a.iter().map(|c| (c, d + 1)));
+            }
+            _ => max = max.max(d),
+        }
+    }
+    max
 }

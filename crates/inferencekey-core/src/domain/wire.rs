@@ -54,31 +54,62 @@ impl Workload {
     pub fn slug(&self) -> Option<&str> {
         self.slug.as_deref().or(self.workload_slug.as_deref())
     }
+
+    /// A workload always has an id and a slug; anything else (`{}`, a chat answer from a
+    /// misrouted request) must never be taken for one.
+    pub fn check_is_workload(&self, what: &str) -> Result<(), Error> {
+        let has = |v: Option<&str>| v.is_some_and(|s| !s.trim().is_empty());
+        if has(self.id.as_deref()) && has(self.slug()) {
+            return Ok(());
+        }
+        Err(Error::protocol(format!(
+            "{what} is not a workload (no id or slug): the base URL may not point at an \
+             InferenceKey control plane"
+        ))
+        .with_code("not_a_workload"))
+    }
 }
 
-/// Decodes a list answer: a JSON array, `{"workloads": [...]}`, or `null` (= empty).
+fn required_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Workload>>, D::Error> {
+    Option::<Vec<Workload>>::deserialize(d)
+}
+
+/// Decodes a list answer: a JSON array, `{"workloads": [...]}`, or `null` (= empty). Any other
+/// object (a chat answer, `{}`) is not a list; every item must be a workload.
 pub fn decode_workload_list(body: &[u8]) -> Result<Vec<Workload>, Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum ListShape {
         Array(Vec<Workload>),
-        Wrapped { workloads: Option<Vec<Workload>> },
+        // `deserialize_with` without `default` makes the key required.
+        Wrapped {
+            #[serde(deserialize_with = "required_list")]
+            workloads: Option<Vec<Workload>>,
+        },
         Null(()),
     }
-    match serde_json::from_slice::<ListShape>(body) {
-        Ok(ListShape::Array(v)) => Ok(v),
-        Ok(ListShape::Wrapped { workloads }) => Ok(workloads.unwrap_or_default()),
-        Ok(ListShape::Null(())) => Ok(Vec::new()),
-        Err(e) => Err(Error::protocol(format!(
-            "could not decode the workload list: {e}"
-        ))),
+    let list = match serde_json::from_slice::<ListShape>(body) {
+        Ok(ListShape::Array(v)) => v,
+        Ok(ListShape::Wrapped { workloads }) => workloads.unwrap_or_default(),
+        Ok(ListShape::Null(())) => Vec::new(),
+        Err(e) => {
+            return Err(Error::protocol(format!(
+                "could not decode the workload list: {e}"
+            )))
+        }
+    };
+    for w in &list {
+        w.check_is_workload("an item of the workload list")?;
     }
+    Ok(list)
 }
 
-/// Decodes one workload.
+/// Decodes one workload; an answer without a workload's `id` and slug is not one.
 pub fn decode_workload(body: &[u8]) -> Result<Workload, Error> {
-    serde_json::from_slice(body)
-        .map_err(|e| Error::protocol(format!("could not decode the workload: {e}")))
+    let w: Workload = serde_json::from_slice(body)
+        .map_err(|e| Error::protocol(format!("could not decode the workload: {e}")))?;
+    w.check_is_workload("the answer")?;
+    Ok(w)
 }
 
 /// One frame of the readiness stream.
@@ -216,9 +247,25 @@ mod tests {
         assert_eq!(decode_workload_list(b"null").unwrap().len(), 0);
         assert_eq!(decode_workload_list(b"[]").unwrap().len(), 0);
         assert_eq!(
-            decode_workload_list(br#"{"workloads": [{"slug": "a"}]}"#).unwrap()[0].slug(),
+            decode_workload_list(br#"{"workloads": [{"id": 7, "slug": "a"}]}"#).unwrap()[0].slug(),
             Some("a")
         );
+        // Not a workload list, and not a workload: a chat answer, `{}`, an id-less item.
+        for body in [
+            &br#"{}"#[..],
+            br#"{"choices": [{"message": {"content": "hi"}}]}"#,
+            br#"[{"slug": "a"}]"#,
+        ] {
+            let e = decode_workload_list(body).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Protocol, "{e}");
+        }
+        for body in [
+            &br#"{}"#[..],
+            br#"{"object": "chat.completion", "id": "x"}"#,
+        ] {
+            let e = decode_workload(body).unwrap_err();
+            assert_eq!(e.code.as_deref(), Some("not_a_workload"), "{e}");
+        }
         assert_eq!(
             decode_workload_list(br#"{"workloads": null}"#)
                 .unwrap()

@@ -1,8 +1,6 @@
 //! Request and response bodies: JSON request bodies, and reading a whole response within the
 //! idle and total deadlines.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use tokio::time::{timeout_at, Instant};
 
@@ -28,36 +26,70 @@ impl Body {
     }
 }
 
-/// Reads a whole body, each chunk within the idle timeout and all of it within the deadline.
+/// What to do with a body over its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Over {
+    /// Fail with `response_too_large` (a success body the caller needs whole).
+    Fail,
+    /// Keep the first `limit` bytes and stop reading (an error body: its start says why).
+    Truncate,
+}
+
+/// Reads a whole body, each chunk within the idle timeout, all of it within the deadline
+/// and at most `limit` bytes of it: a hostile server cannot make the SDK buffer more.
 pub(crate) async fn read_body(
     mut resp: reqwest::Response,
-    idle: Duration,
+    timeouts: &Timeouts,
     deadline: Option<Instant>,
+    limit: usize,
+    over: Over,
 ) -> Result<Bytes, Error> {
     let path = resp.url().path().to_string();
+    let too_large = |what: String| {
+        Error::protocol(format!(
+            "{path}: the answer is {what}, over the {} MiB this client reads into memory \
+             (ClientOptions.max_response_bytes); ask for less, or use a streaming call",
+            limit >> 20
+        ))
+        .with_code("response_too_large")
+    };
+    if over == Over::Fail {
+        if let Some(n) = resp.content_length().filter(|n| *n > limit as u64) {
+            return Err(too_large(format!("{n} bytes")));
+        }
+    }
     let mut first: Option<Bytes> = None;
     let mut rest: Vec<u8> = Vec::new();
+    let mut len = 0usize;
     loop {
-        let until = min_deadline(Instant::now() + idle, deadline);
+        let until = min_deadline(Instant::now() + timeouts.read, deadline);
         match timeout_at(until, resp.chunk()).await {
-            Ok(Ok(Some(chunk))) => match &first {
-                None => first = Some(chunk),
-                Some(f) => {
-                    if rest.is_empty() {
-                        rest.extend_from_slice(f);
+            Ok(Ok(Some(mut chunk))) => {
+                if len + chunk.len() > limit {
+                    match over {
+                        Over::Fail => return Err(too_large(format!("more than {limit} bytes"))),
+                        Over::Truncate => {
+                            chunk.truncate(limit - len);
+                        }
                     }
-                    rest.extend_from_slice(&chunk);
                 }
-            },
+                len += chunk.len();
+                match &first {
+                    None => first = Some(chunk),
+                    Some(f) => {
+                        if rest.is_empty() {
+                            rest.extend_from_slice(f);
+                        }
+                        rest.extend_from_slice(&chunk);
+                    }
+                }
+                if len >= limit && over == Over::Truncate {
+                    break;
+                }
+            }
             Ok(Ok(None)) => break,
             Ok(Err(e)) => return Err(map_body_error(e, &path)),
-            Err(_) => {
-                let t = Timeouts {
-                    read: idle,
-                    ..Default::default()
-                };
-                return Err(timeout_error(&path, &t, deadline));
-            }
+            Err(_) => return Err(timeout_error(&path, timeouts, deadline)),
         }
     }
     Ok(if rest.is_empty() {

@@ -15,10 +15,14 @@ pub(crate) fn min_deadline(a: Instant, b: Option<Instant>) -> Instant {
 
 pub(crate) fn timeout_error(path: &str, timeouts: &Timeouts, deadline: Option<Instant>) -> Error {
     let which = match deadline {
-        Some(d) if Instant::now() >= d => format!(
-            "the total deadline of {:?} passed",
-            timeouts.total.unwrap_or_default()
-        ),
+        Some(d) if Instant::now() >= d => match timeouts.effective_total() {
+            (total, false) => format!("the total deadline of {total:?} passed"),
+            (total, true) => format!(
+                "the default total deadline of {total:?} ({} × the read timeout) passed; \
+                 pass timeout= to set another",
+                super::options::DEFAULT_TOTAL_READS
+            ),
+        },
         _ => format!("no response within the read timeout of {:?}", timeouts.read),
     };
     Error::new(ErrorKind::Timeout, format!("{path}: {which}")).with_code("timeout")

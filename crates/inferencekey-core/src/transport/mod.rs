@@ -21,11 +21,11 @@ use crate::domain::token::Secret;
 use crate::domain::wire::error_from_response;
 
 pub(crate) use body::map_body_error;
-use body::read_body;
 pub use body::Body;
+use body::{read_body, Over};
 pub(crate) use deadline::min_deadline;
 use deadline::timeout_error;
-pub use options::{CallOptions, ClientOptions, RetryPolicy, Timeouts};
+pub use options::{CallOptions, ClientOptions, RetryPolicy, Timeouts, ERROR_BODY_BYTES};
 pub use request::{encode_segment, Request, Response, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER};
 use request::{header_str, retry_after};
 use retry::with_retries;
@@ -68,6 +68,21 @@ pub fn build_http(options: &ClientOptions) -> Result<reqwest::Client, Error> {
             crate::VERSION
         ))
         .connect_timeout(options.timeouts.connect)
+        // A redirect to another host would re-send the prompt (and, for 307/308, the body)
+        // there: only same-origin redirects are followed; others come back as
+        // `redirect_refused` errors.
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let same = attempt.previous().last().is_some_and(|prev| {
+                prev.scheme() == attempt.url().scheme()
+                    && prev.host_str() == attempt.url().host_str()
+                    && prev.port_or_known_default() == attempt.url().port_or_known_default()
+            });
+            if same && attempt.previous().len() < 5 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }))
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
         .build()
@@ -135,7 +150,7 @@ impl Transport {
     /// become errors carrying status, code, field and request id.
     pub async fn send(&self, req: &Request, call: &CallOptions) -> Result<Response, Error> {
         let (timeouts, retry) = self.policies(call);
-        let deadline = timeouts.total.map(|t| Instant::now() + t);
+        let deadline = Some(Instant::now() + timeouts.effective_total().0);
         with_retries(&retry, req, deadline, || {
             self.attempt(req, &timeouts, deadline)
         })
@@ -151,7 +166,15 @@ impl Transport {
         let resp = self.start(req, timeouts, deadline).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = read_body(resp, timeouts.read, deadline).await?;
+        if status.is_redirection() {
+            return Err(redirect_refused(&req.path, status, &headers));
+        }
+        let (limit, over) = if status.is_success() {
+            (self.options.max_response_bytes, Over::Fail)
+        } else {
+            (ERROR_BODY_BYTES, Over::Truncate)
+        };
+        let body = read_body(resp, timeouts, deadline, limit, over).await?;
         if status.is_success() {
             Ok(Response {
                 status: status.as_u16(),
@@ -194,7 +217,10 @@ impl Transport {
             }
             let status = resp.status();
             let headers = resp.headers().clone();
-            let body = read_body(resp, timeouts.read, deadline)
+            if status.is_redirection() {
+                return Err(redirect_refused(&req.path, status, &headers));
+            }
+            let body = read_body(resp, &timeouts, deadline, ERROR_BODY_BYTES, Over::Truncate)
                 .await
                 .unwrap_or_default();
             Err(http_error(status, &headers, &body))
@@ -202,6 +228,21 @@ impl Transport {
         .await?;
         Ok((resp, timeouts, deadline))
     }
+}
+
+/// A redirect the client did not follow (another host, or too many).
+fn redirect_refused(path: &str, status: StatusCode, headers: &HeaderMap) -> Error {
+    let to = header_str(headers, reqwest::header::LOCATION.as_str())
+        .map(|l| crate::domain::token::scrub(&l))
+        .unwrap_or_else(|| "an unnamed location".into());
+    Error::protocol(format!(
+        "{path}: the server answered {} redirecting to {to}; the SDK follows redirects only \
+         within the same origin (the request would be re-sent, credential and body included, \
+         to another host); point base_url at the final address",
+        status.as_u16()
+    ))
+    .with_code("redirect_refused")
+    .with_status(status.as_u16())
 }
 
 fn http_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {

@@ -9,9 +9,29 @@ use std::time::Duration;
 pub struct Timeouts {
     pub connect: Duration,
     pub read: Duration,
-    /// Whole-call deadline including retries; `None` = no overall limit.
+    /// Whole-call deadline including retries. `None` on a non-streaming call means
+    /// [`DEFAULT_TOTAL_READS`] × `read`, so a server dripping a byte at a time cannot hold a
+    /// call forever; streams have no overall limit unless one is set.
     pub total: Option<Duration>,
 }
+
+/// A non-streaming call without an explicit total deadline gets this many read timeouts.
+pub const DEFAULT_TOTAL_READS: u32 = 4;
+
+impl Timeouts {
+    /// The total deadline a non-streaming call runs under, and whether it was the default.
+    pub fn effective_total(&self) -> (Duration, bool) {
+        match self.total {
+            Some(t) => (t, false),
+            None => (self.read.saturating_mul(DEFAULT_TOTAL_READS), true),
+        }
+    }
+}
+
+/// The largest successful response body read into memory (streams are not limited).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 << 20;
+/// How much of an error body is read; the rest is dropped unread.
+pub const ERROR_BODY_BYTES: usize = 64 << 10;
 
 impl Default for Timeouts {
     fn default() -> Self {
@@ -74,6 +94,9 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// The binding's language, sent as `User-Agent: inferencekey-<lang>/<version>`.
     pub language: String,
+    /// The largest (non-streamed) response body accepted; a larger one is a `Protocol`
+    /// error `response_too_large`, read no further.
+    pub max_response_bytes: usize,
 }
 
 impl Default for ClientOptions {
@@ -82,6 +105,7 @@ impl Default for ClientOptions {
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
             language: "rust".into(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }

@@ -309,6 +309,16 @@ async fn register_gpu(
     Ok((StatusCode::CREATED, Json(gpu_json(&gpu))).into_response())
 }
 
+/// Whether the Manager can write its data dir, and how many log lines it lost.
+fn storage_json(app: &App) -> Value {
+    let (dropped, failed) = crate::logging::dropped_lines();
+    let log = json!({"dropped_lines": dropped, "failed_writes": failed});
+    match app.storage.problem() {
+        None => json!({"ok": true, "log": log}),
+        Some(p) => json!({"ok": false, "problem": p.message, "since": p.since, "log": log}),
+    }
+}
+
 /// Everything `inferencekey status` shows.
 async fn status(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
     admin(&app, &headers)?;
@@ -331,6 +341,7 @@ async fn status(State(app): State<App>, headers: HeaderMap) -> Result<Response, 
                         "id": w.id, "slug": w.slug, "name": w.name, "task_type": w.task_type,
                         "backend": w.backend, "model_name": w.model_name,
                         "status": phase, "status_message": message,
+                        "replicas": app.runtime.counts(&w.id),
                     })
                 })
                 .collect();
@@ -343,6 +354,13 @@ async fn status(State(app): State<App>, headers: HeaderMap) -> Result<Response, 
         "data_dir": app.config.data_dir,
         "dev": app.config.dev,
         "allow_any_command": app.config.allow_any_command,
+        "storage": storage_json(&app),
+        "quarantined": app
+            .store
+            .quarantined_workloads()?
+            .into_iter()
+            .map(|(id, why)| json!({"id": id, "problem": why}))
+            .collect::<Vec<_>>(),
         "projects": projects,
     }))
     .into_response())

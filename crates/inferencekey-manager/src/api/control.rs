@@ -27,6 +27,13 @@ use crate::runtime::readiness;
 use crate::state::{App, AppState};
 use crate::store::{IdempotencyBegin, Project, StoreError, WorkloadRecord};
 
+fn command_policy(app: &AppState) -> crate::runtime::process::CommandPolicy {
+    crate::runtime::process::CommandPolicy {
+        allow_any: app.config.allow_any_command,
+        allow_trust_remote_code: app.config.allow_trust_remote_code,
+    }
+}
+
 pub fn router() -> Router<App> {
     Router::new()
         .route("/api/projects/{project}/workloads", get(list).post(create))
@@ -80,7 +87,11 @@ fn workload_by_slug(
 }
 
 fn render(app: &AppState, w: &WorkloadRecord) -> Value {
-    workload::to_json(w, app.runtime.phase(&w.id))
+    let mut out = workload::to_json(w, app.runtime.phase(&w.id));
+    if let Some(counts) = app.runtime.counts(&w.id) {
+        out["replicas"] = counts;
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -146,7 +157,8 @@ fn create_now(
     body: &[u8],
 ) -> Result<(StatusCode, Value), ApiError> {
     let obj = json_object(body)?;
-    let record = workload::create_record(obj, project, &*app.store, app.config.allow_any_command)?;
+    let record = workload::create_record(obj, project, &*app.store, command_policy(app))?;
+    crate::limits::check(app, &record)?;
     match app.store.insert_workload(&record) {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
@@ -237,11 +249,11 @@ async fn update(
     let current = workload_by_id(&app, &who, &id)?;
     let body = body.map_err(|r| ApiError::from_body_rejection(r, API_BODY_LIMIT))?;
     let obj = json_object(&body)?;
-    let updated =
-        workload::update_record(&current, obj, &*app.store, app.config.allow_any_command)?;
+    let updated = workload::update_record(&current, obj, &*app.store, command_policy(&app))?;
     let Some(updated) = updated else {
         return Ok(axum::Json(render(&app, &current)).into_response());
     };
+    crate::limits::check(&app, &updated)?;
     if !app.store.update_workload(&updated)? {
         return Err(ApiError::not_found(format!("workload {id:?} was deleted")));
     }

@@ -126,6 +126,17 @@ impl From<QueryRejection> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Unavailable(detail) = &e {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                format!(
+                    "the Manager cannot write its data dir ({detail}); reads keep working, \
+                     changes fail until the operator frees disk space; retry later"
+                ),
+            )
+            .with_retry_after(5);
+        }
         tracing::error!(error = %e, "store failure");
         ApiError::internal("the Manager's store failed; see the Manager log")
     }

@@ -10,10 +10,11 @@ use inferencekey_core::WorkloadSpec;
 use serde_json::{json, Map, Value};
 
 use super::errors::ApiError;
-use crate::runtime::process::check_command;
+use crate::runtime::process::{check_command, CommandPolicy};
 use crate::runtime::readiness::Phase;
 use crate::store::{Project, Store, WorkloadRecord};
 use crate::util::{new_id, now_rfc3339};
+use inferencekey_core::token::scrub;
 
 /// Fields a client may write.
 const WRITABLE: &[&str] = &[
@@ -210,7 +211,7 @@ pub fn create_record(
     obj: Map<String, Value>,
     project: &Project,
     store: &dyn Store,
-    allow_any_command: bool,
+    policy: CommandPolicy,
 ) -> Result<WorkloadRecord, ApiError> {
     let b = parse_body(obj)?;
     let name = b.name.set().ok_or_else(|| {
@@ -264,7 +265,7 @@ pub fn create_record(
         status: Phase::Scheduling.as_str().to_string(),
         status_message: "placing the workload on the local worker".into(),
     };
-    validate(&record, store, allow_any_command)?;
+    validate(&record, store, policy)?;
     Ok(record)
 }
 
@@ -273,7 +274,7 @@ pub fn update_record(
     current: &WorkloadRecord,
     obj: Map<String, Value>,
     store: &dyn Store,
-    allow_any_command: bool,
+    policy: CommandPolicy,
 ) -> Result<Option<WorkloadRecord>, ApiError> {
     let b = parse_body(obj)?;
     let mut w = current.clone();
@@ -343,7 +344,7 @@ pub fn update_record(
     if w == *current {
         return Ok(None);
     }
-    validate(&w, store, allow_any_command)?;
+    validate(&w, store, policy)?;
     w.updated_at = now_rfc3339();
     Ok(Some(w))
 }
@@ -364,11 +365,7 @@ fn string_in_config(
 
 /// Checks a complete workload with the SDK's rules plus what only the server knows:
 /// registered workers and GPUs, and which engine commands this Manager runs.
-fn validate(
-    w: &WorkloadRecord,
-    store: &dyn Store,
-    allow_any_command: bool,
-) -> Result<(), ApiError> {
+fn validate(w: &WorkloadRecord, store: &dyn Store, policy: CommandPolicy) -> Result<(), ApiError> {
     let mut config = w.config.as_object().cloned().unwrap_or_default();
     let command = string_in_config(&mut config, "command")?;
     let vllm_version = string_in_config(&mut config, "vllm_version")?;
@@ -388,6 +385,17 @@ fn validate(
         worker_id: w.worker_id.clone(),
         gpu_resource_id: w.gpu_resource_id.clone(),
     };
+    // The model name reaches the engine's command line: it must never read as a flag.
+    if w.model_name.starts_with('-') {
+        return Err(ApiError::validation(
+            "model_name",
+            format!(
+                "{:?} starts with '-', so an engine would read it as a flag; give the model's \
+                 name or path",
+                scrub(&w.model_name)
+            ),
+        ));
+    }
     if let Err(e) = spec.check_secrets() {
         let mut err = ApiError::bad_request(e.message.clone());
         err.field = e.field.clone();
@@ -435,7 +443,7 @@ fn validate(
     }
 
     if let Some(command) = &command {
-        check_command(spec.backend.as_ref(), command, allow_any_command)
+        check_command(spec.backend.as_ref(), command, policy)
             .map_err(|e| ApiError::validation(e.field, e.message))?;
     }
     Ok(())

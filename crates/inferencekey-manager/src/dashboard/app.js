@@ -65,7 +65,8 @@ function workloadRows(p) {
     el("td", {}, el("code", {}, w.model_name)),
     el("td", {}, policyText(w)),
     el("td", {}, el("span", { class: "phase " + w.phase, "data-phase": w.phase }, w.phase)),
-    el("td", { class: "replicas" }, w.replicas.ready + " / " + w.replicas.wanted),
+    el("td", { class: "replicas" }, w.replicas.ready + " / " + w.replicas.wanted,
+      w.replicas.in_flight ? el("div", { class: "muted" }, w.replicas.in_flight + " in flight") : null),
     el("td", { class: "why" }, w.message || ""),
   ));
 }

@@ -204,7 +204,10 @@ fn workload_json(app: &App, w: &WorkloadRecord) -> Value {
             (p.as_str().to_string(), m)
         })
         .unwrap_or_else(|| (w.status.clone(), w.status_message.clone()));
-    let (wanted, ready) = entry.as_ref().map_or((0, 0), |e| e.replica_counts());
+    let replicas = entry.as_ref().map_or_else(
+        || json!({"wanted": 0, "ready": 0, "in_flight": 0}),
+        |e| e.counts(),
+    );
     json!({
         "id": w.id,
         "slug": w.slug,
@@ -217,7 +220,7 @@ fn workload_json(app: &App, w: &WorkloadRecord) -> Value {
         "worker_id": w.worker_id,
         "phase": phase,
         "message": message,
-        "replicas": {"wanted": wanted, "ready": ready},
+        "replicas": replicas,
         "updated_at": w.updated_at,
     })
 }

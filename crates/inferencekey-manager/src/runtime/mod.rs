@@ -2,9 +2,17 @@
 //! runs its replicas (see `reconciler`); the registry here is what the control plane tells
 //! about changes and what the gateway asks for a ready replica, without touching the store.
 
+mod autoscaler;
+pub mod clock;
+pub mod engine_env;
+mod llamacpp;
+mod policy;
 pub mod process;
+pub mod procgroup;
 pub mod readiness;
 mod reconciler;
+mod routing;
+mod schedule;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,16 +21,21 @@ use std::time::Duration;
 
 use inferencekey_core::enums::{Backend, ExecutionPolicy, TaskType};
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{Store, WorkloadRecord};
+use clock::Clock;
+pub use policy::{Closed, PolicySpec};
 use process::LaunchSettings;
 use readiness::{Phase, ReadinessLog};
+pub use routing::{InFlight, Lease};
+use routing::{Load, Slot};
 
-/// The part of a workload that decides what runs. Two specs that compare equal need no
-/// rollout, so renaming a workload or editing its description restarts nothing.
+/// The part of a workload that decides what runs. Two specs whose launch parts compare equal
+/// need no rollout, so renaming a workload or editing its description restarts nothing, and
+/// a policy change only retargets the replica count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuntimeSpec {
     pub task_type: TaskType,
@@ -30,36 +43,14 @@ pub struct RuntimeSpec {
     pub model: String,
     pub command: Option<String>,
     pub config: Value,
-    pub replicas: usize,
     pub worker_id: Option<String>,
-    /// What the local worker does differently from the platform for this policy, shown in
-    /// the status so nobody mistakes one local replica for a real schedule or autoscaler.
-    pub policy_note: Option<String>,
+    /// How many replicas, when: fixed, a schedule, or the autoscaler.
+    pub policy: PolicySpec,
 }
 
 impl RuntimeSpec {
     pub fn from_record(w: &WorkloadRecord) -> Self {
         let policy = ExecutionPolicy::from_wire(&w.execution_policy);
-        // Only `fixed` sets a replica count; the other policies run one replica on the local
-        // worker (their configs are still stored and validated in full).
-        let replicas = match policy {
-            ExecutionPolicy::Fixed => w
-                .execution_policy_config
-                .get("replicas")
-                .and_then(Value::as_u64)
-                .map_or(1, |n| n.clamp(1, 64) as usize),
-            _ => 1,
-        };
-        let policy_note = match &policy {
-            ExecutionPolicy::Scheduled => Some(
-                "execution policy scheduled: the local Manager runs 1 replica all the time (schedules are stored, not enforced locally)",
-            ),
-            ExecutionPolicy::Autoscaling => Some(
-                "execution policy autoscaling: the local Manager runs 1 replica (no scaling locally)",
-            ),
-            _ => None,
-        }
-        .map(str::to_string);
         RuntimeSpec {
             task_type: TaskType::from_wire(&w.task_type),
             backend: w.backend.as_deref().map(Backend::from_wire),
@@ -70,15 +61,24 @@ impl RuntimeSpec {
                 .and_then(Value::as_str)
                 .map(str::to_string),
             config: w.config.clone(),
-            replicas,
             worker_id: w.worker_id.clone(),
-            policy_note,
+            policy: PolicySpec::from_config(&policy, &w.execution_policy_config),
         }
+    }
+
+    /// True when both run the same engine the same way (only the policy may differ).
+    pub fn same_launch(&self, other: &RuntimeSpec) -> bool {
+        self.task_type == other.task_type
+            && self.backend == other.backend
+            && self.model == other.model
+            && self.command == other.command
+            && self.config == other.config
+            && self.worker_id == other.worker_id
     }
 }
 
 /// Why a request could not get a ready replica.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum NotReady {
     /// The workload is in the `error` phase; the message says why.
     Failed(String),
@@ -89,7 +89,14 @@ pub enum NotReady {
     },
     /// The workload was deleted while waiting.
     Gone,
+    /// Its schedule keeps it down; when it next starts.
+    Closed(Closed),
+    /// Too many requests are already held waiting for a replica to start.
+    QueueFull(usize),
 }
+
+/// Requests a workload may hold at the gateway while its first replica starts.
+pub const HOLD_QUEUE: usize = 256;
 
 /// One workload as the runtime sees it.
 pub struct WorkloadEntry {
@@ -97,16 +104,40 @@ pub struct WorkloadEntry {
     pub project_slug: String,
     pub slug: String,
     spec: watch::Sender<Arc<RuntimeSpec>>,
-    /// Base URLs (`http://127.0.0.1:P`) of the replicas serving traffic.
-    ready: watch::Sender<Arc<[String]>>,
+    /// The replicas serving traffic, with their request counts.
+    ready: watch::Sender<Arc<[Arc<Slot>]>>,
     readiness: watch::Sender<ReadinessLog>,
+    /// Set while the schedule keeps the workload down.
+    closed: watch::Sender<Option<Closed>>,
+    /// Requests at the gateway for this workload, held ones included.
+    load: Arc<Load>,
+    held: AtomicUsize,
+    /// Replicas the policy wants now.
+    wanted: AtomicUsize,
+    /// Woken when a request arrives, so a scaled-to-zero workload starts at once.
+    demand: Notify,
     next: AtomicUsize,
     cancel: CancellationToken,
+}
+
+struct Held<'a>(&'a AtomicUsize);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl WorkloadEntry {
     pub fn task_type(&self) -> TaskType {
         self.spec.borrow().task_type.clone()
+    }
+
+    /// The model of a workload served by the shared Ollama daemon (the gateway pins
+    /// requests to it); `None` for every other backend.
+    pub fn ollama_model(&self) -> Option<String> {
+        let spec = self.spec.borrow();
+        (spec.backend == Some(Backend::Ollama)).then(|| spec.model.clone())
     }
 
     pub fn is_async_only(&self) -> bool {
@@ -122,35 +153,63 @@ impl WorkloadEntry {
         self.readiness.subscribe()
     }
 
-    /// Replicas wanted by the spec and replicas serving, for status pages.
-    pub fn replica_counts(&self) -> (usize, usize) {
-        (self.spec.borrow().replicas, self.ready.borrow().len())
+    /// Counts a request against the workload until the returned guard drops.
+    pub fn begin(&self) -> InFlight {
+        let guard = InFlight::begin(&self.load);
+        self.demand.notify_one();
+        guard
     }
 
-    /// A ready replica, round robin; `None` when none is ready.
-    pub fn pick(&self) -> Option<String> {
-        let set = self.ready.borrow();
+    pub fn in_flight(&self) -> usize {
+        self.load.current()
+    }
+
+    /// Replicas wanted by the policy, replicas serving, and requests in flight: what
+    /// `status` shows beside the phase.
+    pub fn counts(&self) -> serde_json::Value {
+        serde_json::json!({
+            "wanted": self.wanted.load(Ordering::SeqCst),
+            "ready": self.ready.borrow().len(),
+            "in_flight": self.in_flight(),
+        })
+    }
+
+    /// The least-loaded ready replica; `None` when none is ready.
+    pub fn pick(&self) -> Option<Lease> {
+        let set = self.ready.borrow().clone();
         if set.is_empty() {
             return None;
         }
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % set.len();
-        Some(set[i].clone())
+        routing::pick(&set, self.next.fetch_add(1, Ordering::Relaxed) % set.len())
     }
 
-    /// A ready replica, waiting up to `timeout` for one while the workload starts.
-    pub async fn wait_ready(&self, timeout: Duration) -> Result<String, NotReady> {
-        if let Some(url) = self.pick() {
-            return Ok(url);
+    /// A ready replica, holding the request up to `timeout` while one starts (a cold start
+    /// from zero included). At most [`HOLD_QUEUE`] requests are held at once.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<Lease, NotReady> {
+        if let Some(closed) = self.closed.borrow().clone() {
+            return Err(NotReady::Closed(closed));
         }
+        if let Some(lease) = self.pick() {
+            return Ok(lease);
+        }
+        if self.held.fetch_add(1, Ordering::SeqCst) >= HOLD_QUEUE {
+            self.held.fetch_sub(1, Ordering::SeqCst);
+            return Err(NotReady::QueueFull(HOLD_QUEUE));
+        }
+        let _held = Held(&self.held);
         let deadline = tokio::time::Instant::now() + timeout;
         let mut ready_rx = self.ready.subscribe();
         let mut phase_rx = self.readiness.subscribe();
+        let mut closed_rx = self.closed.subscribe();
         loop {
-            if let Some(url) = self.pick() {
-                return Ok(url);
+            if let Some(lease) = self.pick() {
+                return Ok(lease);
             }
             if self.cancel.is_cancelled() {
                 return Err(NotReady::Gone);
+            }
+            if let Some(closed) = self.closed.borrow().clone() {
+                return Err(NotReady::Closed(closed));
             }
             let (phase, message) = self.phase();
             if phase == Phase::Error {
@@ -160,6 +219,7 @@ impl WorkloadEntry {
                 tokio::select! {
                     r = ready_rx.changed() => r.is_ok(),
                     r = phase_rx.changed() => r.is_ok(),
+                    r = closed_rx.changed() => r.is_ok(),
                     _ = self.cancel.cancelled() => false,
                 }
             })
@@ -189,6 +249,7 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     pub http: reqwest::Client,
     pub settings: LaunchSettings,
+    pub clock: Arc<dyn Clock>,
 }
 
 pub struct Runtime {
@@ -199,17 +260,28 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(store: Arc<dyn Store>, http: reqwest::Client, settings: LaunchSettings) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        http: reqwest::Client,
+        settings: LaunchSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Runtime {
             shared: Arc::new(Shared {
                 store,
                 http,
                 settings,
+                clock,
             }),
             registry: RwLock::new(Registry::default()),
             tasks: Mutex::new(JoinSet::new()),
             shutdown: CancellationToken::new(),
         }
+    }
+
+    /// The policy clock (the wall clock, or a test's).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.shared.clock.now()
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<WorkloadEntry>> {
@@ -232,6 +304,11 @@ impl Runtime {
             .cloned()
     }
 
+    /// [`WorkloadEntry::counts`] of a workload, when the runtime knows it.
+    pub fn counts(&self, id: &str) -> Option<Value> {
+        self.get(id).map(|e| e.counts())
+    }
+
     /// The live phase of a workload, when the runtime knows it.
     pub fn phase(&self, id: &str) -> Option<(Phase, String)> {
         self.get(id).map(|e| e.phase())
@@ -246,6 +323,7 @@ impl Runtime {
         }
         let spec = Arc::new(RuntimeSpec::from_record(w));
         if let Some(entry) = self.get(&w.id) {
+            let relaunch = !entry.spec.borrow().same_launch(&spec);
             let changed = entry.spec.send_if_modified(|current| {
                 if **current == *spec {
                     false
@@ -254,7 +332,7 @@ impl Runtime {
                     true
                 }
             });
-            if changed {
+            if changed && relaunch {
                 entry.readiness.send_modify(|log| {
                     log.push(
                         Phase::Scheduling,
@@ -272,6 +350,11 @@ impl Runtime {
             slug: w.slug.clone(),
             spec: watch::Sender::new(spec),
             ready: watch::Sender::new(Arc::from(Vec::new())),
+            closed: watch::Sender::new(None),
+            load: Load::new(self.shared.clock.clone()),
+            held: AtomicUsize::new(0),
+            wanted: AtomicUsize::new(0),
+            demand: Notify::new(),
             readiness: watch::Sender::new(ReadinessLog::new(
                 "placing the workload on the local worker",
             )),

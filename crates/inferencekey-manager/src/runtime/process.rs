@@ -28,6 +28,10 @@ pub struct LaunchSettings {
     pub allow_any_command: bool,
     pub self_command: Vec<String>,
     pub data_dir: PathBuf,
+    /// Environment variables engines get beyond the default list (`--engine-env`).
+    pub engine_env: Vec<String>,
+    /// Whether engine commands may carry `--trust-remote-code` (`--allow-trust-remote-code`).
+    pub allow_trust_remote_code: bool,
 }
 
 impl LaunchSettings {
@@ -63,7 +67,8 @@ fn allowed_programs(backend: &Backend) -> &'static [&'static str] {
         Backend::VllmOmni => &["vllm-omni", "vllm"],
         Backend::Sglang => &["sglang", "python -m sglang.launch_server"],
         Backend::Llamacpp => &["llama-server"],
-        Backend::Stablediffusioncpp => &["sd-server", "sd"],
+        // Only the server: `sd` is also Debian's find-and-replace tool.
+        Backend::Stablediffusioncpp => &["sd-server"],
         Backend::Ollama | Backend::Custom(_) => &[],
     }
 }
@@ -94,8 +99,98 @@ fn runs_engine_of(backend: &Backend, argv: &[String]) -> bool {
                     && argv.get(2).map(String::as_str) == Some("sglang.launch_server"))
         }
         Backend::Llamacpp => name == "llama-server",
-        Backend::Stablediffusioncpp => name == "sd-server" || name == "sd",
+        Backend::Stablediffusioncpp => name == "sd-server",
         Backend::Ollama | Backend::Custom(_) => false,
+    }
+}
+
+/// What the operator allows engine commands to do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommandPolicy {
+    /// `--allow-any-command`: any program, any arguments.
+    pub allow_any: bool,
+    /// `--allow-trust-remote-code`: engines may run code shipped with a model repo.
+    pub allow_trust_remote_code: bool,
+}
+
+impl CommandPolicy {
+    pub fn of(settings: &LaunchSettings) -> Self {
+        CommandPolicy {
+            allow_any: settings.allow_any_command,
+            allow_trust_remote_code: settings.allow_trust_remote_code,
+        }
+    }
+}
+
+/// Arguments an allowed engine may not take from a tenant: the listen address is the
+/// Manager's (it appends `--host 127.0.0.1 --port P`; a placeholder or a tenant's own
+/// `--host` would let the engine listen elsewhere), and `--trust-remote-code` runs code
+/// from the model repository unless the operator allowed it.
+fn check_arguments(argv: &[String], policy: CommandPolicy) -> Result<(), FieldError> {
+    for arg in &argv[1..] {
+        let flag = arg.split_once('=').map_or(arg.as_str(), |(f, _)| f);
+        let why = if arg.contains("{host}") || arg.contains("{port}") {
+            Some(
+                "`{host}`/`{port}` placeholders are only for commands the Manager runs with \
+                 --allow-any-command; the Manager appends --host and --port itself"
+                    .to_string(),
+            )
+        } else if matches!(flag, "--host" | "--port" | "--bind" | "--listen") {
+            Some(format!(
+                "`{flag}` is set by the Manager (engines listen on 127.0.0.1 at a port it \
+                 picks); remove it"
+            ))
+        } else if flag == "--trust-remote-code" && !policy.allow_trust_remote_code {
+            Some(
+                "`--trust-remote-code` runs Python code from the model repository; it is \
+                 refused unless the Manager runs with --allow-trust-remote-code"
+                    .to_string(),
+            )
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(FieldError::new(COMMAND_FIELD, why));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves the program the way `execvp` would, then through every symlink, and checks the
+/// *real* file against the backend's allowlist: a symlink named `vllm` pointing at a shell
+/// is a shell. Returns argv with the resolved path as the program, so what runs is what
+/// was checked.
+pub fn resolve_checked(
+    backend: Option<&Backend>,
+    argv: &[String],
+    policy: CommandPolicy,
+) -> Result<Vec<String>, String> {
+    let Some(found) = find_program(&argv[0]) else {
+        return Err(format!(
+            "{} is not installed on this machine (`{}` is not on PATH)",
+            program_name(&argv[0]),
+            scrub(&argv[0])
+        ));
+    };
+    let real = std::fs::canonicalize(&found).unwrap_or(found);
+    let mut out = argv.to_vec();
+    out[0] = real.to_string_lossy().into_owned();
+    if policy.allow_any {
+        return Ok(out);
+    }
+    let ok = match backend {
+        Some(b) => runs_engine_of(b, &out),
+        None => Backend::KNOWN.iter().any(|b| runs_engine_of(b, &out)),
+    };
+    if ok {
+        Ok(out)
+    } else {
+        Err(format!(
+            "config.command: `{}` resolves to {}, which is not an allowed engine; install the \
+             engine itself, or start the Manager with --allow-any-command to run any command",
+            scrub(&argv[0]),
+            real.display()
+        ))
     }
 }
 
@@ -104,8 +199,9 @@ fn runs_engine_of(backend: &Backend, argv: &[String]) -> bool {
 pub fn check_command(
     backend: Option<&Backend>,
     command: &str,
-    allow_any: bool,
+    policy: CommandPolicy,
 ) -> Result<Vec<String>, FieldError> {
+    let allow_any = policy.allow_any;
     let argv = shell_words::split(command).map_err(|e| {
         FieldError::new(
             COMMAND_FIELD,
@@ -133,6 +229,7 @@ pub fn check_command(
         None => Backend::KNOWN.iter().any(|b| runs_engine_of(b, &argv)),
     };
     if ok {
+        check_arguments(&argv, policy)?;
         return Ok(argv);
     }
     let expected = match backend {
@@ -183,6 +280,10 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 
 /// The command a backend runs when the spec gives none (outside `--dev`).
 fn default_command(backend: Option<&Backend>, model: &str) -> Option<Vec<String>> {
+    // A model name is never a flag (validation refuses it too).
+    if model.starts_with('-') {
+        return None;
+    }
     let m = model.to_string();
     Some(match backend? {
         Backend::Vllm => vec!["vllm".into(), "serve".into(), m],
@@ -296,7 +397,7 @@ pub async fn plan(
 
     let (argv, defaulted) = match &spec.command {
         Some(command) => {
-            let argv = check_command(spec.backend.as_ref(), command, settings.allow_any_command)
+            let argv = check_command(spec.backend.as_ref(), command, CommandPolicy::of(settings))
                 .map_err(|e| format!("{}: {}", e.field, e.message))?;
             (argv, false)
         }
@@ -319,6 +420,10 @@ pub async fn plan(
         },
     };
 
+    let (argv, swapped) = match super::llamacpp::fallback(&argv, &settings.self_command) {
+        Some((argv, note)) => (argv, Some(note)),
+        None => (argv, None),
+    };
     let program = program_name(&argv[0]).to_string();
     if find_program(&argv[0]).is_none() {
         let why = format!("{program} is not installed on this machine");
@@ -331,7 +436,12 @@ pub async fn plan(
             scrub(&argv[0])
         ));
     }
+    let argv = resolve_checked(spec.backend.as_ref(), &argv, CommandPolicy::of(settings))?;
     let note = defaulted.then(|| format!("running the default command `{}`", argv.join(" ")));
+    let note = match (note, swapped) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
     Ok(LaunchPlan {
         launch: Launch::Process { argv },
         note,
@@ -363,40 +473,67 @@ pub fn free_port() -> io::Result<u16> {
         .port())
 }
 
-/// A running engine and the pid file that lets a restarted Manager clean it up.
+/// A running engine (under its keeper, see [`super::procgroup`]) and the pid file that lets
+/// a restarted Manager clean it up.
 pub struct EngineProcess {
     child: Child,
+    /// The keeper's pid (or the engine's, when no keeper could be used); its process group.
     pid: i32,
     pid_file: PathBuf,
 }
 
-/// Launches an engine with its output appended to `log_path`.
+/// How long a keeper lets its tree exit after SIGTERM before it SIGKILLs it.
+const KEEPER_GRACE: Duration = Duration::from_secs(5);
+
+/// Launches an engine under a keeper with its output appended to `log_path` and an explicit
+/// environment (see [`super::engine_env`]).
 pub fn spawn(
     argv: &[String],
     host: &str,
     port: u16,
     log_path: &Path,
     pid_file: &Path,
-    tag: &Path,
+    settings: &LaunchSettings,
 ) -> io::Result<EngineProcess> {
     if let Some(dir) = log_path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)?;
+    let log = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(log_path)?
+    };
     {
         use std::io::Write;
-        writeln!(
-            log,
+        // Best effort: a full disk must not stop an engine from starting.
+        let _ = writeln!(
+            &log,
             "--- {} starting: {}",
             crate::util::now_rfc3339(),
             scrub(&argv.join(" "))
-        )?;
+        );
     }
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
+    let tag = &settings.data_dir;
+    let full: Vec<String> = if !settings.self_command.is_empty() && super::procgroup::supported() {
+        let mut v = settings.self_command.clone();
+        v.push(super::procgroup::KEEPER_ARG.into());
+        v.push(KEEPER_GRACE.as_millis().to_string());
+        v.push("--".into());
+        v.extend(argv.iter().cloned());
+        v
+    } else {
+        argv.to_vec()
+    };
+    let mut cmd = Command::new(&full[0]);
+    cmd.args(&full[1..])
+        .env_clear()
+        .envs(super::engine_env::engine_env(
+            std::env::vars_os(),
+            &settings.engine_env,
+        ))
         .env("HOST", host)
         .env("PORT", port.to_string())
         .env(ENGINE_TAG_VAR, tag)
@@ -404,17 +541,17 @@ pub fn spawn(
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
         .kill_on_drop(true)
-        // Its own process group, so stopping it also stops the workers an engine forks.
+        // Its own process group, so a backstop SIGKILL reaches the keeper and the engine.
         .process_group(0);
     // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, _exit).
     #[cfg(target_os = "linux")]
     unsafe {
         let parent = libc::getpid();
         cmd.pre_exec(move || {
-            // Die with the Manager even when it is killed without a chance to clean up. The
-            // signal follows the spawning thread, and engines are spawned from the runtime's
-            // worker threads, which live as long as the Manager.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            // Told when the Manager dies, even by SIGKILL: the keeper then stops its whole
+            // tree. The signal follows the spawning thread, and engines are spawned from the
+            // runtime's worker threads, which live as long as the Manager.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                 return Err(io::Error::last_os_error());
             }
             if libc::getppid() != parent {
@@ -431,7 +568,19 @@ pub fn spawn(
     if let Some(dir) = pid_file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(pid_file, pid.to_string())?;
+    // The durable record a restarted Manager reaps from (best effort on a full disk: the
+    // environment tag finds the tree anyway).
+    let _ = {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(pid_file)
+            .and_then(|mut f| f.write_all(pid.to_string().as_bytes()))
+    };
     Ok(EngineProcess {
         child,
         pid,
@@ -449,25 +598,42 @@ impl EngineProcess {
         self.child.wait().await
     }
 
-    /// SIGTERM to the engine's process group, SIGKILL after `grace`.
+    /// Whether the listener on `port` belongs to this engine's process tree, so a health
+    /// answer there comes from the engine the Manager started.
+    pub fn owns_listener(&self, port: u16) -> bool {
+        let mut pids = vec![self.pid];
+        pids.extend(super::procgroup::descendants(self.pid));
+        super::procgroup::listener_owned_by(port, &pids)
+    }
+
+    /// SIGTERM to the keeper (which passes it to the whole tree and SIGKILLs it after its
+    /// grace), SIGKILL to the group after `grace`.
     pub async fn terminate(mut self, grace: Duration) {
         if matches!(self.child.try_wait(), Ok(None)) {
             signal_group(self.pid, libc::SIGTERM);
-            if tokio::time::timeout(grace, self.child.wait())
-                .await
-                .is_err()
-            {
+            let wait = grace + KEEPER_GRACE + Duration::from_secs(1);
+            if tokio::time::timeout(wait, self.child.wait()).await.is_err() {
                 signal_group(self.pid, libc::SIGKILL);
                 let _ = self.child.wait().await;
             }
         }
-        // Workers the engine forked may outlive it; its group goes with it.
-        signal_group(self.pid, libc::SIGKILL);
-        let _ = std::fs::remove_file(&self.pid_file);
+        self.cleanup();
     }
 
     /// Cleans up after an engine that already exited.
     pub fn reap(self) {
+        self.cleanup();
+    }
+
+    fn cleanup(&self) {
+        // The keeper killed its tree; what escaped a keeper-less launch goes with its group
+        // and its tag.
+        for pid in super::procgroup::descendants(self.pid) {
+            // SAFETY: kill(2) touches no memory.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
         signal_group(self.pid, libc::SIGKILL);
         let _ = std::fs::remove_file(&self.pid_file);
     }
@@ -480,31 +646,19 @@ fn signal_group(pid: i32, signal: libc::c_int) {
     }
 }
 
-/// Kills engines a previous run of this Manager left behind, identified by their pid files
-/// and, on Linux, by the tag in their environment (so a reused pid is never killed).
+/// Kills every engine process a previous run of this Manager left behind: all processes
+/// carrying its tag in their environment (so `setsid` children and workers whose keeper was
+/// killed too are found, and a reused pid is never killed), and clears the pid files.
+/// Returns how many processes were killed.
 pub fn kill_leftovers(run_dir: &Path, tag: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(run_dir) else {
-        return 0;
-    };
-    let needle = format!("{ENGINE_TAG_VAR}={}", tag.display());
-    let mut killed = 0;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("pid") {
-            continue;
-        }
-        let pid = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok());
-        if let Some(pid) = pid.filter(|p| *p > 0) {
-            let ours = std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == needle.as_bytes()));
-            if ours {
-                signal_group(pid, libc::SIGKILL);
-                killed += 1;
+    let killed = super::procgroup::sweep_tagged(ENGINE_TAG_VAR, &tag.to_string_lossy());
+    if let Ok(entries) = std::fs::read_dir(run_dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) == Some("pid") {
+                let _ = std::fs::remove_file(&path);
             }
         }
-        let _ = std::fs::remove_file(&path);
     }
     killed
 }
@@ -533,7 +687,12 @@ mod tests {
 
     #[test]
     fn allowlist() {
-        let ok = |b: Backend, c: &str| check_command(Some(&b), c, false).is_ok();
+        let strict = CommandPolicy::default();
+        let any = CommandPolicy {
+            allow_any: true,
+            ..Default::default()
+        };
+        let ok = |b: Backend, c: &str| check_command(Some(&b), c, strict).is_ok();
         assert!(ok(Backend::Vllm, "vllm serve m --max-model-len 8192"));
         assert!(ok(Backend::Vllm, "/opt/venv/bin/vllm serve m"));
         assert!(!ok(Backend::Vllm, "bash -c 'rm -rf /'"));
@@ -547,14 +706,39 @@ mod tests {
         assert!(ok(Backend::Llamacpp, "llama-server -m x.gguf"));
         assert!(ok(Backend::Stablediffusioncpp, "sd-server -m x"));
         assert!(!ok(Backend::Custom("mine".into()), "mine-server"));
-        assert!(check_command(Some(&Backend::Custom("mine".into())), "mine-server", true).is_ok());
-        let e = check_command(Some(&Backend::Ollama), "ollama serve", true).unwrap_err();
+        assert!(check_command(Some(&Backend::Custom("mine".into())), "mine-server", any).is_ok());
+        let e = check_command(Some(&Backend::Ollama), "ollama serve", any).unwrap_err();
         assert_eq!(e.field, "config.command");
-        let e = check_command(Some(&Backend::Vllm), "python app.py", false).unwrap_err();
+        let e = check_command(Some(&Backend::Vllm), "python app.py", strict).unwrap_err();
         assert!(e.message.contains("--allow-any-command"), "{}", e.message);
-        assert!(check_command(None, "llama-server -m x", false).is_ok());
-        assert!(check_command(Some(&Backend::Vllm), "vllm 'unclosed", false).is_err());
-        assert!(check_command(Some(&Backend::Vllm), "   ", false).is_err());
+        assert!(check_command(None, "llama-server -m x", strict).is_ok());
+        assert!(check_command(Some(&Backend::Vllm), "vllm 'unclosed", strict).is_err());
+        assert!(check_command(Some(&Backend::Vllm), "   ", strict).is_err());
+        // `sd` is not stable-diffusion.cpp's server.
+        assert!(!ok(Backend::Stablediffusioncpp, "sd 'x' 'y' /etc/passwd"));
+        // The listen address is the Manager's; remote code needs the operator's consent.
+        for c in [
+            "vllm serve m --port {port}",
+            "vllm serve m --host 0.0.0.0",
+            "vllm serve m --host=0.0.0.0",
+            "llama-server -m x.gguf --port 1",
+            "vllm serve m --trust-remote-code",
+        ] {
+            let e = check_command(Some(&Backend::Vllm), c, strict)
+                .or_else(|_| check_command(Some(&Backend::Llamacpp), c, strict));
+            assert!(e.is_err(), "{c}");
+        }
+        let trusting = CommandPolicy {
+            allow_trust_remote_code: true,
+            ..Default::default()
+        };
+        assert!(check_command(
+            Some(&Backend::Vllm),
+            "vllm serve m --trust-remote-code",
+            trusting
+        )
+        .is_ok());
+        assert!(check_command(Some(&Backend::Vllm), "vllm serve m --port {port}", any).is_ok());
     }
 
     #[test]
@@ -585,6 +769,31 @@ mod tests {
         );
         assert!(default_command(Some(&Backend::Custom("c".into())), "m").is_none());
         assert!(default_command(None, "m").is_none());
+    }
+
+    #[test]
+    fn symlinks_are_checked_by_their_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("vllm");
+        std::os::unix::fs::symlink("/bin/sh", &fake).unwrap();
+        let argv = v(&[fake.to_str().unwrap(), "-c", "id"]);
+        let strict = CommandPolicy::default();
+        let e = resolve_checked(Some(&Backend::Vllm), &argv, strict).unwrap_err();
+        assert!(e.contains("not an allowed engine"), "{e}");
+        // A real engine behind a symlink of another name is that engine.
+        let real = dir.path().join("real").join("vllm");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(&real, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let link = dir.path().join("vllm-latest");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let argv = v(&[link.to_str().unwrap(), "serve", "m"]);
+        let out = resolve_checked(Some(&Backend::Vllm), &argv, strict).unwrap();
+        assert_eq!(
+            out[0],
+            std::fs::canonicalize(&real).unwrap().to_str().unwrap()
+        );
     }
 
     #[test]

@@ -18,8 +18,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::policy::{PolicySpec, PolicyState, Want};
 use super::process::{self, EngineProcess, Launch, LaunchPlan};
 use super::readiness::Phase;
+use super::routing::Slot;
 use super::{RuntimeSpec, Shared, WorkloadEntry};
 
 /// Engines bind loopback only: the gateway is the way in.
@@ -55,38 +57,45 @@ enum ReplicaStatus {
 
 struct ReplicaEvent {
     generation: u64,
-    index: usize,
+    replica: u64,
     status: ReplicaStatus,
+}
+
+struct Replica {
+    id: u64,
+    status: ReplicaStatus,
+    cancel: CancellationToken,
+    /// The gateway's handle on it while it serves.
+    slot: Option<Arc<Slot>>,
 }
 
 struct Generation {
     id: u64,
     spec: Arc<RuntimeSpec>,
+    plan: Option<Arc<LaunchPlan>>,
     started: Instant,
     note: Option<String>,
     /// Set when the spec cannot be run at all; the generation then has no replicas.
     failed: Option<String>,
-    replicas: Vec<ReplicaStatus>,
+    replicas: Vec<Replica>,
     cancel: CancellationToken,
 }
 
 impl Generation {
-    fn ready_urls(&self) -> Vec<String> {
+    fn ready_slots(&self) -> Vec<Arc<Slot>> {
         self.replicas
             .iter()
-            .filter_map(|r| match r {
-                ReplicaStatus::Ready(url) => Some(url.clone()),
-                _ => None,
-            })
+            .filter_map(|r| r.slot.clone())
+            .filter(|s| !s.is_draining())
             .collect()
     }
 
-    fn all_ready(&self) -> bool {
-        !self.replicas.is_empty()
-            && self
-                .replicas
-                .iter()
-                .all(|r| matches!(r, ReplicaStatus::Ready(_)))
+    fn ready_count(&self) -> usize {
+        self.ready_slots().len()
+    }
+
+    fn all_ready(&self, wanted: usize) -> bool {
+        self.replicas.len() >= wanted && self.ready_count() == self.replicas.len()
     }
 
     fn with_note(&self, message: String) -> String {
@@ -103,13 +112,13 @@ impl Generation {
             return (Phase::Error, self.with_note(err.clone()), "launch");
         }
         let n = self.replicas.len();
-        let ready = self.ready_urls().len();
+        let ready = self.ready_count();
         let plural = if n == 1 { "replica" } else { "replicas" };
         if ready == n {
             let msg = format!("{n} {plural} serving on the local worker");
             return (Phase::Ready, self.with_note(msg), "ready");
         }
-        let failing = self.replicas.iter().find_map(|r| match r {
+        let failing = self.replicas.iter().find_map(|r| match &r.status {
             ReplicaStatus::Failing(m) => Some(m.clone()),
             _ => None,
         });
@@ -124,7 +133,7 @@ impl Generation {
         if let Some(m) = failing {
             return (Phase::Error, self.with_note(m), "restart");
         }
-        if let Some(m) = self.replicas.iter().find_map(|r| match r {
+        if let Some(m) = self.replicas.iter().find_map(|r| match &r.status {
             ReplicaStatus::Bootstrapping(m) => Some(m.clone()),
             _ => None,
         }) {
@@ -133,7 +142,7 @@ impl Generation {
         let m = self
             .replicas
             .iter()
-            .find_map(|r| match r {
+            .find_map(|r| match &r.status {
                 ReplicaStatus::Provisioning(m) => Some(m.clone()),
                 _ => None,
             })
@@ -142,6 +151,19 @@ impl Generation {
     }
 }
 
+/// Replicas taken out of service, stopped once their in-flight requests are done.
+struct Draining {
+    slots: Vec<Arc<Slot>>,
+    cancel: CancellationToken,
+    since: Instant,
+}
+
+/// How often the supervisor re-reads its policy and checks draining replicas.
+const POLICY_TICK: Duration = Duration::from_millis(200);
+/// A draining replica is stopped after this long even with requests still open (a stream
+/// that never ends must not keep an old revision alive forever).
+const DRAIN_MAX: Duration = Duration::from_secs(600);
+
 struct Supervisor {
     entry: Arc<WorkloadEntry>,
     shared: Arc<Shared>,
@@ -149,12 +171,23 @@ struct Supervisor {
     serving: Option<Generation>,
     pending: Option<Generation>,
     next_generation: u64,
+    next_replica: u64,
     tasks: JoinSet<()>,
+    policy: PolicyState,
+    want: Want,
+    /// The reason shown in the status: the one behind the last change of the count.
+    shown_reason: String,
+    draining: Vec<Draining>,
 }
 
 pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
     let (events, mut rx) = mpsc::unbounded_channel();
     let mut spec_rx = entry.spec.subscribe();
+    let mut jumps = shared.clock.jumps();
+    let first = spec_rx.borrow_and_update().clone();
+    let now = shared.clock.now();
+    let mut policy = PolicyState::new(&first.policy, now);
+    let want = policy.want(now, entry.in_flight(), true);
     let mut sup = Supervisor {
         entry,
         shared,
@@ -162,11 +195,18 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
         serving: None,
         pending: None,
         next_generation: 0,
+        next_replica: 0,
         tasks: JoinSet::new(),
+        policy,
+        shown_reason: want.reason.clone(),
+        want,
+        draining: Vec::new(),
     };
-    let first = spec_rx.borrow_and_update().clone();
+    sup.entry.closed.send_replace(sup.want.closed.clone());
     sup.start(first).await;
     sup.publish();
+    let mut tick = tokio::time::interval(POLICY_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = sup.entry.cancel.cancelled() => break,
@@ -175,12 +215,25 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
                     break;
                 }
                 let spec = spec_rx.borrow_and_update().clone();
-                if sup.latest_spec().is_none_or(|s| **s != *spec) {
-                    sup.start(spec).await;
+                let latest = sup.latest_spec().cloned();
+                if latest.as_ref().is_none_or(|l| l.policy != spec.policy) {
+                    sup.policy.update(&spec.policy, sup.shared.clock.now());
                 }
+                match latest {
+                    Some(l) if l.same_launch(&spec) => {
+                        for g in [sup.serving.as_mut(), sup.pending.as_mut()].into_iter().flatten() {
+                            g.spec = spec.clone();
+                        }
+                    }
+                    _ => sup.start(spec).await,
+                }
+                sup.decide();
             }
             Some(ev) = rx.recv() => sup.on_event(ev),
             Some(_) = sup.tasks.join_next(), if !sup.tasks.is_empty() => {}
+            _ = tick.tick() => sup.decide(),
+            _ = jumps.changed() => sup.decide(),
+            _ = sup.entry.demand.notified() => sup.decide(),
         }
         sup.publish();
     }
@@ -189,6 +242,9 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
         .flatten()
     {
         generation.cancel.cancel();
+    }
+    for d in sup.draining.drain(..) {
+        d.cancel.cancel();
     }
     while sup.tasks.join_next().await.is_some() {}
 }
@@ -201,6 +257,146 @@ impl Supervisor {
             .map(|g| &g.spec)
     }
 
+    /// Asks the policy what it wants now and moves the replicas there.
+    fn decide(&mut self) {
+        let now = self.shared.clock.now();
+        let cold = self.serving.as_ref().is_none_or(|g| g.ready_count() == 0);
+        for (at, n) in self.entry.load.take_changes() {
+            self.policy.record(at, n);
+        }
+        let want = self.policy.want(now, self.entry.in_flight(), cold);
+        if want.replicas != self.want.replicas
+            || want.closed.is_some() != self.want.closed.is_some()
+        {
+            self.shown_reason = want.reason.clone();
+        }
+        self.entry.closed.send_if_modified(|c| {
+            if *c == want.closed {
+                false
+            } else {
+                c.clone_from(&want.closed);
+                true
+            }
+        });
+        self.want = want;
+        let n = self.want.replicas;
+        self.entry
+            .wanted
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+        if n == 0 {
+            // Nothing to protect: a pending revision takes over at once.
+            if let Some(p) = self.pending.take() {
+                if let Some(old) = self.serving.replace(p) {
+                    self.retire(old);
+                }
+            }
+        }
+        let target = match (self.pending.as_mut(), self.serving.as_mut()) {
+            (Some(p), _) => Some(p),
+            (None, s) => s,
+        };
+        if let Some(generation) = target {
+            let (spawn, remove) = resize(generation, n);
+            for r in remove {
+                self.retire_replica(r);
+            }
+            for _ in 0..spawn {
+                self.spawn_replica();
+            }
+        }
+        self.promote();
+        self.check_drains();
+    }
+
+    /// Takes a generation out of service; its engines stop when their requests are done.
+    fn retire(&mut self, generation: Generation) {
+        let slots = generation
+            .replicas
+            .iter()
+            .filter_map(|r| r.slot.clone())
+            .collect();
+        self.draining.push(Draining {
+            slots,
+            cancel: generation.cancel,
+            since: Instant::now(),
+        });
+    }
+
+    fn retire_replica(&mut self, replica: Replica) {
+        self.draining.push(Draining {
+            slots: replica.slot.into_iter().collect(),
+            cancel: replica.cancel,
+            since: Instant::now(),
+        });
+    }
+
+    fn check_drains(&mut self) {
+        self.draining.retain(|d| {
+            let idle = d.slots.iter().all(|s| s.drain());
+            if idle || d.since.elapsed() > DRAIN_MAX {
+                d.cancel.cancel();
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Switches traffic to the pending generation once it serves everything wanted.
+    fn promote(&mut self) {
+        let wanted = self.want.replicas;
+        if self.pending.as_ref().is_some_and(|p| p.all_ready(wanted)) {
+            if let Some(old) = std::mem::replace(&mut self.serving, self.pending.take()) {
+                self.retire(old);
+            }
+        }
+    }
+
+    /// Starts one more replica in the generation being sized (pending, else serving).
+    fn spawn_replica(&mut self) {
+        let id = self.next_replica;
+        self.next_replica += 1;
+        let entry = self.entry.clone();
+        let shared = self.shared.clone();
+        let events = self.events.clone();
+        let Some(generation) = self.pending.as_mut().or(self.serving.as_mut()) else {
+            return;
+        };
+        let Some(plan) = generation.plan.clone() else {
+            return;
+        };
+        let cancel = generation.cancel.child_token();
+        let label = format!("replica {}", id + 1);
+        generation.replicas.push(Replica {
+            id,
+            status: ReplicaStatus::Provisioning(format!("{label}: waiting to start")),
+            cancel: cancel.clone(),
+            slot: None,
+        });
+        // Logs and pid files are per slot number, so a restarted Manager finds them and a
+        // long-lived autoscaled workload does not leave one log per replica ever started.
+        let slot_no = generation.replicas.len() - 1;
+        let ctx = ReplicaCtx {
+            generation: generation.id,
+            replica: id,
+            label,
+            plan,
+            shared: shared.clone(),
+            events,
+            cancel,
+            log_path: shared
+                .settings
+                .logs_dir()
+                .join(&entry.project_slug)
+                .join(format!("{}-{slot_no}.log", entry.slug)),
+            pid_file: shared
+                .settings
+                .run_dir()
+                .join(format!("{}-{}-{id}.pid", entry.id, generation.id)),
+        };
+        self.tasks.spawn(run_replica(ctx));
+    }
+
     async fn start(&mut self, spec: Arc<RuntimeSpec>) {
         let id = self.next_generation;
         self.next_generation += 1;
@@ -208,13 +404,10 @@ impl Supervisor {
         let worker_note = spec.worker_id.as_ref().map(|w| {
             format!("pinned to private worker {w}, which this Manager runs on its local worker")
         });
-        let worker_note = match (worker_note, spec.policy_note.clone()) {
-            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-            (a, b) => a.or(b),
-        };
         let mut generation = Generation {
             id,
             spec: spec.clone(),
+            plan: None,
             started: Instant::now(),
             note: None,
             failed: None,
@@ -231,57 +424,23 @@ impl Supervisor {
                     (Some(a), Some(b)) => Some(format!("{a}; {b}")),
                     (a, b) => a.or(b),
                 };
-                let plan = Arc::new(plan);
-                for index in 0..spec.replicas {
-                    generation
-                        .replicas
-                        .push(ReplicaStatus::Provisioning(format!(
-                            "replica {} of {}: waiting to start",
-                            index + 1,
-                            spec.replicas
-                        )));
-                    let ctx = ReplicaCtx {
-                        generation: id,
-                        index,
-                        label: format!("replica {} of {}", index + 1, spec.replicas),
-                        plan: plan.clone(),
-                        shared: self.shared.clone(),
-                        events: self.events.clone(),
-                        cancel: generation.cancel.clone(),
-                        log_path: self
-                            .shared
-                            .settings
-                            .logs_dir()
-                            .join(&self.entry.project_slug)
-                            .join(format!("{}-{index}.log", self.entry.slug)),
-                        pid_file: self
-                            .shared
-                            .settings
-                            .run_dir()
-                            .join(format!("{}-{id}-{index}.pid", self.entry.id)),
-                    };
-                    self.tasks.spawn(run_replica(ctx));
-                }
+                generation.plan = Some(Arc::new(plan));
             }
         }
         // While the current generation serves traffic the new one waits beside it; if
         // nothing is serving there is nothing to protect, and the new one takes over now.
-        let serving_traffic = self
-            .serving
-            .as_ref()
-            .is_some_and(|g| !g.ready_urls().is_empty());
-        if serving_traffic {
+        let serving_traffic = self.serving.as_ref().is_some_and(|g| g.ready_count() > 0);
+        if serving_traffic && self.want.replicas > 0 {
             if let Some(old) = self.pending.replace(generation) {
-                old.cancel.cancel();
+                self.retire(old);
             }
         } else {
-            for old in [self.serving.replace(generation), self.pending.take()]
-                .into_iter()
-                .flatten()
-            {
-                old.cancel.cancel();
+            let old = [self.serving.replace(generation), self.pending.take()];
+            for old in old.into_iter().flatten() {
+                self.retire(old);
             }
         }
+        self.decide();
     }
 
     fn on_event(&mut self, ev: ReplicaEvent) {
@@ -289,18 +448,28 @@ impl Supervisor {
             .into_iter()
             .flatten()
         {
-            if generation.id == ev.generation {
-                if let Some(slot) = generation.replicas.get_mut(ev.index) {
-                    *slot = ev.status;
+            if generation.id != ev.generation {
+                continue;
+            }
+            if let Some(r) = generation.replicas.iter_mut().find(|r| r.id == ev.replica) {
+                match &ev.status {
+                    ReplicaStatus::Ready(url) => {
+                        if r.slot.as_ref().is_none_or(|s| s.url() != url) {
+                            r.slot = Some(Slot::new(url.clone()));
+                        }
+                    }
+                    // A replica that stopped serving takes no new requests.
+                    _ => {
+                        if let Some(s) = r.slot.take() {
+                            s.drain();
+                        }
+                    }
                 }
-                break;
+                r.status = ev.status;
             }
+            break;
         }
-        if self.pending.as_ref().is_some_and(Generation::all_ready) {
-            if let Some(old) = std::mem::replace(&mut self.serving, self.pending.take()) {
-                old.cancel.cancel();
-            }
-        }
+        self.promote();
     }
 
     /// Pushes the ready set to the gateway and the phase to readiness subscribers and the
@@ -309,13 +478,15 @@ impl Supervisor {
         if self.entry.cancel.is_cancelled() {
             return;
         }
-        let ready: Vec<String> = self
+        let ready: Vec<Arc<Slot>> = self
             .serving
             .as_ref()
-            .map(Generation::ready_urls)
+            .map(Generation::ready_slots)
             .unwrap_or_default();
         self.entry.ready.send_if_modified(|current| {
-            if **current == *ready {
+            let same = current.len() == ready.len()
+                && current.iter().zip(&ready).all(|(a, b)| Arc::ptr_eq(a, b));
+            if same {
                 false
             } else {
                 *current = Arc::from(ready);
@@ -327,7 +498,23 @@ impl Supervisor {
             (None, Some(s)) => (s, false),
             (None, None) => return,
         };
-        let (phase, mut message, step) = focus.summary(!is_pending);
+        let fixed = matches!(focus.spec.policy, PolicySpec::Fixed(_));
+        let (phase, mut message, step) = if focus.failed.is_none() && self.want.replicas == 0 {
+            // Scaled to zero (ready: the next request starts a replica) or closed by the
+            // schedule (requests are refused with the next start).
+            match &self.want.closed {
+                Some(_) => (Phase::Scheduling, self.shown_reason.clone(), "schedule"),
+                None => (Phase::Ready, self.shown_reason.clone(), "ready"),
+            }
+        } else {
+            let (phase, message, step) = focus.summary(!is_pending);
+            let message = if fixed {
+                message
+            } else {
+                format!("{message}; {}", self.shown_reason)
+            };
+            (phase, message, step)
+        };
         if is_pending {
             message =
                 format!("rolling out the change: {message}; the previous revision keeps serving");
@@ -355,9 +542,31 @@ impl Supervisor {
     }
 }
 
+/// How many replicas to start and which to stop to bring `generation` to `n`. Replicas that
+/// are still starting go first, then the newest.
+fn resize(generation: &mut Generation, n: usize) -> (usize, Vec<Replica>) {
+    if generation.failed.is_some() {
+        return (0, Vec::new());
+    }
+    let len = generation.replicas.len();
+    if len <= n {
+        return (n - len, Vec::new());
+    }
+    let mut removed = Vec::new();
+    while generation.replicas.len() > n {
+        let i = generation
+            .replicas
+            .iter()
+            .rposition(|r| r.slot.is_none())
+            .unwrap_or(generation.replicas.len() - 1);
+        removed.push(generation.replicas.remove(i));
+    }
+    (0, removed)
+}
+
 struct ReplicaCtx {
     generation: u64,
-    index: usize,
+    replica: u64,
     label: String,
     plan: Arc<LaunchPlan>,
     shared: Arc<Shared>,
@@ -381,7 +590,7 @@ impl ReplicaCtx {
         // The supervisor outlives its replica tasks; a closed channel means it is stopping.
         let _ = self.events.send(ReplicaEvent {
             generation: self.generation,
-            index: self.index,
+            replica: self.replica,
             status,
         });
     }
@@ -479,7 +688,7 @@ async fn attempt_process(ctx: &ReplicaCtx, argv: &[String]) -> Attempt {
         port,
         &ctx.log_path,
         &ctx.pid_file,
-        &ctx.shared.settings.data_dir,
+        &ctx.shared.settings,
     );
     let mut engine: EngineProcess = match spawned {
         Ok(p) => p,
@@ -510,7 +719,16 @@ async fn attempt_process(ctx: &ReplicaCtx, argv: &[String]) -> Attempt {
             _ = tokio::time::sleep(STARTUP_POLL) => {}
         }
         if ctx.healthy(&health).await {
-            break;
+            // Another local process may have bound the port first and answered; traffic
+            // goes only to a listener in this replica's own process tree.
+            if engine.owns_listener(port) {
+                break;
+            }
+            engine.terminate(STOP_GRACE).await;
+            return failed(format!(
+                "port {port} answered {health}, but the listener is not this replica's \
+                 engine (another local process holds the port); restarting on another port"
+            ));
         }
         if started.elapsed() > STARTUP_TIMEOUT {
             engine.terminate(STOP_GRACE).await;

@@ -95,6 +95,14 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX jobs_queue ON jobs(status, created_at);
     "#,
+    // 2: jobs remember the key that submitted them (per-key quotas), and the queue is
+    // indexed for fair claims and for retention.
+    r#"
+    ALTER TABLE jobs ADD COLUMN token_id TEXT;
+    CREATE INDEX jobs_by_token ON jobs(token_id, status);
+    CREATE INDEX jobs_fair ON jobs(status, project_id, workload_id);
+    CREATE INDEX jobs_finished ON jobs(status, updated_at);
+    "#,
 ];
 
 /// Brings the schema up to date, all pending migrations in one transaction.

@@ -5,24 +5,49 @@
 //! see these records. Methods are synchronous and short: callers may use them from async code
 //! because no call holds a lock across an `.await`.
 
+mod health;
 mod migrations;
 mod sqlite;
 
+pub use health::{StorageProblem, Watched};
 pub use sqlite::SqliteStore;
 
 use inferencekey_core::token::TokenKind;
 use serde_json::Value;
 
-/// A storage failure. `Conflict` is the only one callers branch on (a UNIQUE constraint);
-/// everything else is an internal error.
+/// A storage failure. Callers branch on `Conflict` (a UNIQUE constraint) and `Unavailable`
+/// (the disk is full or failing: a 503 the client may retry); everything else is an internal
+/// error.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("already exists: {0}")]
     Conflict(String),
+    #[error("the disk holding the database is full or failing: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    ErrorCode::DiskFull
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::ReadOnly
+                        | ErrorCode::CannotOpen
+                ) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Db(e),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -144,18 +169,41 @@ impl JobStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Bounds on the job queue, checked atomically with each insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Unfinished (queued or running) jobs one key may have.
+    pub per_key: usize,
+    /// Queued jobs the whole Manager holds.
+    pub total: usize,
+}
+
+/// What [`Store::insert_job`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Queued,
+    /// The submitting key has `per_key` unfinished jobs already.
+    KeyQuota,
+    /// The queue holds `total` jobs already.
+    QueueFull,
+}
+
+#[derive(Debug, Clone)]
 pub struct JobRecord {
     pub id: String,
     pub project_id: String,
     pub workload_id: String,
+    /// The key that submitted it (absent for jobs stored before quotas existed).
+    pub token_id: Option<String>,
     /// The canonical kind (aliases resolved).
     pub kind: String,
     pub body: Vec<u8>,
     pub content_type: String,
     pub context: Option<Value>,
     pub status: JobStatus,
-    pub result: Option<Value>,
+    /// Kept as the JSON text it was stored as: results can be large, and a parsed tree
+    /// costs many times the text's size.
+    pub result: Option<Box<serde_json::value::RawValue>>,
     pub error: Option<Value>,
     pub created_at: String,
     pub updated_at: String,
@@ -187,8 +235,10 @@ pub trait Store: Send + Sync + 'static {
     fn workload(&self, id: &str) -> StoreResult<Option<WorkloadRecord>>;
     fn workload_by_slug(&self, project_id: &str, slug: &str)
         -> StoreResult<Option<WorkloadRecord>>;
-    /// Workloads of one project (or all), oldest first.
+    /// Workloads of one project (or all), oldest first; rows that do not parse are left out.
     fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>>;
+    /// Workload rows that do not parse: `(id, why)`. They are never run or listed.
+    fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>>;
     /// Replaces the desired-state fields; returns false when the workload is gone.
     fn update_workload(&self, workload: &WorkloadRecord) -> StoreResult<bool>;
     fn delete_workload(&self, id: &str) -> StoreResult<bool>;
@@ -215,20 +265,25 @@ pub trait Store: Send + Sync + 'static {
     /// Drops claims left by a crash: after a restart nothing can still be running.
     fn idempotency_reset_running(&self) -> StoreResult<()>;
 
-    fn insert_job(&self, job: &JobRecord) -> StoreResult<()>;
+    /// Queues a job unless its key or the whole queue is at its limit.
+    fn insert_job(&self, job: &JobRecord, limits: QueueLimits) -> StoreResult<Admission>;
     fn job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
     /// The newest jobs of one project (or all), newest first, without their bodies and
     /// results (which may be large): for listings.
     fn list_jobs(&self, project_id: Option<&str>, limit: usize) -> StoreResult<Vec<JobRecord>>;
-    /// Atomically moves the oldest queued job to `running` and returns it.
+    /// Atomically moves the next queued job to `running` and returns it. Fair: the next job
+    /// is the oldest of the project with the fewest running jobs (then of its workload with
+    /// the fewest), so one tenant's backlog never blocks another's.
     fn claim_next_job(&self) -> StoreResult<Option<JobRecord>>;
     fn finish_job(
         &self,
         id: &str,
         status: JobStatus,
-        result: Option<&Value>,
+        result: Option<&serde_json::value::RawValue>,
         error: Option<&Value>,
     ) -> StoreResult<()>;
+    /// Deletes finished jobs last updated before `cutoff` (RFC 3339); returns how many.
+    fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize>;
     /// Puts jobs a crash left `running` back in the queue; returns how many.
     fn requeue_running_jobs(&self) -> StoreResult<usize>;
 }

@@ -9,8 +9,8 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::{
-    migrations, Gpu, IdempotencyBegin, JobRecord, JobStatus, Project, Store, StoreError,
-    StoreResult, TokenRecord, Worker, WorkloadRecord,
+    migrations, Admission, Gpu, IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits,
+    Store, StoreError, StoreResult, TokenRecord, Worker, WorkloadRecord,
 };
 use crate::util::{new_id, now_rfc3339, now_unix};
 
@@ -32,6 +32,25 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// Every workload row, parsed, or its id and why it does not parse.
+    #[allow(clippy::type_complexity)]
+    fn scan_workloads(
+        &self,
+        project_id: Option<&str>,
+    ) -> StoreResult<Vec<Result<WorkloadRecord, (String, String)>>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {WORKLOAD_COLUMNS} FROM workloads w JOIN projects p ON p.id = w.project_id
+             WHERE ?1 IS NULL OR w.project_id = ?1
+             ORDER BY w.rowid"
+        ))?;
+        let rows = stmt.query_map([project_id], |r| {
+            let id: String = r.get(0)?;
+            Ok(workload_row(r).map_err(|e| (id, e.to_string())))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -153,7 +172,7 @@ fn workload_row(r: &Row<'_>) -> rusqlite::Result<WorkloadRecord> {
 }
 
 const JOB_COLUMNS: &str = "id, project_id, workload_id, kind, body, content_type, context, \
-     status, result, error, created_at, updated_at";
+     status, result, error, created_at, updated_at, token_id";
 
 fn job_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
     let opt_json = |i: usize, name: &str| -> rusqlite::Result<Option<Value>> {
@@ -173,10 +192,22 @@ fn job_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
             context: opt_json(6, "context")?,
             // Parsed by the caller, which can return a typed error.
             status: JobStatus::Queued,
-            result: opt_json(8, "result")?,
+            result: r
+                .get::<_, Option<String>>(8)?
+                .map(|t| {
+                    serde_json::value::RawValue::from_string(t).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            8,
+                            rusqlite::types::Type::Text,
+                            format!("column result: {e}").into(),
+                        )
+                    })
+                })
+                .transpose()?,
             error: opt_json(9, "error")?,
             created_at: r.get(10)?,
             updated_at: r.get(11)?,
+            token_id: r.get(12)?,
         },
         status,
     ))
@@ -399,14 +430,21 @@ impl Store for SqliteStore {
     }
 
     fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {WORKLOAD_COLUMNS} FROM workloads w JOIN projects p ON p.id = w.project_id
-             WHERE ?1 IS NULL OR w.project_id = ?1
-             ORDER BY w.rowid"
-        ))?;
-        let rows = stmt.query_map([project_id], workload_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        // Rows that do not parse are left out (see `quarantined_workloads`): one bad row must
+        // not stop the Manager, or a listing, for every tenant.
+        Ok(self
+            .scan_workloads(project_id)?
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect())
+    }
+
+    fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>> {
+        Ok(self
+            .scan_workloads(None)?
+            .into_iter()
+            .filter_map(Result::err)
+            .collect())
     }
 
     fn update_workload(&self, w: &WorkloadRecord) -> StoreResult<bool> {
@@ -537,11 +575,31 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn insert_job(&self, j: &JobRecord) -> StoreResult<()> {
-        self.conn().execute(
+    fn insert_job(&self, j: &JobRecord, limits: QueueLimits) -> StoreResult<Admission> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if let Some(token) = &j.token_id {
+            let mine: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE token_id = ?1 AND status IN ('queued', 'running')",
+                [token],
+                |r| r.get(0),
+            )?;
+            if mine as usize >= limits.per_key {
+                return Ok(Admission::KeyQuota);
+            }
+        }
+        let queued: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM jobs WHERE status = 'queued'",
+            [],
+            |r| r.get(0),
+        )?;
+        if queued as usize >= limits.total {
+            return Ok(Admission::QueueFull);
+        }
+        tx.execute(
             &format!(
                 "INSERT INTO jobs ({JOB_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             ),
             params![
                 j.id,
@@ -552,13 +610,15 @@ impl Store for SqliteStore {
                 j.content_type,
                 j.context.as_ref().map(json_text),
                 j.status.as_str(),
-                j.result.as_ref().map(json_text),
+                j.result.as_ref().map(|r| r.get()),
                 j.error.as_ref().map(json_text),
                 j.created_at,
-                j.updated_at
+                j.updated_at,
+                j.token_id
             ],
         )?;
-        Ok(())
+        tx.commit()?;
+        Ok(Admission::Queued)
     }
 
     fn job(&self, id: &str) -> StoreResult<Option<JobRecord>> {
@@ -597,14 +657,36 @@ impl Store for SqliteStore {
 
     fn claim_next_job(&self) -> StoreResult<Option<JobRecord>> {
         let row = {
-            let conn = self.conn();
-            let mut stmt = conn.prepare_cached(&format!(
-                "UPDATE jobs SET status = 'running', updated_at = ?1
-                 WHERE id = (SELECT id FROM jobs WHERE status = 'queued'
-                             ORDER BY rowid LIMIT 1)
-                 RETURNING {JOB_COLUMNS}"
-            ))?;
-            stmt.query_row([now_rfc3339()], job_row).optional()?
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // One candidate per (project, workload): its oldest queued job. The queue is
+            // bounded (QueueLimits), so this grouped scan of the index stays small.
+            let next: Option<i64> = tx
+                .prepare_cached(
+                    "WITH running AS (SELECT project_id, workload_id FROM jobs
+                                      WHERE status = 'running'),
+                          cand AS (SELECT project_id, workload_id, MIN(rowid) AS first FROM jobs
+                                   WHERE status = 'queued' GROUP BY project_id, workload_id)
+                     SELECT first FROM cand c
+                     ORDER BY (SELECT COUNT(*) FROM running r WHERE r.project_id = c.project_id),
+                              (SELECT COUNT(*) FROM running r WHERE r.workload_id = c.workload_id),
+                              first
+                     LIMIT 1",
+                )?
+                .query_row([], |r| r.get(0))
+                .optional()?;
+            let row = match next {
+                Some(rowid) => tx
+                    .prepare_cached(&format!(
+                        "UPDATE jobs SET status = 'running', updated_at = ?1 WHERE rowid = ?2
+                         RETURNING {JOB_COLUMNS}"
+                    ))?
+                    .query_row(params![now_rfc3339(), rowid], job_row)
+                    .optional()?,
+                None => None,
+            };
+            tx.commit()?;
+            row
         };
         finish_job_row(row)
     }
@@ -613,7 +695,7 @@ impl Store for SqliteStore {
         &self,
         id: &str,
         status: JobStatus,
-        result: Option<&Value>,
+        result: Option<&serde_json::value::RawValue>,
         error: Option<&Value>,
     ) -> StoreResult<()> {
         self.conn().execute(
@@ -621,12 +703,19 @@ impl Store for SqliteStore {
             params![
                 id,
                 status.as_str(),
-                result.map(json_text),
+                result.map(|r| r.get()),
                 error.map(json_text),
                 now_rfc3339()
             ],
         )?;
         Ok(())
+    }
+
+    fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize> {
+        Ok(self.conn().execute(
+            "DELETE FROM jobs WHERE status IN ('succeeded', 'failed') AND updated_at < ?1",
+            [cutoff],
+        )?)
     }
 
     fn requeue_running_jobs(&self) -> StoreResult<usize> {
@@ -733,16 +822,17 @@ mod tests {
         );
     }
 
-    #[test]
-    fn jobs_queue_and_requeue() {
-        let (_dir, s) = store();
-        let (p, _) = s.ensure_project("acme").unwrap();
-        let w = workload(&p, "bot");
-        s.insert_workload(&w).unwrap();
-        let job = JobRecord {
+    const LIMITS: QueueLimits = QueueLimits {
+        per_key: 100,
+        total: 1000,
+    };
+
+    fn job_for(p: &Project, w: &WorkloadRecord, token: &str) -> JobRecord {
+        JobRecord {
             id: new_id("job"),
             project_id: p.id.clone(),
             workload_id: w.id.clone(),
+            token_id: Some(token.into()),
             kind: "chat".into(),
             body: b"{}".to_vec(),
             content_type: "application/json".into(),
@@ -752,31 +842,36 @@ mod tests {
             error: None,
             created_at: now_rfc3339(),
             updated_at: now_rfc3339(),
-        };
-        s.insert_job(&job).unwrap();
+        }
+    }
+
+    #[test]
+    fn jobs_queue_and_requeue() {
+        let (_dir, s) = store();
+        let (p, _) = s.ensure_project("acme").unwrap();
+        let w = workload(&p, "bot");
+        s.insert_workload(&w).unwrap();
+        let job = job_for(&p, &w, "tok");
+        assert_eq!(s.insert_job(&job, LIMITS).unwrap(), Admission::Queued);
         let claimed = s.claim_next_job().unwrap().unwrap();
         assert_eq!(claimed.id, job.id);
         assert_eq!(claimed.status, JobStatus::Running);
         assert!(s.claim_next_job().unwrap().is_none());
         assert_eq!(s.requeue_running_jobs().unwrap(), 1);
         assert_eq!(s.claim_next_job().unwrap().unwrap().id, job.id);
-        s.finish_job(
-            &job.id,
-            JobStatus::Succeeded,
-            Some(&json!({"ok": true})),
-            None,
-        )
-        .unwrap();
+        let result = serde_json::value::RawValue::from_string(r#"{"ok":true}"#.into()).unwrap();
+        s.finish_job(&job.id, JobStatus::Succeeded, Some(&result), None)
+            .unwrap();
         let done = s.job(&job.id).unwrap().unwrap();
         assert_eq!(done.status, JobStatus::Succeeded);
-        assert_eq!(done.result, Some(json!({"ok": true})));
+        assert_eq!(done.result.unwrap().get(), r#"{"ok":true}"#);
         assert_eq!(done.context, Some(json!({"order": 7})));
 
         let second = JobRecord {
             id: new_id("job"),
             ..job.clone()
         };
-        s.insert_job(&second).unwrap();
+        s.insert_job(&second, LIMITS).unwrap();
         let listed = s.list_jobs(Some(&p.id), 10).unwrap();
         let ids: Vec<&str> = listed.iter().map(|j| j.id.as_str()).collect();
         assert_eq!(ids, [second.id.as_str(), job.id.as_str()], "newest first");
@@ -787,5 +882,92 @@ mod tests {
         );
         assert_eq!(s.list_jobs(None, 1).unwrap().len(), 1);
         assert!(s.list_jobs(Some("prj_other"), 10).unwrap().is_empty());
+        assert_eq!(done.token_id.as_deref(), Some("tok"));
+    }
+
+    #[test]
+    fn claims_are_fair_across_projects_and_workloads() {
+        let (_dir, s) = store();
+        let (a, _) = s.ensure_project("a").unwrap();
+        let (b, _) = s.ensure_project("b").unwrap();
+        let wa = workload(&a, "bot");
+        let wb = workload(&b, "bot");
+        s.insert_workload(&wa).unwrap();
+        s.insert_workload(&wb).unwrap();
+        let a_jobs: Vec<_> = (0..5).map(|_| job_for(&a, &wa, "ka")).collect();
+        for j in &a_jobs {
+            s.insert_job(j, LIMITS).unwrap();
+        }
+        let b_job = job_for(&b, &wb, "kb");
+        s.insert_job(&b_job, LIMITS).unwrap();
+        let order: Vec<String> = (0..3)
+            .map(|_| s.claim_next_job().unwrap().unwrap().id)
+            .collect();
+        // A's first, then B's (B runs nothing, A runs one), then A's second.
+        assert_eq!(
+            order,
+            [a_jobs[0].id.clone(), b_job.id, a_jobs[1].id.clone()]
+        );
+    }
+
+    #[test]
+    fn the_queue_is_bounded_per_key_and_in_total() {
+        let (_dir, s) = store();
+        let (p, _) = s.ensure_project("acme").unwrap();
+        let w = workload(&p, "bot");
+        s.insert_workload(&w).unwrap();
+        let limits = QueueLimits {
+            per_key: 2,
+            total: 3,
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                s.insert_job(&job_for(&p, &w, "k1"), limits).unwrap(),
+                Admission::Queued
+            );
+        }
+        let third = job_for(&p, &w, "k1");
+        assert_eq!(s.insert_job(&third, limits).unwrap(), Admission::KeyQuota);
+        assert_eq!(
+            s.insert_job(&job_for(&p, &w, "k2"), limits).unwrap(),
+            Admission::Queued
+        );
+        assert_eq!(
+            s.insert_job(&job_for(&p, &w, "k3"), limits).unwrap(),
+            Admission::QueueFull
+        );
+        // A finished job frees its key's slot.
+        let claimed = s.claim_next_job().unwrap().unwrap();
+        s.finish_job(&claimed.id, JobStatus::Failed, None, Some(&json!({})))
+            .unwrap();
+        assert_eq!(s.insert_job(&third, limits).unwrap(), Admission::Queued);
+    }
+
+    #[test]
+    fn retention_deletes_only_finished_jobs_before_the_cutoff() {
+        let (_dir, s) = store();
+        let (p, _) = s.ensure_project("acme").unwrap();
+        let w = workload(&p, "bot");
+        s.insert_workload(&w).unwrap();
+        let old = job_for(&p, &w, "k");
+        let queued = job_for(&p, &w, "k");
+        s.insert_job(&old, LIMITS).unwrap();
+        s.insert_job(&queued, LIMITS).unwrap();
+        let claimed = s.claim_next_job().unwrap().unwrap();
+        assert_eq!(claimed.id, old.id);
+        s.finish_job(&old.id, JobStatus::Failed, None, Some(&json!({})))
+            .unwrap();
+        assert_eq!(
+            s.delete_finished_jobs_before("2000-01-01T00:00:00.000Z")
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            s.delete_finished_jobs_before("9999-01-01T00:00:00.000Z")
+                .unwrap(),
+            1
+        );
+        assert!(s.job(&old.id).unwrap().is_none());
+        assert!(s.job(&queued.id).unwrap().is_some());
     }
 }

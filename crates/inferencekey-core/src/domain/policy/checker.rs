@@ -110,8 +110,13 @@ impl Kind {
 }
 
 const FIXED_KEYS: &[&str] = &["replicas"];
-const SCHEDULED_KEYS: &[&str] = &["cron", "window"];
+const SCHEDULED_KEYS: &[&str] = &["cron", "window", "duration", "idle_timeout_s"];
 const AUTOSCALING_KEYS: &[&str] = &[
+    "target_concurrency",
+    "scale_up_delay_s",
+    "scale_down_delay_s",
+    "idle_timeout_s",
+    "metrics_window_s",
     "min_workers",
     "max_workers",
     "max_hourly_cost_usd",
@@ -148,16 +153,38 @@ fn describe(v: &Value) -> String {
     }
 }
 
-/// The value as a whole number: integers, and floats with no fraction (`2.0`). Booleans and
-/// numeric strings are not numbers.
+/// The value as an integer. Counts are written as JSON integers: `2.0` and `1e2` are floats
+/// (serde reads them as such), and accepting them once meant `replicas: 2.0` silently ran one
+/// replica. Booleans and numeric strings are not numbers.
 fn whole(v: &Value) -> Option<i64> {
-    let n = v.as_number()?;
-    if let Some(i) = n.as_i64() {
-        return Some(i);
+    v.as_number()?.as_i64()
+}
+
+/// The most replicas (or workers) one workload may ask for. A Manager may cap the total over
+/// all its workloads lower (`--max-replicas`).
+pub const MAX_REPLICAS: i64 = 64;
+
+/// A cron schedule's `duration`: whole units of `h`, `m` and `s` (`"2h"`, `"1h30m"`), more
+/// than zero. Hand-written: three suffixes are less than a dependency, and the Manager reads
+/// `duration` with this same function.
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let (mut total, mut digits, mut any) = (0u64, String::new(), false);
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        total = total.checked_add(digits.parse::<u64>().ok()?.checked_mul(unit)?)?;
+        digits.clear();
+        any = true;
     }
-    let f = n.as_f64()?;
-    // Beyond 2^53 a float no longer holds exact integers.
-    (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then_some(f as i64)
+    (any && digits.is_empty() && total > 0).then(|| std::time::Duration::from_secs(total))
 }
 
 /// Where the config belongs instead, for keys of another policy or another nesting level.
@@ -221,27 +248,61 @@ impl Checker {
         }
     }
 
-    /// A whole number ≥ `min`; `None` (after reporting) when it is not.
+    /// An integer ≥ `min`; `None` (after reporting) when it is not.
     fn int_at_least(&mut self, path: &str, v: &Value, min: i64, why: &str) -> Option<i64> {
+        self.int_in(path, v, min, i64::MAX, why)
+    }
+
+    /// An integer in `min..=max`; `None` (after reporting) when it is not.
+    fn int_in(&mut self, path: &str, v: &Value, min: i64, max: i64, why: &str) -> Option<i64> {
+        let limit = if max == i64::MAX {
+            String::new()
+        } else {
+            format!(" and ≤ {max}")
+        };
         match whole(v) {
-            Some(n) if n >= min => Some(n),
-            Some(n) => {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            Some(n) if n < min => {
                 self.push(path, format!("must be at least {min}{why}; got {n}"));
                 None
             }
+            Some(n) => {
+                self.push(
+                    path,
+                    format!("must be at most {max} (the per-workload limit); got {n}"),
+                );
+                None
+            }
             None => {
-                let too_large = v
-                    .as_number()
-                    .and_then(|n| n.as_f64())
-                    .is_some_and(|f| f.fract() == 0.0);
-                let problem = if too_large {
-                    format!("is too large; use a whole number ≥ {min}{why}")
-                } else {
-                    format!("must be a whole number ≥ {min}{why}; got {}", describe(v))
+                let float = v.as_number().and_then(|n| n.as_f64());
+                let problem = match float {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!(
+                        "must be written as an integer such as {}, not {}; use an integer ≥ {min}{limit}{why}",
+                        f as i64,
+                        describe(v)
+                    ),
+                    Some(f) if f.fract() == 0.0 => {
+                        format!("is too large; use an integer ≥ {min}{limit}{why}")
+                    }
+                    _ => format!("must be a whole number ≥ {min}{limit}{why}; got {}", describe(v)),
                 };
                 self.push(path, problem);
                 None
             }
+        }
+    }
+
+    /// A number of seconds ≥ `min` (fractions allowed: delays and windows are durations).
+    fn seconds(&mut self, path: &str, v: &Value, min: f64) {
+        match v.as_number().and_then(|n| n.as_f64()) {
+            Some(f) if f >= min && f <= 31_536_000.0 => {}
+            _ => self.push(
+                path,
+                format!(
+                    "must be a number of seconds ≥ {min} and at most a year (31536000), such as 30; got {}",
+                    describe(v)
+                ),
+            ),
         }
     }
 
@@ -293,7 +354,7 @@ impl Checker {
         self.unknown_keys(path, obj, FIXED_KEYS);
         match obj.get("replicas") {
             Some(v) => {
-                self.int_at_least(&join(path, "replicas"), v, 1, "");
+                self.int_in(&join(path, "replicas"), v, 1, MAX_REPLICAS, "");
             }
             None => self.push(
                 &join(path, "replicas"),
@@ -319,6 +380,7 @@ impl Checker {
             ),
             _ => {}
         }
+        self.cron_lifetime(path, obj, window.is_some());
         for (key, v, check) in [
             (
                 "cron",
@@ -340,7 +402,65 @@ impl Checker {
         }
     }
 
+    /// How long a cron fire keeps the workload up: `duration` or `idle_timeout_s`, not both
+    /// (neither: one hour). A window says its own end, so it takes neither.
+    fn cron_lifetime(&mut self, path: &str, obj: &Map<String, Value>, window: bool) {
+        let (duration, idle) = (obj.get("duration"), obj.get("idle_timeout_s"));
+        for (key, v) in [("duration", duration), ("idle_timeout_s", idle)] {
+            if v.is_some() && window {
+                self.push(
+                    &join(path, key),
+                    format!("applies to cron schedules only: a window already says when it ends; remove {key}"),
+                );
+            }
+        }
+        if window {
+            return;
+        }
+        if duration.is_some() && idle.is_some() {
+            self.push(
+                &join(path, "idle_timeout_s"),
+                "a cron schedule stays up for a fixed duration or until idle, not both; keep duration or idle_timeout_s",
+            );
+        }
+        if let Some(v) = duration {
+            let ok = v.as_str().is_some_and(|d| parse_duration(d).is_some());
+            if !ok {
+                self.push(
+                    &join(path, "duration"),
+                    format!(
+                        "must be a duration string of whole hours, minutes and seconds such as \"2h\", \"90m\" or \"1h30m\"; got {}",
+                        describe(v)
+                    ),
+                );
+            }
+        }
+        if let Some(v) = idle {
+            self.int_in(&join(path, "idle_timeout_s"), v, 1, 31_536_000, " seconds");
+        }
+    }
+
     fn autoscaling(&mut self, path: &str, obj: &Map<String, Value>) {
+        for key in ["scale_up_delay_s", "scale_down_delay_s", "idle_timeout_s"] {
+            if let Some(v) = obj.get(key) {
+                self.seconds(&join(path, key), v, 0.0);
+            }
+        }
+        if let Some(v) = obj.get("metrics_window_s") {
+            self.seconds(&join(path, "metrics_window_s"), v, 1.0);
+        }
+        if let Some(v) = obj.get("target_concurrency") {
+            match v.as_number().and_then(|n| n.as_f64()) {
+                Some(f) if f > 0.0 && f <= 10_000.0 => {}
+                _ => self.push(
+                    &join(path, "target_concurrency"),
+                    format!(
+                        "must be a number of requests in flight per replica, greater than 0 and at most 10000, such as 2; got {}",
+                        describe(v)
+                    ),
+                ),
+            }
+        }
         let legacy = obj.contains_key("gpu_pool") && !obj.contains_key("workers");
         let mut allowed = AUTOSCALING_KEYS.to_vec();
         if legacy {
@@ -350,7 +470,7 @@ impl Checker {
         self.unknown_keys(path, obj, &allowed);
 
         let min = match obj.get("min_workers") {
-            Some(v) => self.int_at_least(&join(path, "min_workers"), v, 0, ""),
+            Some(v) => self.int_in(&join(path, "min_workers"), v, 0, MAX_REPLICAS, ""),
             None => Some(0),
         };
         match obj.get("max_workers") {
@@ -361,7 +481,7 @@ impl Checker {
                 } else {
                     ""
                 };
-                self.int_at_least(&join(path, "max_workers"), v, floor, why);
+                self.int_in(&join(path, "max_workers"), v, floor, MAX_REPLICAS, why);
             }
             None => self.push(
                 &join(path, "max_workers"),
@@ -710,11 +830,104 @@ mod tests {
     }
 
     #[test]
+    fn autoscaling_timing_keys() {
+        let a = Some(ExecutionPolicy::Autoscaling);
+        let ok = cloud(
+            json!({"min_workers": 0, "max_workers": 4, "target_concurrency": 2,
+            "scale_up_delay_s": 30, "scale_down_delay_s": 600.5, "idle_timeout_s": 0,
+            "metrics_window_s": 10}),
+        );
+        assert!(check(a.clone(), ok).is_empty());
+        for (key, bad) in [
+            ("target_concurrency", json!(0)),
+            ("target_concurrency", json!("2")),
+            ("scale_up_delay_s", json!(-1)),
+            ("scale_down_delay_s", json!(true)),
+            ("idle_timeout_s", json!(1e12)),
+            ("metrics_window_s", json!(0)),
+        ] {
+            let errs = check(a.clone(), cloud(json!({ key: bad })));
+            assert_eq!(errs.len(), 1, "{key}={bad}: {errs:?}");
+            assert_eq!(errs[0].field, format!("execution_policy_config.{key}"));
+        }
+    }
+
+    #[test]
+    fn cron_lifetime_keys() {
+        let s = Some(ExecutionPolicy::Scheduled);
+        for ok in [
+            json!({"cron": "0 2 * * *", "duration": "2h"}),
+            json!({"cron": "0 2 * * *", "duration": "1h30m"}),
+            json!({"cron": "0 2 * * *", "idle_timeout_s": 600}),
+            json!({"cron": "0 2 * * *"}),
+        ] {
+            assert!(check(s.clone(), ok.clone()).is_empty(), "{ok}");
+        }
+        for (bad, field) in [
+            (
+                json!({"cron": "0 2 * * *", "duration": "2 hours"}),
+                "duration",
+            ),
+            (json!({"cron": "0 2 * * *", "duration": 7200}), "duration"),
+            (
+                json!({"cron": "0 2 * * *", "idle_timeout_s": 0}),
+                "idle_timeout_s",
+            ),
+            (
+                json!({"cron": "0 2 * * *", "idle_timeout_s": 60.0}),
+                "idle_timeout_s",
+            ),
+            (
+                json!({"cron": "0 2 * * *", "duration": "2h", "idle_timeout_s": 60}),
+                "idle_timeout_s",
+            ),
+            (
+                json!({"window": "Mon-Fri 08:00-20:00 UTC", "duration": "2h"}),
+                "duration",
+            ),
+        ] {
+            let errs = check(s.clone(), bad.clone());
+            assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+            assert_eq!(errs[0].field, format!("execution_policy_config.{field}"));
+        }
+        assert_eq!(
+            parse_duration("90m"),
+            Some(std::time::Duration::from_secs(5400))
+        );
+        for bad in ["", "2", "h", "2d", "0s", "1.5h", "-1h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    /// Finding 13 of issue #19: counts are integers within the documented limits.
+    #[test]
+    fn counts_are_integers_within_limits() {
+        let a = Some(ExecutionPolicy::Autoscaling);
+        for (config, field) in [
+            (json!({"min_workers": 1.0, "max_workers": 2}), "min_workers"),
+            (json!({"min_workers": 0, "max_workers": 1e2}), "max_workers"),
+            (json!({"min_workers": 0, "max_workers": 65}), "max_workers"),
+            (json!({"min_workers": 65, "max_workers": 65}), "min_workers"),
+        ] {
+            let errs = check(a.clone(), cloud(config.clone()));
+            assert!(
+                errs.iter()
+                    .any(|e| e.field == format!("execution_policy_config.{field}")),
+                "{config}: {errs:?}"
+            );
+        }
+    }
+
+    #[test]
     fn whole_numbers() {
         let fixed = Some(ExecutionPolicy::Fixed);
-        assert!(check(fixed.clone(), json!({"replicas": 2.0})).is_empty());
         assert!(check(fixed.clone(), json!({"replicas": 2})).is_empty());
+        assert!(check(fixed.clone(), json!({"replicas": 64})).is_empty());
         for bad in [
+            json!(2.0),
+            json!(1e2),
+            json!(65),
+            json!(1_000_000),
             json!(1.5),
             json!(true),
             json!("2"),
@@ -726,8 +939,20 @@ mod tests {
             assert_eq!(errs.len(), 1, "{bad}");
             assert_eq!(errs[0].field, "execution_policy_config.replicas");
         }
-        let errs = check(fixed, json!({"replicas": 1e300}));
+        let errs = check(fixed.clone(), json!({"replicas": 1e300}));
         assert!(errs[0].message.contains("too large"), "{}", errs[0].message);
+        let errs = check(fixed.clone(), json!({"replicas": 2.0}));
+        assert!(
+            errs[0].message.contains("written as an integer such as 2"),
+            "{}",
+            errs[0].message
+        );
+        let errs = check(fixed, json!({"replicas": 1_000_000}));
+        assert!(
+            errs[0].message.contains("at most 64"),
+            "{}",
+            errs[0].message
+        );
     }
 
     #[test]

@@ -50,6 +50,18 @@ pub fn validate_cron(expr: &str) -> Result<(), String> {
         .map_err(|e| format!("is not a valid cron expression ({e}); {CRON_FORMAT}"))
 }
 
+/// Validates `expr` and returns croner's schedule for it: the Manager fires crons from this,
+/// so what runs is exactly what validated.
+pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
+    validate_cron(expr)?;
+    CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build()
+        .parse(expr)
+        .map_err(|e| format!("is not a valid cron expression ({e}); {CRON_FORMAT}"))
+}
+
 /// Holds one cron field to the portable syntax and puts names only where they belong.
 fn check_cron_field(name: &str, index: usize, part: &str) -> Result<(), String> {
     if let Some(c) = part

@@ -6,6 +6,6 @@ mod checker;
 mod cron;
 mod window;
 
-pub use checker::{default_policy_config, validate_policy_config};
-pub use cron::validate_cron;
-pub use window::validate_window;
+pub use checker::{default_policy_config, parse_duration, validate_policy_config, MAX_REPLICAS};
+pub use cron::{parse_cron, validate_cron};
+pub use window::{parse_window, validate_window, RunWindow};

@@ -14,6 +14,23 @@ const WEEKDAYS: [&str; 7] = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
 /// start runs overnight (`22:00-06:00`); equal times are rejected because they are ambiguous
 /// between "never" and "always". Hand-written: no maintained crate parses this format.
 pub fn validate_window(window: &str) -> Result<(), String> {
+    parse_window(window).map(|_| ())
+}
+
+/// A parsed run window: what the Manager runs the schedule from, so the grammar it enforces is
+/// exactly the one validated here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunWindow {
+    /// Monday first.
+    pub days: [bool; 7],
+    /// Minutes since local midnight; `end < start` runs overnight.
+    pub start: u32,
+    pub end: u32,
+    pub zone: chrono_tz::Tz,
+}
+
+/// Parses (and so validates) a run window; the error says what is wrong and how to write it.
+pub fn parse_window(window: &str) -> Result<RunWindow, String> {
     let parts: Vec<&str> = window.split_whitespace().collect();
     let [days, times, zone] = parts.as_slice() else {
         return Err(format!(
@@ -21,7 +38,7 @@ pub fn validate_window(window: &str) -> Result<(), String> {
             parts.len()
         ));
     };
-    check_days(days)?;
+    let day_set = check_days(days)?;
     let (start, end) = times.split_once('-').ok_or_else(|| {
         format!(
             "time range {:?} needs a start and an end such as 08:00-20:00; {WINDOW_FORMAT}",
@@ -35,23 +52,29 @@ pub fn validate_window(window: &str) -> Result<(), String> {
             "time range {times:?} starts and ends at the same time; for an always-on workload use execution_policy \"fixed\""
         ));
     }
-    chrono_tz::Tz::from_str(zone).map_err(|_| {
+    let zone = chrono_tz::Tz::from_str(zone).map_err(|_| {
         format!(
             "unknown time zone {:?}; use an IANA zone name such as \"Europe/Madrid\", \"America/New_York\" or \"UTC\" (names are case-sensitive)",
             scrub(zone)
         )
     })?;
-    Ok(())
+    Ok(RunWindow {
+        days: day_set,
+        start,
+        end,
+        zone,
+    })
 }
 
-fn check_days(days: &str) -> Result<(), String> {
+/// The days a window names, Monday first. Ranges may wrap (`Fri-Mon`).
+fn check_days(days: &str) -> Result<[bool; 7], String> {
     if days.eq_ignore_ascii_case("daily") || days == "*" {
-        return Ok(());
+        return Ok([true; 7]);
     }
     let day = |s: &str| {
         let upper = s.to_ascii_uppercase();
-        if WEEKDAYS.contains(&upper.as_str()) {
-            Ok(())
+        if let Some(i) = WEEKDAYS.iter().position(|d| *d == upper) {
+            Ok(i)
         } else {
             Err(format!(
                 "unknown day {:?} in {:?}; days are Mon, Tue, Wed, Thu, Fri, Sat, Sun, ranges (Mon-Fri), comma lists (Mon,Wed,Fri), or Daily; {WINDOW_FORMAT}",
@@ -60,16 +83,23 @@ fn check_days(days: &str) -> Result<(), String> {
             ))
         }
     };
+    let mut set = [false; 7];
     for item in days.split(',') {
         match item.split_once('-') {
             Some((a, b)) => {
-                day(a)?;
-                day(b)?;
+                let (mut i, j) = (day(a)?, day(b)?);
+                loop {
+                    set[i] = true;
+                    if i == j {
+                        break;
+                    }
+                    i = (i + 1) % 7;
+                }
             }
-            None => day(item)?,
+            None => set[day(item)?] = true,
         }
     }
-    Ok(())
+    Ok(set)
 }
 
 /// Minutes since midnight of a strict `HH:MM` (two digits each, 00:00..23:59).

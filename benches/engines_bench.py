@@ -1,0 +1,288 @@
+"""Real-engine rows (issue #14): llama.cpp (the xllamacpp wheel's server, through
+``inferencekey-llama-server``) serving a tiny random-weight llama GGUF, behind the Manager.
+
+* tokens/s through the gateway vs direct to the same engine process, at 1 and 32 concurrent
+  streams, interleaved in rounds (bar: gateway ≥ 0.98x direct);
+* cold start: from the first request at zero replicas to its first byte, minus the engine's
+  own start time (the same command started directly, to its first healthy ``/health``; bar
+  ≤ 50 ms);
+* scale-up reaction: from the start of a load of 4 concurrent streams on a 1-replica
+  autoscaling workload (target 1, no delays) until the Manager wants 2, and until 2 serve.
+
+Run as ``engines_bench.py engines CFG OUT`` by run.py.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from manager_bench import Manager
+
+from inferencekey import ManagementClient, WorkloadSpec
+from inferencekey.models import tiny_llama_gguf
+
+POOL = {"source": "cloud", "cloud_pool": {"gpu_pool": ["local"]}}
+
+
+def stream_tokens(base: str, path: str, key: str | None, max_tokens: int) -> tuple[int, float]:
+    """One streamed chat completion: (content chunks, seconds to the first byte)."""
+    u = urlsplit(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    body = json.dumps(
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "go"}],
+            "max_tokens": max_tokens,
+            "stream": True,
+            "temperature": 0,
+            "ignore_eos": True,
+        }
+    )
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    t0 = time.perf_counter()
+    conn.request("POST", f"{u.path.rstrip('/')}{path}", body, headers)
+    r = conn.getresponse()
+    first = None
+    chunks = 0
+    while True:
+        line = r.readline()
+        if first is None:
+            first = time.perf_counter() - t0
+        if not line:
+            break
+        if line.startswith(b"data: ") and b"[DONE]" not in line:
+            choices = json.loads(line[6:])["choices"]
+            if choices and choices[0]["delta"].get("content"):
+                chunks += 1
+    if r.status != 200:
+        raise SystemExit(f"HTTP {r.status} from {base}{path}")
+    conn.close()
+    return chunks, first or 0.0
+
+
+def tokens_per_second(base: str, path: str, key: str | None, streams: int, tokens: int) -> float:
+    counts: list[int] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        n, _ = stream_tokens(base, path, key, tokens)
+        with lock:
+            counts.append(n)
+
+    threads = [threading.Thread(target=one) for _ in range(streams)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - t0)
+
+
+def engine_start_seconds(command: list[str], port: int) -> float:
+    """The engine's own start: spawn to the first 200 from /health."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                c.request("GET", "/health")
+                if c.getresponse().status == 200:
+                    return time.perf_counter() - t0
+            except OSError:
+                pass
+            if proc.poll() is not None:
+                raise SystemExit("the engine exited during start-up")
+            time.sleep(0.005)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def until(check: Any, limit: float = 120.0, step: float = 0.01) -> float:
+    t0 = time.perf_counter()
+    while not check():
+        if time.perf_counter() - t0 > limit:
+            raise SystemExit("timed out")
+        time.sleep(step)
+    return time.perf_counter() - t0
+
+
+def engines(cfg: dict[str, Any]) -> dict[str, Any]:
+    quick = cfg.get("rounds", 10) <= 2
+    rounds = 1 if quick else 5
+    tokens = 16 if quick else 256
+    with tempfile.TemporaryDirectory(prefix="ik-bench-engines-") as tmp:
+        model = tiny_llama_gguf(Path(tmp, "tiny.gguf"))
+        flags = f"-m {model} -c 16384 -np 32 -t 1 -tb 1"
+        m = Manager(Path(tmp, "manager"), dev=True)
+        try:
+            env = m.init("eng")
+            key = m.key("eng")
+            mc = ManagementClient("eng", base_url=m.url, sdk_token=env["INFERENCEKEY_SDK_TOKEN"])
+
+            def llama(slug: str, **policy: Any) -> WorkloadSpec:
+                return WorkloadSpec(
+                    name=slug,
+                    slug=slug,
+                    model=slug,
+                    backend="llamacpp",
+                    command=f"llama-server {flags}",
+                    **policy,
+                )
+
+            mc.ensure(llama("chat"))
+            mc.wait_until_ready("chat", 120, progress=False)
+            (engine_pid, port), *_ = m.engines()
+            direct = f"http://127.0.0.1:{port}"
+            gateway = f"{m.url}/endpoint/eng/chat"
+            rows: dict[str, Any] = {}
+            for streams in (1, 32):
+                g: list[float] = []
+                d: list[float] = []
+                for i in range(rounds):
+                    order = [("g", gateway, key), ("d", direct, None)]
+                    for tag, base, k in order if i % 2 == 0 else order[::-1]:
+                        tps = tokens_per_second(base, "/v1/chat/completions", k, streams, tokens)
+                        (g if tag == "g" else d).append(tps)
+                rows[f"tokens_s_{streams}"] = {
+                    "gateway": statistics.median(g),
+                    "direct": statistics.median(d),
+                    "ratio": statistics.median(g) / statistics.median(d),
+                }
+
+            # Cold start: the engine's own start, then the Manager's from zero.
+            launcher = [sys.executable, "-m", "inferencekey.llamacpp", *flags.split()]
+            own = [
+                engine_start_seconds([*launcher, "--host", "127.0.0.1", "--port", str(p)], p)
+                for p in (free_port() for _ in range(rounds))
+            ]
+            mc.ensure(
+                llama(
+                    "cold",
+                    execution_policy="autoscaling",
+                    execution_policy_config={
+                        "min_workers": 0,
+                        "max_workers": 1,
+                        "max_hourly_cost_usd": 1.0,
+                        "workers": POOL,
+                        "idle_timeout_s": 0.5,
+                    },
+                )
+            )
+            mc.wait_until_ready("cold", 120, progress=False)
+            firsts = []
+            for _ in range(rounds):
+                until(lambda: mc.get("cold")["replicas"]["ready"] == 0)
+                _, first = stream_tokens(
+                    f"{m.url}/endpoint/eng/cold", "/v1/chat/completions", key, 4
+                )
+                firsts.append(first)
+            cold = {
+                "first_byte_from_zero": statistics.median(firsts),
+                "engine_start": statistics.median(own),
+            }
+            cold["overhead"] = cold["first_byte_from_zero"] - cold["engine_start"]
+
+            # Scale-up reaction under load.
+            mc.ensure(
+                llama(
+                    "scale",
+                    execution_policy="autoscaling",
+                    execution_policy_config={
+                        "min_workers": 1,
+                        "max_workers": 2,
+                        "max_hourly_cost_usd": 1.0,
+                        "workers": POOL,
+                        "target_concurrency": 1,
+                        "metrics_window_s": 1,
+                        "scale_up_delay_s": 0,
+                    },
+                )
+            )
+            mc.wait_until_ready("scale", 120, progress=False)
+            stop = threading.Event()
+
+            def load() -> None:
+                while not stop.is_set():
+                    stream_tokens(f"{m.url}/endpoint/eng/scale", "/v1/chat/completions", key, 2000)
+
+            workers = [threading.Thread(target=load) for _ in range(4)]
+            t0 = time.perf_counter()
+            for w in workers:
+                w.start()
+            try:
+                until(lambda: mc.get("scale")["replicas"]["wanted"] >= 2)
+                decided = time.perf_counter() - t0
+                until(lambda: mc.get("scale")["replicas"]["ready"] >= 2)
+                served = time.perf_counter() - t0
+            finally:
+                stop.set()
+                for w in workers:
+                    w.join()
+            rows["cold"] = cold
+            rows["scale_up"] = {"decided": decided, "serving": served}
+            rows["engine_pid"] = engine_pid
+            return rows
+        finally:
+            m.stop()
+
+
+def table(r: dict[str, Any]) -> list[str]:
+    out = [
+        "| real engine (llama.cpp, tiny GGUF) | gateway | direct | ratio | bar |",
+        "|---|---|---|---|---|",
+    ]
+    for n in (1, 32):
+        row = r[f"tokens_s_{n}"]
+        ok = "met" if row["ratio"] >= 0.98 else "not met"
+        out.append(
+            f"| tokens/s, {n} stream{'s' if n > 1 else ''} | {row['gateway']:.0f} | "
+            f"{row['direct']:.0f} | {row['ratio']:.3f}x | ≥ 0.98x {ok} |"
+        )
+    c = r["cold"]
+    ok = "met" if c["overhead"] <= 0.050 else "not met"
+    out.append(
+        f"| cold start from zero: first byte {c['first_byte_from_zero'] * 1000:.0f} ms - engine "
+        f"start {c['engine_start'] * 1000:.0f} ms | {c['overhead'] * 1000:.0f} ms | | | "
+        f"≤ 50 ms {ok} |"
+    )
+    s = r["scale_up"]
+    out.append(
+        f"| scale-up reaction (1→2 under 4 streams, no delays) | wanted after "
+        f"{s['decided'] * 1000:.0f} ms | serving after {s['serving'] * 1000:.0f} ms | | |"
+    )
+    return out
+
+
+def main() -> None:
+    name, cfg_path, out_path = sys.argv[1:4]
+    assert name == "engines", name
+    cfg = json.loads(Path(cfg_path).read_text())
+    result = engines(cfg)
+    result["table"] = table(result)
+    Path(out_path).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

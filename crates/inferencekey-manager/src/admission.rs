@@ -1,0 +1,90 @@
+//! Between the gateway's checks and the engine: a replica for the request, chosen by load,
+//! with the request counted for the autoscaler until its response ends.
+//!
+//! A workload scaled to zero holds the request (in a bounded queue) while a replica starts;
+//! past the cold-start timeout it is `503 workload_not_ready` with `Retry-After`. A workload
+//! its schedule keeps down is refused at once, naming the next start, with `Retry-After` set
+//! to the seconds until then.
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::Response;
+use http_body_util::BodyExt;
+
+use crate::api::errors::ApiError;
+use crate::runtime::{InFlight, Lease, NotReady, WorkloadEntry};
+use crate::state::App;
+
+/// What a client is told to wait before retrying a workload that is still starting.
+const NOT_READY_RETRY_SECS: u64 = 5;
+
+/// The request's claims: the workload's count and the chosen replica's.
+pub struct Admitted {
+    pub lease: Lease,
+    _in_flight: InFlight,
+}
+
+pub async fn admit(app: &App, entry: &WorkloadEntry) -> Result<Admitted, ApiError> {
+    let in_flight = entry.begin();
+    let timeout = app.config.cold_start_timeout;
+    match entry.wait_ready(timeout).await {
+        Ok(lease) => Ok(Admitted {
+            lease,
+            _in_flight: in_flight,
+        }),
+        Err(NotReady::Timeout { phase, message }) => Err(not_ready(format!(
+            "workload {:?} has no ready replica after waiting {}s (phase {phase}: {message}); \
+             retry later",
+            entry.slug,
+            timeout.as_secs()
+        ))
+        .with_retry_after(NOT_READY_RETRY_SECS)),
+        Err(NotReady::QueueFull(n)) => Err(not_ready(format!(
+            "workload {:?} is starting and already holds {n} waiting requests; retry shortly",
+            entry.slug
+        ))
+        .with_retry_after(NOT_READY_RETRY_SECS)),
+        Err(NotReady::Closed(closed)) => {
+            let wait = closed
+                .next_start
+                .map(|t| (t - app.runtime.now()).num_seconds().max(1) as u64);
+            let err = not_ready(format!(
+                "workload {:?} is not running: {}; retry then",
+                entry.slug, closed.message
+            ));
+            Err(match wait {
+                Some(secs) => err.with_retry_after(secs),
+                None => err,
+            })
+        }
+        Err(NotReady::Failed(message)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "backend_unavailable",
+            format!("workload {:?} failed to start: {message}", entry.slug),
+        )
+        .with_retry_after(1)),
+        Err(NotReady::Gone) => Err(ApiError::not_found(format!(
+            "workload {:?} was deleted",
+            entry.slug
+        ))),
+    }
+}
+
+fn not_ready(message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "workload_not_ready",
+        message,
+    )
+}
+
+/// The response with the request's claims attached: they are released when the body ends
+/// (or the client goes away), so a streaming response counts as in flight until its end.
+pub fn hold(resp: Response, admitted: Admitted) -> Response {
+    resp.map(|body| {
+        Body::new(body.map_frame(move |frame| {
+            let _ = &admitted;
+            frame
+        }))
+    })
+}

@@ -1,0 +1,329 @@
+//! A replica's whole process tree, killable as one, even when the Manager dies with `kill -9`.
+//!
+//! A process group is not enough: engines fork workers (vLLM's EngineCore) and some call
+//! `setsid` (Ray), which leaves the group, and `PR_SET_PDEATHSIG` only reaches the leader.
+//! So every engine runs under a *keeper*: this same binary, run as
+//! `<self> __replica-keeper <grace_ms> -- <engine argv…>`. The keeper is a child subreaper
+//! (`PR_SET_CHILD_SUBREAPER`), so every process the engine starts stays in the keeper's subtree
+//! even after its parent exits, `setsid` or not. The keeper gets SIGTERM when the Manager
+//! dies (parent-death signal) or stops the replica; it then sends SIGTERM to the whole
+//! subtree, waits the grace period and SIGKILLs whatever is left. When the engine leader
+//! exits on its own, the keeper kills the rest of the tree and exits with the leader's status.
+//!
+//! What outlives even the keeper (both killed with `kill -9`) is found on the next start by
+//! the tag every engine process inherits in its environment (see [`sweep_tagged`]).
+//!
+//! Linux only: it reads `/proc`. Hand-written on libc because the few calls it needs are
+//! simpler than any process-supervision crate.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The hidden CLI verb that runs a keeper.
+pub const KEEPER_ARG: &str = "__replica-keeper";
+
+/// `(pid, parent pid)` of every live, non-zombie process.
+fn process_table() -> Vec<(i32, i32)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+        let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+            continue;
+        };
+        let mut fields = after.split_whitespace();
+        let state = fields.next().unwrap_or("");
+        let ppid = fields.next().and_then(|p| p.parse::<i32>().ok());
+        if state == "Z" || state == "X" {
+            continue;
+        }
+        if let Some(ppid) = ppid {
+            out.push((pid, ppid));
+        }
+    }
+    out
+}
+
+/// Every live descendant of `root` (not `root` itself).
+pub fn descendants(root: i32) -> Vec<i32> {
+    let table = process_table();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            table
+                .iter()
+                .filter(|(_, ppid)| *ppid == parent)
+                .map(|(pid, _)| *pid),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn kill(pid: i32, signal: libc::c_int) {
+    // SAFETY: kill(2) touches no memory of ours.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+}
+
+/// Processes whose environment holds `var=value` exactly.
+pub fn tagged(var: &str, value: &str) -> Vec<i32> {
+    let needle = format!("{var}={value}");
+    let me = std::process::id() as i32;
+    process_table()
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+        })
+        .collect()
+}
+
+/// SIGKILLs every process carrying the tag until none is left (a few rounds, since a dying
+/// tree may still fork); returns how many were killed.
+pub fn sweep_tagged(var: &str, value: &str) -> usize {
+    let mut killed = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let pids = tagged(var, value);
+        if pids.is_empty() {
+            break;
+        }
+        for pid in pids {
+            kill(pid, libc::SIGKILL);
+            killed.insert(pid);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    killed.len()
+}
+
+/// Whether some process in `pids` holds the listening socket of `127.0.0.1:port`. Used to
+/// make sure the process answering a replica's health check is the engine the Manager
+/// started, not another local process that bound the port first.
+pub fn listener_owned_by(port: u16, pids: &[i32]) -> bool {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return false;
+    }
+    pids.iter().any(|pid| {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return false;
+        };
+        fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| {
+                let t = target.to_string_lossy();
+                t.strip_prefix("socket:[")
+                    .and_then(|s| s.strip_suffix(']'))
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .is_some_and(|inode| inodes.contains(&inode))
+            })
+        })
+    })
+}
+
+/// Socket inodes listening on `port` (IPv4 or IPv6), from `/proc/net/tcp{,6}`.
+fn listening_inodes(port: u16) -> Vec<u64> {
+    const LISTEN: &str = "0A";
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() < 10 || cols[3] != LISTEN {
+                continue;
+            }
+            let local_port = cols[1]
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            if local_port == Some(port) {
+                if let Ok(inode) = cols[9].parse::<u64>() {
+                    out.push(inode);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in signals {
+            libc::sigaddset(&mut set, *s);
+        }
+        set
+    }
+}
+
+fn exit_code(status: libc::c_int) -> i32 {
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        1
+    }
+}
+
+/// The keeper's `main`: `args` is `<grace_ms> -- <argv…>`. Returns its exit code: the
+/// engine leader's (128 + signal when it was killed).
+pub fn keeper_main(args: &[String]) -> i32 {
+    let (grace, argv) = match args {
+        [grace, sep, argv @ ..] if sep == "--" && !argv.is_empty() => {
+            (grace.parse::<u64>().unwrap_or(5000), argv)
+        }
+        _ => {
+            eprintln!("usage: {KEEPER_ARG} <grace_ms> -- <command…>");
+            return 2;
+        }
+    };
+    let grace = Duration::from_millis(grace);
+    // SAFETY: prctl/getppid/pthread_sigmask with valid arguments; no memory is shared.
+    let parent = unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        libc::getppid()
+    };
+    let watched = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGCHLD];
+    let set = signal_set(&watched);
+    // SAFETY: blocks the signals for this (only) thread so sigtimedwait receives them.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only async-signal-safe calls (prctl) between fork and exec. The leader
+        // dies with the keeper if the keeper itself is killed with SIGKILL.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+    }
+    // std resets the signal mask in the child, so the engine gets default signal handling.
+    let leader = match cmd.spawn() {
+        Ok(child) => child.id() as i32,
+        Err(e) => {
+            eprintln!("could not start `{}`: {e}", argv[0]);
+            return 127;
+        }
+    };
+    let me = std::process::id() as i32;
+    let mut leader_status: Option<i32> = None;
+    let mut stop_by: Option<Instant> = None;
+    loop {
+        // Reap everything that exited: the leader and orphans re-parented to us.
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid with a valid out-pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
+            }
+            if pid == leader {
+                leader_status = Some(exit_code(status));
+            }
+        }
+        if leader_status.is_some() || stop_by.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let timeout = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 200_000_000,
+        };
+        // SAFETY: valid set and timeout pointers; a null info pointer is allowed.
+        let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &timeout) };
+        // SAFETY: getppid cannot fail.
+        let orphaned = unsafe { libc::getppid() } != parent;
+        let stop_asked = matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGHUP) || orphaned;
+        if stop_asked && stop_by.is_none() {
+            stop_by = Some(Instant::now() + grace);
+            for pid in descendants(me) {
+                kill(pid, libc::SIGTERM);
+            }
+        }
+    }
+    // Whatever is left of the tree goes now: forked workers, `setsid` children, orphans.
+    for _ in 0..100 {
+        let left = descendants(me);
+        if left.is_empty() {
+            break;
+        }
+        for pid in left {
+            kill(pid, libc::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        // SAFETY: as above.
+        while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+    }
+    leader_status.unwrap_or(128 + libc::SIGTERM)
+}
+
+/// True when `path` names a program this module can wrap (it exists and `/proc` is there).
+pub fn supported() -> bool {
+    Path::new("/proc/self/stat").exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descendants_of_a_real_tree() {
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let mut found = Vec::new();
+        for _ in 0..200 {
+            found = descendants(pid);
+            if found.len() == 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(found.len(), 2, "{found:?}");
+        for p in &found {
+            kill(*p, libc::SIGKILL);
+        }
+        let _ = child.wait();
+        assert!(descendants(pid).is_empty());
+    }
+
+    #[test]
+    fn a_listener_is_found_in_its_owner_only() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let me = std::process::id() as i32;
+        assert!(listener_owned_by(port, &[me]));
+        assert!(!listener_owned_by(port, &[1]));
+        drop(l);
+        assert!(!listener_owned_by(port, &[me]));
+    }
+}

@@ -1,0 +1,229 @@
+//! Watches the store for a full or failing disk, so the Manager can say so.
+//!
+//! Every call goes through to the inner store; a call that fails with
+//! [`StoreError::Unavailable`] records the problem, and the next write that succeeds clears
+//! it. `inferencekey status` and `/admin/status` show the recorded problem. Reads do not
+//! clear it: on a full disk reads keep working while writes fail.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use super::{
+    Admission, Gpu, IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, Store,
+    StoreError, StoreResult, TokenRecord, Worker, WorkloadRecord,
+};
+
+/// The last storage failure: what it said and when it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageProblem {
+    pub message: String,
+    pub since: String,
+}
+
+pub struct Watched {
+    inner: Arc<dyn Store>,
+    problem: Mutex<Option<StorageProblem>>,
+}
+
+impl Watched {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Watched {
+            inner,
+            problem: Mutex::new(None),
+        }
+    }
+
+    /// The current storage problem, if the last failing call has not been followed by a
+    /// successful write.
+    pub fn problem(&self) -> Option<StorageProblem> {
+        self.problem
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn note<T>(&self, r: &StoreResult<T>) {
+        if let Err(StoreError::Unavailable(message)) = r {
+            let mut p = self.problem.lock().unwrap_or_else(|e| e.into_inner());
+            if p.is_none() {
+                tracing::error!(error = %message, "storage is unavailable; writes fail with 503");
+                *p = Some(StorageProblem {
+                    message: message.clone(),
+                    since: crate::util::now_rfc3339(),
+                });
+            }
+        }
+    }
+
+    fn read<T>(&self, r: StoreResult<T>) -> StoreResult<T> {
+        self.note(&r);
+        r
+    }
+
+    fn write<T>(&self, r: StoreResult<T>) -> StoreResult<T> {
+        self.note(&r);
+        if r.is_ok() {
+            let mut p = self.problem.lock().unwrap_or_else(|e| e.into_inner());
+            if p.take().is_some() {
+                tracing::info!("storage is writable again");
+            }
+        }
+        r
+    }
+}
+
+impl Store for Watched {
+    fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)> {
+        self.write(self.inner.ensure_project(slug))
+    }
+
+    fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>> {
+        self.read(self.inner.project_by_slug(slug))
+    }
+
+    fn list_projects(&self) -> StoreResult<Vec<Project>> {
+        self.read(self.inner.list_projects())
+    }
+
+    fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
+        self.write(self.inner.insert_token(token))
+    }
+
+    fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        self.read(self.inner.token(id))
+    }
+
+    fn list_tokens(&self, project_slug: Option<&str>) -> StoreResult<Vec<TokenRecord>> {
+        self.read(self.inner.list_tokens(project_slug))
+    }
+
+    fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        self.write(self.inner.revoke_token(id))
+    }
+
+    fn insert_worker(&self, worker: &Worker) -> StoreResult<()> {
+        self.write(self.inner.insert_worker(worker))
+    }
+
+    fn worker(&self, id: &str) -> StoreResult<Option<Worker>> {
+        self.read(self.inner.worker(id))
+    }
+
+    fn list_workers(&self) -> StoreResult<Vec<Worker>> {
+        self.read(self.inner.list_workers())
+    }
+
+    fn insert_gpu(&self, gpu: &Gpu) -> StoreResult<()> {
+        self.write(self.inner.insert_gpu(gpu))
+    }
+
+    fn gpu(&self, id: &str) -> StoreResult<Option<Gpu>> {
+        self.read(self.inner.gpu(id))
+    }
+
+    fn list_gpus(&self) -> StoreResult<Vec<Gpu>> {
+        self.read(self.inner.list_gpus())
+    }
+
+    fn insert_workload(&self, workload: &WorkloadRecord) -> StoreResult<()> {
+        self.write(self.inner.insert_workload(workload))
+    }
+
+    fn workload(&self, id: &str) -> StoreResult<Option<WorkloadRecord>> {
+        self.read(self.inner.workload(id))
+    }
+
+    fn workload_by_slug(
+        &self,
+        project_id: &str,
+        slug: &str,
+    ) -> StoreResult<Option<WorkloadRecord>> {
+        self.read(self.inner.workload_by_slug(project_id, slug))
+    }
+
+    fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>> {
+        self.read(self.inner.list_workloads(project_id))
+    }
+
+    fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>> {
+        self.read(self.inner.quarantined_workloads())
+    }
+
+    fn update_workload(&self, workload: &WorkloadRecord) -> StoreResult<bool> {
+        self.write(self.inner.update_workload(workload))
+    }
+
+    fn delete_workload(&self, id: &str) -> StoreResult<bool> {
+        self.write(self.inner.delete_workload(id))
+    }
+
+    fn set_workload_status(&self, id: &str, status: &str, message: &str) -> StoreResult<()> {
+        self.write(self.inner.set_workload_status(id, status, message))
+    }
+
+    fn idempotency_begin(
+        &self,
+        token_id: &str,
+        key: &str,
+        fingerprint: &[u8; 32],
+        ttl_secs: i64,
+    ) -> StoreResult<IdempotencyBegin> {
+        self.write(
+            self.inner
+                .idempotency_begin(token_id, key, fingerprint, ttl_secs),
+        )
+    }
+
+    fn idempotency_finish(
+        &self,
+        token_id: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<()> {
+        self.write(self.inner.idempotency_finish(token_id, key, status, body))
+    }
+
+    fn idempotency_abandon(&self, token_id: &str, key: &str) -> StoreResult<()> {
+        self.write(self.inner.idempotency_abandon(token_id, key))
+    }
+
+    fn idempotency_reset_running(&self) -> StoreResult<()> {
+        self.write(self.inner.idempotency_reset_running())
+    }
+
+    fn insert_job(&self, job: &JobRecord, limits: QueueLimits) -> StoreResult<Admission> {
+        self.write(self.inner.insert_job(job, limits))
+    }
+
+    fn job(&self, id: &str) -> StoreResult<Option<JobRecord>> {
+        self.read(self.inner.job(id))
+    }
+
+    fn list_jobs(&self, project_id: Option<&str>, limit: usize) -> StoreResult<Vec<JobRecord>> {
+        self.read(self.inner.list_jobs(project_id, limit))
+    }
+
+    fn claim_next_job(&self) -> StoreResult<Option<JobRecord>> {
+        self.write(self.inner.claim_next_job())
+    }
+
+    fn finish_job(
+        &self,
+        id: &str,
+        status: JobStatus,
+        result: Option<&serde_json::value::RawValue>,
+        error: Option<&Value>,
+    ) -> StoreResult<()> {
+        self.write(self.inner.finish_job(id, status, result, error))
+    }
+
+    fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize> {
+        self.write(self.inner.delete_finished_jobs_before(cutoff))
+    }
+
+    fn requeue_running_jobs(&self) -> StoreResult<usize> {
+        self.write(self.inner.requeue_running_jobs())
+    }
+}
