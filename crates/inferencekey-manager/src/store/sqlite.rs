@@ -637,7 +637,7 @@ impl Store for SqliteStore {
             // Same columns as JOB_COLUMNS, with the body and the result left out.
             let mut stmt = conn.prepare_cached(
                 "SELECT id, project_id, workload_id, kind, x'', content_type, context, status,
-                        NULL, error, created_at, updated_at
+                        NULL, error, created_at, updated_at, token_id
                  FROM jobs WHERE ?1 IS NULL OR project_id = ?1
                  ORDER BY rowid DESC LIMIT ?2",
             )?;
