@@ -158,8 +158,9 @@ fn check_arguments(argv: &[String], policy: CommandPolicy) -> Result<(), FieldEr
 
 /// Resolves the program the way `execvp` would, then through every symlink, and checks the
 /// *real* file against the backend's allowlist: a symlink named `vllm` pointing at a shell
-/// is a shell. Returns argv with the resolved path as the program, so what runs is what
-/// was checked.
+/// is a shell. Returns argv with the PATH-resolved program (an absolute path to the file that
+/// was checked): it is run through its own path rather than the symlink's target, because a
+/// virtualenv's `python` is a symlink that only finds its environment when run as itself.
 pub fn resolve_checked(
     backend: Option<&Backend>,
     argv: &[String],
@@ -172,15 +173,17 @@ pub fn resolve_checked(
             scrub(&argv[0])
         ));
     };
-    let real = std::fs::canonicalize(&found).unwrap_or(found);
+    let real = std::fs::canonicalize(&found).unwrap_or_else(|_| found.clone());
     let mut out = argv.to_vec();
-    out[0] = real.to_string_lossy().into_owned();
+    out[0] = found.to_string_lossy().into_owned();
     if policy.allow_any {
         return Ok(out);
     }
+    let mut checked = argv.to_vec();
+    checked[0] = real.to_string_lossy().into_owned();
     let ok = match backend {
-        Some(b) => runs_engine_of(b, &out),
-        None => Backend::KNOWN.iter().any(|b| runs_engine_of(b, &out)),
+        Some(b) => runs_engine_of(b, &checked),
+        None => Backend::KNOWN.iter().any(|b| runs_engine_of(b, &checked)),
     };
     if ok {
         Ok(out)
@@ -790,10 +793,8 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let argv = v(&[link.to_str().unwrap(), "serve", "m"]);
         let out = resolve_checked(Some(&Backend::Vllm), &argv, strict).unwrap();
-        assert_eq!(
-            out[0],
-            std::fs::canonicalize(&real).unwrap().to_str().unwrap()
-        );
+        // Run through its own path (venv pythons need that); the target is what was checked.
+        assert_eq!(out[0], link.to_str().unwrap());
     }
 
     #[test]
