@@ -31,7 +31,9 @@ export async function startManager() {
   const proc = spawn(
     managerBinary(),
     ["serve", "--dev", "--allow-any-command", "--port", "0", "--data-dir", dataDir],
-    { stdio: ["ignore", fd, fd] },
+    // The seed s004 calls a nightly-cron workload right after creating it; schedules are
+    // enforced, so this Manager's clock starts inside that schedule (as tests/integration does).
+    { stdio: ["ignore", fd, fd], env: { ...process.env, INFERENCEKEY_DEV_CLOCK: "2026-12-01T02:00:30Z" } },
   );
   const address = join(dataDir, "address");
   const deadline = Date.now() + 60_000;

@@ -59,9 +59,13 @@ final class TestManager {
         }
         dataDir = Files.createTempDirectory("ik-java-manager-");
         Path log = dataDir.resolve("manager.log");
-        process = new ProcessBuilder(binary.toString(), "serve", "--dev", "--allow-any-command", "--port", "0",
-                "--data-dir", dataDir.resolve("data").toString())
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(binary.toString(), "serve", "--dev", "--allow-any-command",
+                "--port", "0", "--data-dir", dataDir.resolve("data").toString())
+                .redirectErrorStream(true).redirectOutput(log.toFile());
+        // The seed's embedding workload runs on a nightly cron and is called right after it is
+        // created; schedules are enforced, so this Manager's clock starts inside that schedule.
+        builder.environment().put("INFERENCEKEY_DEV_CLOCK", "2026-12-01T02:00:30Z");
+        process = builder.start();
         Path address = dataDir.resolve("data").resolve("address");
         // The Manager writes its address file once it listens; bounded wait for a slow machine.
         for (int i = 0; i < 600 && !(Files.exists(address) && Files.size(address) > 0); i++) {
