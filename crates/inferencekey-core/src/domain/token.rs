@@ -71,12 +71,16 @@ pub fn parse_token(raw: &str) -> Option<ParsedToken<'_>> {
 /// Anything that is not a well-formed token redacts to `ik…`.
 pub fn redact(raw: &str) -> String {
     match parse_token(raw) {
-        Some(t) => {
-            let shown: String = t.id.chars().take(8).collect();
-            format!("{}{}…", t.kind.prefix(), shown)
-        }
+        Some(t) => redact_id(t.kind, t.id),
         None => "ik…".to_string(),
     }
+}
+
+/// The same printable form from a token's kind and public id, for places that hold only
+/// those (the Manager's stored key records).
+pub fn redact_id(kind: TokenKind, id: &str) -> String {
+    let shown: String = id.chars().take(8).collect();
+    format!("{}{}…", kind.prefix(), shown)
 }
 
 /// True when `text` contains something that looks like a token anywhere in it — used to
@@ -173,6 +177,18 @@ impl fmt::Display for Secret {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn redact_id_matches_redact() {
+        let raw = "ik_live_abcdefghij_s3cretS3cretS3cret";
+        let parsed = parse_token(raw).unwrap();
+        assert_eq!(redact_id(parsed.kind, parsed.id), redact(raw));
+        assert_eq!(
+            redact_id(TokenKind::Live, "abcdefghij"),
+            "ik_live_abcdefgh…"
+        );
+    }
+
     use super::*;
 
     #[test]

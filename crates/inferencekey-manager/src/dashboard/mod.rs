@@ -176,9 +176,8 @@ async fn issue_login_code(
 
 fn key_json(t: &TokenRecord) -> Value {
     let mut v = token_json(t);
-    // The printable form the CLI and logs use: prefix, the id's first 8 characters, `…`.
-    let shown: String = t.id.chars().take(8).collect();
-    v["redacted"] = json!(format!("{}{shown}…", t.kind.prefix()));
+    // The printable form the CLI and logs use, from the core's one rule.
+    v["redacted"] = json!(inferencekey_core::token::redact_id(t.kind, &t.id));
     v
 }
 
