@@ -98,7 +98,14 @@ fn runs_engine_of(backend: &Backend, argv: &[String]) -> bool {
                     && argv.get(1).map(String::as_str) == Some("-m")
                     && argv.get(2).map(String::as_str) == Some("sglang.launch_server"))
         }
-        Backend::Llamacpp => name == "llama-server",
+        // `llama-server`, or the Manager's own launcher of it from the xllamacpp wheel
+        // (`python -m inferencekey.llamacpp`, which runtime::llamacpp puts in its place).
+        Backend::Llamacpp => {
+            name == "llama-server"
+                || (is_python(name)
+                    && argv.get(1).map(String::as_str) == Some("-m")
+                    && argv.get(2).map(String::as_str) == Some("inferencekey.llamacpp"))
+        }
         Backend::Stablediffusioncpp => name == "sd-server",
         Backend::Ollama | Backend::Custom(_) => false,
     }
