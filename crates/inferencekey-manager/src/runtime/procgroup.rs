@@ -18,10 +18,14 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The hidden CLI verb that runs a keeper.
 pub const KEEPER_ARG: &str = "__replica-keeper";
+
+/// How often the keeper looks for exited children and a stop request.
+const POLL: Duration = Duration::from_millis(50);
 
 /// `(pid, parent pid)` of every live, non-zombie process.
 fn process_table() -> Vec<(i32, i32)> {
@@ -166,15 +170,34 @@ fn listening_inodes(port: u16) -> Vec<u64> {
     out
 }
 
-fn signal_set(signals: &[libc::c_int]) -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in signals {
-            libc::sigaddset(&mut set, *s);
+/// Set by [`on_stop_signal`]; read by the keeper's loop.
+static STOP_ASKED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    STOP_ASKED.store(true, Ordering::SeqCst);
+}
+
+/// Catches SIGTERM, SIGINT and SIGHUP with a process-wide handler.
+///
+/// Why not a blocked mask and `sigtimedwait`: the keeper runs inside the Python interpreter
+/// (`python -m inferencekey __replica-keeper`), whose native module has already started its
+/// I/O threads when this runs. A mask blocks a signal for the calling thread only, so a
+/// process-directed SIGTERM (the parent-death signal, or the Manager's stop) that arrived
+/// while the main thread was outside `sigtimedwait` went to an I/O thread, took its default
+/// action and killed the keeper before it could stop its tree, leaving `setsid` workers
+/// behind. A handler installed with `sigaction` is the process's, whichever thread runs it.
+fn catch_stop_signals() {
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: a zeroed sigaction with a valid handler and an empty mask; the handler is
+        // async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_stop_signal as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigaction(signal, &action, std::ptr::null_mut());
         }
-        set
     }
 }
 
@@ -201,17 +224,12 @@ pub fn keeper_main(args: &[String]) -> i32 {
         }
     };
     let grace = Duration::from_millis(grace);
-    // SAFETY: prctl/getppid/pthread_sigmask with valid arguments; no memory is shared.
+    // SAFETY: prctl/getppid with valid arguments; no memory is shared.
     let parent = unsafe {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         libc::getppid()
     };
-    let watched = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGCHLD];
-    let set = signal_set(&watched);
-    // SAFETY: blocks the signals for this (only) thread so sigtimedwait receives them.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
+    catch_stop_signals();
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
     {
@@ -225,7 +243,8 @@ pub fn keeper_main(args: &[String]) -> i32 {
             });
         }
     }
-    // std resets the signal mask in the child, so the engine gets default signal handling.
+    // Caught signals are reset to their default actions by exec, so the engine handles
+    // signals its own way.
     let leader = match cmd.spawn() {
         Ok(child) => child.id() as i32,
         Err(e) => {
@@ -252,15 +271,12 @@ pub fn keeper_main(args: &[String]) -> i32 {
         if leader_status.is_some() || stop_by.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        let timeout = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 200_000_000,
-        };
-        // SAFETY: valid set and timeout pointers; a null info pointer is allowed.
-        let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &timeout) };
+        // A short poll rather than a wait on SIGCHLD: that signal, too, may be taken by
+        // another thread (see `catch_stop_signals`).
+        std::thread::sleep(POLL);
         // SAFETY: getppid cannot fail.
         let orphaned = unsafe { libc::getppid() } != parent;
-        let stop_asked = matches!(sig, libc::SIGTERM | libc::SIGINT | libc::SIGHUP) || orphaned;
+        let stop_asked = STOP_ASKED.load(Ordering::SeqCst) || orphaned;
         if stop_asked && stop_by.is_none() {
             stop_by = Some(Instant::now() + grace);
             for pid in descendants(me) {
@@ -325,5 +341,103 @@ mod tests {
         assert!(!listener_owned_by(port, &[1]));
         drop(l);
         assert!(!listener_owned_by(port, &[me]));
+    }
+
+    /// The child half of `a_stop_signal_another_thread_takes_still_stops_the_tree`: a keeper
+    /// beside a thread that blocks no signals, as the Python interpreter's I/O threads are.
+    #[test]
+    #[ignore = "run by a_stop_signal_another_thread_takes_still_stops_the_tree"]
+    fn keeper_beside_another_thread() {
+        let dir = std::path::PathBuf::from(std::env::var("IK_KEEPER_TEST_DIR").unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tx.send(unsafe { libc::gettid() }).unwrap();
+            loop {
+                std::thread::park();
+            }
+        });
+        let tid = rx.recv().unwrap();
+        std::fs::write(dir.join("tid"), tid.to_string()).unwrap();
+        // A worker in its own session, like a `setsid` engine worker.
+        let script = format!(
+            "setsid sleep 600 & echo $! > {}/worker; wait",
+            dir.display()
+        );
+        let code = keeper_main(&["5000".into(), "--".into(), "sh".into(), "-c".into(), script]);
+        std::process::exit(code);
+    }
+
+    fn read_pid(path: &Path) -> Option<i32> {
+        std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    }
+
+    fn is_alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, rest)| rest.trim_start().to_string())
+            })
+            .is_some_and(|rest| !rest.starts_with('Z'))
+    }
+
+    /// A SIGTERM that lands on a thread other than the keeper's main one (the kernel picks
+    /// any thread that does not block it) must still stop the whole tree, not kill the keeper
+    /// by its default action and orphan the worker.
+    #[test]
+    fn a_stop_signal_another_thread_takes_still_stops_the_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut keeper = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "runtime::procgroup::tests::keeper_beside_another_thread",
+                "--nocapture",
+            ])
+            .env("IK_KEEPER_TEST_DIR", dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (tid, worker) = loop {
+            if let (Some(t), Some(w)) = (
+                read_pid(&dir.path().join("tid")),
+                read_pid(&dir.path().join("worker")),
+            ) {
+                break (t, w);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the keeper never started its worker"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(is_alive(worker));
+        // SAFETY: tgkill with a pid/tid pair of our own child; touches no memory.
+        let sent = unsafe {
+            libc::syscall(
+                libc::SYS_tgkill,
+                keeper.id() as libc::c_long,
+                tid as libc::c_long,
+                libc::SIGTERM as libc::c_long,
+            )
+        };
+        assert_eq!(sent, 0, "tgkill failed");
+        let status = keeper.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while is_alive(worker) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let survived = is_alive(worker);
+        if survived {
+            kill(worker, libc::SIGKILL);
+        }
+        assert!(
+            !survived,
+            "the setsid worker outlived its keeper ({status:?})"
+        );
+        // The keeper stopped the tree and exited with the leader's status (SIGTERM).
+        assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
     }
 }
