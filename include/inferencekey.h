@@ -114,7 +114,8 @@ const char *ik_status_name(int32_t status);
 //
 // Shape: `{"status": 7, "kind": "not_found", "http_status": 404, "code": "not_found",
 // "message": "…", "display": "not found: …", "field": null, "problems": [{"field",
-// "message"}], "request_id": "…", "retry_after": null}` plus `"plan"` for drift. `display`
+// "message"}], "request_id": "…", "headers": {"x-request-id": "…"}, "retry_after": null}`
+// plus `"plan"` for drift. `display`
 // is the one-line text with the SDK's documented prefix; secrets never appear in it.
 char *ik_last_error_json(void);
 

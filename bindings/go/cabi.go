@@ -100,23 +100,25 @@ func ccall(fn func() C.enum_ik_status) error {
 func lastError(status int) error {
 	raw := takeString(C.ik_last_error_json())
 	var w struct {
-		Kind       Kind           `json:"kind"`
-		HTTPStatus *int           `json:"http_status"`
-		Code       *string        `json:"code"`
-		Message    string         `json:"message"`
-		Display    string         `json:"display"`
-		Field      *string        `json:"field"`
-		RequestID  *string        `json:"request_id"`
-		RetryAfter *float64       `json:"retry_after"`
-		Problems   []FieldProblem `json:"problems"`
-		Plan       []Change       `json:"plan"`
+		Kind       Kind              `json:"kind"`
+		HTTPStatus *int              `json:"http_status"`
+		Code       *string           `json:"code"`
+		Message    string            `json:"message"`
+		Display    string            `json:"display"`
+		Field      *string           `json:"field"`
+		RequestID  *string           `json:"request_id"`
+		Headers    map[string]string `json:"headers"`
+		RetryAfter *float64          `json:"retry_after"`
+		Problems   []FieldProblem    `json:"problems"`
+		Plan       []Change          `json:"plan"`
 	}
 	if raw == "" || json.Unmarshal([]byte(raw), &w) != nil {
 		name := C.GoString(C.ik_status_name(C.int32_t(status)))
 		return &Error{Kind: Kind(name), Message: "the SDK reported status " + name,
 			text: "the SDK reported status " + name}
 	}
-	e := &Error{Kind: w.Kind, Message: w.Message, Problems: w.Problems, Plan: w.Plan, text: w.Display}
+	e := &Error{Kind: w.Kind, Message: w.Message, Problems: w.Problems, Plan: w.Plan,
+		Headers: w.Headers, text: w.Display}
 	if w.HTTPStatus != nil {
 		e.Status = *w.HTTPStatus
 	}

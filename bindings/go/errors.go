@@ -81,6 +81,8 @@ type Error struct {
 	Field     string
 	Problems  []FieldProblem
 	RequestID string
+	// Headers are the error response's headers by lower-case name (nil without a response).
+	Headers map[string]string
 	// RetryAfter is the server's requested wait (rate limiting, cold starts).
 	RetryAfter time.Duration
 	// Plan is what Ensure would change, for KindDrift.

@@ -309,6 +309,19 @@ func TestGenerateText(t *testing.T) {
 	if err != nil || out.Text == "" || out.Model == "" || len(out.Raw) == 0 {
 		t.Fatalf("generate: %+v %v", out, err)
 	}
+	// The result carries the response: its request id and headers.
+	if out.RequestID == "" || out.Headers["x-request-id"] != out.RequestID ||
+		!strings.HasPrefix(out.Headers["content-type"], "application/json") {
+		t.Fatalf("response meta: %q %v", out.RequestID, out.Headers)
+	}
+	// A per-call retry count is a request field the core checks.
+	_, err = ep.GenerateText(ctx, inferencekey.TextRequest{Prompt: "x", MaxRetries: inferencekey.Int(101)})
+	if e := asError(t, err, inferencekey.KindConfiguration); e.Field != "max_retries" {
+		t.Fatalf("max_retries: %+v", e)
+	}
+	if _, err = ep.GenerateText(ctx, inferencekey.TextRequest{Prompt: "x", MaxRetries: inferencekey.Int(0)}); err != nil {
+		t.Fatal(err)
+	}
 	out, err = ep.GenerateText(ctx, inferencekey.TextRequest{Messages: []inferencekey.Message{{Role: "user", Content: "Hola"}}})
 	if err != nil || out.Text == "" {
 		t.Fatalf("messages: %+v %v", out, err)
@@ -477,6 +490,9 @@ func TestDataPlaneAuth(t *testing.T) {
 	e := asError(t, err, inferencekey.KindAuth)
 	if e.Status != 401 || strings.Contains(e.Error(), "notissued") {
 		t.Fatalf("auth error: %+v", e)
+	}
+	if e.RequestID == "" || e.Headers["x-request-id"] != e.RequestID {
+		t.Fatalf("error meta: %q %v", e.RequestID, e.Headers)
 	}
 }
 

@@ -188,6 +188,8 @@ type TextRequest struct {
 	User string `json:"user,omitempty"`
 	// Extra holds engine-specific body keys, passed through verbatim.
 	Extra map[string]any `json:"extra,omitempty"`
+	// MaxRetries overrides the client's retry count for this call (at most 100).
+	MaxRetries *int `json:"max_retries,omitempty"`
 }
 
 // Float returns a pointer to v, for optional request fields.
@@ -209,8 +211,16 @@ type Usage struct {
 	TotalTokens      int `json:"total_tokens"`
 }
 
+// Response is what every result carries besides its body: the server's request id (quote it
+// when reporting a problem) and the response headers, by lower-case name.
+type Response struct {
+	RequestID string            `json:"request_id"`
+	Headers   map[string]string `json:"headers"`
+}
+
 // TextResult is a completed chat answer.
 type TextResult struct {
+	Response
 	Text         string `json:"text"`
 	Model        string `json:"model"`
 	FinishReason string `json:"finish_reason"`
@@ -239,6 +249,7 @@ type EmbedRequest struct {
 
 // EmbedResult holds the vectors in input order.
 type EmbedResult struct {
+	Response
 	Embeddings [][]float32 `json:"embeddings"`
 	Model      string      `json:"model"`
 	Usage      *Usage      `json:"usage"`
@@ -261,6 +272,7 @@ type RerankItem struct {
 
 // RerankResult holds the documents best first.
 type RerankResult struct {
+	Response
 	Results []RerankItem `json:"results"`
 	Model   string       `json:"model"`
 	Usage   *Usage       `json:"usage"`
@@ -279,6 +291,7 @@ type JobRequest struct {
 
 // JobStatus is a job's state: queued, running, succeeded or failed.
 type JobStatus struct {
+	Response
 	JobID  string          `json:"job_id"`
 	Status string          `json:"status"`
 	Result json.RawMessage `json:"result,omitempty"`

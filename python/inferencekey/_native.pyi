@@ -116,7 +116,11 @@ class TextResult:
     @property
     def message(self) -> dict[str, Any] | None: ...
     @property
-    def raw(self) -> dict[str, Any]: ...
+    def request_id(self) -> str | None: ...
+    @property
+    def headers(self) -> dict[str, str]: ...
+    @property
+    def raw(self) -> dict[str, Any] | None: ...
 
 @final
 class TextChunk:
@@ -141,6 +145,10 @@ class EmbedResult:
     def model(self) -> str: ...
     @property
     def usage(self) -> dict[str, Any] | None: ...
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def headers(self) -> dict[str, str]: ...
     def __len__(self) -> int: ...
 
 @final
@@ -151,6 +159,10 @@ class RerankResult:
     def model(self) -> str: ...
     @property
     def usage(self) -> dict[str, Any] | None: ...
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def headers(self) -> dict[str, str]: ...
 
 # --- control plane (src/management.rs): blocking, then asyncio ---
 
@@ -181,13 +193,27 @@ class NativeManagementClient(_ManagementClient):
         on_drift: str = "reconcile",
         project: str | None = None,
         timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> EndpointRef: ...
     def get(
-        self, slug: str, project: str | None = None, timeout: float | None = None
+        self,
+        slug: str,
+        project: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> Workload: ...
-    def list(self, project: str | None = None, timeout: float | None = None) -> list[Workload]: ...
+    def list(
+        self,
+        project: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> list[Workload]: ...
     def delete(
-        self, slug: str, project: str | None = None, timeout: float | None = None
+        self,
+        slug: str,
+        project: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> None: ...
     def wait_until_ready(
         self,
@@ -206,15 +232,27 @@ class NativeAsyncManagementClient(_ManagementClient):
         on_drift: str = "reconcile",
         project: str | None = None,
         timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> Awaitable[EndpointRef]: ...
     def get(
-        self, slug: str, project: str | None = None, timeout: float | None = None
+        self,
+        slug: str,
+        project: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> Awaitable[Workload]: ...
     def list(
-        self, project: str | None = None, timeout: float | None = None
+        self,
+        project: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> Awaitable[list[Workload]]: ...
     def delete(
-        self, slug: str, project: str | None = None, timeout: float | None = None
+        self,
+        slug: str,
+        project: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> Awaitable[None]: ...
     def wait_until_ready(
         self,
@@ -249,6 +287,7 @@ class _DataClient:
 @final
 class TextStream(Iterator[TextChunk]):
     def __next__(self) -> TextChunk: ...
+    def final(self) -> TextResult: ...
     def close(self) -> None: ...
     def __enter__(self) -> TextStream: ...
     def __exit__(self, *args: object) -> None: ...
@@ -257,7 +296,9 @@ class TextStream(Iterator[TextChunk]):
 class Job:
     @property
     def id(self) -> str: ...
-    def status(self, timeout: float | None = None) -> dict[str, Any]: ...
+    def status(
+        self, timeout: float | None = None, max_retries: int | None = None
+    ) -> dict[str, Any]: ...
     def wait(self, timeout: float = 60.0) -> dict[str, Any]: ...
 
 @final
@@ -281,8 +322,11 @@ class Endpoint(_Endpoint):
         content_type: str | None = None,
         context: Any = None,
         timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> Job: ...
-    def post(self, route: str, body: Any, *, timeout: float | None = None) -> Any: ...
+    def post(
+        self, route: str, body: Any, *, timeout: float | None = None, max_retries: int | None = None
+    ) -> Any: ...
 
 @final
 class DataClient(_DataClient):
@@ -301,12 +345,15 @@ class AsyncTextStream(AsyncIterator[TextChunk]):
     def __aexit__(self, *args: object) -> Awaitable[None]: ...
     def close(self) -> None: ...
     def aclose(self) -> Awaitable[None]: ...
+    def final(self) -> Awaitable[TextResult]: ...
 
 @final
 class NativeAsyncJob:
     @property
     def id(self) -> str: ...
-    def status(self, timeout: float | None = None) -> Awaitable[dict[str, Any]]: ...
+    def status(
+        self, timeout: float | None = None, max_retries: int | None = None
+    ) -> Awaitable[dict[str, Any]]: ...
     def wait(self, timeout: float = 60.0) -> Awaitable[dict[str, Any]]: ...
 
 @final
@@ -332,8 +379,11 @@ class NativeAsyncEndpoint(_Endpoint):
         content_type: str | None = None,
         context: Any = None,
         timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> Awaitable[NativeAsyncJob]: ...
-    def post(self, route: str, body: Any, *, timeout: float | None = None) -> Awaitable[Any]: ...
+    def post(
+        self, route: str, body: Any, *, timeout: float | None = None, max_retries: int | None = None
+    ) -> Awaitable[Any]: ...
 
 @final
 class NativeAsyncDataClient(_DataClient):

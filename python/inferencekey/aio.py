@@ -73,29 +73,46 @@ class AsyncManagementClient(_Management[NativeAsyncManagementClient]):
         project: str | None = None,
         *,
         timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> EndpointRef:
         """Creates the workload if missing, and handles drift per ``on_drift``.
 
         Idempotent by ``spec.slug``: an unchanged spec costs one request and writes nothing.
         """
         mode = _drift_mode(on_drift)
-        return _report(await self._native.ensure(_spec_json(spec), mode, project, timeout))
+        return _report(
+            await self._native.ensure(_spec_json(spec), mode, project, timeout, max_retries)
+        )
 
     async def get(
-        self, slug: str, project: str | None = None, *, timeout: float | None = None
+        self,
+        slug: str,
+        project: str | None = None,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> Workload:
         """The workload with this slug (canonicalised); ``NotFoundError`` when absent."""
-        return await self._native.get(slug, project, timeout)
+        return await self._native.get(slug, project, timeout, max_retries)
 
     async def list(
-        self, project: str | None = None, *, timeout: float | None = None
+        self,
+        project: str | None = None,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> list[Workload]:
-        return await self._native.list(project, timeout)
+        return await self._native.list(project, timeout, max_retries)
 
     async def delete(
-        self, slug: str, project: str | None = None, *, timeout: float | None = None
+        self,
+        slug: str,
+        project: str | None = None,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> None:
-        await self._native.delete(slug, project, timeout)
+        await self._native.delete(slug, project, timeout, max_retries)
         _log().info("deleted workload %s", slug)
 
     def readiness_events(
@@ -191,9 +208,11 @@ class AsyncJob:
     def id(self) -> str:
         return self._native.id
 
-    async def status(self, timeout: float | None = None) -> dict[str, Any]:
+    async def status(
+        self, timeout: float | None = None, max_retries: int | None = None
+    ) -> dict[str, Any]:
         """``{"job_id", "status", "result"?, "error"?}``."""
-        return await self._native.status(timeout)
+        return await self._native.status(timeout, max_retries)
 
     async def wait(self, timeout: float = 60.0) -> dict[str, Any]:
         """Polls until the job succeeds or fails; ``TimeoutError`` after ``timeout`` s."""
@@ -267,17 +286,31 @@ class AsyncEndpoint:
         content_type: str | None = None,
         context: Any = None,
         timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> AsyncJob:
         """Submits an async job: ``body`` (JSON) or ``data`` (bytes) with ``content_type``."""
         native = await self._native.submit_job(
-            kind, body, data=data, content_type=content_type, context=context, timeout=timeout
+            kind,
+            body,
+            data=data,
+            content_type=content_type,
+            context=context,
+            timeout=timeout,
+            max_retries=max_retries,
         )
         return AsyncJob(native)
 
-    async def post(self, route: str, body: Any, *, timeout: float | None = None) -> Any:
+    async def post(
+        self,
+        route: str,
+        body: Any,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> Any:
         """Any other OpenAI-compatible route (images, audio, forecast): POSTs ``body`` to
         ``route`` (e.g. ``"/v1/images/generations"``); decoded JSON, or ``bytes``."""
-        return await self._native.post(route, body, timeout=timeout)
+        return await self._native.post(route, body, timeout=timeout, max_retries=max_retries)
 
     def __repr__(self) -> str:
         return repr(self._native)

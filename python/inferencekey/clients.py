@@ -153,27 +153,46 @@ class ManagementClient(_Management[NativeManagementClient]):
         project: str | None = None,
         *,
         timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> EndpointRef:
         """Creates the workload if missing, and handles drift per ``on_drift``.
 
         Idempotent by ``spec.slug``: an unchanged spec costs one request and writes nothing.
         """
-        ref = self._native.ensure(_spec_json(spec), _drift_mode(on_drift), project, timeout)
+        ref = self._native.ensure(
+            _spec_json(spec), _drift_mode(on_drift), project, timeout, max_retries
+        )
         return _report(ref)
 
     def get(
-        self, slug: str, project: str | None = None, *, timeout: float | None = None
+        self,
+        slug: str,
+        project: str | None = None,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> Workload:
         """The workload with this slug (canonicalised); ``NotFoundError`` when absent."""
-        return self._native.get(slug, project, timeout)
+        return self._native.get(slug, project, timeout, max_retries)
 
-    def list(self, project: str | None = None, *, timeout: float | None = None) -> list[Workload]:
-        return self._native.list(project, timeout)
+    def list(
+        self,
+        project: str | None = None,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> list[Workload]:
+        return self._native.list(project, timeout, max_retries)
 
     def delete(
-        self, slug: str, project: str | None = None, *, timeout: float | None = None
+        self,
+        slug: str,
+        project: str | None = None,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
     ) -> None:
-        self._native.delete(slug, project, timeout)
+        self._native.delete(slug, project, timeout, max_retries)
         _log().info("deleted workload %s", slug)
 
     def readiness_events(self, slug: str, project: str | None = None) -> Iterator[ReadinessEvent]:

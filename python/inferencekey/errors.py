@@ -24,6 +24,8 @@ class InferenceKeyError(Exception):
         problems: every ``(field, message)`` local validation found.
         request_id: the server's request id, to quote in a support ticket.
         retry_after: seconds the server asked to wait (429 and 503).
+        headers: the error response's headers by lower-case name (empty when no response
+            arrived).
     """
 
     status: int | None
@@ -32,6 +34,7 @@ class InferenceKeyError(Exception):
     problems: list[tuple[str, str]]
     request_id: str | None
     retry_after: float | None
+    headers: dict[str, str]
 
     def __init__(
         self,
@@ -43,6 +46,7 @@ class InferenceKeyError(Exception):
         problems: Iterable[tuple[str, str]] = (),
         request_id: str | None = None,
         retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -51,6 +55,7 @@ class InferenceKeyError(Exception):
         self.problems = [(str(f), str(m)) for f, m in problems]
         self.request_id = request_id
         self.retry_after = retry_after
+        self.headers = dict(headers) if headers else {}
 
     @property
     def message(self) -> str:

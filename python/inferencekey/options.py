@@ -41,7 +41,8 @@ class DataOptions(_ClientOptions, total=False):
 
 class TextOptions(TypedDict, total=False):
     """``generate_text(prompt, **options)`` and ``generate_text_stream``: the OpenAI chat
-    parameters, ``extra`` body keys passed through verbatim, and this call's ``timeout``."""
+    parameters, ``extra`` body keys passed through verbatim, and this call's ``timeout`` and
+    ``max_retries``."""
 
     messages: list[dict[str, Any]] | None
     model: str | None
@@ -59,6 +60,8 @@ class TextOptions(TypedDict, total=False):
     user: str | None
     extra: dict[str, Any] | None
     timeout: float | None
+    #: This call's retry count (at most 100); the client's ``max_retries`` otherwise.
+    max_retries: int | None
 
 
 class EmbedOptions(TypedDict, total=False):
@@ -67,6 +70,8 @@ class EmbedOptions(TypedDict, total=False):
     model: str | None
     extra: dict[str, Any] | None
     timeout: float | None
+    #: This call's retry count (at most 100); the client's ``max_retries`` otherwise.
+    max_retries: int | None
 
 
 class RerankOptions(TypedDict, total=False):
@@ -75,6 +80,8 @@ class RerankOptions(TypedDict, total=False):
     top_n: int | None
     extra: dict[str, Any] | None
     timeout: float | None
+    #: This call's retry count (at most 100); the client's ``max_retries`` otherwise.
+    max_retries: int | None
 
 
 __all__ = [

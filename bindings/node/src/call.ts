@@ -13,6 +13,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** This call's total deadline in seconds, retries included. */
   timeout?: number;
+  /** This call's retry count (0 to 100), instead of the client's. */
+  maxRetries?: number;
 }
 
 /** `options` without `signal`, as the JSON of the core's snake_case type. */

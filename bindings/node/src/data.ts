@@ -38,7 +38,15 @@ export interface TextRequest extends CallOptions {
   extra?: Record<string, unknown>;
 }
 
-export interface TextResult {
+/** What every result carries besides its body. */
+export interface ResponseMeta {
+  /** The server's request id (`X-Request-Id`): quote it when reporting a problem. */
+  requestId: string | null;
+  /** The response headers, by lower-case name. */
+  headers: Record<string, string>;
+}
+
+export interface TextResult extends ResponseMeta {
   text: string;
   model: string;
   finishReason: string | null;
@@ -65,7 +73,7 @@ export interface EmbedRequest extends CallOptions {
   extra?: Record<string, unknown>;
 }
 
-export interface EmbedResult {
+export interface EmbedResult extends ResponseMeta {
   embeddings: number[][];
   model: string;
   usage: Record<string, unknown> | null;
@@ -78,7 +86,7 @@ export interface RerankRequest extends CallOptions {
   extra?: Record<string, unknown>;
 }
 
-export interface RerankResult {
+export interface RerankResult extends ResponseMeta {
   results: Array<{ index: number; relevance_score: number; document?: unknown }>;
   model: string;
   usage: Record<string, unknown> | null;
@@ -94,7 +102,7 @@ export interface JobRequest extends CallOptions {
   context?: unknown;
 }
 
-export interface JobStatus {
+export interface JobStatus extends ResponseMeta {
   jobId: string;
   status: string;
   result: unknown;

@@ -24,6 +24,7 @@ export interface ErrorFields {
   field?: string | null;
   problems?: FieldProblem[];
   requestId?: string | null;
+  headers?: Record<string, string>;
   retryAfter?: number | null;
   plan?: PlanChange[] | null;
 }
@@ -39,6 +40,8 @@ export class InferenceKeyError extends Error {
   /** Every offending field, when several were found. */
   readonly problems: FieldProblem[];
   readonly requestId: string | null;
+  /** The error response's headers by lower-case name (empty when no response arrived). */
+  readonly headers: Record<string, string>;
   /** Seconds the server asked to wait (`Retry-After`). */
   readonly retryAfter: number | null;
   /** For drift under `OnDrift.Fail`: what ensure() would have changed. */
@@ -53,6 +56,7 @@ export class InferenceKeyError extends Error {
     this.field = fields.field ?? null;
     this.problems = fields.problems ?? [];
     this.requestId = fields.requestId ?? null;
+    this.headers = fields.headers ?? {};
     this.retryAfter = fields.retryAfter ?? null;
     this.plan = fields.plan ?? null;
   }
@@ -67,6 +71,7 @@ export class InferenceKeyError extends Error {
       field: this.field,
       problems: this.problems,
       requestId: this.requestId,
+      headers: this.headers,
       retryAfter: this.retryAfter,
       plan: this.plan,
     };

@@ -41,6 +41,7 @@ export type {
   JobStatus,
   RerankRequest,
   RerankResult,
+  ResponseMeta,
   TextChunk,
   TextRequest,
   TextResult,

@@ -52,6 +52,10 @@ describe("data plane", () => {
     assert.ok(out.usage.total_tokens > 0);
     assert.equal(out.raw.choices[0].message.content, out.text);
     assert.equal((await chat.generateText({ prompt: "Hola", temperature: 0.2, maxTokens: 300 })).text, out.text);
+    // The result carries the response: its request id and headers.
+    assert.ok(out.requestId);
+    assert.equal(out.headers["x-request-id"], out.requestId);
+    assert.match(out.headers["content-type"], /^application\/json/);
   });
 
   test("messages and options; bad requests name the field", async () => {
@@ -191,6 +195,27 @@ describe("data plane", () => {
         (e) => e instanceof ServerError && e.status === 503 && e.code === "workload_not_ready",
       );
       assert.equal(proxy.seen, 3);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  test("maxRetries per call overrides the client's; errors carry the response headers", async () => {
+    const proxy = await new FaultProxy(p.manager.url, 3).start();
+    try {
+      const ep = new DataClient({ baseUrl: proxy.url, maxRetries: 0 }).endpoint(slug, { apiKey: p.key });
+      const err = await ep.generateText({ prompt: "x" }).catch((e) => e);
+      assert.ok(err instanceof ServerError && err.status === 503, String(err));
+      assert.equal(proxy.seen, 1);
+      assert.equal(err.headers["retry-after"], "0.05");
+      // Two more injected failures, then the real answer.
+      const out = await ep.generateText({ prompt: "x", maxTokens: 2, maxRetries: 3 });
+      assert.ok(out.text);
+      assert.equal(proxy.seen, 4);
+      await assert.rejects(
+        ep.generateText({ prompt: "x", maxRetries: 101 }),
+        (e) => e.field === "max_retries" && e.kind === "configuration",
+      );
     } finally {
       proxy.close();
     }

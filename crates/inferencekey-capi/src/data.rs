@@ -276,7 +276,7 @@ pub unsafe extern "C" fn ik_endpoint_job_status(
         let id = check_job_id(str_arg(job_id, "job_id")?)?.to_string();
         let s: JobCallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
         let inner = Arc::clone(&ep.inner);
-        let st = call(async move { inner.job_status(&id, &within(s.timeout)).await })?;
+        let st = call(async move { inner.job_status(&id, &within(&s)).await })?;
         *out = c_string(to_json(&st)?)?;
         Ok(())
     })

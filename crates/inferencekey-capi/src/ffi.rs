@@ -162,6 +162,7 @@ impl Failure {
                 })
                 .collect(),
             request_id: e.request_id.as_deref(),
+            headers: &e.headers,
             retry_after: e.retry_after.map(|d| d.as_secs_f64()),
             plan: e.plan.as_ref(),
         })
@@ -181,6 +182,8 @@ struct ErrorJson<'a> {
     field: Option<&'a str>,
     problems: Vec<Problem<'a>>,
     request_id: Option<&'a str>,
+    /// The error response's headers by lower-case name (empty without a response).
+    headers: &'a inferencekey_core::Headers,
     retry_after: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     plan: Option<&'a inferencekey_core::Plan>,

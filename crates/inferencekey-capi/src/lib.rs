@@ -69,7 +69,8 @@ pub extern "C" fn ik_status_name(status: i32) -> *const c_char {
 ///
 /// Shape: `{"status": 7, "kind": "not_found", "http_status": 404, "code": "not_found",
 /// "message": "…", "display": "not found: …", "field": null, "problems": [{"field",
-/// "message"}], "request_id": "…", "retry_after": null}` plus `"plan"` for drift. `display`
+/// "message"}], "request_id": "…", "headers": {"x-request-id": "…"}, "retry_after": null}`
+/// plus `"plan"` for drift. `display`
 /// is the one-line text with the SDK's documented prefix; secrets never appear in it.
 #[no_mangle]
 pub extern "C" fn ik_last_error_json() -> *mut c_char {

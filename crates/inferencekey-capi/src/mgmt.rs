@@ -92,7 +92,7 @@ pub unsafe extern "C" fn ik_mgmt_ensure(
         let spec = WorkloadSpec::from_json(str_arg(spec_json, "spec_json")?)?;
         let s: EnsureSettings = settings(opt_str_arg(options_json, "options_json")?)?;
         let mode = s.on_drift.unwrap_or_default();
-        let opts = within(s.timeout);
+        let opts = within(&s);
         let inner = Arc::clone(&c.inner);
         let result =
             call(async move { inner.ensure(&spec, mode, s.project.as_deref(), &opts).await })?;
@@ -118,7 +118,8 @@ pub unsafe extern "C" fn ik_mgmt_get(
         let c = handle(client, "client")?;
         let slug = str_arg(slug, "slug")?.to_string();
         let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
-        let (project, opts) = (s.project, within(s.timeout));
+        let opts = within(&s);
+        let project = s.project;
         let inner = Arc::clone(&c.inner);
         let w = call(async move { inner.get(&slug, project.as_deref(), &opts).await })?;
         *out = c_string(to_json(&w)?)?;
@@ -140,7 +141,8 @@ pub unsafe extern "C" fn ik_mgmt_list(
         let out = out_arg(out_json, "out_json")?;
         let c = handle(client, "client")?;
         let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
-        let (project, opts) = (s.project, within(s.timeout));
+        let opts = within(&s);
+        let project = s.project;
         let inner = Arc::clone(&c.inner);
         let ws = call(async move { inner.list(project.as_deref(), &opts).await })?;
         *out = c_string(to_json(&ws)?)?;
@@ -163,7 +165,8 @@ pub unsafe extern "C" fn ik_mgmt_delete(
         let c = handle(client, "client")?;
         let slug = str_arg(slug, "slug")?.to_string();
         let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
-        let (project, opts) = (s.project, within(s.timeout));
+        let opts = within(&s);
+        let project = s.project;
         let inner = Arc::clone(&c.inner);
         call(async move { inner.delete(&slug, project.as_deref(), &opts).await })
     })
@@ -220,7 +223,8 @@ pub unsafe extern "C" fn ik_mgmt_readiness_events(
         let c = handle(client, "client")?;
         let slug = str_arg(slug, "slug")?.to_string();
         let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
-        let (project, opts) = (s.project, within(s.timeout));
+        let opts = within(&s);
+        let project = s.project;
         let inner = Arc::clone(&c.inner);
         let stream = call(async move {
             inner

@@ -2,7 +2,7 @@
 //! `inferencekey_core::domain::decode` (so a C caller gets the same field errors as Python),
 //! and every result is the core type's own serde form.
 
-use inferencekey_core::domain::decode::{decode_str, no_hint, Role, Seconds};
+use inferencekey_core::domain::decode::{decode_str, no_hint, Role};
 use inferencekey_core::{CallOptions, Error};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -19,10 +19,10 @@ pub fn request<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
     decode_str(Some(text), "request", Role::Request, no_hint)
 }
 
-/// A call's `timeout`: the total deadline, resolved against the client's timeouts by the
-/// transport.
-pub fn within(timeout: Option<Seconds>) -> CallOptions {
-    CallOptions::default().within(timeout)
+/// A call's `timeout` (the total deadline, resolved against the client's timeouts by the
+/// transport) and `max_retries`.
+pub fn within(call: &impl inferencekey_core::PerCall) -> CallOptions {
+    CallOptions::of(call)
 }
 
 /// A result as JSON.

@@ -29,6 +29,8 @@ pub use domain::ensure::EnsureAction;
 pub use domain::enums::{Backend, ExecutionPolicy, OnDrift, TaskType};
 pub use domain::error::{Error, ErrorKind, FieldError, Result};
 pub use domain::plan::{Change, Plan};
+pub use domain::request::PerCall;
+pub use domain::result::{Headers, ResponseMeta};
 pub use domain::spec::WorkloadSpec;
 pub use domain::token::Secret;
 pub use transport::{CallOptions, ClientOptions, RetryPolicy, Timeouts};

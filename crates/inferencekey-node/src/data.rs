@@ -112,7 +112,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let req: TextRequest = marshal::request(&request).napi()?;
-        let opts = within(req.timeout);
+        let opts = within(&req);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.generate_text(&req, &opts).await?)
@@ -128,7 +128,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, TextStream>> {
         let req: TextRequest = marshal::request(&request).napi()?;
-        let opts = within(req.timeout);
+        let opts = within(&req);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             Ok(TextStream::new(
@@ -145,7 +145,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let req: EmbedRequest = marshal::request(&request).napi()?;
-        let opts = within(req.timeout);
+        let opts = within(&req);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.embed(&req, &opts).await?)
@@ -160,7 +160,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let req: RerankRequest = marshal::request(&request).napi()?;
-        let opts = within(req.timeout);
+        let opts = within(&req);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.rerank(&req, &opts).await?)
@@ -176,7 +176,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let req: JobRequest = marshal::request(&request).napi()?;
-        let opts = within(req.timeout);
+        let opts = within(&req);
         let inner = Arc::clone(&self.inner);
         spawn(
             env,
@@ -194,7 +194,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let s: JobCallSettings = marshal::settings(&options).napi()?;
-        let opts = within(s.timeout);
+        let opts = within(&s);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.job_status(&job_id, &opts).await?)
@@ -211,7 +211,7 @@ impl Endpoint {
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let s: JobCallSettings = marshal::settings(&options).napi()?;
         let timeout = s.timeout.map_or(DEFAULT_JOB_TIMEOUT, |t| t.0);
-        let opts = within(None);
+        let opts = inferencekey_core::CallOptions::default();
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.wait_job(&job_id, timeout, &opts).await?)

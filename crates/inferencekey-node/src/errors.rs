@@ -28,6 +28,7 @@ pub fn payload(e: &Error) -> Value {
         "field": e.field,
         "problems": e.problems.iter().map(|p| json!({"field": p.field, "message": p.message})).collect::<Vec<_>>(),
         "request_id": e.request_id,
+        "headers": e.headers,
         "retry_after": e.retry_after.map(|d| d.as_secs_f64()),
         "plan": e.plan,
     })

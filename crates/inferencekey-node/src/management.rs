@@ -67,7 +67,7 @@ impl ManagementClient {
         let spec = WorkloadSpec::from_json(&spec).napi()?;
         let call: EnsureSettings = marshal::settings(&options).napi()?;
         let mode = call.on_drift.unwrap_or_default();
-        let opts = within(call.timeout);
+        let opts = within(&call);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             let r = inner
@@ -87,7 +87,7 @@ impl ManagementClient {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let call: CallSettings = marshal::settings(&options).napi()?;
-        let opts = within(call.timeout);
+        let opts = within(&call);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.get(&slug, call.project.as_deref(), &opts).await?)
@@ -102,7 +102,7 @@ impl ManagementClient {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let call: CallSettings = marshal::settings(&options).napi()?;
-        let opts = within(call.timeout);
+        let opts = within(&call);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.list(call.project.as_deref(), &opts).await?)
@@ -118,7 +118,7 @@ impl ManagementClient {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let call: CallSettings = marshal::settings(&options).napi()?;
-        let opts = within(call.timeout);
+        let opts = within(&call);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             inner.delete(&slug, call.project.as_deref(), &opts).await?;
@@ -156,7 +156,7 @@ impl ManagementClient {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, ReadinessStream>> {
         let call: CallSettings = marshal::settings(&options).napi()?;
-        let opts = within(call.timeout);
+        let opts = within(&call);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             let s = inner

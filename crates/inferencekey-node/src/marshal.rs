@@ -3,7 +3,7 @@
 //! refused by name, every problem a field error, the same messages as every binding);
 //! results are the core types' serde form.
 
-use inferencekey_core::domain::decode::{decode_str, no_hint, Role, Seconds};
+use inferencekey_core::domain::decode::{decode_str, no_hint, Role};
 use inferencekey_core::{CallOptions, Error};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -18,10 +18,10 @@ pub fn request<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
     decode_str(Some(text), "request", Role::Request, no_hint)
 }
 
-/// A call's `timeout`: the total deadline, resolved against the client's timeouts by the
-/// transport.
-pub fn within(timeout: Option<Seconds>) -> CallOptions {
-    CallOptions::default().within(timeout)
+/// A call's `timeout` (the total deadline, resolved against the client's timeouts by the
+/// transport) and `max_retries`.
+pub fn within(call: &impl inferencekey_core::PerCall) -> CallOptions {
+    CallOptions::of(call)
 }
 
 /// A result as JSON.

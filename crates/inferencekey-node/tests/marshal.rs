@@ -27,11 +27,13 @@ fn unknown_and_mistyped_fields_are_named() {
 #[test]
 fn nulls_are_absent_and_timeouts_are_the_calls() {
     let r: TextRequest =
-        request(r#"{"prompt": "p", "seed": null, "extra": {"user": "u"}, "timeout": 2.5}"#)
+        request(r#"{"prompt": "p", "seed": null, "extra": {"user": "u"}, "timeout": 2.5, "max_retries": 0}"#)
             .unwrap();
     assert_eq!(r.seed, None);
     assert_eq!(r.extra.as_ref().unwrap()["user"], "u");
-    assert_eq!(within(r.timeout).total, Some(Duration::from_millis(2500)));
+    let call = within(&r);
+    assert_eq!(call.total, Some(Duration::from_millis(2500)));
+    assert_eq!(call.max_retries, Some(0));
     let s: EnsureSettings = settings(r#"{"on_drift": "dry_run"}"#).unwrap();
     assert_eq!(s.on_drift, Some(OnDrift::DryRun));
     assert!(settings::<EnsureSettings>(r#"{"on_drift": "sometimes"}"#).is_err());

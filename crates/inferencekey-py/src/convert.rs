@@ -5,7 +5,7 @@
 //! Keyword arguments are decoded by the core (`domain::decode`), so Python refuses an unknown
 //! keyword, a wrong type or an out-of-range value with the same field error as C and Go.
 
-use inferencekey_core::domain::decode::{decode, no_hint, Role, Seconds};
+use inferencekey_core::domain::decode::{decode, no_hint, Retries, Role, Seconds, MAX_RETRIES};
 use inferencekey_core::{CallOptions, Error, ErrorKind, FieldError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -34,7 +34,7 @@ pub(crate) fn from_kwargs<T: DeserializeOwned>(
                 let problem =
                     FieldError::new(key, format!("must be a finite number, not {}", f.value()));
                 let mut e = Error::validation(vec![problem]);
-                if role == Role::Settings || key == "timeout" {
+                if role == Role::Settings || key == "timeout" || key == "max_retries" {
                     e.kind = ErrorKind::Configuration;
                     e.code = Some("configuration_error".into());
                 }
@@ -75,10 +75,29 @@ pub(crate) fn client_settings<T: DeserializeOwned>(
     )
 }
 
-/// A call's `timeout=` (seconds): its total deadline, which the core's transport resolves
-/// against the client's timeouts.
-pub(crate) fn call_options(py: Python<'_>, timeout: Option<f64>) -> PyResult<CallOptions> {
-    Ok(CallOptions::default().within(seconds(py, timeout, "timeout")?))
+/// A call's `timeout=` (seconds, its total deadline, which the core's transport resolves
+/// against the client's timeouts) and `max_retries=`.
+pub(crate) fn call_options(
+    py: Python<'_>,
+    timeout: Option<f64>,
+    max_retries: Option<i64>,
+) -> PyResult<CallOptions> {
+    Ok(CallOptions::default()
+        .within(seconds(py, timeout, "timeout")?)
+        .retrying(retries(py, max_retries)?))
+}
+
+/// A retry count checked by the core's bound (0 to `MAX_RETRIES`).
+pub(crate) fn retries(py: Python<'_>, v: Option<i64>) -> PyResult<Option<Retries>> {
+    v.map(|n| match u32::try_from(n) {
+        Ok(n) if n <= MAX_RETRIES => Ok(Retries(n)),
+        _ => Err(Error::configuration(format!(
+            "max_retries must be between 0 and {MAX_RETRIES}, not {n}"
+        ))
+        .with_field("max_retries")),
+    })
+    .transpose()
+    .or_raise(py)
 }
 
 /// A number of seconds checked by the core's one rule (positive, finite, at most 1e9).

@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::bridge::{dual, wait};
-use crate::convert::{call_options, client_settings, from_kwargs, seconds, to_value};
+use crate::convert::{call_options, client_settings, from_kwargs, retries, seconds, to_value};
 use crate::errors::ResultExt;
 use crate::results::{py_repr, Answer, EmbedResult, Json, RerankResult, TextResult};
 use crate::stream::{AsyncTextStream, Cursor, TextStream};
@@ -324,8 +324,8 @@ dual! {
         }
 
         /// Submits an async job: `body` (JSON) or `data` (bytes) with `content_type`.
-        #[pyo3(signature = (kind, body=None, *, data=None, content_type=None, context=None, timeout=None))]
-        fn submit_job(&ep, py, kind: String, body: Option<&Bound<'_, PyAny>>, data: Option<Vec<u8>>, content_type: Option<String>, context: Option<&Bound<'_, PyAny>>, timeout: Option<f64>) -> <Self as Flavour>::Job {
+        #[pyo3(signature = (kind, body=None, *, data=None, content_type=None, context=None, timeout=None, max_retries=None))]
+        fn submit_job(&ep, py, kind: String, body: Option<&Bound<'_, PyAny>>, data: Option<Vec<u8>>, content_type: Option<String>, context: Option<&Bound<'_, PyAny>>, timeout: Option<f64>, max_retries: Option<i64>) -> <Self as Flavour>::Job {
             let req = JobRequest {
                 kind,
                 body: body.map(|b| to_value(b, "body")).transpose()?,
@@ -333,6 +333,7 @@ dual! {
                 content_type,
                 context: context.map(|c| to_value(c, "context")).transpose()?,
                 timeout: seconds(py, timeout, "timeout")?,
+                max_retries: retries(py, max_retries)?,
             };
             let endpoint = ep.clone();
             async move {
@@ -344,15 +345,15 @@ dual! {
         /// Any other OpenAI-compatible JSON route (images, audio/speech, forecast): POSTs
         /// `body` to `route` (e.g. `"/v1/images/generations"`) and returns the decoded JSON,
         /// or `bytes` for binary answers.
-        #[pyo3(signature = (route, body, *, timeout=None))]
-        fn post(&ep, py, route: String, body: &Bound<'_, PyAny>, timeout: Option<f64>) -> Answer {
+        #[pyo3(signature = (route, body, *, timeout=None, max_retries=None))]
+        fn post(&ep, py, route: String, body: &Bound<'_, PyAny>, timeout: Option<f64>, max_retries: Option<i64>) -> Answer {
             if !route.starts_with('/') {
                 return Err(Error::configuration(format!("route {route:?} must start with '/'"))
                     .with_field("route"))
                 .or_raise(py);
             }
             let body = to_value(body, "body")?;
-            let call = call_options(py, timeout)?;
+            let call = call_options(py, timeout, max_retries)?;
             let ep = ep.clone();
             async move { ep.post_json(&route, &body, &call).await.map(Answer) }
         }
@@ -375,9 +376,9 @@ dual! {
     asyncio {}
     calls {
         /// `{"job_id", "status", "result"?, "error"?}`.
-        #[pyo3(signature = (timeout=None))]
-        fn status(&job, py, timeout: Option<f64>) -> Json {
-            let call = call_options(py, timeout)?;
+        #[pyo3(signature = (timeout=None, max_retries=None))]
+        fn status(&job, py, timeout: Option<f64>, max_retries: Option<i64>) -> Json {
+            let call = call_options(py, timeout, max_retries)?;
             let job = job.clone();
             async move { Json::of(&job.endpoint.job_status(&job.id, &call).await?) }
         }

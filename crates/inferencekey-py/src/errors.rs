@@ -68,6 +68,9 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
     kwargs.set_item("problems", problems)?;
     kwargs.set_item("request_id", e.request_id.as_deref())?;
     kwargs.set_item("retry_after", e.retry_after.map(|d| d.as_secs_f64()))?;
+    if !e.headers.is_empty() {
+        kwargs.set_item("headers", crate::results::headers_dict(py, &e.headers)?)?;
+    }
     if e.kind == ErrorKind::Drift {
         let plan = PyList::empty(py);
         for change in e.plan.iter().flatten() {
@@ -90,7 +93,7 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
 /// The Python exception for a core error: the `inferencekey.errors` class for its kind, with
 /// `str(exc)` equal to the core's message (documented prefix included) and the attributes
 /// `status`, `code`, `field`, `problems` (list of `(field, message)`), `request_id`,
-/// `retry_after` (seconds, float) and, for `DriftError`, `plan` (list of
+/// `retry_after` (seconds, float), `headers` and, for `DriftError`, `plan` (list of
 /// `(field, live, desired)`).
 pub fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
     build(py, &e).unwrap_or_else(|cause| {

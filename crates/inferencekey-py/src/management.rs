@@ -209,11 +209,11 @@ dual! {
     }
     calls {
         /// `EndpointRef`: create, patch or nothing, per `on_drift`.
-        #[pyo3(signature = (spec_json, on_drift="reconcile", project=None, timeout=None))]
-        fn ensure(&client, py, spec_json: &str, on_drift: &str, project: Option<String>, timeout: Option<f64>) -> EndpointRef {
+        #[pyo3(signature = (spec_json, on_drift="reconcile", project=None, timeout=None, max_retries=None))]
+        fn ensure(&client, py, spec_json: &str, on_drift: &str, project: Option<String>, timeout: Option<f64>, max_retries: Option<i64>) -> EndpointRef {
             let spec = WorkloadSpec::from_json(spec_json).or_raise(py)?;
             let mode: OnDrift = on_drift.parse().or_raise(py)?;
-            let call = call_options(py, timeout)?;
+            let call = call_options(py, timeout, max_retries)?;
             let client = client.clone();
             async move {
                 client
@@ -224,9 +224,9 @@ dual! {
         }
 
         /// The `Workload` with this slug; `NotFoundError` when absent.
-        #[pyo3(signature = (slug, project=None, timeout=None))]
-        fn get(&client, py, slug: String, project: Option<String>, timeout: Option<f64>) -> Workload {
-            let call = call_options(py, timeout)?;
+        #[pyo3(signature = (slug, project=None, timeout=None, max_retries=None))]
+        fn get(&client, py, slug: String, project: Option<String>, timeout: Option<f64>, max_retries: Option<i64>) -> Workload {
+            let call = call_options(py, timeout, max_retries)?;
             let client = client.clone();
             async move {
                 client
@@ -237,9 +237,9 @@ dual! {
         }
 
         /// Every `Workload` of the project.
-        #[pyo3(signature = (project=None, timeout=None))]
-        fn list(&client, py, project: Option<String>, timeout: Option<f64>) -> Vec<Workload> {
-            let call = call_options(py, timeout)?;
+        #[pyo3(signature = (project=None, timeout=None, max_retries=None))]
+        fn list(&client, py, project: Option<String>, timeout: Option<f64>, max_retries: Option<i64>) -> Vec<Workload> {
+            let call = call_options(py, timeout, max_retries)?;
             let client = client.clone();
             async move {
                 let all = client.list(project.as_deref(), &call).await?;
@@ -248,9 +248,9 @@ dual! {
         }
 
         /// Deletes the workload.
-        #[pyo3(signature = (slug, project=None, timeout=None))]
-        fn delete(&client, py, slug: String, project: Option<String>, timeout: Option<f64>) -> () {
-            let call = call_options(py, timeout)?;
+        #[pyo3(signature = (slug, project=None, timeout=None, max_retries=None))]
+        fn delete(&client, py, slug: String, project: Option<String>, timeout: Option<f64>, max_retries: Option<i64>) -> () {
+            let call = call_options(py, timeout, max_retries)?;
             let client = client.clone();
             async move { client.delete(&slug, project.as_deref(), &call).await }
         }

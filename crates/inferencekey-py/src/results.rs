@@ -8,7 +8,7 @@ use inferencekey_core::wire::Workload as CoreWorkload;
 use inferencekey_core::{EndpointRef as CoreRef, TextChunk as CoreChunk};
 use pyo3::exceptions::{PyAttributeError, PyKeyError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList};
 use pyo3::IntoPyObjectExt;
 use serde_json::Value;
 
@@ -64,6 +64,18 @@ impl<'py> IntoPyObject<'py> for Answer {
     }
 }
 
+/// A result's response headers as a dict keyed by lower-case name.
+pub(crate) fn headers_dict<'py>(
+    py: Python<'py>,
+    headers: &inferencekey_core::Headers,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in headers {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
 fn opt_value<'py>(py: Python<'py>, v: Option<&Value>) -> PyResult<Option<Bound<'py, PyAny>>> {
     v.map(|v| value_to_py(py, v)).transpose()
 }
@@ -103,10 +115,23 @@ impl TextResult {
     fn message<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         opt_value(py, self.inner.message.as_ref())
     }
-    /// The whole response body as a dict.
+    /// The server's request id (`X-Request-Id`): quote it when reporting a problem.
     #[getter]
-    fn raw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        json_loads(py, &self.inner.raw)
+    fn request_id(&self) -> Option<&str> {
+        self.inner.meta.request_id.as_deref()
+    }
+    /// The response headers, by lower-case name.
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        headers_dict(py, &self.inner.meta.headers)
+    }
+    /// The whole response body as a dict (`None` for a result assembled from a stream).
+    #[getter]
+    fn raw<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if self.inner.raw.is_empty() {
+            return Ok(None);
+        }
+        json_loads(py, &self.inner.raw).map(Some)
     }
     fn __repr__(&self) -> String {
         format!(
@@ -217,6 +242,16 @@ impl EmbedResult {
     fn usage<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         opt_value(py, self.inner.usage.as_ref())
     }
+    /// The server's request id (`X-Request-Id`): quote it when reporting a problem.
+    #[getter]
+    fn request_id(&self) -> Option<&str> {
+        self.inner.meta.request_id.as_deref()
+    }
+    /// The response headers, by lower-case name.
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        headers_dict(py, &self.inner.meta.headers)
+    }
     fn __len__(&self) -> usize {
         self.inner.embeddings.len()
     }
@@ -257,6 +292,16 @@ impl RerankResult {
     #[getter]
     fn usage<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         opt_value(py, self.inner.usage.as_ref())
+    }
+    /// The server's request id (`X-Request-Id`): quote it when reporting a problem.
+    #[getter]
+    fn request_id(&self) -> Option<&str> {
+        self.inner.meta.request_id.as_deref()
+    }
+    /// The response headers, by lower-case name.
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        headers_dict(py, &self.inner.meta.headers)
     }
     fn __repr__(&self) -> String {
         format!(

@@ -51,21 +51,31 @@ impl TextStream {
             Some(r) => r.map(Some).or_raise(py),
             None => wait(py, stream.next_chunk()),
         };
-        match next {
-            Ok(Some(inner)) => Ok(Some(TextChunk::from_core(inner))),
-            Ok(None) => {
-                *guard = None;
-                Ok(None)
-            }
-            Err(e) => {
-                *guard = None;
-                Err(e)
-            }
-        }
+        // At the end (or after an error) the core stream has already let its connection
+        // go; it is kept for `final()`, which needs the chunks it folded in.
+        next.map(|c| c.map(TextChunk::from_core))
+    }
+
+    /// Reads the rest of the stream and returns the whole answer as a `TextResult` (text of
+    /// every chunk, already-read ones included; finish reason; usage; tool calls rebuilt
+    /// from their deltas; request id and headers). Raises if the stream failed or was closed
+    /// before its end.
+    #[pyo3(name = "final")]
+    fn final_result(&self, py: Python<'_>) -> PyResult<crate::results::TextResult> {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let stream = guard.as_mut().ok_or_else(|| closed_error(py))?;
+        wait(py, stream.final_result()).map(crate::results::TextResult::from_core)
     }
 
     fn close(&self) {
-        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if let Some(stream) = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            stream.close();
+        }
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -88,9 +98,26 @@ pub(crate) enum Cursor {
 }
 
 impl Closable for Cursor {
+    /// An open stream is closed but kept (its folded answer serves `final()` when it had
+    /// ended); an unopened one is never sent.
     fn close(&mut self) {
-        *self = Cursor::Done;
+        match self {
+            Cursor::Open(stream) => stream.close(),
+            _ => *self = Cursor::Done,
+        }
     }
+}
+
+/// `final()` on a stream that holds no answer.
+fn closed_error(py: Python<'_>) -> PyErr {
+    to_py_err(
+        py,
+        Error::new(
+            inferencekey_core::ErrorKind::Configuration,
+            "the stream was closed before it was read; call final() before closing it",
+        )
+        .with_code("stream_closed"),
+    )
 }
 
 impl Cursor {
@@ -117,10 +144,23 @@ impl Cursor {
             return Ok(None);
         };
         let next = stream.next_chunk().await;
-        if !matches!(next, Ok(Some(_))) {
-            *self = Cursor::Done;
+        // The ended (or failed) stream stays for `final()`; it holds no connection now.
+        if next.is_err() {
+            stream.close();
         }
         next
+    }
+
+    async fn final_result(&mut self) -> Result<inferencekey_core::TextResult, Error> {
+        self.open().await?;
+        match self {
+            Cursor::Open(stream) => stream.final_result().await,
+            _ => Err(Error::new(
+                inferencekey_core::ErrorKind::Configuration,
+                "the stream was closed before it was read; call final() before closing it",
+            )
+            .with_code("stream_closed")),
+        }
     }
 }
 
@@ -228,6 +268,34 @@ impl AsyncTextStream {
         if let Ok(mut cursor) = self.cursor.try_lock() {
             cursor.close();
         }
+    }
+
+    /// A coroutine: reads the rest of the stream and returns the whole answer as a
+    /// `TextResult` (see `TextStream.final`).
+    #[pyo3(name = "final")]
+    fn final_result<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let cursor = self.cursor.clone();
+        let mut closed = self.closed.subscribe();
+        spawn(py, async move {
+            let mut armed = Armed::new(cursor.lock_owned().await);
+            // Only an explicit close() counts: the stream object itself may be gone already
+            // (`await ep.generate_text_stream(...).final()`), which drops the sender.
+            let raced = tokio::select! {
+                biased;
+                Ok(_) = closed.wait_for(|c| *c) => None,
+                r = armed.guard.final_result() => Some(r),
+            };
+            // Closed meanwhile: the answer is whole only if the stream had already ended.
+            let result = match raced {
+                Some(r) => r,
+                None => {
+                    armed.guard.close();
+                    armed.guard.final_result().await
+                }
+            };
+            armed.finish();
+            result.map(crate::results::TextResult::from_core)
+        })
     }
 
     /// `close()` as a coroutine, like an async generator's.

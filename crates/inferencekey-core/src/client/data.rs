@@ -245,7 +245,7 @@ impl Endpoint {
             .post_json(
                 "/v1/chat/completions",
                 &req.body(false)?,
-                &call.within(req.timeout),
+                &call.within(req.timeout).retrying(req.max_retries),
             )
             .await?;
         let wire: ChatWire = decode(&resp.body, "chat")?;
@@ -265,6 +265,7 @@ impl Endpoint {
             finish_reason: choice.finish_reason,
             usage: wire.usage,
             message: rich.then_some(Value::Object(message)),
+            meta: resp.meta(),
             raw: resp.body,
         })
     }
@@ -280,7 +281,10 @@ impl Endpoint {
         request.accept = "text/event-stream";
         let (resp, timeouts, deadline) = self
             .transport
-            .open_stream(&request, &call.within(req.timeout))
+            .open_stream(
+                &request,
+                &call.within(req.timeout).retrying(req.max_retries),
+            )
             .await?;
         Ok(TextStream::new(resp, timeouts.read, deadline))
     }
@@ -311,7 +315,11 @@ impl Endpoint {
         body.insert("encoding_format".into(), Value::String("base64".into()));
         extend(&mut body, req.extra.as_ref());
         let resp = self
-            .post_json("/v1/embeddings", &body, &call.within(req.timeout))
+            .post_json(
+                "/v1/embeddings",
+                &body,
+                &call.within(req.timeout).retrying(req.max_retries),
+            )
             .await?;
         let wire: EmbedWire = decode(&resp.body, "embeddings")?;
         let mut items: Vec<(usize, Vec<f32>)> = Vec::with_capacity(wire.data.len());
@@ -327,6 +335,7 @@ impl Endpoint {
             embeddings: items.into_iter().map(|(_, v)| v).collect(),
             model: wire.model.unwrap_or_default(),
             usage: wire.usage,
+            meta: resp.meta(),
         })
     }
 
@@ -343,13 +352,18 @@ impl Endpoint {
         }
         extend(&mut body, req.extra.as_ref());
         let resp = self
-            .post_json("/v1/rerank", &body, &call.within(req.timeout))
+            .post_json(
+                "/v1/rerank",
+                &body,
+                &call.within(req.timeout).retrying(req.max_retries),
+            )
             .await?;
         let wire: RerankWire = decode(&resp.body, "rerank")?;
         Ok(RerankResult {
             results: wire.results,
             model: wire.model.unwrap_or_default(),
             usage: wire.usage,
+            meta: resp.meta(),
         })
     }
 
@@ -377,7 +391,11 @@ impl Endpoint {
             envelope.insert("context".into(), c.clone());
         }
         let resp = self
-            .post_json("/jobs", &envelope, &call.within(req.timeout))
+            .post_json(
+                "/jobs",
+                &envelope,
+                &call.within(req.timeout).retrying(req.max_retries),
+            )
             .await?;
         #[derive(Deserialize)]
         struct Submitted {
@@ -399,7 +417,11 @@ impl Endpoint {
             self.path(&format!("/jobs/{}", encode_segment(id))),
         );
         match self.transport.send(&req, call).await {
-            Ok(resp) => decode(&resp.body, "job status"),
+            Ok(resp) => {
+                let mut status: JobStatus = decode(&resp.body, "job status")?;
+                status.meta = resp.meta();
+                Ok(status)
+            }
             Err(e) if e.status == Some(405) || e.status == Some(501) => Err(Error::new(
                 ErrorKind::Configuration,
                 "this server does not expose job status; results are delivered to your webhook (see inferencekey.webhooks.verify)",

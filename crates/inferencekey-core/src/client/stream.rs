@@ -10,11 +10,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::{timeout_at, Instant};
 
+use crate::domain::accumulate::TextAccumulator;
 use crate::domain::error::{Error, ErrorKind};
 pub use crate::domain::result::TextChunk;
+use crate::domain::result::{ResponseMeta, TextResult};
 use crate::domain::token::scrub;
 use crate::transport::sse::{SseDecoder, SseEvent};
-use crate::transport::{map_body_error, min_deadline};
+use crate::transport::{map_body_error, meta_of, min_deadline};
 
 #[derive(Deserialize)]
 struct ChunkWire<'a> {
@@ -103,11 +105,18 @@ pub struct TextStream {
     last_event: Instant,
     chunks: u64,
     truncated: bool,
+    /// The response head's request id and headers.
+    meta: ResponseMeta,
+    /// Every chunk delivered so far, folded into one answer for [`TextStream::final_result`]
+    /// (boxed: it is most of a stream's size and only `final_result` reads it).
+    acc: Box<TextAccumulator>,
 }
 
 impl TextStream {
     pub(crate) fn new(resp: reqwest::Response, idle: Duration, deadline: Option<Instant>) -> Self {
         TextStream {
+            meta: meta_of(resp.headers()),
+            acc: Box::default(),
             resp: Some(resp),
             decoder: SseDecoder::new(),
             pending: VecDeque::new(),
@@ -131,12 +140,39 @@ impl TextStream {
     pub fn try_next_buffered(&mut self) -> Option<Result<TextChunk, Error>> {
         let event = self.pending.pop_front()?;
         let parsed = parse_chunk(event);
-        if parsed.is_err() {
-            self.close();
-        } else {
-            self.chunks += 1;
+        match &parsed {
+            Ok(chunk) => {
+                self.chunks += 1;
+                self.acc.push(chunk);
+            }
+            Err(_) => self.close(),
         }
         Some(parsed)
+    }
+
+    /// The request id and headers of the stream's response.
+    pub fn meta(&self) -> &ResponseMeta {
+        &self.meta
+    }
+
+    /// Reads the rest of the stream and returns the whole answer as a [`TextResult`]: every
+    /// chunk's text (those already delivered included), the finish reason, usage and tool
+    /// calls rebuilt from their deltas. A stream that fails, or was closed before its end,
+    /// is an error rather than a partial answer.
+    pub async fn final_result(&mut self) -> Result<TextResult, Error> {
+        while self.next_chunk().await?.is_some() {}
+        if !self.decoder.done() {
+            return Err(Error::new(
+                ErrorKind::Configuration,
+                format!(
+                    "the stream was closed after {} chunks, before its end; call final() \
+                     before closing it (or instead of reading it)",
+                    self.chunks
+                ),
+            )
+            .with_code("stream_closed"));
+        }
+        Ok(self.acc.finish(self.meta.clone()))
     }
 
     /// The next chunk; `None` after `[DONE]`.

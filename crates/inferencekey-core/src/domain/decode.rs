@@ -100,9 +100,9 @@ pub fn decode<T: DeserializeOwned>(
             (None, ".") => what.to_string(),
             (None, _) => path.clone(),
         };
-        // A request's `timeout` is a call setting, not part of the request: a bad one is a
-        // configuration error wherever it was passed.
-        if field == "timeout" {
+        // A request's `timeout` and `max_retries` are call settings, not part of the
+        // request: a bad one is a configuration error wherever it was passed.
+        if field == "timeout" || field == "max_retries" {
             role = Role::Settings;
         }
         let message = if missing.is_some() {

@@ -138,6 +138,8 @@ pub struct ErrorData {
     /// Every offending field, when local validation found several.
     pub problems: Vec<FieldError>,
     pub request_id: Option<String>,
+    /// The error response's headers (empty when no response arrived).
+    pub headers: crate::domain::result::Headers,
     pub retry_after: Option<Duration>,
     /// For [`ErrorKind::Drift`]: what `ensure()` would have changed.
     pub plan: Option<Plan>,
@@ -172,6 +174,7 @@ impl Error {
             field: None,
             problems: Vec::new(),
             request_id: None,
+            headers: Default::default(),
             retry_after: None,
             plan: None,
         }))

@@ -5,6 +5,7 @@
 //! `diff`/`ensure` → `spec` → `policy` → `enums` → `slug` → `error` → `plan`; `wire` and
 //! `webhook` use only `error`, `enums` and `token`.
 
+pub mod accumulate;
 pub mod decode;
 pub mod diff;
 pub mod ensure;

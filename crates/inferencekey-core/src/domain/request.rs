@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::domain::decode::Seconds;
+use crate::domain::decode::{Retries, Seconds};
 use crate::domain::enums::OnDrift;
 use crate::domain::error::{Error, FieldError};
 
@@ -55,6 +55,9 @@ pub struct TextRequest {
     /// This call's total deadline (retries included); not part of the body.
     #[serde(skip_serializing)]
     pub timeout: Option<Seconds>,
+    /// This call's retry count (at most 100); not part of the body.
+    #[serde(skip_serializing)]
+    pub max_retries: Option<Retries>,
 }
 
 impl TextRequest {
@@ -117,6 +120,8 @@ pub struct EmbedRequest {
     pub extra: Option<Map<String, Value>>,
     #[serde(default, skip_serializing)]
     pub timeout: Option<Seconds>,
+    #[serde(default, skip_serializing)]
+    pub max_retries: Option<Retries>,
 }
 
 /// A rerank request.
@@ -131,6 +136,8 @@ pub struct RerankRequest {
     pub extra: Option<Map<String, Value>>,
     #[serde(default, skip_serializing)]
     pub timeout: Option<Seconds>,
+    #[serde(default, skip_serializing)]
+    pub max_retries: Option<Retries>,
 }
 
 /// An async job submission: exactly one of `body` (JSON) or `data` (bytes) with
@@ -150,6 +157,8 @@ pub struct JobRequest {
     pub context: Option<Value>,
     #[serde(default)]
     pub timeout: Option<Seconds>,
+    #[serde(default)]
+    pub max_retries: Option<Retries>,
 }
 
 /// Job kinds the platform accepts (docs/contract.md, "Jobs"), with their aliases.
@@ -249,6 +258,7 @@ pub fn check_job_id(raw: &str) -> Result<&str, Error> {
 pub struct CallSettings {
     pub project: Option<String>,
     pub timeout: Option<Seconds>,
+    pub max_retries: Option<Retries>,
 }
 
 /// The options of `ensure()`.
@@ -259,6 +269,7 @@ pub struct EnsureSettings {
     pub on_drift: Option<OnDrift>,
     pub project: Option<String>,
     pub timeout: Option<Seconds>,
+    pub max_retries: Option<Retries>,
 }
 
 /// The options of the job calls (`job_status`, `wait_job`).
@@ -266,7 +277,38 @@ pub struct EnsureSettings {
 #[serde(deny_unknown_fields)]
 pub struct JobCallSettings {
     pub timeout: Option<Seconds>,
+    pub max_retries: Option<Retries>,
 }
+
+/// A request or call-settings type that carries per-call overrides (`timeout`,
+/// `max_retries`): every binding turns it into its call's options the same way
+/// (`transport::CallOptions::of`).
+pub trait PerCall {
+    fn timeout(&self) -> Option<Seconds>;
+    fn max_retries(&self) -> Option<Retries>;
+}
+
+macro_rules! per_call {
+    ($($t:ty),*) => {$(
+        impl PerCall for $t {
+            fn timeout(&self) -> Option<Seconds> {
+                self.timeout
+            }
+            fn max_retries(&self) -> Option<Retries> {
+                self.max_retries
+            }
+        }
+    )*};
+}
+per_call!(
+    TextRequest,
+    EmbedRequest,
+    RerankRequest,
+    JobRequest,
+    CallSettings,
+    EnsureSettings,
+    JobCallSettings
+);
 
 /// `on_drift` through [`OnDrift`]'s own parser, so every spelling it accepts is accepted here
 /// and a wrong one gets its message.
@@ -371,15 +413,26 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_call_timeout_is_configuration() {
-        for v in [
-            json!({"prompt": "p", "timeout": -1}),
-            json!({"prompt": "p", "timeout": 1e300}),
+    fn a_bad_call_setting_is_configuration() {
+        for (v, field) in [
+            (json!({"prompt": "p", "timeout": -1}), "timeout"),
+            (json!({"prompt": "p", "timeout": 1e300}), "timeout"),
+            (json!({"prompt": "p", "max_retries": 101}), "max_retries"),
+            (json!({"prompt": "p", "max_retries": -1}), "max_retries"),
         ] {
             let e = decode::<TextRequest>(v, "request", Role::Request, no_hint).unwrap_err();
             assert_eq!(e.kind, crate::ErrorKind::Configuration, "{e}");
-            assert_eq!(e.field.as_deref(), Some("timeout"));
+            assert_eq!(e.field.as_deref(), Some(field));
         }
+        let r: TextRequest = decode(
+            json!({"prompt": "p", "max_retries": 0}),
+            "request",
+            Role::Request,
+            no_hint,
+        )
+        .unwrap();
+        assert_eq!(r.max_retries, Some(Retries(0)));
+        assert!(!r.body(false).unwrap().contains_key("max_retries"));
     }
 
     #[test]

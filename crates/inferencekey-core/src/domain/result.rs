@@ -2,10 +2,25 @@
 //! fields (Python), so each result's fields are declared once, here. `raw` fields hold the
 //! server's JSON as it came and serialise as that JSON, not as a string.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
+
+/// Response headers by lower-case name; repeated headers are joined with `", "` (RFC 9110's
+/// combination rule).
+pub type Headers = BTreeMap<String, String>;
+
+/// What every answer carries besides its body: the server's request id (quote it in a bug
+/// report) and the response headers (rate-limit counters, engine versions, anything the
+/// fields do not lift out). Serialised flat into each result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ResponseMeta {
+    pub request_id: Option<String>,
+    pub headers: Headers,
+}
 
 /// A completed chat answer. `raw` is the response body, decoded lazily by bindings.
 #[derive(Debug, Clone, Serialize)]
@@ -18,6 +33,8 @@ pub struct TextResult {
     pub message: Option<Value>,
     #[serde(serialize_with = "raw_bytes")]
     pub raw: Bytes,
+    #[serde(flatten)]
+    pub meta: ResponseMeta,
 }
 
 /// Embedding vectors, ordered by the server's `index`.
@@ -26,6 +43,8 @@ pub struct EmbedResult {
     pub embeddings: Vec<Vec<f32>>,
     pub model: String,
     pub usage: Option<Value>,
+    #[serde(flatten)]
+    pub meta: ResponseMeta,
 }
 
 /// One reranked document.
@@ -42,6 +61,8 @@ pub struct RerankResult {
     pub results: Vec<RerankItem>,
     pub model: String,
     pub usage: Option<Value>,
+    #[serde(flatten)]
+    pub meta: ResponseMeta,
 }
 
 /// A job's state as `GET /jobs/{id}` reports it.
@@ -53,6 +74,9 @@ pub struct JobStatus {
     pub result: Option<Value>,
     #[serde(default)]
     pub error: Option<Value>,
+    /// Filled from the response, not read from its body.
+    #[serde(flatten, skip_deserializing)]
+    pub meta: ResponseMeta,
 }
 
 impl JobStatus {

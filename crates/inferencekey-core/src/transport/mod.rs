@@ -26,7 +26,9 @@ use body::{read_body, Over};
 pub(crate) use deadline::min_deadline;
 use deadline::timeout_error;
 pub use options::{CallOptions, ClientOptions, RetryPolicy, Timeouts, ERROR_BODY_BYTES};
-pub use request::{encode_segment, Request, Response, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER};
+pub use request::{
+    encode_segment, meta_of, Request, Response, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER,
+};
 use request::{header_str, retry_after};
 use retry::with_retries;
 
@@ -252,6 +254,7 @@ fn http_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
         header_str(headers, REQUEST_ID_HEADER),
     );
     err.retry_after = retry_after(headers);
+    err.headers = request::headers_of(headers);
     err
 }
 

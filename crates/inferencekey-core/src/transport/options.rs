@@ -119,6 +119,8 @@ pub struct CallOptions {
     /// This call's total deadline (retries included). The transport resolves it against the
     /// client's timeouts: the idle timeout stays the client's, shortened to fit inside it.
     pub total: Option<Duration>,
+    /// This call's retry count; the rest of the retry policy stays the client's.
+    pub max_retries: Option<u32>,
 }
 
 impl CallOptions {
@@ -130,6 +132,21 @@ impl CallOptions {
         }
     }
 
+    /// These options with the call's own `max_retries` (when it gave one).
+    pub fn retrying(&self, max_retries: Option<crate::domain::decode::Retries>) -> CallOptions {
+        CallOptions {
+            max_retries: max_retries.map(|r| r.0).or(self.max_retries),
+            ..*self
+        }
+    }
+
+    /// The options a request or call-settings value asks for (its `timeout`, `max_retries`).
+    pub fn of(call: &impl crate::domain::request::PerCall) -> CallOptions {
+        CallOptions::default()
+            .within(call.timeout())
+            .retrying(call.max_retries())
+    }
+
     /// The timeouts and retry policy of a call on a client built with `client`.
     pub fn resolve(&self, client: &ClientOptions) -> (Timeouts, RetryPolicy) {
         let mut timeouts = self.timeouts.unwrap_or(client.timeouts);
@@ -137,13 +154,29 @@ impl CallOptions {
             timeouts.total = Some(total);
             timeouts.read = timeouts.read.min(total);
         }
-        (timeouts, self.retry.unwrap_or(client.retry))
+        let mut retry = self.retry.unwrap_or(client.retry);
+        if let Some(n) = self.max_retries {
+            retry.max_retries = n;
+        }
+        (timeouts, retry)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_retry_count_keeps_the_client_backoff() {
+        let client = ClientOptions::default();
+        let call = CallOptions::default().retrying(Some(crate::domain::decode::Retries(0)));
+        let (_, retry) = call.resolve(&client);
+        assert_eq!(retry.max_retries, 0);
+        assert_eq!(retry.initial_backoff, client.retry.initial_backoff);
+        assert_eq!(CallOptions::default().resolve(&client).1, client.retry);
+        // An earlier override stays when the call gives none.
+        assert_eq!(call.retrying(None).max_retries, Some(0));
+    }
 
     #[test]
     fn a_call_timeout_keeps_the_client_idle_timeout() {

@@ -7,6 +7,7 @@ use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Method;
 
 use crate::domain::error::Error;
+use crate::domain::result::{Headers, ResponseMeta};
 use crate::transport::body::Body;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -64,6 +65,37 @@ impl Response {
     pub fn content_type(&self) -> Option<String> {
         header_str(&self.headers, CONTENT_TYPE.as_str())
     }
+
+    /// The request id and headers a result carries.
+    pub fn meta(&self) -> ResponseMeta {
+        meta_of(&self.headers)
+    }
+}
+
+/// The request id and headers of a response head (a result's, an error's or a stream's).
+pub fn meta_of(headers: &HeaderMap) -> ResponseMeta {
+    ResponseMeta {
+        request_id: header_str(headers, REQUEST_ID_HEADER),
+        headers: headers_of(headers),
+    }
+}
+
+/// Every header by its (lower-case) name; values that are not visible ASCII are kept as
+/// UTF-8 where they are valid, else dropped, and repeats are joined with `", "`.
+pub fn headers_of(headers: &HeaderMap) -> Headers {
+    let mut out = Headers::new();
+    for (name, value) in headers {
+        let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
+            continue;
+        };
+        out.entry(name.as_str().to_string())
+            .and_modify(|v: &mut String| {
+                v.push_str(", ");
+                v.push_str(value);
+            })
+            .or_insert_with(|| value.to_string());
+    }
+    out
 }
 
 pub(crate) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -93,4 +125,24 @@ pub fn encode_segment(segment: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn headers_keep_every_value_and_the_request_id() {
+        let mut h = HeaderMap::new();
+        h.insert("x-request-id", HeaderValue::from_static("req-1"));
+        h.append("x-ratelimit", HeaderValue::from_static("a"));
+        h.append("x-ratelimit", HeaderValue::from_static("b"));
+        h.insert("x-bin", HeaderValue::from_bytes(b"\xff\xfe").unwrap());
+        let meta = meta_of(&h);
+        assert_eq!(meta.request_id.as_deref(), Some("req-1"));
+        assert_eq!(meta.headers["x-ratelimit"], "a, b");
+        assert_eq!(meta.headers["x-request-id"], "req-1");
+        assert!(!meta.headers.contains_key("x-bin"));
+    }
 }

@@ -16,6 +16,7 @@ record ErrorInfo(
         String field,
         List<InferenceKeyException.Problem> problems,
         String requestId,
+        java.util.Map<String, String> headers,
         Double retryAfter,
         List<Change> plan) {
 
@@ -23,7 +24,7 @@ record ErrorInfo(
 
     /** A locally made error (binding misuse, library not found). */
     static ErrorInfo local(ErrorKind kind, String code, String field, String display) {
-        return new ErrorInfo(null, kind.wire(), null, code, display, display, field, List.of(), null, null, List.of());
+        return new ErrorInfo(null, kind.wire(), null, code, display, display, field, List.of(), null, java.util.Map.of(), null, List.of());
     }
 
     InferenceKeyException toException() { return kind().exception(this); }

@@ -22,6 +22,7 @@ public class InferenceKeyException extends RuntimeException {
     private final String field;
     private final transient List<Problem> problems;
     private final String requestId;
+    private final transient java.util.Map<String, String> headers;
     private final Duration retryAfter;
 
     InferenceKeyException(ErrorInfo e) {
@@ -32,6 +33,7 @@ public class InferenceKeyException extends RuntimeException {
         this.field = e.field();
         this.problems = e.problems() == null ? List.of() : List.copyOf(e.problems());
         this.requestId = e.requestId();
+        this.headers = e.headers() == null ? java.util.Map.of() : java.util.Map.copyOf(e.headers());
         this.retryAfter = e.retryAfter() == null ? null : Duration.ofNanos((long) (e.retryAfter() * 1e9));
     }
 
@@ -52,6 +54,9 @@ public class InferenceKeyException extends RuntimeException {
 
     /** The server's request id, to quote in a support ticket, or null. */
     public String requestId() { return requestId; }
+
+    /** The error response's headers by lower-case name (empty when no response arrived). */
+    public java.util.Map<String, String> headers() { return headers; }
 
     /** How long the server asked to wait (429, 503), when it said. */
     public Optional<Duration> retryAfter() { return Optional.ofNullable(retryAfter); }

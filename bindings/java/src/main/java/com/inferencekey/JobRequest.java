@@ -11,21 +11,29 @@ import java.util.Base64;
  * echoed to the webhook.
  */
 public record JobRequest(String kind, Object body, @JsonIgnore byte[] bytes, String contentType, Object context,
-                         @JsonIgnore Duration timeout) {
+                         @JsonIgnore Duration timeout, Integer maxRetries) {
+
+    /** Without a per-call retry count (the client's applies). */
+    public JobRequest(String kind, Object body, byte[] bytes, String contentType, Object context, Duration timeout) {
+        this(kind, body, bytes, contentType, context, timeout, null);
+    }
 
     /** A job with a JSON body. */
-    public static JobRequest json(String kind, Object body) { return new JobRequest(kind, body, null, null, null, null); }
+    public static JobRequest json(String kind, Object body) { return new JobRequest(kind, body, null, null, null, null, null); }
 
     /** A job with a binary body (audio, images). */
     public static JobRequest binary(String kind, byte[] bytes, String contentType) {
-        return new JobRequest(kind, null, bytes.clone(), contentType, null, null);
+        return new JobRequest(kind, null, bytes.clone(), contentType, null, null, null);
     }
 
     /** The same job with a webhook context. */
-    public JobRequest withContext(Object ctx) { return new JobRequest(kind, body, bytes, contentType, ctx, timeout); }
+    public JobRequest withContext(Object ctx) { return new JobRequest(kind, body, bytes, contentType, ctx, timeout, maxRetries); }
 
     /** The same job with a call timeout. */
-    public JobRequest withTimeout(Duration t) { return new JobRequest(kind, body, bytes, contentType, context, t); }
+    public JobRequest withTimeout(Duration t) { return new JobRequest(kind, body, bytes, contentType, context, t, maxRetries); }
+
+    /** The same job with this call's retry count (0 to 100). */
+    public JobRequest withMaxRetries(int n) { return new JobRequest(kind, body, bytes, contentType, context, timeout, n); }
 
     @JsonProperty("body_b64")
     String bodyB64() { return bytes == null ? null : Base64.getEncoder().encodeToString(bytes); }

@@ -10,7 +10,8 @@ import java.util.Map;
 /**
  * A chat completion request: exactly one of {@code prompt} or {@code messages}, plus optional
  * sampling settings. {@code extra} holds body keys passed through verbatim; {@code timeout}
- * bounds the whole call (for a stream, the whole stream).
+ * bounds the whole call (for a stream, the whole stream) and {@code maxRetries} replaces the
+ * client's retry count for it.
  *
  * <pre>{@code TextRequest.builder().prompt("Hola").temperature(0.2).maxTokens(300).build()}</pre>
  */
@@ -31,7 +32,8 @@ public record TextRequest(
         Integer n,
         String user,
         Map<String, Object> extra,
-        @JsonIgnore Duration timeout) {
+        @JsonIgnore Duration timeout,
+        Integer maxRetries) {
 
     /** The timeout in seconds, as the ABI takes it. */
     @JsonProperty("timeout")
@@ -64,6 +66,7 @@ public record TextRequest(
         private Long seed;
         private Map<String, Object> extra;
         private Duration timeout;
+        private Integer maxRetries;
 
         private Builder() {}
 
@@ -88,10 +91,12 @@ public record TextRequest(
         /** Body keys passed through verbatim. */
         public Builder extra(Map<String, Object> v) { extra = v == null ? null : new LinkedHashMap<>(v); return this; }
         public Builder timeout(Duration v) { timeout = v; return this; }
+        /** This call's retry count (0 to 100), instead of the client's. */
+        public Builder maxRetries(int v) { maxRetries = v; return this; }
 
         public TextRequest build() {
             return new TextRequest(prompt, messages, model, temperature, maxTokens, topP, stop, seed, responseFormat,
-                    tools, frequencyPenalty, presencePenalty, logprobs, n, user, extra, timeout);
+                    tools, frequencyPenalty, presencePenalty, logprobs, n, user, extra, timeout, maxRetries);
         }
     }
 }

@@ -171,6 +171,9 @@ class ErrorsTest extends ManagerTest {
             assertEquals(401, e.status());
             assertFalse(e.getMessage().contains("notissued"), e.getMessage());
             assertTrue(e.getMessage().startsWith("authentication failed: "), e.getMessage());
+            // The error carries the response: its request id and headers.
+            assertNotNull(e.requestId());
+            assertEquals(e.requestId(), e.headers().get("x-request-id"));
         }
         try (var mgmt = ManagementClient.builder().project("acme").sdkToken("ik_sdk_abcdefgh_notissued").build()) {
             assertEquals(401, assertThrows(AuthException.class, mgmt::list).status());

@@ -52,6 +52,15 @@ class SeedSnippetsTest extends ManagerTest {
                         .prompt("Hola").temperature(0.2).maxTokens(300).build());
                 assertTrue(out.text().contains("Hola"), out.text());
                 assertNotNull(out.model());
+                // The result carries the response: its request id and headers.
+                assertNotNull(out.requestId());
+                assertEquals(out.requestId(), out.headers().get("x-request-id"));
+                // A per-call retry count: checked by the core, named in the error.
+                var bad = assertThrows(ConfigurationException.class, () -> ep.generateText(
+                        TextRequest.builder().prompt("x").maxRetries(101).build()));
+                assertEquals("max_retries", bad.field());
+                assertTrue(ep.generateText(TextRequest.builder().prompt("x").maxRetries(0).build()).text()
+                        .contains("x"));
             }
         }
     }
