@@ -105,7 +105,7 @@ impl HttpBody for DeadlineBody {
 }
 
 /// The 408 for a body cut off after `timeout`.
-pub fn timed_out(timeout: Duration) -> Response {
+fn timed_out(timeout: Duration) -> Response {
     let mut resp = ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
         "request_timeout",
