@@ -22,6 +22,7 @@ import pytest
 from inferencekey import Backend, DataClient, ManagementClient, WorkloadSpec
 
 from .conftest import MODEL, bootstrap, start_manager, stop_manager, tally
+from .documented import assert_documented
 
 SIZE = "48m"
 
@@ -95,8 +96,20 @@ def test_a_full_disk_gives_typed_503s_while_reads_keep_working(small_disk: Path)
             timeout=10,
         )
         assert r.status_code == 503, r.text
-        assert r.json()["error"]["code"] == "storage_unavailable", r.text
+        code = assert_documented(
+            "POST", "/api/projects/{project}/workloads", 503, r.headers, r.content
+        )
+        assert code == "storage_unavailable", r.text
         assert r.headers["retry-after"]
+        wid = mgmt.list()[0]["id"]
+        for method, kw in (("PATCH", {"json": {"description": "x"}}), ("DELETE", {})):
+            r = httpx.request(
+                method, f"{m.url}/api/workloads/{wid}", headers=auth, timeout=10, **kw
+            )
+            assert r.status_code == 503, (method, r.text)
+            code = assert_documented(method, "/api/workloads/{id}", 503, r.headers, r.content)
+            assert code == "storage_unavailable", (method, r.text)
+        assert [w["slug"] for w in mgmt.list()] == ["before"]
         # The operator is told why.
         status = m.cli("status").stdout
         assert "storage   UNAVAILABLE" in status, status
@@ -113,8 +126,8 @@ def test_a_full_disk_gives_typed_503s_while_reads_keep_working(small_disk: Path)
     tally(
         "disk full",
         filled_mib=filled >> 20,
-        reads_ok=22,
+        reads_ok=24,
         data_plane_ok=20,
-        writes_503=1,
+        writes_503=3,
         recovered=1,
     )

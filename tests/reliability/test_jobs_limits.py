@@ -21,8 +21,11 @@ from integration.conftest import Manager
 from inferencekey import Backend, DataClient, ManagementClient, WorkloadSpec
 
 from .conftest import MODEL, Project, bootstrap, rss_kib, start_manager, stop_manager, tally
+from .documented import assert_documented
 
 JOB_BODY_LIMIT = 16 << 20
+#: The operation in the OpenAPI document.
+JOBS = "/endpoint/{project}/{workload}/jobs"
 PER_KEY = 256
 TIMEOUT_S = 1
 
@@ -69,9 +72,10 @@ def test_job_bodies_are_capped_and_parsed_without_amplification(jm: Manager) -> 
     big = b'{"kind": "chat", "body": {"x": "' + b"a" * JOB_BODY_LIMIT + b'"}}'
     r = httpx.post(url, content=big, headers=auth(p.key) | {"content-type": "application/json"})
     assert r.status_code == 413, r.text
-    assert r.json()["error"]["code"] == "payload_too_large"
+    assert assert_documented("POST", JOBS, 413, r.headers, r.content) == "payload_too_large"
     r = httpx.post(url, content=iter([big]), headers=auth(p.key))
     assert r.status_code == 413, r.text
+    assert assert_documented("POST", JOBS, 413, r.headers, r.content) == "payload_too_large"
     # Just under it, in the shape that amplified most (a huge array of small numbers): kept
     # as text, so the Manager grows by a few times the body, not ~25x.
     n = (JOB_BODY_LIMIT - 200) // 2
@@ -127,7 +131,7 @@ def test_per_key_quota_and_a_key_of_its_own(jm: Manager) -> None:
         assert codes == [202] * PER_KEY
         r = c.post(url, json=job)
     assert r.status_code == 429, r.text
-    assert r.json()["error"]["code"] == "job_quota_exceeded"
+    assert assert_documented("POST", JOBS, 429, r.headers, r.content) == "job_quota_exceeded"
     assert r.headers["retry-after"]
     # Another key of the same project has its own quota.
     other = jm.key(p.slug)

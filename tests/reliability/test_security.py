@@ -39,6 +39,7 @@ from inferencekey import (
 from inferencekey import _native as native
 
 from .conftest import MODEL, bootstrap, start_manager, stop_manager, tally
+from .documented import assert_documented
 
 ERROR_KEYS = {"code", "message", "field"}
 
@@ -387,6 +388,7 @@ def test_request_body_limits(world: World) -> None:
         )
         assert r.status_code == 413
         assert assert_error_body(r)["code"] == "payload_too_large"
+        assert_documented("POST", "/api/projects/{project}/workloads", 413, r.headers, r.content)
         huge = b'{"messages": "' + b"x" * (33 << 20) + b'"}'
         r = http.post(
             f"/endpoint/{w.a}/wa1/v1/chat/completions",
@@ -395,6 +397,9 @@ def test_request_body_limits(world: World) -> None:
         )
         assert r.status_code == 413
         assert assert_error_body(r)["code"] == "payload_too_large"
+        assert_documented(
+            "POST", "/endpoint/{project}/{workload}/v1/chat/completions", 413, r.headers, r.content
+        )
 
         def chunks() -> Iterator[bytes]:
             yield b'{"input": "'
@@ -410,6 +415,7 @@ def test_request_body_limits(world: World) -> None:
         )
         assert r.status_code == 413
         assert assert_error_body(r)["code"] == "payload_too_large"
+        assert_documented("POST", "/endpoint/{project}/{workload}/jobs", 413, r.headers, r.content)
     tally("security: size limits", oversized_requests=3, answered_413=3)
 
 

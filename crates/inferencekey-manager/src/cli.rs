@@ -135,6 +135,11 @@ struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout: u64,
+    /// Seconds a request body may take to arrive once the Manager starts reading it; a body
+    /// that stalls or drips past it is answered 408 and its connection closed.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
     /// Seconds a data-plane request waits for a workload that is still starting.
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -259,6 +264,7 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
             retention: Duration::from_secs(a.job_retention),
         },
         header_timeout: Duration::from_secs(a.header_timeout),
+        body_timeout: Duration::from_secs(a.body_timeout),
         max_replicas: a.max_replicas,
         ..ManagerConfig::default()
     };

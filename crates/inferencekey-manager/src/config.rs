@@ -35,6 +35,9 @@ pub struct ManagerConfig {
     /// How long a connection may take to send a request head, and stay idle between
     /// requests.
     pub header_timeout: Duration,
+    /// How long a request body may take to arrive once the Manager starts reading it
+    /// (see `body_timeout`); past it the request is answered 408 and its connection closed.
+    pub body_timeout: Duration,
     /// What the execution policies read the time from; tests pass a `ManualClock`.
     pub clock: Arc<dyn Clock>,
     /// Replicas this Manager may run across all workloads: the sum of each workload's most
@@ -62,6 +65,7 @@ impl Default for ManagerConfig {
             allow_trust_remote_code: false,
             job_times: crate::jobs::JobTimes::default(),
             header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(60),
             clock: Arc::new(SystemClock::default()),
             max_replicas: DEFAULT_MAX_REPLICAS,
         }

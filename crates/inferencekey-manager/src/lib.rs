@@ -7,6 +7,7 @@
 mod admission;
 pub mod api;
 pub mod auth;
+mod body_timeout;
 pub mod cli;
 pub mod config;
 pub mod dashboard;

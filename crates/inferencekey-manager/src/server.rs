@@ -262,6 +262,7 @@ async fn openapi() -> impl axum::response::IntoResponse {
 }
 
 fn router(state: App) -> Router {
+    let body_timeout = state.config.body_timeout;
     let api = api::control::router()
         .merge(api::admin::router())
         .merge(crate::dashboard::router())
@@ -270,6 +271,10 @@ fn router(state: App) -> Router {
     api.merge(gateway::router())
         .fallback(errors::route_not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            body_timeout,
+            crate::body_timeout::limit,
+        ))
         .layer(middleware::from_fn(request_context))
         .with_state(state)
 }
