@@ -150,8 +150,12 @@ def test_final_rebuilds_streamed_tool_calls(chat: Endpoint) -> None:
     assert "order 42" in call["function"]["arguments"]
 
 
+#: The reference engine waits 20 ms between chunks: the stream is still open after one.
+SLOW = "[[ik:chunk-delay:20]] long"
+
+
 def test_final_on_a_stream_closed_early_is_an_error(chat: Endpoint) -> None:
-    stream = chat.generate_text_stream(prompt="Tell me a story", max_tokens=50)
+    stream = chat.generate_text_stream(prompt=SLOW, max_tokens=50)
     next(stream)
     stream.close()
     with pytest.raises(ConfigurationError) as exc:
@@ -176,7 +180,7 @@ def test_asyncio_results_and_final(chat: Endpoint, project: Project) -> None:
         # Without reading it first: final() sends the request itself.
         direct = await ep.generate_text_stream(prompt="Tell me a story").final()
         assert direct.text == whole
-        closed = ep.generate_text_stream(prompt="Tell me a story", max_tokens=50)
+        closed = ep.generate_text_stream(prompt=SLOW, max_tokens=50)
         async for _ in closed:
             break
         await closed.aclose()

@@ -4,7 +4,7 @@ import { inspect } from "node:util";
 import { coreJson, invoke, sync, type CallOptions } from "./call";
 import { toCamel } from "./case";
 import { NativeIterator, type ClientSettings } from "./management";
-import { native, type NativeDataClient, type NativeEndpoint } from "./native";
+import { native, type NativeDataClient, type NativeEndpoint, type NativeTextStream } from "./native";
 
 export interface DataSettings extends ClientSettings {
   /** The default `ik_live_` key for endpoints built without one; default `INFERENCEKEY_API_KEY`. */
@@ -113,6 +113,23 @@ function parse<T>(json: string): T {
   return toCamel<T>(JSON.parse(json) as Record<string, unknown>);
 }
 
+/**
+ * A streamed chat answer: `for await (const chunk of stream)`; `break` or `close()` closes the
+ * connection.
+ */
+export class TextStream extends NativeIterator<TextChunk, NativeTextStream> {
+  /**
+   * Reads the rest of the stream and resolves with the whole answer as a `TextResult`: the text
+   * of every chunk (those already read included), finish reason, usage, tool calls rebuilt from
+   * their deltas, request id and headers. Rejects (`ConfigurationError`, code `stream_closed`)
+   * when the stream failed or was closed before its end.
+   */
+  async final(): Promise<TextResult> {
+    const stream = await this.opened();
+    return parse<TextResult>(await invoke(this.signal, (id) => stream.finalResult(id)));
+  }
+}
+
 export class DataClient {
   readonly #native: NativeDataClient;
 
@@ -184,9 +201,9 @@ export class Endpoint {
    * closes the connection; a stream cut short or an in-band error throws `ProtocolError`
    * after the chunks that arrived.
    */
-  generateTextStream(request: TextRequest): AsyncIterableIterator<TextChunk> & { close(): void } {
+  generateTextStream(request: TextRequest): TextStream {
     const json = coreJson(request);
-    return new NativeIterator(
+    return new TextStream(
       (id) => this.#native.generateTextStream(json, id),
       (batch) => (JSON.parse(batch) as Record<string, unknown>[]).map((c) => toCamel<TextChunk>(c)),
       request.signal,

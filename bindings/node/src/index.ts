@@ -31,7 +31,7 @@ export type {
   ReadinessEvent,
   Workload,
 } from "./management";
-export { DataClient, Endpoint } from "./data";
+export { DataClient, Endpoint, TextStream } from "./data";
 export type {
   DataSettings,
   EmbedRequest,

@@ -86,18 +86,18 @@ function workload(raw: Record<string, unknown>): Workload {
 }
 
 /** An async iterator over a native stream of JSON items; `return()` (a `break`) closes it. */
-export class NativeIterator<T> implements AsyncIterableIterator<T> {
-  #open: (cancel: number | null) => Promise<NativeStream>;
+export class NativeIterator<T, S extends NativeStream = NativeStream> implements AsyncIterableIterator<T> {
+  #open: (cancel: number | null) => Promise<S>;
   #decode: (json: string) => T[];
   #signal: AbortSignal | undefined;
-  #stream: NativeStream | undefined;
+  #stream: S | undefined;
   #buffer: T[] = [];
   #index = 0;
   #done = false;
   #onAbort = (): void => this.close();
 
   constructor(
-    open: (cancel: number | null) => Promise<NativeStream>,
+    open: (cancel: number | null) => Promise<S>,
     decode: (json: string) => T[],
     signal: AbortSignal | undefined,
   ) {
@@ -107,6 +107,20 @@ export class NativeIterator<T> implements AsyncIterableIterator<T> {
     signal?.addEventListener("abort", this.#onAbort, { once: true });
   }
 
+  /** The native stream, opened (the request sent) on first use. */
+  protected async opened(): Promise<S> {
+    if (this.#stream === undefined) {
+      this.#stream = await invoke(this.#signal, (id) => this.#open(id));
+      if (this.#done) this.#stream.close();
+    }
+    return this.#stream;
+  }
+
+  /** The caller's `AbortSignal`, for calls beyond `next`. */
+  protected get signal(): AbortSignal | undefined {
+    return this.#signal;
+  }
+
   async next(): Promise<IteratorResult<T, undefined>> {
     if (this.#index < this.#buffer.length) {
       return { value: this.#buffer[this.#index++] as T, done: false };
@@ -114,11 +128,7 @@ export class NativeIterator<T> implements AsyncIterableIterator<T> {
     this.#signal?.throwIfAborted();
     if (this.#done) return { value: undefined, done: true };
     try {
-      if (this.#stream === undefined) {
-        this.#stream = await invoke(this.#signal, (id) => this.#open(id));
-        if (this.#done) this.#stream.close();
-      }
-      const stream = this.#stream;
+      const stream = await this.opened();
       const batch = await invoke(this.#signal, (id) => stream.next(id));
       // An abort closes the stream too, which may end it (null) before the cancel lands.
       this.#signal?.throwIfAborted();

@@ -16,6 +16,10 @@ export interface NativeStream {
   close(): void;
 }
 
+export interface NativeTextStream extends NativeStream {
+  finalResult(cancel?: number | null): Promise<string>;
+}
+
 export interface NativeManagementClient {
   readonly baseUrl: string;
   readonly project: string | null;
@@ -34,7 +38,7 @@ export interface NativeEndpoint {
   readonly redactedApiKey: string;
   revealApiKey(): string;
   generateText(request: string, cancel?: number | null): Promise<string>;
-  generateTextStream(request: string, cancel?: number | null): Promise<NativeStream>;
+  generateTextStream(request: string, cancel?: number | null): Promise<NativeTextStream>;
   embed(request: string, cancel?: number | null): Promise<string>;
   rerank(request: string, cancel?: number | null): Promise<string>;
   submitJob(request: string, cancel?: number | null): Promise<string>;

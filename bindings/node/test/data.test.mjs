@@ -200,6 +200,32 @@ describe("data plane", () => {
     }
   });
 
+  test("final() folds the stream into one TextResult, tool calls included", async () => {
+    let whole = "";
+    for await (const c of chat.generateTextStream({ prompt: "Tell me a story" })) whole += c.text;
+    // A slow stream (the engine waits 20 ms between chunks) closed before its end has no
+    // whole answer: `break` closes the connection.
+    const slow = chat.generateTextStream({ prompt: "[[ik:chunk-delay:20]] long", maxTokens: 50 });
+    for await (const c of slow) if (c.text) break;
+    await assert.rejects(slow.final(), (e) => e.code === "stream_closed");
+    const stream = chat.generateTextStream({ prompt: "Tell me a story" });
+    const first = (await stream.next()).value;
+    const folded = await stream.final();
+    assert.equal(folded.text, whole);
+    assert.ok(folded.text.startsWith(first.text));
+    const direct = await chat.generateTextStream({ prompt: "Tell me a story" }).final();
+    assert.equal(direct.text, whole);
+    assert.ok(["stop", "length"].includes(direct.finishReason));
+    assert.equal(direct.headers["x-request-id"], direct.requestId);
+
+    const tools = [{ type: "function", function: { name: "lookup_order", parameters: { type: "object" } } }];
+    const extra = { tool_choice: { type: "function", function: { name: "lookup_order" } } };
+    const plain = await chat.generateText({ prompt: "where is order 42", tools, extra });
+    const called = await chat.generateTextStream({ prompt: "where is order 42", tools, extra }).final();
+    assert.equal(called.finishReason, "tool_calls");
+    assert.deepEqual(called.message.tool_calls, plain.message.tool_calls);
+  });
+
   test("maxRetries per call overrides the client's; errors carry the response headers", async () => {
     const proxy = await new FaultProxy(p.manager.url, 3).start();
     try {

@@ -81,10 +81,8 @@ impl TextStream {
             };
             let first = match first {
                 Ok(Some(c)) => c,
-                Ok(None) => {
-                    guard.stream = None;
-                    return Ok(None);
-                }
+                // The ended stream holds no connection now; it stays for `finalResult()`.
+                Ok(None) => return Ok(None),
                 Err(e) => {
                     guard.stream = None;
                     return Err(e);
@@ -106,12 +104,44 @@ impl TextStream {
         })
     }
 
-    /// Closes the connection; later `next()` calls resolve to `null`.
+    /// Reads the rest of the stream and resolves with the whole answer (the core's
+    /// `TextResult` as JSON): every chunk's text, already-delivered ones included, the finish
+    /// reason, usage and tool calls rebuilt from their deltas. Rejects when the stream failed
+    /// or was closed before its end.
+    #[napi]
+    pub fn final_result<'e>(
+        &self,
+        env: &'e Env,
+        cancel: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'e, String>> {
+        let state = Arc::clone(&self.state);
+        spawn(env, cancel, async move {
+            let mut guard = state.lock().await;
+            if let Some(e) = guard.failed.take() {
+                guard.stream = None;
+                return Err(e);
+            }
+            let Some(s) = guard.stream.as_mut() else {
+                return Err(Error::new(
+                    inferencekey_core::ErrorKind::Configuration,
+                    "the stream failed or was closed before final(); call final() before \
+                     closing it",
+                )
+                .with_code("stream_closed"));
+            };
+            to_json(&s.final_result().await?)
+        })
+    }
+
+    /// Closes the connection; later `next()` calls resolve to `null`. The chunks already
+    /// delivered stay folded in, for `finalResult()` on a stream that had ended.
     #[napi]
     pub fn close(&self) {
         self.closed.cancel();
         if let Ok(mut g) = self.state.try_lock() {
-            g.stream = None;
+            if let Some(s) = g.stream.as_mut() {
+                s.close();
+            }
         }
     }
 }
