@@ -76,6 +76,8 @@ class LocalManager:
     data_dir: Path
     process: subprocess.Popen[bytes] | None
     """``None`` when the Manager was already running (it is left running)."""
+    log: Path | None = None
+    """Where its output goes, when the plugin started it."""
 
     def cli(self, *args: str) -> str:
         """Runs ``inferencekey ARGS`` against this Manager; its stdout, or an error with
@@ -141,29 +143,41 @@ class Project:
         return f"Project(slug={self.slug!r}, base_url={self.base_url!r})"
 
 
-def start_manager(data_dir: Path, extra_args: list[str] | None = None) -> LocalManager:
-    """Starts ``inferencekey serve --dev`` on a free loopback port in ``data_dir``."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log = data_dir / "manager.log"
+def start_manager(
+    data_dir: Path,
+    extra_args: list[str] | None = None,
+    *,
+    dev: bool = True,
+    port: int = 0,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> LocalManager:
+    """Starts ``inferencekey serve`` (with ``--dev`` unless ``dev=False``) on ``port`` (0: a
+    free loopback port) with ``data_dir``, and returns once it has written its address.
+
+    ``extra_args`` go to ``serve``; ``env`` is added to this process's environment; the
+    output goes to ``log`` (default ``DATA_DIR/manager.log``). A stale ``address`` file (a
+    Manager killed with ``-9`` leaves it) is removed first, so it is never taken for the new
+    Manager's.
+    """
+    if log is None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log = data_dir / "manager.log"
+    else:
+        # The Manager creates (and tightens) its data dir itself.
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        log.parent.mkdir(parents=True, exist_ok=True)
+    address = data_dir / "address"
+    address.unlink(missing_ok=True)
+    args = ["serve", *(["--dev"] if dev else []), "--port", str(port), "--data-dir", str(data_dir)]
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "inferencekey",
-                "serve",
-                "--dev",
-                "--port",
-                "0",
-                "--data-dir",
-                str(data_dir),
-                *(extra_args or []),
-            ],
+            [sys.executable, "-m", "inferencekey", *args, *(extra_args or [])],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
         )
-    address = data_dir / "address"
     deadline = time.monotonic() + _START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -174,7 +188,7 @@ def start_manager(data_dir: Path, extra_args: list[str] | None = None) -> LocalM
         if address.exists():
             url = address.read_text().strip()
             if url:
-                return LocalManager(url=url, data_dir=data_dir, process=process)
+                return LocalManager(url=url, data_dir=data_dir, process=process, log=log)
         time.sleep(0.05)
     process.kill()
     process.wait(timeout=10)

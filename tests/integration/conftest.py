@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,13 +19,23 @@ from pathlib import Path
 
 import pytest
 
+from inferencekey.pytest_plugin import LocalManager, start_manager
+
 
 @dataclass
 class Manager:
+    """A Manager the tests started, through the pytest plugin's `start_manager` (the one
+    harness every suite uses), with the CLI bootstrap steps the tests need."""
+
     url: str
     data_dir: Path
     proc: subprocess.Popen[bytes]
     log: Path
+
+    @classmethod
+    def of(cls, m: LocalManager) -> Manager:
+        assert m.process is not None and m.log is not None
+        return cls(m.url, m.data_dir, m.process, m.log)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, INFERENCEKEY_DATA_DIR=str(self.data_dir))
@@ -69,35 +78,9 @@ class Manager:
 
 
 def _start(data_dir: Path, env: dict[str, str] | None = None) -> Manager:
-    log = data_dir / "manager-test.log"
-    with log.open("ab") as f:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "inferencekey",
-                "serve",
-                "--dev",
-                "--allow-any-command",
-                "--port",
-                "0",
-                "--data-dir",
-                str(data_dir),
-            ],
-            stdout=f,
-            stderr=f,
-            env={**os.environ, **(env or {})},
-        )
-    address = data_dir / "address"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the Manager exited with {proc.returncode}: {log.read_text()}")
-        if address.exists() and address.read_text().strip():
-            return Manager(address.read_text().strip(), data_dir, proc, log)
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"the Manager did not write its address within 60 s: {log.read_text()}")
+    return Manager.of(
+        start_manager(data_dir, ["--allow-any-command"], env=env, log=data_dir / "manager-test.log")
+    )
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from integration.conftest import Manager
+
+from inferencekey.pytest_plugin import start_manager as plugin_start
 
 HERE = Path(__file__).resolve().parent
 ENGINE_PROXY = HERE / "engine_proxy.py"
@@ -53,39 +53,17 @@ def start_manager(
     port: int = 0,
     env: dict[str, str] | None = None,
 ) -> Manager:
-    """`inferencekey serve` on `data_dir`, returning once it wrote its address."""
-    # The Manager creates its data dir itself (mode 0700); its output goes beside it.
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    address = data_dir / "address"
-    # A Manager killed with -9 leaves its address behind: never mistake it for the new one.
-    address.unlink(missing_ok=True)
-    log = data_dir.with_name(data_dir.name + "-manager.log")
-    with log.open("ab") as f:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "inferencekey",
-                "serve",
-                *flags,
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-            ],
-            stdout=f,
-            stderr=f,
-            env={**os.environ, **(env or {})},
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the Manager exited with {proc.returncode}: {log.read_text()}")
-        if address.exists() and address.read_text().strip():
-            return Manager(address.read_text().strip(), data_dir, proc, log)
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"the Manager did not write its address within 60 s: {log.read_text()}")
+    """`inferencekey serve FLAGS` on `data_dir` (through the plugin's one starter), its
+    output beside the data dir, which the Manager creates itself (mode 0700)."""
+    m = plugin_start(
+        data_dir,
+        [f for f in flags if f != "--dev"],
+        dev="--dev" in flags,
+        port=port,
+        env=env,
+        log=data_dir.with_name(data_dir.name + "-manager.log"),
+    )
+    return Manager.of(m)
 
 
 def stop_manager(m: Manager) -> None:
