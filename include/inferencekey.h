@@ -125,12 +125,16 @@ char *ik_last_error_message(void);
 
 // The JSON field names of one of the SDK's types, as a JSON array of strings: `type_name` is
 // `TextRequest`, `EmbedRequest`, `RerankRequest`, `JobRequest`, `ManagementSettings`,
-// `DataSettings`, `EndpointSettings` or `Workload`. Bindings check their own declarations
-// against it in their tests; an unknown name is `IK_ERR_INVALID_ARGUMENT`.
+// `DataSettings`, `EndpointSettings`, `WebhookSettings` or `Workload`. Bindings check their
+// own declarations against it in their tests; an unknown name is `IK_ERR_INVALID_ARGUMENT`.
 //
 // # Safety
 // `type_name` is a NUL-terminated string; `out_json` is valid for a write.
 enum ik_status ik_type_fields(const char *type_name, char **out_json);
+
+// How many handles (clients, endpoints, streams) this library has handed out and not yet
+// freed, process-wide: a leak check for bindings and their tests. Strings are not counted.
+uint64_t ik_live_handles(void);
 
 // Frees a string returned by this library. NULL is a no-op.
 //
@@ -373,6 +377,42 @@ enum ik_status ik_stream_next(const struct ik_stream *stream, char **out_json);
 // # Safety
 // `stream` is NULL or a live stream not used by any other thread during or after this call.
 void ik_stream_free(struct ik_stream *stream);
+
+// Checks a webhook delivery: `IK_OK` when `signature_header` (the `X-InferenceKey-Signature`
+// value, `t=<unix seconds>,v1=<hex>`) signs the raw `body` with `secret` and its timestamp is
+// within the tolerance of the receiver's clock. Comparison is constant-time.
+//
+// `options_json` (NULL = `{}`): `tolerance` (seconds, default 300; 0 = exactly now) and `now`
+// (the receiver's clock as unix seconds; default the system clock).
+//
+// Failures are `IK_ERR_VALIDATION` with `field` `X-InferenceKey-Signature` and `code`
+// `invalid_signature` (wrong secret, altered body or timestamp), `signature_expired` (an
+// authentic delivery older or newer than the tolerance: a replay or a skewed clock) or
+// `malformed_signature` (the header cannot be read; the message says which part); an empty
+// secret is `IK_ERR_CONFIGURATION`. The secret never appears in an error.
+//
+// # Safety
+// `body` is valid for `body_len` bytes (NULL when 0), `secret` for `secret_len` bytes;
+// strings as documented in the header's preamble.
+enum ik_status ik_webhook_verify(const uint8_t *body,
+                                 size_t body_len,
+                                 const char *signature_header,
+                                 const uint8_t *secret,
+                                 size_t secret_len,
+                                 const char *options_json);
+
+// The `X-InferenceKey-Signature` value the platform sends for `body` at unix time `t`
+// (for senders and tests). `*out` is a plain string (not JSON); free it with
+// `ik_string_free`.
+//
+// # Safety
+// As `ik_webhook_verify`; `out` is valid for a write.
+enum ik_status ik_webhook_sign(const uint8_t *body,
+                               size_t body_len,
+                               const uint8_t *secret,
+                               size_t secret_len,
+                               uint64_t t,
+                               char **out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -48,6 +48,7 @@ func hostileEndpoint(t *testing.T, url string, read time.Duration) *inferencekey
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { ep.Close() })
 	return ep
 }
 

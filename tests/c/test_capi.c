@@ -517,6 +517,28 @@ static void test_delete(void) {
     ik_mgmt_client_free(mgmt);
 }
 
+static void test_webhook(void) {
+    static const char body[] = "{\"event\":\"job.completed\"}";
+    static const char secret[] = "whsec_c_test_secret";
+    const uint8_t *b = (const uint8_t *)body, *k = (const uint8_t *)secret;
+    char *header = NULL;
+    ik_status st = ik_webhook_sign(b, strlen(body), k, strlen(secret), 1700000000u, &header);
+    CHECK(st == IK_OK && header != NULL && strncmp(header, "t=1700000000,v1=", 16) == 0,
+          "webhook sign");
+    st = ik_webhook_verify(b, strlen(body), header, k, strlen(secret), "{\"now\": 1700000010}");
+    CHECK(st == IK_OK, "webhook verify");
+    st = ik_webhook_verify(b, strlen(body) - 1, header, k, strlen(secret), "{\"now\": 1700000010}");
+    expect_error(st, IK_ERR_VALIDATION, "X-InferenceKey-Signature", "invalid_signature", NULL,
+                 "webhook tampered body");
+    st = ik_webhook_verify(b, strlen(body), header, k, strlen(secret), "{\"now\": 1800000000}");
+    expect_error(st, IK_ERR_VALIDATION, "X-InferenceKey-Signature", "signature_expired", NULL,
+                 "webhook stale timestamp");
+    char *e = ik_last_error_json();
+    CHECK(e != NULL && strstr(e, secret) == NULL, "the webhook secret is not echoed");
+    ik_string_free(e);
+    ik_string_free(header);
+}
+
 int main(void) {
     const char *vars[] = {"INFERENCEKEY_BASE_URL", "INFERENCEKEY_PROJECT",
                           "INFERENCEKEY_SDK_TOKEN", "INFERENCEKEY_API_KEY"};
@@ -530,6 +552,8 @@ int main(void) {
     test_management();
     test_data();
     test_delete();
+    test_webhook();
+    CHECK(ik_live_handles() == 0, "every handle was freed (ik_live_handles)");
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

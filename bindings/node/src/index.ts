@@ -29,6 +29,7 @@ export type {
   ManagementSettings,
   ProjectOptions,
   ReadinessEvent,
+  WaitOptions,
   Workload,
 } from "./management";
 export { DataClient, Endpoint, TextStream } from "./data";

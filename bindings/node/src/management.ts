@@ -31,6 +31,15 @@ export interface ProjectOptions extends CallOptions {
   project?: string;
 }
 
+export interface WaitOptions extends ProjectOptions {
+  /**
+   * Called with each readiness event as it arrives, the final `ready` one included, in order;
+   * every call has happened by the time `waitUntilReady` settles. If it throws, the wait
+   * stops and `waitUntilReady` rejects with what it threw.
+   */
+  onEvent?: (event: ReadinessEvent) => void;
+}
+
 export interface EnsureOptions extends ProjectOptions {
   onDrift?: OnDrift | (string & {});
 }
@@ -213,10 +222,56 @@ export class ManagementClient {
     await invoke(options.signal, (id) => this.#native.delete(slug, coreJson(options), id));
   }
 
-  /** Resolves with the `ready` event; `TimeoutError` after `timeout` seconds (default 600). */
-  async waitUntilReady(slug: string, options: ProjectOptions = {}): Promise<ReadinessEvent> {
-    const raw = await invoke(options.signal, (id) => this.#native.waitUntilReady(slug, coreJson(options), id));
-    return toCamel<ReadinessEvent>(JSON.parse(raw) as Record<string, unknown>);
+  /**
+   * Resolves with the `ready` event; `TimeoutError` after `timeout` seconds (default 600);
+   * `ServerError` (code `workload_error`) when the workload fails to start. `onEvent` sees the
+   * progress of a long wait; aborting `signal` stops the wait and closes its stream.
+   */
+  async waitUntilReady(slug: string, options: WaitOptions = {}): Promise<ReadinessEvent> {
+    const { onEvent, signal, ...rest } = options;
+    const json = coreJson(rest);
+    const event = (raw: string): ReadinessEvent => toCamel<ReadinessEvent>(JSON.parse(raw) as Record<string, unknown>);
+    if (onEvent === undefined) {
+      return event(await invoke(signal, (id) => this.#native.waitUntilReady(slug, json, id, null)));
+    }
+    if (typeof onEvent !== "function") {
+      throw new TypeError(`waitUntilReady: onEvent must be a function (event) => void, not ${typeof onEvent}`);
+    }
+    // One controller for the native call: the caller's signal aborts it, and so does an
+    // exception from `onEvent` (then the wait rejects with that exception).
+    const stop = new AbortController();
+    const forward = (): void => stop.abort(signal?.reason);
+    if (signal?.aborted) forward();
+    signal?.addEventListener("abort", forward, { once: true });
+    let drained!: () => void;
+    const done = new Promise<void>((resolve) => (drained = resolve));
+    const deliver = (raw: string): void => {
+      if (raw === "") return drained();
+      if (stop.signal.aborted) return;
+      try {
+        onEvent(event(raw));
+      } catch (e) {
+        stop.abort(e);
+      }
+    };
+    let started = false;
+    try {
+      const raw = await invoke(stop.signal, (id) => {
+        const pending = this.#native.waitUntilReady(slug, json, id, deliver);
+        started = true;
+        return pending;
+      });
+      await done;
+      // An exception from the last `onEvent` call (the `ready` event) still wins.
+      stop.signal.throwIfAborted();
+      return event(raw);
+    } catch (e) {
+      // A failed wait (not an aborted one) settles after its events were delivered too.
+      if (started && !stop.signal.aborted) await done;
+      throw stop.signal.aborted ? stop.signal.reason : e;
+    } finally {
+      signal?.removeEventListener("abort", forward);
+    }
   }
 
   /** The workload's readiness events until `ready` or `error`; `break` closes the stream. */

@@ -27,7 +27,12 @@ export interface NativeManagementClient {
   get(slug: string, options: string, cancel?: number | null): Promise<string>;
   list(options: string, cancel?: number | null): Promise<string>;
   delete(slug: string, options: string, cancel?: number | null): Promise<string>;
-  waitUntilReady(slug: string, options: string, cancel?: number | null): Promise<string>;
+  waitUntilReady(
+    slug: string,
+    options: string,
+    cancel?: number | null,
+    onEvent?: ((json: string) => void) | null,
+  ): Promise<string>;
   readinessEvents(slug: string, options: string, cancel?: number | null): Promise<NativeStream>;
 }
 

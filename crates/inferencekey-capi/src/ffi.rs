@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use inferencekey_core::rt::runtime;
 use inferencekey_core::{Error, ErrorKind};
@@ -322,15 +323,27 @@ pub unsafe fn free_c_string(p: *mut c_char) {
     }
 }
 
+/// Handles handed out by [`into_handle`] and not yet freed by [`free_handle`]
+/// (`ik_live_handles`).
+static LIVE_HANDLES: AtomicU64 = AtomicU64::new(0);
+
+pub fn live_handles() -> u64 {
+    LIVE_HANDLES.load(Ordering::SeqCst)
+}
+
 /// Hands a handle to C; freed by [`free_handle`].
 pub fn into_handle<T>(value: T) -> *mut T {
-    Box::into_raw(Box::new(value))
+    let p = Box::into_raw(Box::new(value));
+    LIVE_HANDLES.fetch_add(1, Ordering::SeqCst);
+    p
 }
 
 /// # Safety
 /// `p` is null or came from [`into_handle`] with the same `T` and was not freed before.
 pub unsafe fn free_handle<T>(p: *mut T) {
     if !p.is_null() {
+        // Counted before the drop: a panicking destructor still ends the handle's life.
+        LIVE_HANDLES.fetch_sub(1, Ordering::SeqCst);
         drop(Box::from_raw(p));
     }
 }

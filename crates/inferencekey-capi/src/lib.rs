@@ -15,6 +15,7 @@ mod ffi;
 mod mgmt;
 mod options;
 mod stream;
+mod webhook;
 
 use std::ffi::{c_char, CStr};
 
@@ -22,6 +23,7 @@ pub use data::*;
 pub use ffi::ik_status;
 pub use mgmt::*;
 pub use stream::*;
+pub use webhook::*;
 
 use ffi::{c_string, free_c_string, guard_void};
 
@@ -98,8 +100,8 @@ pub extern "C" fn ik_last_error_message() -> *mut c_char {
 
 /// The JSON field names of one of the SDK's types, as a JSON array of strings: `type_name` is
 /// `TextRequest`, `EmbedRequest`, `RerankRequest`, `JobRequest`, `ManagementSettings`,
-/// `DataSettings`, `EndpointSettings` or `Workload`. Bindings check their own declarations
-/// against it in their tests; an unknown name is `IK_ERR_INVALID_ARGUMENT`.
+/// `DataSettings`, `EndpointSettings`, `WebhookSettings` or `Workload`. Bindings check their
+/// own declarations against it in their tests; an unknown name is `IK_ERR_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `type_name` is a NUL-terminated string; `out_json` is valid for a write.
@@ -123,6 +125,13 @@ pub unsafe extern "C" fn ik_type_fields(
         *out = c_string(options::to_json(&fields)?)?;
         Ok(())
     })
+}
+
+/// How many handles (clients, endpoints, streams) this library has handed out and not yet
+/// freed, process-wide: a leak check for bindings and their tests. Strings are not counted.
+#[no_mangle]
+pub extern "C" fn ik_live_handles() -> u64 {
+    ffi::live_handles()
 }
 
 /// Frees a string returned by this library. NULL is a no-op.

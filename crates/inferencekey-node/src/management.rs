@@ -8,7 +8,8 @@ use inferencekey_core::domain::request::{CallSettings, EnsureSettings};
 use inferencekey_core::management::{ManagementConfig, ReadinessStream as CoreReadiness};
 use inferencekey_core::WorkloadSpec;
 use napi::bindgen_prelude::PromiseRaw;
-use napi::Env;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status, Unknown};
 use napi_derive::napi;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +17,10 @@ use tokio_util::sync::CancellationToken;
 use crate::errors::IntoNapi;
 use crate::marshal::{self, to_json as json, within};
 use crate::stream::spawn;
+
+/// A JavaScript `(json: string) => unknown` called from the runtime's threads; not
+/// "callee handled", so it gets the value alone (no leading error argument).
+type EventCallback = ThreadsafeFunction<String, Unknown<'static>, String, Status, false>;
 
 /// How long `waitUntilReady` waits when the call gives no `timeout`.
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -126,7 +131,11 @@ impl ManagementClient {
         })
     }
 
-    /// Resolves to the `ready` event's JSON.
+    /// Resolves to the `ready` event's JSON. `on_event`, when given, is called with the JSON
+    /// of every readiness event in order (the final one included) and then once with `""`,
+    /// after the last event and before the Promise settles: the TypeScript layer waits for
+    /// that marker so its callback has seen every event when `waitUntilReady` returns. An
+    /// aborted wait sends no marker (the future is dropped mid-way).
     #[napi]
     pub fn wait_until_ready<'e>(
         &self,
@@ -134,15 +143,28 @@ impl ManagementClient {
         slug: String,
         options: String,
         cancel: Option<u32>,
+        on_event: Option<EventCallback>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let call: CallSettings = marshal::settings(&options).napi()?;
         let timeout = call.timeout.map_or(DEFAULT_READY_TIMEOUT, |t| t.0);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
-            let ev = inner
-                .wait_until_ready(&slug, call.project.as_deref(), timeout, |_| {})
-                .await?;
-            json(&ev)
+            let send = |json: String| {
+                if let Some(cb) = &on_event {
+                    // Non-blocking into an unbounded queue: events are few, and a blocked
+                    // runtime thread would stall other calls.
+                    cb.call(json, ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            };
+            let result = inner
+                .wait_until_ready(&slug, call.project.as_deref(), timeout, |ev| {
+                    if let Ok(j) = json(ev) {
+                        send(j);
+                    }
+                })
+                .await;
+            send(String::new());
+            json(&result?)
         })
     }
 

@@ -41,6 +41,13 @@ export async function main(signal: AbortSignal): Promise<void> {
     const n: number = emb.embeddings.length;
     console.log(n, ep.baseUrl);
     for await (const ev of mgmt.readinessEvents("support-bot")) console.log(ev.phase, ev.elapsedMs);
+    const ready = await mgmt.waitUntilReady("support-bot", {
+      timeout: 120,
+      signal,
+      onEvent: (ev) => console.log(ev.phase, ev.message),
+    });
+    const phase: string = ready.phase;
+    console.log(phase);
   } catch (e) {
     if (e instanceof DriftError) console.log(e.plan?.map((c) => c.field), e.status, e.field);
     else if (e instanceof InferenceKeyError) console.log(e.code, e.requestId, e.retryAfter);

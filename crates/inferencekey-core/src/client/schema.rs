@@ -7,10 +7,11 @@ use serde_json::Value;
 use crate::client::config::{DataSettings, EndpointSettings, ManagementSettings};
 use crate::domain::decode::field_names;
 use crate::domain::request::{EmbedRequest, JobRequest, RerankRequest, TextRequest};
+use crate::domain::webhook::WebhookSettings;
 use crate::domain::wire::Workload;
 
 /// The names [`type_fields`] knows.
-pub const TYPES: [&str; 8] = [
+pub const TYPES: [&str; 9] = [
     "TextRequest",
     "EmbedRequest",
     "RerankRequest",
@@ -18,6 +19,7 @@ pub const TYPES: [&str; 8] = [
     "ManagementSettings",
     "DataSettings",
     "EndpointSettings",
+    "WebhookSettings",
     "Workload",
 ];
 
@@ -31,6 +33,7 @@ pub fn type_fields(name: &str) -> Option<Vec<String>> {
         "ManagementSettings" => field_names::<ManagementSettings>(),
         "DataSettings" => field_names::<DataSettings>(),
         "EndpointSettings" => field_names::<EndpointSettings>(),
+        "WebhookSettings" => field_names::<WebhookSettings>(),
         // `Workload` keeps unknown fields (`#[serde(flatten)]`), so its derive lists no
         // names; the keys of an empty one serialised are its known fields.
         "Workload" => {

@@ -6,6 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Deserializer};
 use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 
@@ -168,6 +169,44 @@ pub fn verify_now(
     verify(body, signature_header, secret, tolerance, now.as_secs())
 }
 
+/// The options of a verification, for bindings that pass them as one object (the C ABI's
+/// `options_json`); Python and Node take the same two as arguments of their own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// How far the timestamp may be from `now`, seconds; default [`DEFAULT_TOLERANCE`], and 0
+    /// means exactly now.
+    #[serde(default, deserialize_with = "tolerance")]
+    pub tolerance: Option<Duration>,
+    /// The receiver's clock as unix seconds; default the system clock (tests pin it).
+    pub now: Option<u64>,
+}
+
+impl WebhookSettings {
+    /// [`verify`] (or [`verify_now`] without `now`) with these settings.
+    pub fn verify(&self, body: &[u8], signature_header: &str, secret: &[u8]) -> Result<(), Error> {
+        let tolerance = self.tolerance.unwrap_or(DEFAULT_TOLERANCE);
+        match self.now {
+            Some(now) => verify(body, signature_header, secret, tolerance, now),
+            None => verify_now(body, signature_header, secret, tolerance),
+        }
+    }
+}
+
+/// A tolerance: a finite number of seconds from 0 up to the core's longest duration. Zero is
+/// allowed here (unlike a timeout): it asks for the exact second.
+fn tolerance<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let s = f64::deserialize(d)?;
+    let max = crate::domain::decode::MAX_SECONDS;
+    if s.is_finite() && (0.0..=max).contains(&s) {
+        Ok(Some(Duration::from_secs_f64(s)))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "must be a number of seconds from 0 up to {max:e}, not {s}"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,5 +366,43 @@ mod tests {
         let stale = sign(BODY, SECRET, now - 3600);
         let err = verify_now(BODY, &stale, SECRET, DEFAULT_TOLERANCE).unwrap_err();
         assert_eq!(err.code.as_deref(), Some("signature_expired"));
+    }
+
+    #[test]
+    fn settings_decode_and_verify() {
+        use crate::domain::decode::{decode_str, no_hint, Role};
+        let header = format!("t={T},v1={V1}");
+        let s: WebhookSettings = decode_str(
+            Some(r#"{"now": 1700000301, "tolerance": 301}"#),
+            "options",
+            Role::Settings,
+            no_hint,
+        )
+        .unwrap();
+        s.verify(BODY, &header, SECRET).unwrap();
+        let pinned = WebhookSettings {
+            tolerance: None,
+            now: Some(T + 301),
+        };
+        assert_eq!(
+            code(pinned.verify(BODY, &header, SECRET)),
+            "signature_expired"
+        );
+        let exact = WebhookSettings {
+            tolerance: Some(Duration::ZERO),
+            now: Some(T),
+        };
+        exact.verify(BODY, &header, SECRET).unwrap();
+        for bad in [
+            r#"{"tolerance": -1}"#,
+            r#"{"tolerance": 1e12}"#,
+            r#"{"now": -5}"#,
+            r#"{"skew": 1}"#,
+        ] {
+            let err = decode_str::<WebhookSettings>(Some(bad), "options", Role::Settings, no_hint)
+                .unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Configuration, "{bad}");
+            assert!(err.field.is_some(), "{bad}: {err}");
+        }
     }
 }

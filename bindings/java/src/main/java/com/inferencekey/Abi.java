@@ -2,6 +2,7 @@ package com.inferencekey;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -52,6 +53,7 @@ final class Abi {
         final MethodHandle dataNew, dataFree, endpoint, endpointFree, baseUrl;
         final MethodHandle generateText, generateTextStream, embed, rerank, submitJob, jobStatus, waitJob;
         final MethodHandle streamNext, streamFree;
+        final MethodHandle webhookVerify, webhookSign, liveHandles;
         final Path path;
 
         Lib(Path path) {
@@ -107,6 +109,12 @@ final class Abi {
             waitJob = h.fn("ik_endpoint_wait_job", ssss);
             streamNext = h.fn("ik_stream_next", ss);
             streamFree = h.fn("ik_stream_free", free);
+            // size_t and uint64_t are 64-bit on every platform the jar ships for.
+            webhookVerify = h.fn("ik_webhook_verify", FunctionDescriptor.of(JAVA_INT,
+                    ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
+            webhookSign = h.fn("ik_webhook_sign", FunctionDescriptor.of(JAVA_INT,
+                    ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS));
+            liveHandles = h.fn("ik_live_handles", FunctionDescriptor.of(JAVA_LONG), quick);
         }
     }
 
@@ -222,6 +230,15 @@ final class Abi {
         String name = checkedArg(typeName, "type_name");
         String json = runString((l, a, out) -> (int) l.typeFields.invokeExact(a.allocateFrom(name), out));
         return fromJson(json, JSON.getTypeFactory().constructCollectionType(java.util.List.class, String.class));
+    }
+
+    /** {@code ik_live_handles}: handles the library handed out and has not had freed. */
+    static long liveHandles() {
+        try {
+            return (long) lib().liveHandles.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
     }
 
     static String version() {

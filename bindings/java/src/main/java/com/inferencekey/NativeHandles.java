@@ -8,8 +8,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Counts of native handles this JVM opened and freed, per type ({@code management client},
  * {@code data client}, {@code endpoint}, {@code stream}): a leak check for applications and
- * tests. The C ABI exposes no live-handle count of its own, so the binding counts the frees it
- * makes; every handle the library hands out goes through {@code Handle}.
+ * tests; every handle the library hands out goes through {@code Handle}. {@link #libraryLive()}
+ * is the library's own count ({@code ik_live_handles}), which also sees a free that the binding
+ * made but the library did not act on; the two agree when nothing leaked.
  */
 public final class NativeHandles {
     private NativeHandles() {}
@@ -24,6 +25,15 @@ public final class NativeHandles {
     /** Handles opened and not yet freed, all types together. */
     public static long live() {
         return opened() - freed();
+    }
+
+    /**
+     * Handles the native library counts as handed out and not yet freed ({@code
+     * ik_live_handles}), process-wide: includes handles opened by other code that uses the same
+     * library in this process.
+     */
+    public static long libraryLive() {
+        return Abi.liveHandles();
     }
 
     /** Handles opened and not yet freed, per type. */

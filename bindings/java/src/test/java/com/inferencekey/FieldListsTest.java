@@ -53,6 +53,7 @@ class FieldListsTest {
         assertEquals(core("DataSettings"),
                 Options.client("u", "p", "api_key", "t", s, s, s, 1).keySet().stream().collect(Collectors.toCollection(TreeSet::new)));
         assertEquals(core("EndpointSettings"), new TreeSet<>(DataClient.endpointOptions("k", "p").keySet()));
+        assertEquals(core("WebhookSettings"), new TreeSet<>(Webhooks.options(s, java.time.Instant.EPOCH).keySet()));
     }
 
     @Test

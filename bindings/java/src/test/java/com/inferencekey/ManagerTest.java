@@ -12,10 +12,14 @@ abstract class ManagerTest {
     @BeforeAll
     static void startManager() { manager = TestManager.get(); }
 
-    /** Every test closes what it opened: no native handle outlives it. */
+    /**
+     * Every test closes what it opened: no native handle outlives it, by the binding's count
+     * and by the library's own ({@code ik_live_handles}).
+     */
     @AfterEach
     void noLeakedHandles() {
         assertEquals(0, NativeHandles.live(), () -> "live native handles: " + NativeHandles.liveByType());
+        assertEquals(0, NativeHandles.libraryLive(), "handles the library still counts as open (ik_live_handles)");
     }
 
     static WorkloadSpec.Builder chat(String slug) {

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeAll;
@@ -54,7 +55,9 @@ class StreamTest extends ManagerTest {
         for (String table : new String[] {"/proc/net/tcp", "/proc/net/tcp6"}) {
             Path p = Path.of(table);
             if (!Files.exists(p)) continue;
-            for (String line : Files.readAllLines(p).subList(1, Files.readAllLines(p).size())) {
+            // Read once: the table changes between two reads (other processes open sockets).
+            List<String> lines = Files.readAllLines(p);
+            for (String line : lines.subList(1, lines.size())) {
                 String[] f = line.trim().split("\\s+");
                 int local = Integer.parseInt(f[1].substring(f[1].indexOf(':') + 1), 16);
                 int remote = Integer.parseInt(f[2].substring(f[2].indexOf(':') + 1), 16);
@@ -70,15 +73,21 @@ class StreamTest extends ManagerTest {
         var req = TextRequest.builder().prompt("[[ik:chunk-delay:200]] go on").maxTokens(200).build();
         try (var data = DataClient.fromEnv("acme"); var ep = data.endpoint(WORKLOAD)) {
             Set<Integer> before = connectionsTo(manager.port());
+            Set<Integer> mine;
             TextStream s = ep.generateTextStream(req);
-            assertTrue(s.hasNext());
-            s.next();
-            Set<Integer> mine = connectionsTo(manager.port());
-            mine.removeAll(before);
-            assertEquals(1, mine.size(), "the stream's own connection: " + mine);
-            s.close();
-            assertFalse(s.hasNext(), "a closed stream yields nothing");
-            s.close(); // twice is fine
+            try {
+                assertTrue(s.hasNext());
+                s.next();
+                mine = connectionsTo(manager.port());
+                mine.removeAll(before);
+                assertEquals(1, mine.size(), "the stream's own connection: " + mine);
+                s.close();
+                assertFalse(s.hasNext(), "a closed stream yields nothing");
+                s.close(); // twice is fine
+            } finally {
+                // A failed assertion must not leak the stream into the next test's handle check.
+                s.close();
+            }
             // The socket is closed by the free, not left in the pool: it leaves ESTABLISHED.
             // (A finished stream would have returned its connection to the pool, still open.)
             int port = mine.iterator().next();
