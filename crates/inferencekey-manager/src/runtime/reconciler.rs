@@ -28,6 +28,20 @@ use super::{RuntimeSpec, Shared, WorkloadEntry};
 const HOST: &str = "127.0.0.1";
 /// Health polling while an engine starts, then while it serves.
 const STARTUP_POLL: Duration = Duration::from_millis(100);
+/// How often a starting engine's health is polled during its first seconds: a scale-from-zero
+/// request waits for exactly this, so a coarse poll is added to every cold start (a refused
+/// connection to a loopback port costs microseconds).
+const STARTUP_POLL_FAST: Duration = Duration::from_millis(5);
+const STARTUP_FAST_FOR: Duration = Duration::from_secs(5);
+
+/// The wait before the next health poll of an engine that started `elapsed` ago.
+fn startup_poll(elapsed: Duration) -> Duration {
+    if elapsed < STARTUP_FAST_FOR {
+        STARTUP_POLL_FAST
+    } else {
+        STARTUP_POLL
+    }
+}
 const SERVING_POLL: Duration = Duration::from_secs(2);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Consecutive failed health checks before a serving engine is restarted.
@@ -716,7 +730,7 @@ async fn attempt_process(ctx: &ReplicaCtx, argv: &[String]) -> Attempt {
                     describe_exit(status)
                 ));
             }
-            _ = tokio::time::sleep(STARTUP_POLL) => {}
+            _ = tokio::time::sleep(startup_poll(started.elapsed())) => {}
         }
         if ctx.healthy(&health).await {
             // Another local process may have bound the port first and answered; traffic
