@@ -4,12 +4,12 @@
 //! * blocking — [`wait`] runs the future on the core's shared Tokio runtime with the GIL
 //!   released, waking every 50 ms so Python can run its signal handlers (Ctrl-C interrupts the
 //!   call; dropping the future closes the connection);
-//! * asyncio — [`spawn`] runs it as a task on the same runtime through `pyo3-async-runtimes`
-//!   and hands asyncio a future for it: a call is a task, not a thread. Cancelling the asyncio
-//!   future drops the Rust future, which drops the request and closes its connection.
-//!   Outcomes become Python objects (and core errors `inferencekey.errors` exceptions) only
-//!   when the asyncio future is completed, from Tokio's blocking pool, so the runtime's
-//!   workers never wait for the GIL.
+//! * asyncio — [`spawn`] runs it as a task on the same runtime and hands asyncio a future for
+//!   it: a call is a task, not a thread. Cancelling the asyncio future drops the Rust future,
+//!   which drops the request and closes its connection. Outcomes become Python objects (and
+//!   core errors `inferencekey.errors` exceptions) on the event loop's own thread, which the
+//!   loop wakes for once per batch of finished calls, so the runtime's workers never wait for
+//!   the GIL.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -19,9 +19,7 @@ use inferencekey_core::rt::runtime;
 use inferencekey_core::Error;
 use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
-use pyo3_async_runtimes::TaskLocals;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::errors::{to_py_err, ResultExt};
@@ -91,6 +89,15 @@ impl<'py, V: IntoPyObject<'py>> IntoPyObject<'py> for Step<V> {
 
 /// Runs `fut` on the shared runtime; returns the asyncio future of its outcome. Needs a
 /// running event loop in this thread (the Python wrappers call this from coroutines).
+///
+/// Hand-written rather than `pyo3_async_runtimes::future_into_py`, which completes each
+/// future from Tokio's blocking pool: a thread hop and a GIL acquisition per call, contended
+/// with the event loop's own thread, and one `call_soon_threadsafe` wake-up per result. Here
+/// a finished call only queues its outcome on its loop's [`Completions`] and, if the loop is
+/// not already due to look, writes one eventfd the loop watches (`add_reader`): the loop then
+/// delivers every queued outcome in one callback, with the GIL it already holds. No Tokio
+/// thread ever takes the GIL for an asyncio call (so none can be caught in interpreter
+/// shutdown), and a burst of concurrent calls costs one wake-up.
 pub(crate) fn spawn<'py, V>(
     py: Python<'py>,
     fut: impl Future<Output = Result<V, Error>> + Send + 'static,
@@ -98,76 +105,193 @@ pub(crate) fn spawn<'py, V>(
 where
     V: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    pyo3_async_runtimes::tokio::future_into_py_with_locals(py, loop_locals(py)?, async move {
-        Ok(Deliver(fut.await))
-    })
+    use futures_util::FutureExt;
+
+    let (event_loop, completions) = loop_completions(py)?;
+    let py_fut = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let target = py_fut.clone().unbind();
+    let task = runtime().spawn(async move {
+        // A panic must still complete the asyncio future, or its awaiter would hang.
+        let outcome = std::panic::AssertUnwindSafe(fut).catch_unwind().await;
+        completions.push(
+            target,
+            Box::new(move |py| match outcome {
+                Ok(result) => Deliver(result).into_py_any(py),
+                Err(panic) => Err(to_py_err(
+                    py,
+                    Error::new(
+                        inferencekey_core::ErrorKind::Protocol,
+                        format!("the SDK failed internally: {}", panic_message(&panic)),
+                    )
+                    .with_code("internal_error"),
+                )),
+            }),
+        );
+    });
+    // Cancelling the asyncio future drops the Rust future (closing its connection); aborting
+    // a task that already finished does nothing, so the callback need not look at the state.
+    py_fut.call_method1(
+        pyo3::intern!(py, "add_done_callback"),
+        (AbortOnDone {
+            task: task.abort_handle(),
+        },),
+    )?;
+    Ok(py_fut)
 }
 
-/// What `pyo3-async-runtimes` sees as the event loop: the running loop behind a
-/// [`LoopGuard`], cached per thread (a thread runs one loop at a time, so this is one pointer
-/// comparison per call instead of a new object).
-fn loop_locals(py: Python<'_>) -> PyResult<TaskLocals> {
-    thread_local! {
-        static CACHED: RefCell<Option<(Py<PyAny>, TaskLocals)>> = const { RefCell::new(None) };
-    }
-    let running = pyo3_async_runtimes::get_running_loop(py)?;
-    CACHED.with_borrow_mut(|slot| {
-        if let Some((event_loop, locals)) = slot {
-            if event_loop.is(&running) {
-                return Ok(locals.clone());
-            }
-        }
-        let guard = Bound::new(
-            py,
-            LoopGuard {
-                event_loop: running.clone().unbind(),
-            },
-        )?;
-        let locals = TaskLocals::new(guard.into_any());
-        *slot = Some((running.unbind(), locals.clone()));
-        Ok(locals)
-    })
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }
 
-/// Stands in for the event loop towards `pyo3-async-runtimes`, which completes a future with
-/// `loop.call_soon_threadsafe(...)` and prints the `RuntimeError: Event loop is closed` it
-/// gets when the call outlived its loop (an abandoned `__anext__()`, a loop closed with work
-/// in flight, interpreter exit). Nobody can await that result any more, so the guard drops it
-/// silently; any other failure still propagates.
+/// The asyncio future's done callback: aborts the Rust task (a no-op once it has finished).
 #[pyclass(frozen, module = "inferencekey._native")]
-pub struct LoopGuard {
-    event_loop: Py<PyAny>,
+struct AbortOnDone {
+    task: tokio::task::AbortHandle,
 }
 
 #[pymethods]
-impl LoopGuard {
-    fn create_future<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.event_loop.bind(py).call_method0("create_future")
+impl AbortOnDone {
+    fn __call__(&self, _future: &Bound<'_, PyAny>) {
+        self.task.abort();
+    }
+}
+
+/// Makes a finished call's Python value (or exception) on the loop's thread.
+type Outcome = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+/// The outcomes waiting for one event loop, and the eventfd that wakes it.
+struct Completions {
+    queue: std::sync::Mutex<Vec<(Py<PyAny>, Outcome)>>,
+    /// Set while a wake-up is written and not yet drained: later pushes need not write.
+    pending: std::sync::atomic::AtomicBool,
+    fd: std::os::fd::OwnedFd,
+}
+
+impl Completions {
+    fn new() -> PyResult<Self> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: eventfd has no memory preconditions; the fd is owned from here on.
+        let raw = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(pyo3::exceptions::PyOSError::new_err(format!(
+                "could not create the asyncio wake-up fd: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok(Completions {
+            queue: std::sync::Mutex::new(Vec::new()),
+            pending: std::sync::atomic::AtomicBool::new(false),
+            // SAFETY: `raw` is a fresh, valid fd nobody else owns.
+            fd: unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) },
+        })
     }
 
-    #[pyo3(signature = (*args, **kwargs))]
-    fn call_soon_threadsafe(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<()> {
-        let event_loop = self.event_loop.bind(py);
-        match event_loop.call_method("call_soon_threadsafe", args, kwargs) {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let closed = event_loop
-                    .call_method0("is_closed")
-                    .and_then(|c| c.is_truthy())
-                    .unwrap_or(false);
-                if closed {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
+    /// Queues an outcome (from any thread, without the GIL) and wakes the loop if needed.
+    fn push(&self, future: Py<PyAny>, outcome: Outcome) {
+        use std::os::fd::AsRawFd;
+        use std::sync::atomic::Ordering;
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((future, outcome));
+        if !self.pending.swap(true, Ordering::SeqCst) {
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a valid u64 to our own eventfd. It cannot block
+            // (EFD_NONBLOCK) and only fails when the counter would overflow, which a
+            // drained-then-rewritten counter never reaches.
+            unsafe {
+                libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8);
             }
         }
     }
+
+    /// On the loop's thread: completes every queued future.
+    fn drain(&self, py: Python<'_>) {
+        use std::os::fd::AsRawFd;
+        use std::sync::atomic::Ordering;
+        // Clear the flag before taking the queue: a push after this point writes again.
+        self.pending.store(false, Ordering::SeqCst);
+        let mut count: u64 = 0;
+        // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
+        unsafe {
+            libc::read(self.fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8);
+        }
+        let ready = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        for (future, outcome) in ready {
+            let future = future.bind(py);
+            let done = match outcome(py) {
+                Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,)),
+                Err(e) => future.call_method1(pyo3::intern!(py, "set_exception"), (e.value(py),)),
+            };
+            // A future cancelled meanwhile refuses its result (InvalidStateError): nobody
+            // waits for it any more.
+            drop(done);
+        }
+    }
+}
+
+/// The loop's `add_reader` callback.
+#[pyclass(frozen, module = "inferencekey._native")]
+struct DrainCompletions {
+    completions: std::sync::Arc<Completions>,
+}
+
+#[pymethods]
+impl DrainCompletions {
+    fn __call__(&self, py: Python<'_>) {
+        self.completions.drain(py);
+    }
+}
+
+/// The running loop and its completion queue, registered with it on first use and cached
+/// per thread (a thread runs one loop at a time, so the common case is one comparison).
+fn loop_completions(
+    py: Python<'_>,
+) -> PyResult<(Bound<'_, PyAny>, std::sync::Arc<Completions>)> {
+    use std::os::fd::AsRawFd;
+    thread_local! {
+        static CACHED: RefCell<Option<(Py<PyAny>, std::sync::Arc<Completions>)>> =
+            const { RefCell::new(None) };
+    }
+    let running = pyo3_async_runtimes::get_running_loop(py)?;
+    let cached = CACHED.with_borrow(|slot| {
+        slot.as_ref()
+            .filter(|(event_loop, _)| event_loop.is(&running))
+            .map(|(_, c)| c.clone())
+    });
+    if let Some(c) = cached {
+        return Ok((running, c));
+    }
+    let completions = std::sync::Arc::new(Completions::new()?);
+    running.call_method1(
+        pyo3::intern!(py, "add_reader"),
+        (
+            completions.fd.as_raw_fd(),
+            DrainCompletions {
+                completions: completions.clone(),
+            },
+        ),
+    )?;
+    let previous = CACHED.with_borrow_mut(|slot| {
+        slot.replace((running.clone().unbind(), completions.clone()))
+    });
+    // A loop this thread ran before: stop watching its fd if it still runs (asyncio.run
+    // closes its loop, so usually there is nothing to undo).
+    if let Some((old_loop, old)) = previous {
+        let old_loop = old_loop.bind(py);
+        let closed = old_loop
+            .call_method0(pyo3::intern!(py, "is_closed"))
+            .and_then(|c| c.is_truthy())
+            .unwrap_or(true);
+        if !closed {
+            let _ = old_loop.call_method1(pyo3::intern!(py, "remove_reader"), (old.fd.as_raw_fd(),));
+        }
+    }
+    Ok((running, completions))
 }
 
 /// An awaitable that is already done: `await` returns the value (or raises) without a trip
