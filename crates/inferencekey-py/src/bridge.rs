@@ -249,9 +249,7 @@ impl DrainCompletions {
 
 /// The running loop and its completion queue, registered with it on first use and cached
 /// per thread (a thread runs one loop at a time, so the common case is one comparison).
-fn loop_completions(
-    py: Python<'_>,
-) -> PyResult<(Bound<'_, PyAny>, std::sync::Arc<Completions>)> {
+fn loop_completions(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, std::sync::Arc<Completions>)> {
     use std::os::fd::AsRawFd;
     thread_local! {
         static CACHED: RefCell<Option<(Py<PyAny>, std::sync::Arc<Completions>)>> =
@@ -276,9 +274,8 @@ fn loop_completions(
             },
         ),
     )?;
-    let previous = CACHED.with_borrow_mut(|slot| {
-        slot.replace((running.clone().unbind(), completions.clone()))
-    });
+    let previous = CACHED
+        .with_borrow_mut(|slot| slot.replace((running.clone().unbind(), completions.clone())));
     // A loop this thread ran before: stop watching its fd if it still runs (asyncio.run
     // closes its loop, so usually there is nothing to undo).
     if let Some((old_loop, old)) = previous {
@@ -288,7 +285,8 @@ fn loop_completions(
             .and_then(|c| c.is_truthy())
             .unwrap_or(true);
         if !closed {
-            let _ = old_loop.call_method1(pyo3::intern!(py, "remove_reader"), (old.fd.as_raw_fd(),));
+            let _ =
+                old_loop.call_method1(pyo3::intern!(py, "remove_reader"), (old.fd.as_raw_fd(),));
         }
     }
     Ok((running, completions))
