@@ -113,7 +113,7 @@ where
     let task = runtime().spawn(async move {
         // A panic must still complete the asyncio future, or its awaiter would hang.
         let outcome = std::panic::AssertUnwindSafe(fut).catch_unwind().await;
-        completions.push(
+        completions.push((
             target,
             Box::new(move |py| match outcome {
                 Ok(result) => Deliver(result).into_py_any(py),
@@ -126,7 +126,7 @@ where
                     .with_code("internal_error"),
                 )),
             }),
-        );
+        ));
     });
     // Cancelling the asyncio future drops the Rust future (closing its connection); aborting
     // a task that already finished does nothing, so the callback need not look at the state.
@@ -163,24 +163,22 @@ impl AbortOnDone {
 /// Makes a finished call's Python value (or exception) on the loop's thread.
 type Outcome = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
-/// The outcomes waiting for one event loop, and the eventfd that wakes it.
-struct Completions {
-    queue: std::sync::Mutex<Vec<(Py<PyAny>, Outcome)>>,
+/// The outcomes waiting for one event loop, and the eventfd that wakes it. Generic over
+/// the item so the wake-up protocol is tested without Python (see the tests below).
+struct Completions<T = (Py<PyAny>, Outcome)> {
+    queue: std::sync::Mutex<Vec<T>>,
     /// Set while a wake-up is written and not yet drained: later pushes need not write.
     pending: std::sync::atomic::AtomicBool,
     fd: std::os::fd::OwnedFd,
 }
 
-impl Completions {
-    fn new() -> PyResult<Self> {
+impl<T> Completions<T> {
+    fn new() -> std::io::Result<Self> {
         use std::os::fd::FromRawFd;
         // SAFETY: eventfd has no memory preconditions; the fd is owned from here on.
         let raw = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if raw < 0 {
-            return Err(pyo3::exceptions::PyOSError::new_err(format!(
-                "could not create the asyncio wake-up fd: {}",
-                std::io::Error::last_os_error()
-            )));
+            return Err(std::io::Error::last_os_error());
         }
         Ok(Completions {
             queue: std::sync::Mutex::new(Vec::new()),
@@ -190,14 +188,14 @@ impl Completions {
         })
     }
 
-    /// Queues an outcome (from any thread, without the GIL) and wakes the loop if needed.
-    fn push(&self, future: Py<PyAny>, outcome: Outcome) {
+    /// Queues an item (from any thread, without the GIL) and wakes the loop if needed.
+    fn push(&self, item: T) {
         use std::os::fd::AsRawFd;
         use std::sync::atomic::Ordering;
         self.queue
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((future, outcome));
+            .push(item);
         if !self.pending.swap(true, Ordering::SeqCst) {
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a valid u64 to our own eventfd. It cannot block
@@ -209,19 +207,29 @@ impl Completions {
         }
     }
 
-    /// On the loop's thread: completes every queued future.
-    fn drain(&self, py: Python<'_>) {
+    /// On the loop's thread, after a wake-up: everything queued so far.
+    fn take_ready(&self) -> Vec<T> {
         use std::os::fd::AsRawFd;
         use std::sync::atomic::Ordering;
-        // Clear the flag before taking the queue: a push after this point writes again.
-        self.pending.store(false, Ordering::SeqCst);
+        // Consume the wake-up first, then clear the flag, then take the queue. A push whose
+        // flag swap saw `true` came before the clear, so its item is in what we take; a push
+        // after the clear writes a new wake-up, which this read cannot swallow. (Clearing
+        // before the read could swallow that write and leave the flag set with nobody
+        // writing again: a hang.)
         let mut count: u64 = 0;
         // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
         unsafe {
             libc::read(self.fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8);
         }
-        let ready = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
-        for (future, outcome) in ready {
+        self.pending.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Completions {
+    /// On the loop's thread: completes every queued future.
+    fn drain(&self, py: Python<'_>) {
+        for (future, outcome) in self.take_ready() {
             let future = future.bind(py);
             let done = match outcome(py) {
                 Ok(value) => future.call_method1(pyo3::intern!(py, "set_result"), (value,)),
@@ -264,7 +272,11 @@ fn loop_completions(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, std::sync::Ar
     if let Some(c) = cached {
         return Ok((running, c));
     }
-    let completions = std::sync::Arc::new(Completions::new()?);
+    let completions = std::sync::Arc::new(Completions::new().map_err(|e| {
+        pyo3::exceptions::PyOSError::new_err(format!(
+            "could not create the asyncio wake-up fd: {e}"
+        ))
+    })?);
     running.call_method1(
         pyo3::intern!(py, "add_reader"),
         (
@@ -419,4 +431,62 @@ pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
     // fails when it was set before, which is the same runtime.
     let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Completions;
+    use std::os::fd::AsRawFd;
+    use std::sync::Arc;
+
+    /// Waits for the eventfd to be readable, as the event loop's `add_reader` does.
+    fn wait_readable(c: &Completions<u32>, timeout_ms: i32) -> bool {
+        let mut fds = libc::pollfd {
+            fd: c.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut fds, 1, timeout_ms) > 0 }
+    }
+
+    /// Many threads pushing while a loop drains on wake-ups only: every item arrives, and no
+    /// item is ever left queued without a wake-up pending (that would hang an `await`).
+    #[test]
+    fn no_completion_is_left_without_a_wake_up() {
+        const THREADS: u32 = 8;
+        const EACH: u32 = 20_000;
+        let c = Arc::new(Completions::<u32>::new().unwrap());
+        let producers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for i in 0..EACH {
+                        c.push(t * EACH + i);
+                        if i % 64 == 0 {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut seen = vec![false; (THREADS * EACH) as usize];
+        let mut got = 0u32;
+        while got < THREADS * EACH {
+            assert!(
+                wait_readable(&c, 10_000),
+                "{} items still queued with no wake-up after 10 s",
+                THREADS * EACH - got
+            );
+            for item in c.take_ready() {
+                assert!(!seen[item as usize], "item {item} delivered twice");
+                seen[item as usize] = true;
+                got += 1;
+            }
+        }
+        for p in producers {
+            p.join().unwrap();
+        }
+        assert!(c.take_ready().is_empty());
+    }
 }
