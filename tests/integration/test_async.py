@@ -388,6 +388,28 @@ def test_200_concurrent_calls_on_one_client(project: Project) -> None:
     asyncio.run(main())
 
 
+def test_sustained_concurrency_never_loses_a_result(project: Project) -> None:
+    """32 tasks calling back to back on one client, as the benchmark does: results finish
+    in bursts from several runtime threads while the loop drains them, the interleaving
+    under which a lost wake-up would leave an ``await`` hanging forever."""
+
+    async def main() -> int:
+        ep = await ready_chat(project)
+        done = 0
+
+        async def work() -> None:
+            nonlocal done
+            for _ in range(40):
+                assert (await ep.generate_text(prompt="x", max_tokens=2)).text
+                done += 1
+
+        # A hang fails here instead of stalling the suite.
+        await asyncio.wait_for(asyncio.gather(*(work() for _ in range(32))), timeout=300)
+        return done
+
+    assert asyncio.run(main()) == 32 * 40
+
+
 # ---------------------------------------------------------------------------------------
 # Cancellation, timeouts
 
