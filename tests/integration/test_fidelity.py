@@ -156,13 +156,21 @@ def vllm_spec(s: str, **overrides: Any) -> WorkloadSpec:
 
 
 def test_backend_is_required_on_create_over_raw_http(project: Project) -> None:
-    for body in [workload_body(slug("nb"), backend=None), {**workload_body(slug("nb")), "backend": None}]:
+    for body in [
+        workload_body(slug("nb"), backend=None),
+        {**workload_body(slug("nb")), "backend": None},
+    ]:
         r = create(project, body)
         assert r.status_code == 400, r.text
         e = error(r)
         assert (e["code"], e["field"]) == ("validation_failed", "backend"), e
         assert "required" in e["message"]
-        assert raw(project, "GET", f"/api/projects/{project.slug}/workloads/{body['slug']}").status_code == 404
+        assert (
+            raw(
+                project, "GET", f"/api/projects/{project.slug}/workloads/{body['slug']}"
+            ).status_code
+            == 404
+        )
 
 
 def test_a_patch_cannot_remove_the_backend(project: Project) -> None:
@@ -174,7 +182,10 @@ def test_a_patch_cannot_remove_the_backend(project: Project) -> None:
     assert (e["code"], e["field"]) == ("validation_failed", "backend"), e
     listed = raw(project, "GET", f"/api/projects/{project.slug}/workloads").json()
     assert all(isinstance(x.get("backend"), str) and x["backend"] for x in listed), listed
-    assert raw(project, "GET", f"/api/projects/{project.slug}/workloads/{s}").json()["backend"] == "vllm"
+    assert (
+        raw(project, "GET", f"/api/projects/{project.slug}/workloads/{s}").json()["backend"]
+        == "vllm"
+    )
 
 
 def test_the_sdk_requires_a_backend_before_any_request(project: Project) -> None:
@@ -302,7 +313,12 @@ def chat_body(content: str, **extra: Any) -> dict[str, Any]:
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(400, "validation_failed"), (404, "not_found"), (429, "rate_limited"), (500, "backend_unavailable")],
+    [
+        (400, "validation_failed"),
+        (404, "not_found"),
+        (429, "rate_limited"),
+        (500, "backend_unavailable"),
+    ],
 )
 def test_engine_errors_have_the_documented_body_over_raw_http(
     project: Project, chat_slug: str, stream: bool, status: int, code: str
@@ -325,7 +341,11 @@ def test_engine_errors_through_the_sdk(project: Project, chat_slug: str) -> None
     ep = DataClient.from_env().endpoint(chat_slug, api_key=project.key)
     with pytest.raises(ValidationError) as bad:
         ep.generate_text(prompt="[[ik:slow:soon]]")
-    assert (bad.value.status, bad.value.code, bad.value.field) == (400, "validation_failed", "messages")
+    assert (bad.value.status, bad.value.code, bad.value.field) == (
+        400,
+        "validation_failed",
+        "messages",
+    )
     assert "test hook" in str(bad.value)
     with pytest.raises(ServerError) as failed:
         ep.generate_text(prompt="[[ik:status:500]]", max_retries=0)
