@@ -9,6 +9,7 @@ from inferencekey.errors import InferenceKeyError
 from inferencekey.options import (
     DataOptions,
     EmbedOptions,
+    ForecastOptions,
     ManagementOptions,
     RerankOptions,
     TextOptions,
@@ -145,6 +146,24 @@ class EmbedResult:
     def model(self) -> str: ...
     @property
     def usage(self) -> dict[str, Any] | None: ...
+    @property
+    def request_id(self) -> str | None: ...
+    @property
+    def headers(self) -> dict[str, str]: ...
+    def __len__(self) -> int: ...
+
+@final
+class ForecastResult:
+    @property
+    def median(self) -> list[float]: ...
+    @property
+    def quantiles(self) -> dict[str, list[float]] | None: ...
+    @property
+    def timestamps(self) -> list[str] | None: ...
+    @property
+    def samples(self) -> list[list[float]] | None: ...
+    @property
+    def raw(self) -> Any: ...
     @property
     def request_id(self) -> str | None: ...
     @property
@@ -313,6 +332,9 @@ class Endpoint(_Endpoint):
     def rerank(
         self, query: str, documents: list[Any], **kwargs: Unpack[RerankOptions]
     ) -> RerankResult: ...
+    def forecast(
+        self, id: str, target: list[float], horizon: int, **kwargs: Unpack[ForecastOptions]
+    ) -> ForecastResult: ...
     def submit_job(
         self,
         kind: str,
@@ -370,6 +392,9 @@ class NativeAsyncEndpoint(_Endpoint):
     def rerank(
         self, query: str, documents: list[Any], **kwargs: Unpack[RerankOptions]
     ) -> Awaitable[RerankResult]: ...
+    def forecast(
+        self, id: str, target: list[float], horizon: int, **kwargs: Unpack[ForecastOptions]
+    ) -> Awaitable[ForecastResult]: ...
     def submit_job(
         self,
         kind: str,

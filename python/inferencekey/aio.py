@@ -22,6 +22,7 @@ from inferencekey._native import (
     AsyncTextStream,
     EmbedResult,
     EndpointRef,
+    ForecastResult,
     NativeAsyncDataClient,
     NativeAsyncEndpoint,
     NativeAsyncJob,
@@ -45,7 +46,13 @@ from inferencekey.spec import WorkloadSpec
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
 
-    from inferencekey.options import DataOptions, EmbedOptions, RerankOptions, TextOptions
+    from inferencekey.options import (
+        DataOptions,
+        EmbedOptions,
+        ForecastOptions,
+        RerankOptions,
+        TextOptions,
+    )
 
 __all__ = [
     "AsyncDataClient",
@@ -276,6 +283,11 @@ class AsyncEndpoint:
         self, query: str, documents: list[Any], **options: Unpack[RerankOptions]
     ) -> RerankResult:
         return await self._native.rerank(query, documents, **options)
+
+    async def forecast(
+        self, id: str, target: list[float], horizon: int, **options: Unpack[ForecastOptions]
+    ) -> ForecastResult:
+        return await self._native.forecast(id, target, horizon, **options)
 
     async def submit_job(
         self,

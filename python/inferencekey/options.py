@@ -84,9 +84,33 @@ class RerankOptions(TypedDict, total=False):
     max_retries: int | None
 
 
+class ForecastOptions(TypedDict, total=False):
+    """``forecast(id, target, horizon, **options)``: the documented forecast request's other
+    fields (docs/contract.md §5), ``extra`` body keys passed through verbatim, and this
+    call's ``timeout`` and ``max_retries``."""
+
+    #: One timestamp per ``target`` value.
+    timestamps: list[str] | None
+    freq: str | None
+    #: Levels strictly between 0 and 1 (the server's default: 0.1, 0.5, 0.9).
+    quantile_levels: list[float] | None
+    #: Covariate name → one value per ``target`` step.
+    past_covariates: dict[str, list[float]] | None
+    #: Covariate name → one value per step of ``horizon``.
+    future_covariates: dict[str, list[float]] | None
+    num_samples: int | None
+    return_samples: bool | None
+    model: str | None
+    extra: dict[str, Any] | None
+    timeout: float | None
+    #: This call's retry count (at most 100); the client's ``max_retries`` otherwise.
+    max_retries: int | None
+
+
 __all__ = [
     "DataOptions",
     "EmbedOptions",
+    "ForecastOptions",
     "ManagementOptions",
     "RerankOptions",
     "TextOptions",

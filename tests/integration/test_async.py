@@ -816,7 +816,7 @@ def test_seed_modalities_async(project: Project) -> None:
         )
         assert isinstance(speech, bytes) and speech[:4] == b"RIFF"
 
-        # Reranker: async-only, so it is called through jobs.
+        # Reranker: async-only (no OpenAI route), called by rerank() and through jobs.
         await mgmt.ensure(
             WorkloadSpec(
                 name="Search reranker",
@@ -842,8 +842,10 @@ def test_seed_modalities_async(project: Project) -> None:
             )
         )
         reranker = data.endpoint("search-reranker")
+        ranked = await reranker.rerank("llama", ["a car", "a llama"], top_n=1)
+        assert [r["index"] for r in ranked.results] == [1]
         with pytest.raises(ValidationError, match="async-only"):
-            await reranker.rerank("llama", ["a", "b"])
+            await reranker.generate_text(prompt="hi")
         job = await reranker.submit_job(
             "rerank", {"query": "llama", "documents": ["a llama", "a car"], "top_n": 1}
         )

@@ -143,13 +143,18 @@ def test_embeddings_ordered(project: Project) -> None:
     assert len(floats.embeddings[0]) == len(emb.embeddings[0])
 
 
-def test_rerank_is_async_only_on_a_reranker(project: Project) -> None:
+def test_rerank_on_a_reranker_sync_and_as_a_job(project: Project) -> None:
     slug = "rr-" + uuid.uuid4().hex[:6]
     ensure(slug, task_type="reranker", model="BAAI/bge-reranker-v2-m3")
     ep = DataClient.from_env().endpoint(slug, api_key=project.key)
+    # The public SDK's reranker example: rerank() on a reranker workload, POST /v1/rerank.
+    ranked = ep.rerank("refund policy", ["pizza", "our refund policy"], top_n=1)
+    assert [r["index"] for r in ranked.results] == [1]
+    # Its other sync routes are refused, naming the ones that serve it.
     with pytest.raises(ValidationError) as exc:
-        ep.rerank("refund", ["a", "b"])
-    assert "jobs" in str(exc.value)
+        ep.generate_text(prompt="hi")
+    assert exc.value.field == "task_type"
+    assert "/v1/rerank" in str(exc.value) and "/jobs" in str(exc.value)
     job = ep.submit_job(
         "rerank", {"query": "refund policy", "documents": ["refund policy", "pizza"], "top_n": 2}
     )

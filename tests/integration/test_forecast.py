@@ -3,11 +3,21 @@ as the platform's own clients send it, and its field errors."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 
-from inferencekey import Backend, DataClient, ManagementClient, ValidationError, WorkloadSpec
+from inferencekey import (
+    Backend,
+    DataClient,
+    Endpoint,
+    ForecastResult,
+    ManagementClient,
+    ValidationError,
+    WorkloadSpec,
+)
+from inferencekey.aio import AsyncDataClient
 
 from .conftest import Project
 
@@ -73,3 +83,57 @@ def test_forecast_errors_name_the_field(
     assert err.value.status == 400
     assert field in str(err.value)
     assert err.value.field == field
+
+
+def test_the_typed_forecast_helper(forecaster: object) -> None:
+    ep: Endpoint = forecaster  # type: ignore[assignment]
+    out = ep.forecast(
+        "sales",
+        [10, 12, 11, 13, 12, 14],
+        3,
+        timestamps=[f"2026-03-0{d}" for d in range(1, 7)],
+        quantile_levels=[0.1, 0.9],
+        past_covariates={"promo": [0, 1, 0, 1, 0, 1]},
+        future_covariates={"promo": [0, 1, 0]},
+        return_samples=True,
+        num_samples=4,
+    )
+    assert isinstance(out, ForecastResult) and len(out) == 3
+    assert out.timestamps == ["2026-03-07", "2026-03-08", "2026-03-09"]
+    assert out.quantiles is not None and set(out.quantiles) == {"0.1", "0.9"}
+    assert all(
+        lo < mid < hi for lo, mid, hi in zip(out.quantiles["0.1"], out.median, out.quantiles["0.9"])
+    )
+    assert out.samples is not None and len(out.samples) == 4
+    # serde_json's default float parsing may differ from Python's in the last bit.
+    assert out.raw["forecast"]["median"] == pytest.approx(out.median, rel=1e-15)
+    assert out.request_id
+    plain = ep.forecast("sales", [1.0, 2.0, 3.0], 2)
+    assert len(plain.median) == 2 and plain.samples is None
+
+
+def test_forecast_helper_errors_name_the_field(forecaster: object) -> None:
+    ep: Endpoint = forecaster  # type: ignore[assignment]
+    # Types are the core's: caught before any request.
+    with pytest.raises(ValidationError) as local:
+        ep.forecast("x", [1, True], 1)  # type: ignore[list-item]
+    assert (local.value.field, local.value.status) == ("target[1]", None)
+    with pytest.raises(ValidationError) as unknown:
+        ep.forecast("x", [1, 2], 1, samples=3)  # type: ignore[call-arg]
+    assert unknown.value.field == "samples"
+    # The series rules are the server's, and its 400 names the field.
+    with pytest.raises(ValidationError) as remote:
+        ep.forecast("x", [1, 2], 0)
+    assert (remote.value.field, remote.value.status) == ("horizon", 400)
+    assert remote.value.code == "validation_failed"
+
+
+def test_the_async_forecast_helper(project: Project, forecaster: object) -> None:
+    slug = forecaster.workload_slug  # type: ignore[attr-defined]
+
+    async def main() -> list[float]:
+        async with AsyncDataClient.from_env() as data:
+            out = await data.endpoint(slug, api_key=project.key).forecast("s", [1, 2, 3], 2)
+            return out.median
+
+    assert len(asyncio.run(main())) == 2

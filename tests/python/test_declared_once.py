@@ -16,6 +16,7 @@ from inferencekey import errors as errors_module
 from inferencekey.options import (
     DataOptions,
     EmbedOptions,
+    ForecastOptions,
     ManagementOptions,
     RerankOptions,
     TextOptions,
@@ -37,6 +38,7 @@ def keys(typed_dict: Any) -> set[str]:
         (TextOptions, "TextRequest", {"prompt"}),
         (EmbedOptions, "EmbedRequest", {"input"}),
         (RerankOptions, "RerankRequest", {"query", "documents"}),
+        (ForecastOptions, "ForecastRequest", {"id", "target", "horizon"}),
         (ManagementOptions, "ManagementSettings", {"project"}),
         (DataOptions, "DataSettings", {"project"}),
     ],

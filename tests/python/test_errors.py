@@ -170,7 +170,7 @@ def test_tokens_in_server_messages_are_redacted() -> None:
 
 def test_local_validation_errors_come_from_the_core() -> None:
     with pytest.raises(ValidationError) as info:
-        _native.validate_spec('{"name": "", "slug": "a", "model": "m"}')
+        _native.validate_spec('{"name": "", "slug": "a", "model": "m", "backend": "vllm"}')
     assert info.value.status is None
     assert info.value.problems == [("name", "is required and must not be blank")]
     with pytest.raises(ConfigurationError) as cfg:

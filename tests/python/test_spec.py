@@ -27,7 +27,12 @@ SDK_TOKEN = "ik_sdk_acme5678wxyz_an0therS3CRETan0therS3CRET"
 
 
 def minimal(**overrides: Any) -> WorkloadSpec:
-    fields: dict[str, Any] = {"name": "Support bot", "slug": "support-bot", "model": "m"}
+    fields: dict[str, Any] = {
+        "name": "Support bot",
+        "slug": "support-bot",
+        "model": "m",
+        "backend": "vllm",
+    }
     fields.update(overrides)
     return WorkloadSpec(**fields)
 
@@ -116,6 +121,15 @@ def test_any_mapping_is_accepted_for_configs() -> None:
     assert json.loads(spec.to_json())["execution_policy_config"] == {"replicas": 2}
 
 
+def test_free_text_is_sent_as_written() -> None:
+    """Nothing is trimmed on the way to the server, so what ensure() compares is what it
+    sent (the public SDK compares exactly too)."""
+    spec = minimal(name="  Support bot ", description=" d ")
+    spec.validate()
+    body = json.loads(spec.to_json())
+    assert (body["name"], body["description"]) == ("  Support bot ", " d ")
+
+
 def test_equality() -> None:
     assert minimal(backend="vllm") == minimal(backend=Backend.VLLM)
     assert minimal() != minimal(slug="other")
@@ -134,6 +148,10 @@ def test_equality() -> None:
         ({"slug": "!!!"}, "slug", ValidationError),
         ({"slug": "x" * 64}, "slug", ValidationError),
         ({"model": ""}, "model", ValidationError),
+        ({"model": " m"}, "model", ValidationError),
+        ({"backend": None}, "backend", ValidationError),
+        ({"backend": " vllm"}, "backend", ValidationError),
+        ({"worker_id": "wrk_1 "}, "worker_id", ValidationError),
         ({"backend": "VLLM"}, "backend", ValidationError),
         ({"backend": "My Engine"}, "backend", ValidationError),
         ({"task_type": "text-to-text"}, "task_type", ValidationError),
@@ -203,7 +221,7 @@ def test_min_replicas_is_rejected_naming_the_right_keys() -> None:
 def test_every_problem_is_listed() -> None:
     with pytest.raises(ValidationError) as info:
         WorkloadSpec(name="", slug="", model="").validate()
-    assert [f for f, _ in info.value.problems] == ["name", "slug", "model"]
+    assert [f for f, _ in info.value.problems] == ["name", "slug", "model", "backend"]
     assert info.value.field == "name"
 
 

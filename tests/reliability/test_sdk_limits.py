@@ -154,7 +154,7 @@ def test_no_redirect_to_another_host(hostile: str) -> None:
 def test_ensure_never_takes_a_non_workload_for_a_created_one(hostile: str) -> None:
     mgmt = ManagementClient("p", base_url=hostile, sdk_token=SDK, max_retries=0)
     with pytest.raises(ProtocolError) as e:
-        mgmt.ensure(WorkloadSpec(name="w", slug="w", model=MODEL))
+        mgmt.ensure(WorkloadSpec(name="w", slug="w", model=MODEL, backend="vllm"))
     assert e.value.code == "not_a_workload", e.value
     tally("sdk limits", non_workloads_refused=1)
 
@@ -180,7 +180,7 @@ def deep(n: int) -> dict[str, Any]:
 def test_one_depth_limit_for_sdk_and_manager(manager: Manager) -> None:
     p = bootstrap(manager)
     with pytest.raises(ValidationError) as e:
-        WorkloadSpec(name="d", slug="d", model=MODEL, config=deep(40)).validate()
+        WorkloadSpec(name="d", slug="d", model=MODEL, backend="vllm", config=deep(40)).validate()
     assert e.value.field == "config"
     r = httpx.post(
         f"{manager.url}/api/projects/{p.slug}/workloads",
@@ -191,7 +191,7 @@ def test_one_depth_limit_for_sdk_and_manager(manager: Manager) -> None:
     assert r.json()["error"]["field"] == "config"
     # At the limit: stored, and every read gives it back.
     mgmt = ManagementClient(p.slug, base_url=p.url, sdk_token=p.sdk_token)
-    mgmt.ensure(WorkloadSpec(name="d", slug="d", model=MODEL, config=deep(32)))
+    mgmt.ensure(WorkloadSpec(name="d", slug="d", model=MODEL, backend="vllm", config=deep(32)))
     assert [w["slug"] for w in mgmt.list()] == ["d"]
     assert mgmt.get("d")["config"]["x"]["x"]
     tally("sdk limits", depth_limit=32, deep_configs_refused=2)

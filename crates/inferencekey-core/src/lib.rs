@@ -20,8 +20,8 @@ pub use domain::{diff, enums, error, plan, policy, slug, spec, spec_json, token,
 pub use transport::sse;
 
 pub use client::data::{
-    DataClient, DataConfig, EmbedResult, Endpoint, JobBody, JobStatus, RerankResult, TextRequest,
-    TextResult,
+    DataClient, DataConfig, EmbedResult, Endpoint, ForecastRequest, ForecastResult, JobBody,
+    JobStatus, RerankResult, TextRequest, TextResult,
 };
 pub use client::management::{EndpointRef, ManagementClient, ManagementConfig};
 pub use client::stream::{TextChunk, TextStream};

@@ -560,7 +560,8 @@ proptest! {
     #![proptest_config(cases(400))]
 
     /// Validation over generated specs is total and deterministic; a spec it accepts
-    /// produces a create body with a canonical, bounded slug and the trimmed required fields.
+    /// produces a create body with a canonical, bounded slug and the required fields exactly as
+    /// written (non-blank; the model unpadded, since a padded one is refused).
     #[test]
     fn validation_is_total(s in spec()) {
         let first = s.validate();
@@ -572,8 +573,11 @@ proptest! {
                 let slug = body["slug"].as_str().unwrap();
                 prop_assert!(!slug.is_empty() && slug.len() <= MAX_SLUG_LEN);
                 prop_assert_eq!(canonical_slug(slug), slug);
-                prop_assert!(!body["name"].as_str().unwrap().trim().is_empty());
-                prop_assert!(!body["model_name"].as_str().unwrap().trim().is_empty());
+                prop_assert_eq!(body["name"].as_str().unwrap(), s.name.as_str());
+                prop_assert!(!s.name.trim().is_empty());
+                prop_assert_eq!(body["model_name"].as_str().unwrap(), s.model.as_str());
+                prop_assert_eq!(s.model.trim(), s.model.as_str());
+                prop_assert!(!s.model.is_empty());
                 // What validates locally also parses from its JSON form.
                 let back = WorkloadSpec::from_json(&spec_json(&s).to_string());
                 prop_assert!(back.is_ok());
@@ -642,6 +646,7 @@ proptest! {
             name: "n".into(),
             slug: "s".into(),
             model: "m".into(),
+            backend: Some(inferencekey_core::Backend::Vllm),
             execution_policy: Some(policy),
             execution_policy_config: Some(config.clone()),
             ..Default::default()

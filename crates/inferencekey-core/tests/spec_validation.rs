@@ -396,6 +396,42 @@ fn invalid_specs_fail_with_kind_and_field() {
             "command",
         ),
         (
+            "no backend",
+            with(&|s| s.backend = None),
+            Validation,
+            "backend",
+        ),
+        (
+            "padded backend",
+            with(&|s| s.backend = Some(Backend::from_wire(" vllm"))),
+            Validation,
+            "backend",
+        ),
+        (
+            "padded model",
+            with(&|s| s.model = " meta-llama/Llama-3.1-8B-Instruct".into()),
+            Validation,
+            "model",
+        ),
+        (
+            "model with a trailing newline",
+            with(&|s| s.model = "m\n".into()),
+            Validation,
+            "model",
+        ),
+        (
+            "padded worker_id",
+            with(&|s| s.worker_id = Some("wrk_1 ".into())),
+            Validation,
+            "worker_id",
+        ),
+        (
+            "padded gpu_resource_id",
+            with(&|s| s.gpu_resource_id = Some(" gpu_1".into())),
+            Validation,
+            "gpu_resource_id",
+        ),
+        (
             "blank worker_id",
             with(&|s| s.worker_id = Some("".into())),
             Validation,
@@ -687,8 +723,8 @@ fn text(re: &'static str) -> impl Strategy<Value = String> {
 }
 
 fn arb_backend() -> impl Strategy<Value = Option<Backend>> {
+    // Always some backend: the Manager requires one, so the SDK does too.
     prop_oneof![
-        Just(None),
         prop::sample::select(Backend::KNOWN.to_vec()).prop_map(Some),
         text("[a-z][a-z0-9]{0,8}(-[a-z0-9]{1,5})?").prop_map(|s| Some(Backend::from_wire(&s))),
     ]
@@ -808,7 +844,8 @@ fn arb_policy() -> impl Strategy<Value = (Option<ExecutionPolicy>, Option<Value>
 
 prop_compose! {
     fn arb_spec()(
-        name in text("[A-Za-z0-9][A-Za-z0-9 .'-]{0,30}"),
+        // Free text, kept exactly as given: padding included.
+        name in text(" ?[A-Za-z0-9][A-Za-z0-9 .'-]{0,30} ?"),
         slug in text("[A-Za-z0-9][A-Za-z0-9 .-]{0,40}"),
         model in text("[A-Za-z0-9][A-Za-z0-9./:-]{0,40}"),
         backend in arb_backend(),
@@ -977,4 +1014,39 @@ proptest! {
         prop_assert_eq!(plan.len(), 1, "{:?}", plan);
         prop_assert_eq!(&plan[0].field, &want);
     }
+}
+
+/// Free text goes to the server exactly as written, and the workload created from it is in
+/// sync with the spec: nothing is trimmed on the way, so nothing drifts forever.
+#[test]
+fn padded_free_text_is_sent_as_written() {
+    let mut s = base();
+    s.name = "  Support bot ".into();
+    s.description = Some(" tabs\tand spaces ".into());
+    s.command = Some(" vllm serve m ".into());
+    assert!(s.validate().is_ok(), "{:?}", s.validate());
+    let body = s.create_body();
+    assert_eq!(body["name"], json!("  Support bot "));
+    assert_eq!(body["description"], json!(" tabs\tand spaces "));
+    assert_eq!(body["config"]["command"], json!(" vllm serve m "));
+    assert_eq!(diff(&s, &created(&s)), vec![]);
+    // A live name that differs only by padding is drift, reconciled to the spec's.
+    let mut live = created(&s);
+    live.name = Some("Support bot".into());
+    let plan = diff(&s, &live);
+    assert_eq!(plan.len(), 1);
+    assert_eq!(plan[0].desired, json!("  Support bot "));
+}
+
+#[test]
+fn spec_fields_have_wire_paths() {
+    use inferencekey_core::spec::wire_field;
+    assert_eq!(wire_field("model"), "model_name");
+    assert_eq!(wire_field("command"), "config.command");
+    assert_eq!(wire_field("vllm_version"), "config.vllm_version");
+    assert_eq!(
+        wire_field("execution_policy_config.workers[0]"),
+        "execution_policy_config.workers[0]"
+    );
+    assert_eq!(wire_field("backend"), "backend");
 }

@@ -57,12 +57,12 @@ pub async fn admit(app: &App, entry: &WorkloadEntry) -> Result<Admitted, ApiErro
                 None => err,
             })
         }
+        // Final until the workload is updated or the Manager restarts: no `Retry-After`.
         Err(NotReady::Failed(message)) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "backend_unavailable",
             format!("workload {:?} failed to start: {message}", entry.slug),
-        )
-        .with_retry_after(1)),
+        )),
         Err(NotReady::Gone) => Err(ApiError::not_found(format!(
             "workload {:?} was deleted",
             entry.slug

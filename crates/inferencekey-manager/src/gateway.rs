@@ -139,19 +139,7 @@ async fn serve(
             "no data-plane route /{rest}; routes are /v1/..., /forecast and /jobs"
         )));
     }
-    if entry.is_async_only() && rest != "v1/models" {
-        return Err(ApiError::validation(
-            "task_type",
-            format!(
-                "workload {:?} has task_type {}, which is async-only: it has no synchronous \
-                 route; submit a job with POST /endpoint/{}/{}/jobs instead",
-                entry.slug,
-                entry.task_type(),
-                entry.project_slug,
-                entry.slug
-            ),
-        ));
-    }
+    check_task_route(&entry, &rest)?;
 
     let admitted = crate::admission::admit(&app, &entry).await?;
     let base = admitted.lease.url().to_string();
@@ -173,6 +161,41 @@ async fn serve(
     )
     .await?;
     Ok(crate::admission::hold(resp, admitted))
+}
+
+/// Refuses a synchronous route the workload's task type does not serve, naming the routes
+/// that do (docs/contract.md §5): async-only task types answer `/jobs`, `/v1/models` and
+/// their own
+/// [`inferencekey_core::enums::TaskType::sync_routes`] (a reranker's `/v1/rerank`).
+fn check_task_route(entry: &WorkloadEntry, rest: &str) -> Result<(), ApiError> {
+    let task = entry.task_type();
+    let Some(open) = task.sync_routes() else {
+        return Ok(());
+    };
+    if rest == "v1/models" || open.contains(&rest) {
+        return Ok(());
+    }
+    let base = format!("/endpoint/{}/{}", entry.project_slug, entry.slug);
+    let sync = open
+        .iter()
+        .map(|r| format!("POST {base}/{r}"))
+        .collect::<Vec<_>>();
+    let instead = if sync.is_empty() {
+        format!("submit a job with POST {base}/jobs instead")
+    } else {
+        format!(
+            "call {} or submit a job with POST {base}/jobs instead",
+            sync.join(" or ")
+        )
+    };
+    Err(ApiError::validation(
+        "task_type",
+        format!(
+            "workload {:?} has task_type {task}, which is async-only: it has no synchronous \
+             /{rest} route; {instead}",
+            entry.slug
+        ),
+    ))
 }
 
 fn backend_unavailable(message: String) -> ApiError {
@@ -268,6 +291,9 @@ async fn forward(
             )));
         }
     };
+    if !resp.status().is_success() {
+        return Err(engine_error(resp).await);
+    }
     let hop: Vec<HeaderName> = resp
         .headers()
         .keys()
@@ -278,6 +304,59 @@ async fn forward(
         resp.headers_mut().remove(name);
     }
     Ok(resp.map(Body::new))
+}
+
+/// The most of an engine's error body the gateway reads to map it.
+const ENGINE_ERROR_LIMIT: usize = 64 << 10;
+
+/// The status and documented code (docs/contract.md §2) an engine's non-2xx status becomes.
+/// The status is kept wherever it means the same to the caller, so the SDK classifies and
+/// retries it as it would have; what is about the Manager's own hop to the engine (the
+/// engine refusing the Manager's credentials, a redirect to the engine's loopback address)
+/// is the engine failing: 502 `backend_unavailable`.
+fn engine_status(status: StatusCode) -> (StatusCode, &'static str) {
+    match status.as_u16() {
+        404 => (status, "not_found"),
+        405 => (status, "method_not_allowed"),
+        408 => (status, "request_timeout"),
+        413 => (status, "payload_too_large"),
+        429 => (status, "rate_limited"),
+        401 | 403 | 407 => (StatusCode::BAD_GATEWAY, "backend_unavailable"),
+        400..=499 => (status, "validation_failed"),
+        500..=599 => (status, "backend_unavailable"),
+        _ => (StatusCode::BAD_GATEWAY, "backend_unavailable"),
+    }
+}
+
+/// An engine's non-2xx answer in the documented error body: the engine's message and field
+/// (OpenAI's `param`) kept, read with the same parser the SDK uses for every error form;
+/// `Retry-After` kept when the engine sent one in seconds.
+async fn engine_error(resp: axum::http::Response<hyper::body::Incoming>) -> ApiError {
+    let engine = resp.status();
+    let retry_after = resp
+        .headers()
+        .get(axum::http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let bytes = axum::body::to_bytes(Body::new(resp.into_body()), ENGINE_ERROR_LIMIT)
+        .await
+        .unwrap_or_default();
+    let parsed = inferencekey_core::wire::error_from_response(engine.as_u16(), &bytes, None);
+    let (status, code) = engine_status(engine);
+    let message = if engine.is_client_error() && status == engine {
+        parsed.message.clone()
+    } else if engine.is_server_error() {
+        format!("the model server failed ({engine}): {}", parsed.message)
+    } else {
+        format!(
+            "the model server answered {engine}, which the Manager cannot pass on: {}",
+            parsed.message
+        )
+    };
+    let mut err = ApiError::new(status, code, message);
+    err.field = parsed.field.clone();
+    err.retry_after = retry_after;
+    err
 }
 
 /// `POST /jobs` and `GET /jobs/{id}` for this workload.
@@ -334,4 +413,27 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
             ApiError::bad_request(format!("could not read the request body: {e}"))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_statuses_map_to_documented_codes() {
+        let code = |n: u16| {
+            let (status, code) = engine_status(StatusCode::from_u16(n).unwrap());
+            (status.as_u16(), code)
+        };
+        assert_eq!(code(400), (400, "validation_failed"));
+        assert_eq!(code(422), (422, "validation_failed"));
+        assert_eq!(code(404), (404, "not_found"));
+        assert_eq!(code(413), (413, "payload_too_large"));
+        assert_eq!(code(429), (429, "rate_limited"));
+        assert_eq!(code(500), (500, "backend_unavailable"));
+        assert_eq!(code(503), (503, "backend_unavailable"));
+        // About the Manager's hop, not the caller's request.
+        assert_eq!(code(401), (502, "backend_unavailable"));
+        assert_eq!(code(302), (502, "backend_unavailable"));
+    }
 }

@@ -91,9 +91,41 @@ async fn workload_becomes_ready_and_serves_through_the_gateway() {
     assert_eq!(s, 200);
     assert_eq!(models["data"][0]["id"], "meta-llama/Llama-3.1-8B-Instruct");
 
-    // Engine errors pass through with their status; unknown routes are the gateway's 404.
-    let (s, e) = h.chat("acme", "bot", &key, "[[ik:status:429]]").await;
-    assert_eq!(s, 429, "{e}");
+    // Engine errors keep their status and message, in the documented body with a documented
+    // code; unknown routes are the gateway's 404.
+    for (hook, status, code) in [
+        ("[[ik:status:429]]", 429, "rate_limited"),
+        ("[[ik:status:400]]", 400, "validation_failed"),
+        ("[[ik:status:500]]", 500, "backend_unavailable"),
+        ("[[ik:status:401]]", 502, "backend_unavailable"),
+    ] {
+        let (s, e) = h.chat("acme", "bot", &key, hook).await;
+        assert_eq!((s, error_code(&e)), (status, code), "{hook}: {e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("test hook"),
+            "the engine's message is kept: {e}"
+        );
+    }
+    // A bad hook argument is the engine's 400 about one field: the field is kept too.
+    let (s, e) = h.chat("acme", "bot", &key, "[[ik:slow:x]]").await;
+    assert_eq!((s, error_code(&e)), (400, "validation_failed"), "{e}");
+    assert_eq!(e["error"]["field"], "messages", "{e}");
+    // The same on a streaming request the engine refuses before streaming.
+    let resp = h
+        .http
+        .post(format!("{}/endpoint/acme/bot/v1/chat/completions", h.url))
+        .bearer_auth(&key)
+        .json(&json!({"stream": true, "messages": [{"role": "user", "content": "[[ik:status:503]]"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let e: Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&e), "backend_unavailable", "{e}");
     let (s, e) = h.get("/endpoint/acme/bot/nowhere", &key).await;
     assert_eq!((s, error_code(&e)), (404, "not_found"));
     h.stop().await;
@@ -149,19 +181,41 @@ async fn async_only_task_types_use_jobs() {
     h.create("acme", &sdk, body).await;
     h.create("acme", &sdk, vllm_workload("chat")).await;
 
-    let (s, e) = h
+    // A reranker serves its one synchronous route, /v1/rerank (the public SDK's rerank()).
+    let (s, rr) = h
         .post(
             "/endpoint/acme/ranker/v1/rerank",
+            &key,
+            json!({"query": "red apple", "documents": ["pear", "red apple"], "top_n": 1}),
+        )
+        .await;
+    assert_eq!(s, 200, "{rr}");
+    assert_eq!(rr["results"][0]["index"], 1, "{rr}");
+    // Other sync routes are refused, naming both routes that do serve it.
+    let (s, e) = h.chat("acme", "ranker", &key, "hi").await;
+    assert_eq!((s, error_code(&e)), (400, "validation_failed"), "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("POST /endpoint/acme/ranker/v1/rerank")
+            && msg.contains("POST /endpoint/acme/ranker/jobs"),
+        "{e}"
+    );
+    assert_eq!(e["error"]["field"], "task_type");
+    // classification has no sync route at all: only the jobs route is named.
+    let mut body = vllm_workload("classes");
+    body["task_type"] = json!("classification");
+    h.create("acme", &sdk, body).await;
+    let (s, e) = h
+        .post(
+            "/endpoint/acme/classes/v1/rerank",
             &key,
             json!({"query": "q", "documents": ["a"]}),
         )
         .await;
     assert_eq!(s, 400, "{e}");
+    let msg = e["error"]["message"].as_str().unwrap();
     assert!(
-        e["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("POST /endpoint/acme/ranker/jobs"),
+        msg.contains("POST /endpoint/acme/classes/jobs") && !msg.contains("v1/rerank or"),
         "{e}"
     );
 
@@ -501,10 +555,14 @@ async fn a_crashing_engine_ends_in_error_with_its_last_log_lines() {
     let last = events.last().unwrap();
     assert_eq!(last["phase"], "error", "{events:#?}");
     let msg = last["message"].as_str().unwrap();
+    // `error` is final for clients, and the words say the Manager stopped too.
     assert!(
-        msg.contains("keeps failing") && msg.contains("last log lines"),
+        msg.contains("failed 5 starts in a row and is stopped")
+            && msg.contains("update the workload")
+            && msg.contains("last log lines"),
         "{msg}"
     );
+    assert!(!msg.contains("retrying"), "{msg}");
     assert!(
         msg.contains("--no-such-flag"),
         "the engine's own complaint is quoted: {msg}"
@@ -515,8 +573,42 @@ async fn a_crashing_engine_ends_in_error_with_its_last_log_lines() {
             .any(|e| e["message"].as_str().unwrap().contains("restarting in")),
         "{events:#?}"
     );
+    // Every start writes one header line to the replica's log: five starts, then none.
+    let log = h.dir.path().join("logs").join("acme").join("broken-0.log");
+    let starts = || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("--- ") && l.contains(" starting: "))
+            .count()
+    };
+    assert_eq!(starts(), 5);
     let (s, e) = h.chat("acme", "broken", &key, "hi").await;
     assert_eq!((s, error_code(&e)), (503, "backend_unavailable"));
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is stopped"),
+        "{e}"
+    );
+    let (_, w) = h.get("/api/projects/acme/workloads/broken", &sdk).await;
+    assert_eq!(w["status"], "error", "{w}");
+    assert_eq!(starts(), 5, "a stopped replica is not started again");
+    // Any update starts it again, as the message says: five more starts, then stopped again.
+    let (s, _) = h
+        .patch(
+            &format!("/api/workloads/{}", w["id"].as_str().unwrap()),
+            &sdk,
+            json!({"description": "try again"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    eventually("the second round of starts", LIMIT, || async {
+        let (_, w) = h.get("/api/projects/acme/workloads/broken", &sdk).await;
+        (w["status"] == "error" && starts() == 10).then_some(())
+    })
+    .await;
     h.stop().await;
 }
 

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use inferencekey_core::config::DataSettings;
-use inferencekey_core::data::{DataConfig, JobRequest, RerankRequest};
+use inferencekey_core::data::{DataConfig, ForecastRequest, JobRequest, RerankRequest};
 use inferencekey_core::domain::decode::Role;
 use inferencekey_core::domain::request::{EmbedRequest, TextRequest};
 use inferencekey_core::{DataClient as CoreData, Endpoint as CoreEndpoint, Error};
@@ -20,7 +20,9 @@ use pyo3::types::{PyDict, PyTuple};
 use crate::bridge::{dual, wait};
 use crate::convert::{call_options, client_settings, from_kwargs, retries, seconds, to_value};
 use crate::errors::ResultExt;
-use crate::results::{py_repr, Answer, EmbedResult, Json, RerankResult, TextResult};
+use crate::results::{
+    py_repr, Answer, EmbedResult, ForecastResult, Json, RerankResult, TextResult,
+};
 use crate::stream::{AsyncTextStream, Cursor, TextStream};
 
 /// Builds endpoints; all endpoints of one client share its connection pool.
@@ -320,6 +322,25 @@ dual! {
                 ep.rerank(&req, &Default::default())
                     .await
                     .map(RerankResult::from_core)
+            }
+        }
+
+        /// A forecast of `horizon` steps after `target` for the series `id`, with any other
+        /// `ForecastRequest` field (`timestamps`, `quantile_levels`, covariates, …).
+        #[pyo3(signature = (id, target, horizon, **kwargs))]
+        fn forecast(&ep, py, id: &Bound<'_, PyAny>, target: &Bound<'_, PyAny>, horizon: &Bound<'_, PyAny>, **kwargs) -> ForecastResult {
+            let req: ForecastRequest = from_kwargs(
+                py,
+                &[("id", Some(id)), ("target", Some(target)), ("horizon", Some(horizon))],
+                kwargs,
+                "request",
+                Role::Request,
+            )?;
+            let ep = ep.clone();
+            async move {
+                ep.forecast(&req, &Default::default())
+                    .await
+                    .map(ForecastResult::from_core)
             }
         }
 

@@ -312,6 +312,76 @@ impl RerankResult {
     }
 }
 
+/// A forecast: the median path, and the quantiles, timestamps and samples when asked for.
+#[pyclass(frozen, module = "inferencekey._native")]
+pub struct ForecastResult {
+    inner: inferencekey_core::ForecastResult,
+}
+
+impl ForecastResult {
+    pub(crate) fn from_core(inner: inferencekey_core::ForecastResult) -> Self {
+        ForecastResult { inner }
+    }
+
+    fn field<'py>(
+        &self,
+        py: Python<'py>,
+        v: &impl serde::Serialize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let v = serde_json::to_value(v).map_err(|e| PyTypeError::new_err(e.to_string()))?;
+        value_to_py(py, &v)
+    }
+}
+
+#[pymethods]
+impl ForecastResult {
+    /// One value per step ahead.
+    #[getter]
+    fn median<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, &self.inner.median)
+    }
+    /// `{"0.1": [...], "0.5": [...], ...}`, or `None`.
+    #[getter]
+    fn quantiles<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, &self.inner.quantiles)
+    }
+    #[getter]
+    fn timestamps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, &self.inner.timestamps)
+    }
+    /// `num_samples` paths of `horizon` values, when `return_samples=True`.
+    #[getter]
+    fn samples<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.field(py, &self.inner.samples)
+    }
+    /// The answer's JSON as it came.
+    #[getter]
+    fn raw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_loads(py, &self.inner.raw)
+    }
+    /// The server's request id (`X-Request-Id`): quote it when reporting a problem.
+    #[getter]
+    fn request_id(&self) -> Option<&str> {
+        self.inner.meta.request_id.as_deref()
+    }
+    /// The response headers, by lower-case name.
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        headers_dict(py, &self.inner.meta.headers)
+    }
+    fn __len__(&self) -> usize {
+        self.inner.median.len()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "ForecastResult(steps={}, quantiles={}, samples={})",
+            self.inner.median.len(),
+            self.inner.quantiles.as_ref().map_or(0, |q| q.len()),
+            self.inner.samples.as_ref().map_or(0, Vec::len)
+        )
+    }
+}
+
 /// What `ensure()` returns.
 #[pyclass(frozen, module = "inferencekey._native")]
 pub struct EndpointRef {
@@ -526,6 +596,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TextChunk>()?;
     m.add_class::<EmbedResult>()?;
     m.add_class::<RerankResult>()?;
+    m.add_class::<ForecastResult>()?;
     m.add_class::<Workload>()?;
     m.add_function(wrap_pyfunction!(workload_fields, m)?)?;
     m.add_function(wrap_pyfunction!(core_fields, m)?)?;

@@ -14,9 +14,12 @@ use crate::client::stream::TextStream;
 use crate::domain::error::FieldError;
 use crate::domain::error::{Error, ErrorKind};
 pub use crate::domain::request::{
-    check_job_id, EmbedRequest, JobBody, JobRequest, RerankRequest, TextRequest, JOB_KINDS,
+    check_job_id, EmbedRequest, ForecastRequest, JobBody, JobRequest, RerankRequest, TextRequest,
+    JOB_KINDS,
 };
-pub use crate::domain::result::{EmbedResult, JobStatus, RerankItem, RerankResult, TextResult};
+pub use crate::domain::result::{
+    EmbedResult, ForecastResult, JobStatus, RerankItem, RerankResult, TextResult,
+};
 use crate::domain::slug::validate_slug;
 use crate::domain::token::TokenKind;
 use crate::transport::{build_http, encode_segment, Request, Transport};
@@ -197,6 +200,22 @@ struct RerankWire {
     usage: Option<Value>,
 }
 
+#[derive(Deserialize)]
+struct ForecastWire {
+    forecast: ForecastBody,
+}
+
+#[derive(Deserialize)]
+struct ForecastBody {
+    median: Vec<f64>,
+    #[serde(default)]
+    quantiles: Option<std::collections::BTreeMap<String, Vec<f64>>>,
+    #[serde(default)]
+    timestamps: Option<Vec<String>>,
+    #[serde(default)]
+    samples: Option<Vec<Vec<f64>>>,
+}
+
 fn decode<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T, Error> {
     serde_json::from_slice(body)
         .map_err(|e| Error::protocol(format!("could not decode the {what} answer: {e}")))
@@ -364,6 +383,30 @@ impl Endpoint {
             model: wire.model.unwrap_or_default(),
             usage: wire.usage,
             meta: resp.meta(),
+        })
+    }
+
+    /// A forecast from a `forecast` workload (`POST /forecast`).
+    pub async fn forecast(
+        &self,
+        req: &ForecastRequest,
+        call: &CallOptions,
+    ) -> Result<ForecastResult, Error> {
+        let resp = self
+            .post_json(
+                "/forecast",
+                &req.body(),
+                &call.within(req.timeout).retrying(req.max_retries),
+            )
+            .await?;
+        let wire: ForecastWire = decode(&resp.body, "forecast")?;
+        Ok(ForecastResult {
+            median: wire.forecast.median,
+            quantiles: wire.forecast.quantiles,
+            timestamps: wire.forecast.timestamps,
+            samples: wire.forecast.samples,
+            meta: resp.meta(),
+            raw: resp.body.clone(),
         })
     }
 

@@ -6,15 +6,18 @@ use serde_json::Value;
 
 use crate::client::config::{DataSettings, EndpointSettings, ManagementSettings};
 use crate::domain::decode::field_names;
-use crate::domain::request::{EmbedRequest, JobRequest, RerankRequest, TextRequest};
+use crate::domain::request::{
+    EmbedRequest, ForecastRequest, JobRequest, RerankRequest, TextRequest,
+};
 use crate::domain::webhook::WebhookSettings;
 use crate::domain::wire::Workload;
 
 /// The names [`type_fields`] knows.
-pub const TYPES: [&str; 9] = [
+pub const TYPES: [&str; 10] = [
     "TextRequest",
     "EmbedRequest",
     "RerankRequest",
+    "ForecastRequest",
     "JobRequest",
     "ManagementSettings",
     "DataSettings",
@@ -29,6 +32,7 @@ pub fn type_fields(name: &str) -> Option<Vec<String>> {
         "TextRequest" => field_names::<TextRequest>(),
         "EmbedRequest" => field_names::<EmbedRequest>(),
         "RerankRequest" => field_names::<RerankRequest>(),
+        "ForecastRequest" => field_names::<ForecastRequest>(),
         "JobRequest" => field_names::<JobRequest>(),
         "ManagementSettings" => field_names::<ManagementSettings>(),
         "DataSettings" => field_names::<DataSettings>(),

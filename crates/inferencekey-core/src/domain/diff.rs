@@ -68,7 +68,7 @@ pub fn diff(spec: &WorkloadSpec, live: &Workload) -> Plan {
     diff_scalar(
         "name",
         live.name.as_deref(),
-        Some(spec.name.trim()),
+        Some(spec.name.as_str()),
         &mut plan,
     );
     diff_scalar(
@@ -93,7 +93,7 @@ pub fn diff(spec: &WorkloadSpec, live: &Workload) -> Plan {
     diff_scalar(
         "model_name",
         live.model_name.as_deref(),
-        Some(spec.model.trim()),
+        Some(spec.model.as_str()),
         &mut plan,
     );
     if let Some(config) = spec.wire_config() {

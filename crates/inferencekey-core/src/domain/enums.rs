@@ -109,9 +109,11 @@ impl Backend {
         matches!(self, Backend::Vllm | Backend::VllmOmni)
     }
 
-    /// Parses a backend given by a user: known names, or a custom backend slug.
+    /// Parses a backend given by a user: known names, or a custom backend slug. Exact: a
+    /// padded `" vllm"` is refused rather than read as `vllm`, because the server stores the
+    /// string it is sent.
     pub fn parse_user(s: &str, field: &str) -> Result<Self, FieldError> {
-        let b = Backend::from_wire(s.trim());
+        let b = Backend::from_wire(s);
         if let Backend::Custom(name) = &b {
             let canonical = crate::domain::slug::canonical_slug(name);
             if canonical.is_empty() || canonical != *name {
@@ -148,12 +150,25 @@ open_enum! {
 }
 
 impl TaskType {
-    /// Task types with no synchronous OpenAI-compatible route: only `/jobs` serves them.
+    /// Task types with no synchronous OpenAI-compatible route (chat, embeddings, images,
+    /// audio): `/jobs` serves them, plus [`TaskType::sync_routes`].
     pub fn is_async_only(&self) -> bool {
         matches!(
             self,
             TaskType::Reranker | TaskType::Classification | TaskType::Reward
         )
+    }
+
+    /// The synchronous data-plane routes (relative to `/endpoint/{p}/{w}/`, besides
+    /// `v1/models`) an async-only task type still serves; `None` when every route is open.
+    /// A reranker answers `POST /v1/rerank` (docs/contract.md §5): the public SDK's
+    /// `rerank()` and its reranker examples call exactly that.
+    pub fn sync_routes(&self) -> Option<&'static [&'static str]> {
+        match self {
+            TaskType::Reranker => Some(&["v1/rerank"]),
+            TaskType::Classification | TaskType::Reward => Some(&[]),
+            _ => None,
+        }
     }
 }
 
@@ -275,10 +290,22 @@ mod tests {
         assert_eq!(e.field, "task_type");
         assert!(e.message.contains("text2text"));
         assert!(Backend::parse_user("My Engine", "backend").is_err());
+        assert!(Backend::parse_user(" vllm", "backend").is_err());
         assert_eq!(
             Backend::parse_user("my-engine", "backend").unwrap(),
             Backend::Custom("my-engine".into())
         );
+    }
+
+    #[test]
+    fn async_only_types_name_their_sync_routes() {
+        assert_eq!(TaskType::Reranker.sync_routes(), Some(&["v1/rerank"][..]));
+        for t in TaskType::KNOWN {
+            // Exactly the async-only types restrict their routes.
+            assert_eq!(t.sync_routes().is_some(), t.is_async_only(), "{t}");
+        }
+        assert_eq!(TaskType::Classification.sync_routes(), Some(&[][..]));
+        assert_eq!(TaskType::Text2text.sync_routes(), None);
     }
 
     #[test]

@@ -140,6 +140,57 @@ pub struct RerankRequest {
     pub max_retries: Option<Retries>,
 }
 
+/// A forecast request (docs/contract.md §5, `POST /forecast` on a `forecast` workload):
+/// `horizon` steps ahead of `target`. Every field but `extra`, `timeout` and `max_retries`
+/// is the body key of its name; the types are checked here (numbers, not booleans; counts
+/// as non-negative integers) and the series rules (lengths, quantiles strictly between 0
+/// and 1, `horizon` > 0) by the server, whose 400 names the field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastRequest {
+    pub id: String,
+    pub target: Vec<f64>,
+    pub horizon: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamps: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freq: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile_levels: Option<Vec<f64>>,
+    /// Covariate name → one value per `target` step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub past_covariates: Option<std::collections::BTreeMap<String, Vec<f64>>>,
+    /// Covariate name → one value per step of `horizon`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub future_covariates: Option<std::collections::BTreeMap<String, Vec<f64>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_samples: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_samples: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub extra: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing)]
+    pub timeout: Option<Seconds>,
+    #[serde(default, skip_serializing)]
+    pub max_retries: Option<Retries>,
+}
+
+impl ForecastRequest {
+    /// The `POST /forecast` body: the named fields, then `extra` verbatim.
+    pub fn body(&self) -> Map<String, Value> {
+        let mut body = match serde_json::to_value(self) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        for (k, v) in self.extra.iter().flatten() {
+            body.insert(k.clone(), v.clone());
+        }
+        body
+    }
+}
+
 /// An async job submission: exactly one of `body` (JSON) or `data` (bytes) with
 /// `content_type`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -304,6 +355,7 @@ per_call!(
     TextRequest,
     EmbedRequest,
     RerankRequest,
+    ForecastRequest,
     JobRequest,
     CallSettings,
     EnsureSettings,
@@ -380,6 +432,39 @@ mod tests {
         assert_eq!(body["n"], 1);
         assert_eq!(body["user"], "u-1");
         assert!(!body.contains_key("timeout"));
+    }
+
+    #[test]
+    fn forecast_request_body_and_type_errors() {
+        let decoded = |v: Value| -> Result<ForecastRequest, Error> {
+            decode(v, "request", Role::Request, no_hint)
+        };
+        let r = decoded(json!({"id": "sales", "target": [1, 2.5], "horizon": 2,
+                               "quantile_levels": [0.1, 0.9], "past_covariates": {"temp": [3, 4]},
+                               "timeout": 5, "extra": {"x": 1}}))
+        .unwrap();
+        let body = r.body();
+        assert_eq!(body["target"], json!([1.0, 2.5]));
+        assert_eq!(body["horizon"], 2);
+        assert_eq!(body["past_covariates"], json!({"temp": [3.0, 4.0]}));
+        assert_eq!(body["x"], 1);
+        assert!(!body.contains_key("timeout") && !body.contains_key("freq"));
+        // Booleans are not numbers, counts are not negative, and id is required.
+        for (bad, field) in [
+            (
+                json!({"id": "a", "target": [1, true], "horizon": 1}),
+                "target[1]",
+            ),
+            (json!({"id": "a", "target": [1], "horizon": -1}), "horizon"),
+            (json!({"target": [1], "horizon": 1}), "id"),
+            (
+                json!({"id": "a", "target": [1], "horizon": 1, "samples": 3}),
+                "samples",
+            ),
+        ] {
+            let e = decoded(bad.clone()).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -65,6 +65,21 @@ pub struct RerankResult {
     pub meta: ResponseMeta,
 }
 
+/// A forecast (`{"forecast": {...}}`, docs/contract.md §5): the median path, and the
+/// quantiles (by level, as the server writes it: `"0.1"`), timestamps and samples when the
+/// request asked for them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForecastResult {
+    pub median: Vec<f64>,
+    pub quantiles: Option<BTreeMap<String, Vec<f64>>>,
+    pub timestamps: Option<Vec<String>>,
+    pub samples: Option<Vec<Vec<f64>>>,
+    #[serde(serialize_with = "raw_bytes")]
+    pub raw: Bytes,
+    #[serde(flatten)]
+    pub meta: ResponseMeta,
+}
+
 /// A job's state as `GET /jobs/{id}` reports it.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct JobStatus {

@@ -37,6 +37,24 @@ fn blank(s: &str) -> bool {
     s.trim().is_empty()
 }
 
+/// Leading or trailing whitespace in an identifier-like string.
+fn padded(s: &str) -> bool {
+    s.trim() != s
+}
+
+/// The wire path of a spec field path, for the Manager's answers: the spec's `model` is the
+/// wire's `model_name`, and `command` / `vllm_version` travel inside `config`
+/// (docs/contract.md §3.2). Other paths are the same on both sides.
+pub fn wire_field(path: &str) -> String {
+    let split = path.find(['.', '[']).unwrap_or(path.len());
+    let (head, tail) = path.split_at(split);
+    match head {
+        "model" => format!("model_name{tail}"),
+        "command" | "vllm_version" => format!("config.{head}{tail}"),
+        _ => path.to_string(),
+    }
+}
+
 /// Walks every string in a JSON value (keys included), calling `f` with its path.
 fn walk_strings(path: &str, v: &Value, f: &mut dyn FnMut(&str, &str)) {
     match v {
@@ -123,6 +141,12 @@ impl WorkloadSpec {
 
     /// Every problem with the spec, each naming its field. The Manager runs the same checks,
     /// so a spec the SDK accepts is one the Manager accepts and vice versa.
+    ///
+    /// No string is ever changed on its way to the server (docs/contract.md §3.2): free text
+    /// (`name`, `description`, `command`, other `config` values) is kept exactly as given,
+    /// and identifiers that must match something exactly (`model`, `backend`, `task_type`,
+    /// `execution_policy`, `worker_id`, `gpu_resource_id`) are refused when padded with
+    /// whitespace. The slug alone is canonicalised, as §3.3 documents.
     pub fn problems(&self) -> Vec<FieldError> {
         let mut out = Vec::new();
         for (field, value) in [
@@ -133,6 +157,25 @@ impl WorkloadSpec {
             if blank(value) {
                 out.push(FieldError::new(field, "is required and must not be blank"));
             }
+        }
+        if !blank(&self.model) && padded(&self.model) {
+            out.push(FieldError::new(
+                "model",
+                format!(
+                    "{:?} starts or ends with whitespace, which no model name does; remove it",
+                    crate::domain::token::scrub(&self.model)
+                ),
+            ));
+        }
+        if self.backend.is_none() {
+            out.push(FieldError::new(
+                "backend",
+                format!(
+                    "is required: the engine that serves the model, one of {} (or a custom \
+                     backend slug)",
+                    Backend::known_list()
+                ),
+            ));
         }
         if !blank(&self.slug) {
             if let Err(e) = validate_slug(&self.slug, "slug") {
@@ -194,6 +237,17 @@ impl WorkloadSpec {
                 out.push(FieldError::new(field, "must not be blank; omit it instead"));
             }
         }
+        for (field, value) in [
+            ("worker_id", &self.worker_id),
+            ("gpu_resource_id", &self.gpu_resource_id),
+        ] {
+            if value.as_deref().is_some_and(|v| !blank(v) && padded(v)) {
+                out.push(FieldError::new(
+                    field,
+                    "starts or ends with whitespace; give the registered id exactly",
+                ));
+            }
+        }
         if let Some(config) = &self.config {
             for (field, key, own) in [
                 ("command", "command", &self.command),
@@ -243,7 +297,7 @@ impl WorkloadSpec {
     pub fn create_body(&self) -> Map<String, Value> {
         let mut body = Map::new();
         let s = |v: &str| Value::String(v.to_string());
-        body.insert("name".into(), s(self.name.trim()));
+        body.insert("name".into(), s(&self.name));
         body.insert("slug".into(), s(&self.canonical_slug()));
         if let Some(d) = &self.description {
             body.insert("description".into(), s(d));
@@ -255,7 +309,7 @@ impl WorkloadSpec {
         if let Some(b) = &self.backend {
             body.insert("backend".into(), s(b.as_str()));
         }
-        body.insert("model_name".into(), s(self.model.trim()));
+        body.insert("model_name".into(), s(&self.model));
         if let Some(config) = self.wire_config() {
             body.insert("config".into(), Value::Object(config));
         }

@@ -6,6 +6,7 @@ use inferencekey_core::enums::{Backend, ExecutionPolicy, TaskType};
 use inferencekey_core::error::FieldError;
 use inferencekey_core::policy::default_policy_config;
 use inferencekey_core::slug::{canonical_slug, validate_slug};
+use inferencekey_core::spec::wire_field;
 use inferencekey_core::WorkloadSpec;
 use serde_json::{json, Map, Value};
 
@@ -246,7 +247,9 @@ pub fn create_record(
         id: new_id("wl"),
         project_id: project.id.clone(),
         project_slug: project.slug.clone(),
-        name: name.trim().to_string(),
+        // Strings are stored as sent (docs/contract.md §3.2): validation refuses the ones
+        // that must match exactly, and nothing is trimmed behind the client's back.
+        name,
         slug,
         description: b.description.set(),
         task_type: b
@@ -254,7 +257,7 @@ pub fn create_record(
             .set()
             .unwrap_or_else(|| TaskType::default().as_str().to_string()),
         backend: b.backend.set(),
-        model_name: model_name.trim().to_string(),
+        model_name,
         config: Value::Object(b.config.set().unwrap_or_default()),
         worker_id: b.worker_id.set(),
         gpu_resource_id: b.gpu_resource_id.set(),
@@ -290,10 +293,10 @@ pub fn update_record(
         }
     }
     if let Some(name) = not_null("name", b.name)? {
-        w.name = name.trim().to_string();
+        w.name = name;
     }
     if let Some(model) = not_null("model_name", b.model_name)? {
-        w.model_name = model.trim().to_string();
+        w.model_name = model;
     }
     if let Some(t) = not_null("task_type", b.task_type)? {
         w.task_type = t;
@@ -305,7 +308,13 @@ pub fn update_record(
     }
     match b.backend {
         Field::Absent => {}
-        Field::Null => w.backend = None,
+        Field::Null => {
+            return Err(ApiError::validation(
+                "backend",
+                "cannot be removed: every workload names the engine that serves it; send \
+                 another backend to change it",
+            ))
+        }
         Field::Set(v) => w.backend = Some(v),
     }
     match b.worker_id {
@@ -398,10 +407,15 @@ fn validate(w: &WorkloadRecord, store: &dyn Store, policy: CommandPolicy) -> Res
     }
     if let Err(e) = spec.check_secrets() {
         let mut err = ApiError::bad_request(e.message.clone());
-        err.field = e.field.clone();
+        err.field = e.field.as_deref().map(wire_field);
         return Err(err);
     }
-    let problems = spec.problems();
+    // The SDK's rules, reported under the wire's field names (`model` is `model_name`).
+    let problems: Vec<FieldError> = spec
+        .problems()
+        .into_iter()
+        .map(|p| FieldError::new(wire_field(&p.field), p.message))
+        .collect();
     if !problems.is_empty() {
         return Err(ApiError::from_problems(&problems));
     }

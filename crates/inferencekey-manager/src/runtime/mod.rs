@@ -140,10 +140,6 @@ impl WorkloadEntry {
         (spec.backend == Some(Backend::Ollama)).then(|| spec.model.clone())
     }
 
-    pub fn is_async_only(&self) -> bool {
-        self.spec.borrow().task_type.is_async_only()
-    }
-
     pub fn phase(&self) -> (Phase, String) {
         let log = self.readiness.borrow();
         (log.phase(), log.message().to_string())
@@ -324,22 +320,25 @@ impl Runtime {
         let spec = Arc::new(RuntimeSpec::from_record(w));
         if let Some(entry) = self.get(&w.id) {
             let relaunch = !entry.spec.borrow().same_launch(&spec);
+            // A workload in `error` has stopped trying; any update starts it again (its
+            // error message says so), even one the runtime would not otherwise see.
+            let stopped = entry.readiness.borrow().phase() == Phase::Error;
             let changed = entry.spec.send_if_modified(|current| {
-                if **current == *spec {
+                if **current == *spec && !stopped {
                     false
                 } else {
                     *current = spec.clone();
                     true
                 }
             });
-            if changed && relaunch {
+            if changed && (relaunch || stopped) {
+                let message = if relaunch {
+                    "rolling out the change on the local worker"
+                } else {
+                    "starting the workload again after the update"
+                };
                 entry.readiness.send_modify(|log| {
-                    log.push(
-                        Phase::Scheduling,
-                        "rolling out the change on the local worker",
-                        Duration::ZERO,
-                        Some("schedule"),
-                    );
+                    log.push(Phase::Scheduling, message, Duration::ZERO, Some("schedule"));
                 });
             }
             return;

@@ -60,17 +60,56 @@ pub struct LaunchPlan {
     pub note: Option<String>,
 }
 
-/// The engine binaries a backend may launch, for messages and the allowlist.
-fn allowed_programs(backend: &Backend) -> &'static [&'static str] {
+/// The engine programs a backend may launch (by file name).
+fn programs(backend: &Backend) -> &'static [&'static str] {
     match backend {
         Backend::Vllm => &["vllm"],
         Backend::VllmOmni => &["vllm-omni", "vllm"],
-        Backend::Sglang => &["sglang", "python -m sglang.launch_server"],
+        Backend::Sglang => &["sglang"],
         Backend::Llamacpp => &["llama-server"],
         // Only the server: `sd` is also Debian's find-and-replace tool.
         Backend::Stablediffusioncpp => &["sd-server"],
         Backend::Ollama | Backend::Custom(_) => &[],
     }
+}
+
+/// An engine a backend may launch as `python -m <module>`, and the package that must be
+/// importable for it to run.
+struct PythonEngine {
+    module: &'static str,
+    package: &'static str,
+}
+
+/// The `python -m` engines of a backend.
+fn python_engines(backend: &Backend) -> &'static [PythonEngine] {
+    match backend {
+        Backend::Vllm | Backend::VllmOmni => &[PythonEngine {
+            module: "vllm.entrypoints.openai.api_server",
+            package: "vllm",
+        }],
+        Backend::Sglang => &[PythonEngine {
+            module: "sglang.launch_server",
+            package: "sglang",
+        }],
+        // The Manager's own launcher of llama.cpp's server from the xllamacpp wheel, which
+        // runtime::llamacpp puts in place of a missing `llama-server`.
+        Backend::Llamacpp => &[PythonEngine {
+            module: "inferencekey.llamacpp",
+            package: "xllamacpp",
+        }],
+        Backend::Stablediffusioncpp | Backend::Ollama | Backend::Custom(_) => &[],
+    }
+}
+
+/// The engines a backend may launch, as messages name them.
+fn allowed_programs(backend: &Backend) -> Vec<String> {
+    let mut out: Vec<String> = programs(backend).iter().map(|p| p.to_string()).collect();
+    out.extend(
+        python_engines(backend)
+            .iter()
+            .map(|e| format!("python -m {}", e.module)),
+    );
+    out
 }
 
 fn program_name(argv0: &str) -> &str {
@@ -87,28 +126,44 @@ fn is_python(name: &str) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
-fn runs_engine_of(backend: &Backend, argv: &[String]) -> bool {
-    let name = program_name(&argv[0]);
-    match backend {
-        Backend::Vllm => name == "vllm",
-        Backend::VllmOmni => name == "vllm-omni" || name == "vllm",
-        Backend::Sglang => {
-            name == "sglang"
-                || (is_python(name)
-                    && argv.get(1).map(String::as_str) == Some("-m")
-                    && argv.get(2).map(String::as_str) == Some("sglang.launch_server"))
-        }
-        // `llama-server`, or the Manager's own launcher of it from the xllamacpp wheel
-        // (`python -m inferencekey.llamacpp`, which runtime::llamacpp puts in its place).
-        Backend::Llamacpp => {
-            name == "llama-server"
-                || (is_python(name)
-                    && argv.get(1).map(String::as_str) == Some("-m")
-                    && argv.get(2).map(String::as_str) == Some("inferencekey.llamacpp"))
-        }
-        Backend::Stablediffusioncpp => name == "sd-server",
-        Backend::Ollama | Backend::Custom(_) => false,
+/// The module of a `python -m <module> …` command.
+fn python_module(argv: &[String]) -> Option<&str> {
+    let python = argv.first().is_some_and(|a| is_python(program_name(a)));
+    if python && argv.get(1).map(String::as_str) == Some("-m") {
+        argv.get(2).map(String::as_str)
+    } else {
+        None
     }
+}
+
+/// The package a `python -m <module>` command needs: the known engine's (the Manager's
+/// llama.cpp launcher needs `xllamacpp`), else the module's top-level package.
+fn package_for(module: &str) -> &str {
+    Backend::KNOWN
+        .iter()
+        .flat_map(python_engines)
+        .find(|e| e.module == module)
+        .map_or_else(|| module.split('.').next().unwrap_or(module), |e| e.package)
+}
+
+fn runs_engine_of(backend: &Backend, argv: &[String]) -> bool {
+    programs(backend).contains(&program_name(&argv[0]))
+        || python_module(argv)
+            .is_some_and(|m| python_engines(backend).iter().any(|e| e.module == m))
+}
+
+/// The backend a command's engine belongs to (`vllm serve m` → vllm, `python -m
+/// sglang.launch_server` → sglang); `None` when it names no known engine. `vllm`, which the
+/// vllm-omni backend also runs, is vllm.
+pub fn backend_of_command(command: &str) -> Option<Backend> {
+    let argv = shell_words::split(command).ok()?;
+    if argv.is_empty() {
+        return None;
+    }
+    Backend::KNOWN
+        .iter()
+        .find(|b| runs_engine_of(b, &argv))
+        .cloned()
 }
 
 /// What the operator allows engine commands to do.
@@ -434,16 +489,14 @@ pub async fn plan(
         Some((argv, note)) => (argv, Some(note)),
         None => (argv, None),
     };
-    let program = program_name(&argv[0]).to_string();
-    if find_program(&argv[0]).is_none() {
-        let why = format!("{program} is not installed on this machine");
+    if let Some(missing) = missing_engine(&argv, settings).await {
         if settings.dev {
-            return reference_engine(settings, spec, why);
+            return reference_engine(settings, spec, missing.why);
         }
         return Err(format!(
-            "{why} (`{}` is not on PATH); install it, or start the Manager with --dev to serve \
-             with the reference engine",
-            scrub(&argv[0])
+            "{} ({}); install it, or start the Manager with --dev to serve with the reference \
+             engine",
+            missing.why, missing.detail
         ));
     }
     let argv = resolve_checked(spec.backend.as_ref(), &argv, CommandPolicy::of(settings))?;
@@ -456,6 +509,77 @@ pub async fn plan(
         launch: Launch::Process { argv },
         note,
     })
+}
+
+/// Why a command's engine cannot run here: `why` for the readiness message, `detail` for
+/// the operator.
+struct Missing {
+    why: String,
+    detail: String,
+}
+
+/// What `python -c` runs to tell whether a package is importable: exit 0 yes, 1 no. The
+/// package is found, not imported, so probing an engine costs no model-server start-up.
+const IMPORT_PROBE: &str =
+    "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 1)";
+/// A probe that takes longer than this is treated as inconclusive.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The engine `argv` would run, when it is not installed: its program is not on PATH, or it
+/// is `python -m <module>` and the interpreter cannot import the module's package (the
+/// interpreter itself is always there, so looking at the program alone would crash-loop).
+async fn missing_engine(argv: &[String], settings: &LaunchSettings) -> Option<Missing> {
+    let program = program_name(&argv[0]);
+    let Some(found) = find_program(&argv[0]) else {
+        return Some(Missing {
+            why: format!("{program} is not installed on this machine"),
+            detail: format!("`{}` is not on PATH", scrub(&argv[0])),
+        });
+    };
+    let module = python_module(argv)?;
+    let package = package_for(module);
+    match python_can_import(&found, package, settings).await {
+        Some(false) => Some(Missing {
+            why: format!(
+                "{package} is not installed on this machine (`{program} -m {}` needs it)",
+                scrub(module)
+            ),
+            detail: format!(
+                "{} cannot import the Python package {package}",
+                found.display()
+            ),
+        }),
+        _ => None,
+    }
+}
+
+/// Whether `python` imports `package` in the environment an engine gets; `None` when it
+/// could not be asked (the command then runs as given and reports its own failure).
+pub async fn python_can_import(
+    python: &Path,
+    package: &str,
+    settings: &LaunchSettings,
+) -> Option<bool> {
+    let mut cmd = Command::new(python);
+    cmd.args(["-c", IMPORT_PROBE, package])
+        .env_clear()
+        .envs(super::engine_env::engine_env(
+            std::env::vars_os(),
+            &settings.engine_env,
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let status = tokio::time::timeout(PROBE_TIMEOUT, cmd.status())
+        .await
+        .ok()?
+        .ok()?;
+    match status.code() {
+        Some(0) => Some(true),
+        Some(1) => Some(false),
+        _ => None,
+    }
 }
 
 /// Substitutes `{host}` / `{port}`, or appends `--host H --port P` when the command has
@@ -802,6 +926,101 @@ mod tests {
         let out = resolve_checked(Some(&Backend::Vllm), &argv, strict).unwrap();
         // Run through its own path (venv pythons need that); the target is what was checked.
         assert_eq!(out[0], link.to_str().unwrap());
+    }
+
+    #[test]
+    fn python_engines_are_recognised() {
+        let strict = CommandPolicy::default();
+        let ok = |b: Backend, c: &str| check_command(Some(&b), c, strict).is_ok();
+        assert!(ok(
+            Backend::Vllm,
+            "python -m vllm.entrypoints.openai.api_server --model m"
+        ));
+        assert!(ok(
+            Backend::VllmOmni,
+            "python3 -m vllm.entrypoints.openai.api_server --model m"
+        ));
+        assert!(!ok(Backend::Vllm, "python -m sglang.launch_server"));
+        assert!(ok(
+            Backend::Llamacpp,
+            "python3 -m inferencekey.llamacpp -m x.gguf"
+        ));
+        let e = check_command(Some(&Backend::Sglang), "python -m http.server", strict).unwrap_err();
+        assert!(
+            e.message.contains("`python -m sglang.launch_server`"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            python_module(&v(&["/usr/bin/python3.11", "-m", "sglang.launch_server"])),
+            Some("sglang.launch_server")
+        );
+        assert_eq!(python_module(&v(&["python", "app.py"])), None);
+        assert_eq!(python_module(&v(&["vllm", "-m", "x"])), None);
+        assert_eq!(package_for("sglang.launch_server"), "sglang");
+        assert_eq!(package_for("inferencekey.llamacpp"), "xllamacpp");
+        assert_eq!(package_for("my_engine.serve"), "my_engine");
+    }
+
+    #[test]
+    fn backends_of_commands() {
+        for (command, backend) in [
+            ("vllm serve m", Some(Backend::Vllm)),
+            ("/opt/venv/bin/vllm-omni serve m", Some(Backend::VllmOmni)),
+            (
+                "python3 -m sglang.launch_server --model-path m",
+                Some(Backend::Sglang),
+            ),
+            ("llama-server -m x.gguf", Some(Backend::Llamacpp)),
+            ("sd-server -m x", Some(Backend::Stablediffusioncpp)),
+            ("my-server --port {port}", None),
+            ("python app.py", None),
+            ("", None),
+            ("vllm 'unclosed", None),
+        ] {
+            assert_eq!(backend_of_command(command), backend, "{command}");
+        }
+    }
+
+    fn settings() -> LaunchSettings {
+        LaunchSettings {
+            dev: true,
+            allow_any_command: false,
+            self_command: vec!["/bin/true".into()],
+            data_dir: std::env::temp_dir(),
+            engine_env: Vec::new(),
+            allow_trust_remote_code: false,
+        }
+    }
+
+    /// A real interpreter answers the probe: its standard library is there, a made-up
+    /// package is not.
+    #[tokio::test]
+    async fn the_import_probe_asks_a_real_python() {
+        let Some(python) = find_program("python3") else {
+            return;
+        };
+        let s = settings();
+        assert_eq!(python_can_import(&python, "json", &s).await, Some(true));
+        assert_eq!(
+            python_can_import(&python, "surely_no_such_engine_pkg", &s).await,
+            Some(false)
+        );
+        let argv = v(&["python3", "-m", "surely_no_such_engine_pkg.launch_server"]);
+        let missing = missing_engine(&argv, &s).await.expect("not installed");
+        assert!(
+            missing
+                .why
+                .contains("surely_no_such_engine_pkg is not installed"),
+            "{}",
+            missing.why
+        );
+        assert!(missing_engine(&v(&["python3", "-m", "json.tool"]), &s)
+            .await
+            .is_none());
+        assert!(missing_engine(&v(&["no-such-engine-xyz"]), &s)
+            .await
+            .is_some());
     }
 
     #[test]

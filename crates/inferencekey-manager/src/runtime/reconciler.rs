@@ -52,7 +52,9 @@ const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// An engine that stayed healthy this long starts its next failure count from zero.
 const HEALTHY_RESET: Duration = Duration::from_secs(10);
-/// Consecutive failed starts before the workload reports `error` (it keeps retrying).
+/// Consecutive failed starts after which a replica stops retrying and the workload reports
+/// `error`. Clients end their wait on an `error` frame, so the Manager does too: the
+/// replica stays stopped until the workload is updated or the Manager restarts.
 const FAIL_AFTER: u32 = 5;
 /// How long an engine gets to exit after SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -65,7 +67,7 @@ enum ReplicaStatus {
     Bootstrapping(String),
     /// Serving at this base URL.
     Ready(String),
-    /// Failing persistently; still being retried.
+    /// Failed [`FAIL_AFTER`] starts in a row and stopped retrying.
     Failing(String),
 }
 
@@ -234,7 +236,10 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
                     sup.policy.update(&spec.policy, sup.shared.clock.now());
                 }
                 match latest {
-                    Some(l) if l.same_launch(&spec) => {
+                    // An update of a workload that stopped (its launch failed, or its
+                    // replicas gave up) starts it again, even when the launch is the same:
+                    // the `error` message says so.
+                    Some(l) if l.same_launch(&spec) && !sup.stopped() => {
                         for g in [sup.serving.as_mut(), sup.pending.as_mut()].into_iter().flatten() {
                             g.spec = spec.clone();
                         }
@@ -264,6 +269,21 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
 }
 
 impl Supervisor {
+    /// The newest revision cannot serve and has stopped trying: its launch plan failed, or
+    /// every replica gave up.
+    fn stopped(&self) -> bool {
+        self.pending
+            .as_ref()
+            .or(self.serving.as_ref())
+            .is_some_and(|g| {
+                g.failed.is_some()
+                    || (!g.replicas.is_empty()
+                        && g.replicas
+                            .iter()
+                            .all(|r| matches!(r.status, ReplicaStatus::Failing(_))))
+            })
+    }
+
     fn latest_spec(&self) -> Option<&Arc<RuntimeSpec>> {
         self.pending
             .as_ref()
@@ -635,9 +655,20 @@ fn describe_exit(status: io::Result<std::process::ExitStatus>) -> String {
     }
 }
 
-/// Runs one replica until cancelled, restarting it with backoff whenever it fails.
+/// What a replica does after its `failures`-th failed start in a row: restart after the
+/// returned wait (doubling from [`BACKOFF_START`] up to [`BACKOFF_CAP`]), or, at
+/// [`FAIL_AFTER`], stop (`None`).
+fn restart_after(failures: u32) -> Option<Duration> {
+    if failures >= FAIL_AFTER {
+        return None;
+    }
+    let doublings = failures.saturating_sub(1).min(16);
+    Some((BACKOFF_START * 2u32.pow(doublings)).min(BACKOFF_CAP))
+}
+
+/// Runs one replica until cancelled, restarting it with backoff when it fails, and stopping
+/// it after [`FAIL_AFTER`] failed starts in a row (reported as `error`, which is final).
 async fn run_replica(ctx: ReplicaCtx) {
-    let mut backoff = BACKOFF_START;
     let mut failures = 0u32;
     loop {
         let attempt = match &ctx.plan.launch {
@@ -652,12 +683,10 @@ async fn run_replica(ctx: ReplicaCtx) {
             } => (reason, healthy_for),
         };
         if healthy_for >= HEALTHY_RESET {
-            backoff = BACKOFF_START;
             failures = 0;
         }
         failures += 1;
-        let wait = format!("{:.1}s", backoff.as_secs_f64());
-        if failures >= FAIL_AFTER {
+        let Some(wait) = restart_after(failures) else {
             let tail = process::log_tail(&ctx.log_path, TAIL_LINES);
             let tail = if tail.is_empty() {
                 String::new()
@@ -665,19 +694,23 @@ async fn run_replica(ctx: ReplicaCtx) {
                 format!("; last log lines:\n{tail}")
             };
             ctx.report(ReplicaStatus::Failing(format!(
-                "{} keeps failing ({failures} attempts, retrying in {wait}): {reason}{tail}",
+                "{} failed {failures} starts in a row and is stopped: {reason}; fix the cause, \
+                 then update the workload (any change starts it again) or restart the \
+                 Manager{tail}",
                 ctx.label
             )));
-        } else {
-            ctx.report(ReplicaStatus::Provisioning(format!(
-                "{}: {reason}; restarting in {wait}",
-                ctx.label
-            )));
-        }
-        if !ctx.sleep(backoff).await {
+            // Stopped for good: wait to be retired with the workload or its revision.
+            ctx.cancel.cancelled().await;
+            return;
+        };
+        ctx.report(ReplicaStatus::Provisioning(format!(
+            "{}: {reason}; restarting in {:.1}s",
+            ctx.label,
+            wait.as_secs_f64()
+        )));
+        if !ctx.sleep(wait).await {
             return;
         }
-        backoff = (backoff * 2).min(BACKOFF_CAP);
     }
 }
 
@@ -836,5 +869,28 @@ async fn attempt_ollama(ctx: &ReplicaCtx, base_url: &str, model: &str) -> Attemp
                 };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_back_off_then_stop() {
+        let waits: Vec<Option<Duration>> = (1..=FAIL_AFTER + 1).map(restart_after).collect();
+        assert_eq!(
+            waits,
+            [
+                Some(Duration::from_millis(200)),
+                Some(Duration::from_millis(400)),
+                Some(Duration::from_millis(800)),
+                Some(Duration::from_millis(1600)),
+                None,
+                None,
+            ]
+        );
+        // The doubling is capped well before it could overflow.
+        assert!(restart_after(FAIL_AFTER - 1).unwrap() <= BACKOFF_CAP);
     }
 }

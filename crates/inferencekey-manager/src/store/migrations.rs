@@ -119,3 +119,34 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
     tx.commit()
 }
+
+/// Gives a backend to the workload rows that have none: before `backend` was required
+/// (issue 16) a workload could be created or patched without one, and a strict client (the
+/// public SDK) then fails on every listing that holds it. A row whose command names a known
+/// engine gets that engine's backend (`vllm serve m` → `vllm`); any other keeps none, and the
+/// store then quarantines it (`workload_row` refuses it), so listings stay readable and the
+/// operator is told. Runs at every open; returns the ids filled in and their backends.
+pub fn fill_missing_backends(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = conn
+        .prepare("SELECT id, config FROM workloads WHERE backend IS NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut filled = Vec::new();
+    for (id, config) in rows {
+        let command = serde_json::from_str::<serde_json::Value>(&config)
+            .ok()
+            .and_then(|c| c.get("command")?.as_str().map(str::to_string));
+        let Some(backend) = command
+            .as_deref()
+            .and_then(crate::runtime::process::backend_of_command)
+        else {
+            continue;
+        };
+        conn.execute(
+            "UPDATE workloads SET backend = ?2 WHERE id = ?1 AND backend IS NULL",
+            [&id, &backend.as_str().to_string()],
+        )?;
+        filled.push((id, backend.as_str().to_string()));
+    }
+    Ok(filled)
+}

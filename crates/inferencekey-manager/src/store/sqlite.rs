@@ -29,6 +29,14 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::migrate(&mut conn)?;
+        for (id, backend) in migrations::fill_missing_backends(&conn)? {
+            tracing::warn!(
+                workload = %id,
+                backend = %backend,
+                "this workload had no backend (it was created before backend was required); \
+                 set it from its engine command"
+            );
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
         })
@@ -157,7 +165,16 @@ fn workload_row(r: &Row<'_>) -> rusqlite::Result<WorkloadRecord> {
         slug: r.get(4)?,
         description: r.get(5)?,
         task_type: r.get(6)?,
-        backend: r.get(7)?,
+        backend: Some(r.get::<_, Option<String>>(7)?.ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                7,
+                rusqlite::types::Type::Null,
+                "column backend: missing, and its command names no known engine (the workload \
+                 was created before backend was required); set the row's backend or delete the \
+                 row"
+                .into(),
+            )
+        })?),
         model_name: r.get(8)?,
         config: parse_json("config", &r.get::<_, String>(9)?)?,
         worker_id: r.get(10)?,
@@ -784,6 +801,64 @@ mod tests {
         assert_eq!(s.workload(&w.id).unwrap().unwrap().model_name, "m2");
         assert!(s.delete_workload(&w.id).unwrap());
         assert!(s.workload(&w.id).unwrap().is_none());
+    }
+
+    #[test]
+    fn rows_without_a_backend_are_filled_from_their_command_or_quarantined() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manager.db");
+        let (p, ids) = {
+            let s = SqliteStore::open(&path).unwrap();
+            let (p, _) = s.ensure_project("acme").unwrap();
+            let mut ids = Vec::new();
+            for (slug, command) in [
+                ("vllm", json!("vllm serve m")),
+                (
+                    "sglang",
+                    json!("python3 -m sglang.launch_server --model-path m"),
+                ),
+                ("custom", json!("my-server --port {port}")),
+                ("none", Value::Null),
+            ] {
+                let mut w = workload(&p, slug);
+                w.config = if command.is_null() {
+                    json!({})
+                } else {
+                    json!({ "command": command })
+                };
+                s.insert_workload(&w).unwrap();
+                ids.push(w.id);
+            }
+            // What an older Manager stored: no backend at all.
+            s.conn()
+                .execute("UPDATE workloads SET backend = NULL", [])
+                .unwrap();
+            (p, ids)
+        };
+        let s = SqliteStore::open(&path).unwrap();
+        let listed: Vec<(String, Option<String>)> = s
+            .list_workloads(Some(&p.id))
+            .unwrap()
+            .into_iter()
+            .map(|w| (w.slug, w.backend))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                ("vllm".to_string(), Some("vllm".to_string())),
+                ("sglang".to_string(), Some("sglang".to_string())),
+            ]
+        );
+        let quarantined: Vec<String> = s
+            .quarantined_workloads()
+            .unwrap()
+            .into_iter()
+            .map(|(id, why)| {
+                assert!(why.contains("column backend: missing"), "{why}");
+                id
+            })
+            .collect();
+        assert_eq!(quarantined, ids[2..].to_vec());
     }
 
     #[test]
