@@ -225,6 +225,11 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            // A new spec first: `apply()` has already logged that it is rolling out, and a
+            // publish from the old revision's state would log its stale phase after that
+            // (a stopped workload's `error`, which a client waiting for the update's
+            // readiness would take as final).
+            biased;
             _ = sup.entry.cancel.cancelled() => break,
             changed = spec_rx.changed() => {
                 if changed.is_err() {
@@ -254,7 +259,10 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
             _ = jumps.changed() => sup.decide(),
             _ = sup.entry.demand.notified() => sup.decide(),
         }
-        sup.publish();
+        // A spec that arrived meanwhile is handled (and published) next time round.
+        if !spec_rx.has_changed().unwrap_or(false) {
+            sup.publish();
+        }
     }
     for generation in [sup.serving.take(), sup.pending.take()]
         .into_iter()
