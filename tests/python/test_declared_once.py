@@ -90,7 +90,7 @@ def test_max_retries_is_bounded_in_python_as_in_c() -> None:
     with pytest.raises(ConfigurationError) as exc:
         DataClient("acme", base_url=BASE, api_key=KEY, max_retries=101)
     assert exc.value.field == "max_retries"
-    assert "at most 100" in str(exc.value)
+    assert "between 0 and 100" in str(exc.value)
     DataClient("acme", base_url=BASE, api_key=KEY, max_retries=100)
 
 

@@ -122,12 +122,7 @@ impl TextStream {
                 return Err(e);
             }
             let Some(s) = guard.stream.as_mut() else {
-                return Err(Error::new(
-                    inferencekey_core::ErrorKind::Configuration,
-                    "the stream failed or was closed before final(); call final() before \
-                     closing it",
-                )
-                .with_code("stream_closed"));
+                return Err(inferencekey_core::stream::stream_closed());
             };
             to_json(&s.final_result().await?)
         })

@@ -5,8 +5,8 @@
 //! Keyword arguments are decoded by the core (`domain::decode`), so Python refuses an unknown
 //! keyword, a wrong type or an out-of-range value with the same field error as C and Go.
 
-use inferencekey_core::domain::decode::{decode, no_hint, Retries, Role, Seconds, MAX_RETRIES};
-use inferencekey_core::{CallOptions, Error, ErrorKind, FieldError};
+use inferencekey_core::domain::decode::{decode, failure, no_hint, Retries, Role, Seconds};
+use inferencekey_core::{CallOptions, Error, FieldError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString, PyTuple};
@@ -33,12 +33,7 @@ pub(crate) fn from_kwargs<T: DeserializeOwned>(
             if !f.value().is_finite() {
                 let problem =
                     FieldError::new(key, format!("must be a finite number, not {}", f.value()));
-                let mut e = Error::validation(vec![problem]);
-                if role == Role::Settings || key == "timeout" || key == "max_retries" {
-                    e.kind = ErrorKind::Configuration;
-                    e.code = Some("configuration_error".into());
-                }
-                return Err(e).or_raise(py);
+                return Err(failure(role.of_field(key), vec![problem])).or_raise(py);
             }
         }
         map.insert(key.to_string(), to_value(v, key)?);
@@ -87,14 +82,11 @@ pub(crate) fn call_options(
         .retrying(retries(py, max_retries)?))
 }
 
-/// A retry count checked by the core's bound (0 to `MAX_RETRIES`).
+/// A retry count checked by the core's one rule (0 to 100).
 pub(crate) fn retries(py: Python<'_>, v: Option<i64>) -> PyResult<Option<Retries>> {
-    v.map(|n| match u32::try_from(n) {
-        Ok(n) if n <= MAX_RETRIES => Ok(Retries(n)),
-        _ => Err(Error::configuration(format!(
-            "max_retries must be between 0 and {MAX_RETRIES}, not {n}"
-        ))
-        .with_field("max_retries")),
+    v.map(|n| {
+        Retries::new(n)
+            .map_err(|m| Error::configuration(format!("max_retries {m}")).with_field("max_retries"))
     })
     .transpose()
     .or_raise(py)

@@ -110,14 +110,7 @@ impl Closable for Cursor {
 
 /// `final()` on a stream that holds no answer.
 fn closed_error(py: Python<'_>) -> PyErr {
-    to_py_err(
-        py,
-        Error::new(
-            inferencekey_core::ErrorKind::Configuration,
-            "the stream was closed before it was read; call final() before closing it",
-        )
-        .with_code("stream_closed"),
-    )
+    to_py_err(py, inferencekey_core::stream::stream_closed())
 }
 
 impl Cursor {
@@ -155,11 +148,7 @@ impl Cursor {
         self.open().await?;
         match self {
             Cursor::Open(stream) => stream.final_result().await,
-            _ => Err(Error::new(
-                inferencekey_core::ErrorKind::Configuration,
-                "the stream was closed before it was read; call final() before closing it",
-            )
-            .with_code("stream_closed")),
+            _ => Err(inferencekey_core::stream::stream_closed()),
         }
     }
 }

@@ -162,15 +162,7 @@ impl TextStream {
     pub async fn final_result(&mut self) -> Result<TextResult, Error> {
         while self.next_chunk().await?.is_some() {}
         if !self.decoder.done() {
-            return Err(Error::new(
-                ErrorKind::Configuration,
-                format!(
-                    "the stream was closed after {} chunks, before its end; call final() \
-                     before closing it (or instead of reading it)",
-                    self.chunks
-                ),
-            )
-            .with_code("stream_closed"));
+            return Err(stream_closed());
         }
         Ok(self.acc.finish(self.meta.clone()))
     }
@@ -239,6 +231,17 @@ impl TextStream {
             }
         }
     }
+}
+
+/// `final_result` on a stream that was closed (or failed) before its end: there is no whole
+/// answer to give. Bindings that let go of a stream give the same error for it.
+pub fn stream_closed() -> Error {
+    Error::new(
+        ErrorKind::Configuration,
+        "the stream was closed (or failed) before its end; call final() before closing it, \
+         or instead of reading it",
+    )
+    .with_code("stream_closed")
 }
 
 fn truncated(chunks: u64) -> Error {

@@ -29,7 +29,24 @@ pub enum Role {
     Request,
 }
 
-fn failure(role: Role, problems: Vec<FieldError>) -> Error {
+/// The fields of a request that are call settings, not part of the request: a problem with
+/// one is a configuration error wherever it was passed.
+pub const CALL_SETTINGS: [&str; 2] = ["timeout", "max_retries"];
+
+impl Role {
+    /// The role a problem with `field` has, in a value of this role.
+    pub fn of_field(self, field: &str) -> Role {
+        if CALL_SETTINGS.contains(&field) {
+            Role::Settings
+        } else {
+            self
+        }
+    }
+}
+
+/// The error for `problems` found in a value of `role`: configuration for settings,
+/// validation for requests.
+pub fn failure(role: Role, problems: Vec<FieldError>) -> Error {
     let mut e = Error::validation(problems);
     if role == Role::Settings {
         e.kind = ErrorKind::Configuration;
@@ -100,11 +117,7 @@ pub fn decode<T: DeserializeOwned>(
             (None, ".") => what.to_string(),
             (None, _) => path.clone(),
         };
-        // A request's `timeout` and `max_retries` are call settings, not part of the
-        // request: a bad one is a configuration error wherever it was passed.
-        if field == "timeout" || field == "max_retries" {
-            role = Role::Settings;
-        }
+        role = role.of_field(&field);
         let message = if missing.is_some() {
             "is required".to_string()
         } else {
@@ -251,15 +264,19 @@ impl<'de> Deserialize<'de> for Seconds {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Retries(pub u32);
 
-impl<'de> Deserialize<'de> for Retries {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let n = u64::deserialize(d)?;
+impl Retries {
+    /// Checks a retry count; the error text is the fix.
+    pub fn new(n: i64) -> Result<Retries, String> {
         match u32::try_from(n) {
             Ok(n) if n <= MAX_RETRIES => Ok(Retries(n)),
-            _ => Err(de::Error::custom(format!(
-                "must be at most {MAX_RETRIES}, not {n}"
-            ))),
+            _ => Err(format!("must be between 0 and {MAX_RETRIES}, not {n}")),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Retries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Retries::new(i64::deserialize(d)?).map_err(de::Error::custom)
     }
 }
 
@@ -316,12 +333,12 @@ mod tests {
             (
                 serde_json::json!({"max_retries": 101}),
                 "max_retries",
-                "at most 100",
+                "between 0 and 100",
             ),
             (
                 serde_json::json!({"max_retries": -1}),
                 "max_retries",
-                "non-negative",
+                "between 0 and 100",
             ),
             (serde_json::json!({"name": 5}), "name", "must be a string"),
             (serde_json::json!([1]), "options", "JSON object"),
