@@ -80,6 +80,27 @@ fn opt_value<'py>(py: Python<'py>, v: Option<&Value>) -> PyResult<Option<Bound<'
     v.map(|v| value_to_py(py, v)).transpose()
 }
 
+/// Declares a result class's methods with the two every result has (`request_id`, `headers`,
+/// from the core's `ResponseMeta` in its `inner`), so they are written once.
+macro_rules! result_methods {
+    ($class:ident { $($methods:tt)* }) => {
+        #[pymethods]
+        impl $class {
+            /// The server's request id (`X-Request-Id`): quote it when reporting a problem.
+            #[getter]
+            fn request_id(&self) -> Option<&str> {
+                self.inner.meta.request_id.as_deref()
+            }
+            /// The response headers, by lower-case name.
+            #[getter]
+            fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+                headers_dict(py, &self.inner.meta.headers)
+            }
+            $($methods)*
+        }
+    };
+}
+
 /// The result of `generate_text`.
 #[pyclass(frozen, module = "inferencekey._native")]
 pub struct TextResult {
@@ -92,8 +113,7 @@ impl TextResult {
     }
 }
 
-#[pymethods]
-impl TextResult {
+result_methods!(TextResult {
     #[getter]
     fn text(&self) -> &str {
         &self.inner.text
@@ -115,16 +135,6 @@ impl TextResult {
     fn message<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         opt_value(py, self.inner.message.as_ref())
     }
-    /// The server's request id (`X-Request-Id`): quote it when reporting a problem.
-    #[getter]
-    fn request_id(&self) -> Option<&str> {
-        self.inner.meta.request_id.as_deref()
-    }
-    /// The response headers, by lower-case name.
-    #[getter]
-    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        headers_dict(py, &self.inner.meta.headers)
-    }
     /// The whole response body as a dict (`None` for a result assembled from a stream).
     #[getter]
     fn raw<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -144,7 +154,7 @@ impl TextResult {
     fn __str__(&self) -> &str {
         &self.inner.text
     }
-}
+});
 
 pub(crate) fn json_loads<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     static LOADS: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
@@ -219,8 +229,7 @@ impl EmbedResult {
     }
 }
 
-#[pymethods]
-impl EmbedResult {
+result_methods!(EmbedResult {
     /// The vectors as lists of floats, in input order (built once, on first access).
     #[getter]
     fn embeddings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -242,16 +251,6 @@ impl EmbedResult {
     fn usage<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         opt_value(py, self.inner.usage.as_ref())
     }
-    /// The server's request id (`X-Request-Id`): quote it when reporting a problem.
-    #[getter]
-    fn request_id(&self) -> Option<&str> {
-        self.inner.meta.request_id.as_deref()
-    }
-    /// The response headers, by lower-case name.
-    #[getter]
-    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        headers_dict(py, &self.inner.meta.headers)
-    }
     fn __len__(&self) -> usize {
         self.inner.embeddings.len()
     }
@@ -263,7 +262,7 @@ impl EmbedResult {
             self.inner.model
         )
     }
-}
+});
 
 #[pyclass(frozen, module = "inferencekey._native")]
 pub struct RerankResult {
@@ -276,8 +275,7 @@ impl RerankResult {
     }
 }
 
-#[pymethods]
-impl RerankResult {
+result_methods!(RerankResult {
     /// `[{"index", "relevance_score", "document"?}]`, best first.
     #[getter]
     fn results<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -293,16 +291,6 @@ impl RerankResult {
     fn usage<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         opt_value(py, self.inner.usage.as_ref())
     }
-    /// The server's request id (`X-Request-Id`): quote it when reporting a problem.
-    #[getter]
-    fn request_id(&self) -> Option<&str> {
-        self.inner.meta.request_id.as_deref()
-    }
-    /// The response headers, by lower-case name.
-    #[getter]
-    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        headers_dict(py, &self.inner.meta.headers)
-    }
     fn __repr__(&self) -> String {
         format!(
             "RerankResult(results={}, model={:?})",
@@ -310,7 +298,7 @@ impl RerankResult {
             self.inner.model
         )
     }
-}
+});
 
 /// A forecast: the median path, and the quantiles, timestamps and samples when asked for.
 #[pyclass(frozen, module = "inferencekey._native")]
@@ -333,8 +321,7 @@ impl ForecastResult {
     }
 }
 
-#[pymethods]
-impl ForecastResult {
+result_methods!(ForecastResult {
     /// One value per step ahead.
     #[getter]
     fn median<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -359,16 +346,6 @@ impl ForecastResult {
     fn raw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         json_loads(py, &self.inner.raw)
     }
-    /// The server's request id (`X-Request-Id`): quote it when reporting a problem.
-    #[getter]
-    fn request_id(&self) -> Option<&str> {
-        self.inner.meta.request_id.as_deref()
-    }
-    /// The response headers, by lower-case name.
-    #[getter]
-    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        headers_dict(py, &self.inner.meta.headers)
-    }
     fn __len__(&self) -> usize {
         self.inner.median.len()
     }
@@ -380,7 +357,7 @@ impl ForecastResult {
             self.inner.samples.as_ref().map_or(0, Vec::len)
         )
     }
-}
+});
 
 /// What `ensure()` returns.
 #[pyclass(frozen, module = "inferencekey._native")]
