@@ -425,14 +425,6 @@ macro_rules! dual {
 }
 pub(crate) use dual;
 
-/// The asyncio half needs the core's runtime registered with `pyo3-async-runtimes`.
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // Calls must run on the runtime the blocking API and the pools already use; this only
-    // fails when it was set before, which is the same runtime.
-    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::Completions;

@@ -38,7 +38,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", inferencekey_core::VERSION)?;
     domain::register(m)?;
     cli::register(m)?;
-    bridge::register(m)?;
     results::register(m)?;
     management::register(m)?;
     data::register(m)?;
