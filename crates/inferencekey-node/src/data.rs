@@ -8,6 +8,9 @@ use inferencekey_core::data::DataConfig;
 use inferencekey_core::domain::request::{
     EmbedRequest, JobCallSettings, JobRequest, RerankRequest, TextRequest,
 };
+// Data-plane requests carry their own `timeout`/`max_retries`, which the core's endpoint
+// applies; the calls pass no options of their own.
+use inferencekey_core::CallOptions;
 use inferencekey_core::Endpoint as CoreEndpoint;
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
@@ -112,7 +115,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let req: TextRequest = marshal::request(&request).napi()?;
-        let opts = within(&req);
+        let opts = CallOptions::default();
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.generate_text(&req, &opts).await?)
@@ -128,7 +131,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, TextStream>> {
         let req: TextRequest = marshal::request(&request).napi()?;
-        let opts = within(&req);
+        let opts = CallOptions::default();
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             Ok(TextStream::new(
@@ -145,7 +148,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let req: EmbedRequest = marshal::request(&request).napi()?;
-        let opts = within(&req);
+        let opts = CallOptions::default();
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.embed(&req, &opts).await?)
@@ -160,7 +163,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let req: RerankRequest = marshal::request(&request).napi()?;
-        let opts = within(&req);
+        let opts = CallOptions::default();
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.rerank(&req, &opts).await?)
@@ -176,7 +179,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let req: JobRequest = marshal::request(&request).napi()?;
-        let opts = within(&req);
+        let opts = CallOptions::default();
         let inner = Arc::clone(&self.inner);
         spawn(
             env,
@@ -211,7 +214,7 @@ impl Endpoint {
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let s: JobCallSettings = marshal::settings(&options).napi()?;
         let timeout = s.timeout.map_or(DEFAULT_JOB_TIMEOUT, |t| t.0);
-        let opts = inferencekey_core::CallOptions::default();
+        let opts = CallOptions::default();
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.wait_job(&job_id, timeout, &opts).await?)
