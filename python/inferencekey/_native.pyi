@@ -7,6 +7,7 @@ from typing import Any, final
 
 from inferencekey.errors import InferenceKeyError
 from inferencekey.options import (
+    CallOptions,
     DataOptions,
     EmbedOptions,
     ForecastOptions,
@@ -203,28 +204,14 @@ class NativeManagementClient(_ManagementClient):
         spec_json: str,
         on_drift: str = "reconcile",
         project: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        **kwargs: Unpack[CallOptions],
     ) -> EndpointRef: ...
     def get(
-        self,
-        slug: str,
-        project: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
     ) -> Workload: ...
-    def list(
-        self,
-        project: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> list[Workload]: ...
+    def list(self, project: str | None = None, **kwargs: Unpack[CallOptions]) -> list[Workload]: ...
     def delete(
-        self,
-        slug: str,
-        project: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
     ) -> None: ...
     def wait_until_ready(
         self,
@@ -242,28 +229,16 @@ class NativeAsyncManagementClient(_ManagementClient):
         spec_json: str,
         on_drift: str = "reconcile",
         project: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        **kwargs: Unpack[CallOptions],
     ) -> Awaitable[EndpointRef]: ...
     def get(
-        self,
-        slug: str,
-        project: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
     ) -> Awaitable[Workload]: ...
     def list(
-        self,
-        project: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        self, project: str | None = None, **kwargs: Unpack[CallOptions]
     ) -> Awaitable[list[Workload]]: ...
     def delete(
-        self,
-        slug: str,
-        project: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
     ) -> Awaitable[None]: ...
     def wait_until_ready(
         self,

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
 
     from inferencekey.options import (
+        CallOptions,
         DataOptions,
         EmbedOptions,
         ForecastOptions,
@@ -78,48 +79,38 @@ class AsyncManagementClient(_Management[NativeAsyncManagementClient]):
         spec: WorkloadSpec,
         on_drift: OnDrift | str = OnDrift.RECONCILE,
         project: str | None = None,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        **options: Unpack[CallOptions],
     ) -> EndpointRef:
         """Creates the workload if missing, and handles drift per ``on_drift``.
 
         Idempotent by ``spec.slug``: an unchanged spec costs one request and writes nothing.
         """
         mode = _drift_mode(on_drift)
-        return _report(
-            await self._native.ensure(_spec_json(spec), mode, project, timeout, max_retries)
-        )
+        return _report(await self._native.ensure(_spec_json(spec), mode, project, **options))
 
     async def get(
         self,
         slug: str,
         project: str | None = None,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        **options: Unpack[CallOptions],
     ) -> Workload:
         """The workload with this slug (canonicalised); ``NotFoundError`` when absent."""
-        return await self._native.get(slug, project, timeout, max_retries)
+        return await self._native.get(slug, project, **options)
 
     async def list(
         self,
         project: str | None = None,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        **options: Unpack[CallOptions],
     ) -> list[Workload]:
-        return await self._native.list(project, timeout, max_retries)
+        return await self._native.list(project, **options)
 
     async def delete(
         self,
         slug: str,
         project: str | None = None,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        **options: Unpack[CallOptions],
     ) -> None:
-        await self._native.delete(slug, project, timeout, max_retries)
+        await self._native.delete(slug, project, **options)
         _log().info("deleted workload %s", slug)
 
     def readiness_events(

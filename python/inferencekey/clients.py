@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self, Unpack
 
-    from inferencekey.options import ManagementOptions
+    from inferencekey.options import CallOptions, ManagementOptions
 
 
 def _log() -> logging.Logger:
@@ -151,48 +151,38 @@ class ManagementClient(_Management[NativeManagementClient]):
         spec: WorkloadSpec,
         on_drift: OnDrift | str = OnDrift.RECONCILE,
         project: str | None = None,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        **options: Unpack[CallOptions],
     ) -> EndpointRef:
         """Creates the workload if missing, and handles drift per ``on_drift``.
 
         Idempotent by ``spec.slug``: an unchanged spec costs one request and writes nothing.
         """
-        ref = self._native.ensure(
-            _spec_json(spec), _drift_mode(on_drift), project, timeout, max_retries
-        )
+        ref = self._native.ensure(_spec_json(spec), _drift_mode(on_drift), project, **options)
         return _report(ref)
 
     def get(
         self,
         slug: str,
         project: str | None = None,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        **options: Unpack[CallOptions],
     ) -> Workload:
         """The workload with this slug (canonicalised); ``NotFoundError`` when absent."""
-        return self._native.get(slug, project, timeout, max_retries)
+        return self._native.get(slug, project, **options)
 
     def list(
         self,
         project: str | None = None,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        **options: Unpack[CallOptions],
     ) -> list[Workload]:
-        return self._native.list(project, timeout, max_retries)
+        return self._native.list(project, **options)
 
     def delete(
         self,
         slug: str,
         project: str | None = None,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        **options: Unpack[CallOptions],
     ) -> None:
-        self._native.delete(slug, project, timeout, max_retries)
+        self._native.delete(slug, project, **options)
         _log().info("deleted workload %s", slug)
 
     def readiness_events(self, slug: str, project: str | None = None) -> Iterator[ReadinessEvent]:

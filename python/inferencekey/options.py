@@ -84,6 +84,15 @@ class RerankOptions(TypedDict, total=False):
     max_retries: int | None
 
 
+class CallOptions(TypedDict, total=False):
+    """The per-call options of the control-plane calls (``ensure``, ``get``, ``list``,
+    ``delete``): this call's total ``timeout`` in seconds and its ``max_retries`` (at most
+    100), instead of the client's."""
+
+    timeout: float | None
+    max_retries: int | None
+
+
 class ForecastOptions(TypedDict, total=False):
     """``forecast(id, target, horizon, **options)``: the documented forecast request's other
     fields (docs/contract.md §5), ``extra`` body keys passed through verbatim, and this
@@ -108,6 +117,7 @@ class ForecastOptions(TypedDict, total=False):
 
 
 __all__ = [
+    "CallOptions",
     "DataOptions",
     "EmbedOptions",
     "ForecastOptions",

@@ -16,6 +16,7 @@ from inferencekey import (
     Endpoint,
     ManagementClient,
     ServerError,
+    WorkloadSpec,
 )
 from inferencekey.aio import AsyncDataClient
 
@@ -118,6 +119,16 @@ def test_a_bad_max_retries_names_the_field(chat: Endpoint, project: Project) -> 
     with pytest.raises(ConfigurationError) as exc:
         mgmt.get(chat.workload_slug, max_retries=-1)
     assert exc.value.field == "max_retries" and "100" in str(exc.value)
+    # The control-plane calls' options are the core's CallSettings: a typo is named.
+    with pytest.raises(ConfigurationError) as exc:
+        mgmt.list(timout=3)  # type: ignore[call-arg]
+    assert exc.value.field == "timout" and "timeout" in str(exc.value)
+    with pytest.raises(ConfigurationError) as exc:
+        mgmt.ensure(
+            WorkloadSpec(name="x", slug="x", model="m/m", backend="vllm"),
+            on_drift="sometimes",
+        )
+    assert exc.value.field == "on_drift"
 
 
 def test_a_stream_folds_into_the_final_result(chat: Endpoint) -> None:

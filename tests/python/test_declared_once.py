@@ -14,6 +14,7 @@ from inferencekey import ConfigurationError, DataClient, ManagementClient, Valid
 from inferencekey import _native as native
 from inferencekey import errors as errors_module
 from inferencekey.options import (
+    CallOptions,
     DataOptions,
     EmbedOptions,
     ForecastOptions,
@@ -41,6 +42,8 @@ def keys(typed_dict: Any) -> set[str]:
         (ForecastOptions, "ForecastRequest", {"id", "target", "horizon"}),
         (ManagementOptions, "ManagementSettings", {"project"}),
         (DataOptions, "DataSettings", {"project"}),
+        (CallOptions, "CallSettings", {"project"}),
+        (CallOptions, "EnsureSettings", {"project", "on_drift"}),
     ],
 )
 def test_keyword_lists_match_the_core(

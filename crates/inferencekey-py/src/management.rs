@@ -8,15 +8,17 @@
 use std::sync::{Arc, Mutex};
 
 use inferencekey_core::config::ManagementSettings;
+use inferencekey_core::domain::decode::Role;
+use inferencekey_core::domain::request::{CallSettings, EnsureSettings};
 use inferencekey_core::management::{ManagementConfig, ReadinessStream};
 use inferencekey_core::wire::ReadinessEvent;
-use inferencekey_core::{Error, ManagementClient as CoreManagement, OnDrift, WorkloadSpec};
+use inferencekey_core::{CallOptions, Error, ManagementClient as CoreManagement, WorkloadSpec};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::bridge::{dual, spawn, wait, Armed, Closable, Step};
-use crate::convert::{call_options, client_settings, seconds, value_to_py};
+use crate::convert::{client_settings, from_kwargs, seconds, value_to_py};
 use crate::errors::ResultExt;
 use crate::results::{py_repr, EndpointRef, Json, Workload};
 
@@ -208,25 +210,34 @@ dual! {
         }
     }
     calls {
-        /// `EndpointRef`: create, patch or nothing, per `on_drift`.
-        #[pyo3(signature = (spec_json, on_drift="reconcile", project=None, timeout=None, max_retries=None))]
-        fn ensure(&client, py, spec_json: &str, on_drift: &str, project: Option<String>, timeout: Option<f64>, max_retries: Option<i64>) -> EndpointRef {
+        /// `EndpointRef`: create, patch or nothing, per `on_drift`; `**kwargs` are the
+        /// core's `EnsureSettings` (`timeout`, `max_retries`).
+        #[pyo3(signature = (spec_json, on_drift="reconcile", project=None, **kwargs))]
+        fn ensure(&client, py, spec_json: &str, on_drift: &str, project: Option<&Bound<'_, PyAny>>, **kwargs) -> EndpointRef {
             let spec = WorkloadSpec::from_json(spec_json).or_raise(py)?;
-            let mode: OnDrift = on_drift.parse().or_raise(py)?;
-            let call = call_options(py, timeout, max_retries)?;
+            let on_drift = pyo3::types::PyString::new(py, on_drift).into_any();
+            let s: EnsureSettings = from_kwargs(
+                py,
+                &[("on_drift", Some(&on_drift)), ("project", project)],
+                kwargs,
+                "options",
+                Role::Settings,
+            )?;
+            let call = CallOptions::of(&s);
+            let mode = s.on_drift.unwrap_or_default();
             let client = client.clone();
             async move {
                 client
-                    .ensure(&spec, mode, project.as_deref(), &call)
+                    .ensure(&spec, mode, s.project.as_deref(), &call)
                     .await
                     .map(EndpointRef::from_core)
             }
         }
 
         /// The `Workload` with this slug; `NotFoundError` when absent.
-        #[pyo3(signature = (slug, project=None, timeout=None, max_retries=None))]
-        fn get(&client, py, slug: String, project: Option<String>, timeout: Option<f64>, max_retries: Option<i64>) -> Workload {
-            let call = call_options(py, timeout, max_retries)?;
+        #[pyo3(signature = (slug, project=None, **kwargs))]
+        fn get(&client, py, slug: String, project: Option<&Bound<'_, PyAny>>, **kwargs) -> Workload {
+            let (project, call) = call_settings(py, project, kwargs)?;
             let client = client.clone();
             async move {
                 client
@@ -237,9 +248,9 @@ dual! {
         }
 
         /// Every `Workload` of the project.
-        #[pyo3(signature = (project=None, timeout=None, max_retries=None))]
-        fn list(&client, py, project: Option<String>, timeout: Option<f64>, max_retries: Option<i64>) -> Vec<Workload> {
-            let call = call_options(py, timeout, max_retries)?;
+        #[pyo3(signature = (project=None, **kwargs))]
+        fn list(&client, py, project: Option<&Bound<'_, PyAny>>, **kwargs) -> Vec<Workload> {
+            let (project, call) = call_settings(py, project, kwargs)?;
             let client = client.clone();
             async move {
                 let all = client.list(project.as_deref(), &call).await?;
@@ -248,13 +259,30 @@ dual! {
         }
 
         /// Deletes the workload.
-        #[pyo3(signature = (slug, project=None, timeout=None, max_retries=None))]
-        fn delete(&client, py, slug: String, project: Option<String>, timeout: Option<f64>, max_retries: Option<i64>) -> () {
-            let call = call_options(py, timeout, max_retries)?;
+        #[pyo3(signature = (slug, project=None, **kwargs))]
+        fn delete(&client, py, slug: String, project: Option<&Bound<'_, PyAny>>, **kwargs) -> () {
+            let (project, call) = call_settings(py, project, kwargs)?;
             let client = client.clone();
             async move { client.delete(&slug, project.as_deref(), &call).await }
         }
     }
+}
+
+/// A control-plane call's `project` and `**kwargs`, decoded as the core's `CallSettings`.
+fn call_settings(
+    py: Python<'_>,
+    project: Option<&Bound<'_, PyAny>>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<(Option<String>, CallOptions)> {
+    let s: CallSettings = from_kwargs(
+        py,
+        &[("project", project)],
+        kwargs,
+        "options",
+        Role::Settings,
+    )?;
+    let call = CallOptions::of(&s);
+    Ok((s.project, call))
 }
 
 /// `for event in mgmt.readiness_events(slug)`; ends after `ready` or `error`.

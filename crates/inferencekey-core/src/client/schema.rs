@@ -7,13 +7,14 @@ use serde_json::Value;
 use crate::client::config::{DataSettings, EndpointSettings, ManagementSettings};
 use crate::domain::decode::field_names;
 use crate::domain::request::{
-    EmbedRequest, ForecastRequest, JobRequest, RerankRequest, TextRequest,
+    CallSettings, EmbedRequest, EnsureSettings, ForecastRequest, JobRequest, RerankRequest,
+    TextRequest,
 };
 use crate::domain::webhook::WebhookSettings;
 use crate::domain::wire::Workload;
 
 /// The names [`type_fields`] knows.
-pub const TYPES: [&str; 10] = [
+pub const TYPES: [&str; 12] = [
     "TextRequest",
     "EmbedRequest",
     "RerankRequest",
@@ -23,6 +24,8 @@ pub const TYPES: [&str; 10] = [
     "DataSettings",
     "EndpointSettings",
     "WebhookSettings",
+    "CallSettings",
+    "EnsureSettings",
     "Workload",
 ];
 
@@ -38,6 +41,8 @@ pub fn type_fields(name: &str) -> Option<Vec<String>> {
         "DataSettings" => field_names::<DataSettings>(),
         "EndpointSettings" => field_names::<EndpointSettings>(),
         "WebhookSettings" => field_names::<WebhookSettings>(),
+        "CallSettings" => field_names::<CallSettings>(),
+        "EnsureSettings" => field_names::<EnsureSettings>(),
         // `Workload` keeps unknown fields (`#[serde(flatten)]`), so its derive lists no
         // names; the keys of an empty one serialised are its known fields.
         "Workload" => {
