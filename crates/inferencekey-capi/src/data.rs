@@ -10,13 +10,13 @@ use inferencekey_core::data::{check_job_id, DataConfig};
 use inferencekey_core::domain::request::{
     EmbedRequest, JobCallSettings, JobRequest, RerankRequest, TextRequest,
 };
-use inferencekey_core::{DataClient, Endpoint};
+use inferencekey_core::{CallOptions, DataClient, Endpoint};
 
 use crate::ffi::{
     c_string, call, free_handle, guard, guard_void, handle, ik_status, into_handle, opt_str_arg,
     out_arg, str_arg,
 };
-use crate::options::{request, settings, to_json, within};
+use crate::options::{request, settings, to_json};
 use crate::stream::{ik_stream, Stream};
 
 /// A data-plane client: builds endpoints that share its connection pool. Thread-safe. Free
@@ -276,7 +276,7 @@ pub unsafe extern "C" fn ik_endpoint_job_status(
         let id = check_job_id(str_arg(job_id, "job_id")?)?.to_string();
         let s: JobCallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
         let inner = Arc::clone(&ep.inner);
-        let st = call(async move { inner.job_status(&id, &within(&s)).await })?;
+        let st = call(async move { inner.job_status(&id, &CallOptions::of(&s)).await })?;
         *out = c_string(to_json(&st)?)?;
         Ok(())
     })

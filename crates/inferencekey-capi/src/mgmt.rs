@@ -7,13 +7,13 @@ use std::time::Duration;
 use inferencekey_core::config::ManagementSettings;
 use inferencekey_core::domain::request::{CallSettings, EnsureSettings};
 use inferencekey_core::management::ManagementConfig;
-use inferencekey_core::{ManagementClient, WorkloadSpec};
+use inferencekey_core::{CallOptions, ManagementClient, WorkloadSpec};
 
 use crate::ffi::{
     c_string, call, free_handle, guard, guard_void, handle, ik_status, into_handle, opt_str_arg,
     out_arg, str_arg,
 };
-use crate::options::{settings, to_json, within};
+use crate::options::{settings, to_json};
 use crate::stream::{ik_stream, Stream};
 
 /// A control-plane client (`ik_sdk_` token). Thread-safe: one handle may serve many threads
@@ -92,7 +92,7 @@ pub unsafe extern "C" fn ik_mgmt_ensure(
         let spec = WorkloadSpec::from_json(str_arg(spec_json, "spec_json")?)?;
         let s: EnsureSettings = settings(opt_str_arg(options_json, "options_json")?)?;
         let mode = s.on_drift.unwrap_or_default();
-        let opts = within(&s);
+        let opts = CallOptions::of(&s);
         let inner = Arc::clone(&c.inner);
         let result =
             call(async move { inner.ensure(&spec, mode, s.project.as_deref(), &opts).await })?;
@@ -118,7 +118,7 @@ pub unsafe extern "C" fn ik_mgmt_get(
         let c = handle(client, "client")?;
         let slug = str_arg(slug, "slug")?.to_string();
         let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
-        let opts = within(&s);
+        let opts = CallOptions::of(&s);
         let project = s.project;
         let inner = Arc::clone(&c.inner);
         let w = call(async move { inner.get(&slug, project.as_deref(), &opts).await })?;
@@ -141,7 +141,7 @@ pub unsafe extern "C" fn ik_mgmt_list(
         let out = out_arg(out_json, "out_json")?;
         let c = handle(client, "client")?;
         let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
-        let opts = within(&s);
+        let opts = CallOptions::of(&s);
         let project = s.project;
         let inner = Arc::clone(&c.inner);
         let ws = call(async move { inner.list(project.as_deref(), &opts).await })?;
@@ -165,7 +165,7 @@ pub unsafe extern "C" fn ik_mgmt_delete(
         let c = handle(client, "client")?;
         let slug = str_arg(slug, "slug")?.to_string();
         let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
-        let opts = within(&s);
+        let opts = CallOptions::of(&s);
         let project = s.project;
         let inner = Arc::clone(&c.inner);
         call(async move { inner.delete(&slug, project.as_deref(), &opts).await })
@@ -223,7 +223,7 @@ pub unsafe extern "C" fn ik_mgmt_readiness_events(
         let c = handle(client, "client")?;
         let slug = str_arg(slug, "slug")?.to_string();
         let s: CallSettings = settings(opt_str_arg(options_json, "options_json")?)?;
-        let opts = within(&s);
+        let opts = CallOptions::of(&s);
         let project = s.project;
         let inner = Arc::clone(&c.inner);
         let stream = call(async move {

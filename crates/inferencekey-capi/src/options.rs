@@ -3,7 +3,7 @@
 //! and every result is the core type's own serde form.
 
 use inferencekey_core::domain::decode::{decode_str, no_hint, Role};
-use inferencekey_core::{CallOptions, Error};
+use inferencekey_core::Error;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -17,12 +17,6 @@ pub fn settings<T: DeserializeOwned>(text: Option<&str>) -> Result<T, Error> {
 /// A request body (`request_json`, `spec_json`); problems are validation errors.
 pub fn request<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
     decode_str(Some(text), "request", Role::Request, no_hint)
-}
-
-/// A call's `timeout` (the total deadline, resolved against the client's timeouts by the
-/// transport) and `max_retries`.
-pub fn within(call: &impl inferencekey_core::PerCall) -> CallOptions {
-    CallOptions::of(call)
 }
 
 /// A result as JSON.

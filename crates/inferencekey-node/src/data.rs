@@ -17,7 +17,7 @@ use napi::Env;
 use napi_derive::napi;
 
 use crate::errors::IntoNapi;
-use crate::marshal::{self, to_json as json, within};
+use crate::marshal::{self, to_json as json};
 use crate::stream::{spawn, TextStream};
 
 /// How long `waitJob` waits when the call gives no `timeout`.
@@ -197,7 +197,7 @@ impl Endpoint {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let s: JobCallSettings = marshal::settings(&options).napi()?;
-        let opts = within(&s);
+        let opts = CallOptions::of(&s);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.job_status(&job_id, &opts).await?)

@@ -6,7 +6,7 @@ use std::time::Duration;
 use inferencekey_core::config::ManagementSettings;
 use inferencekey_core::domain::request::{CallSettings, EnsureSettings};
 use inferencekey_core::management::{ManagementConfig, ReadinessStream as CoreReadiness};
-use inferencekey_core::WorkloadSpec;
+use inferencekey_core::{CallOptions, WorkloadSpec};
 use napi::bindgen_prelude::PromiseRaw;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status, Unknown};
@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::errors::IntoNapi;
-use crate::marshal::{self, to_json as json, within};
+use crate::marshal::{self, to_json as json};
 use crate::stream::spawn;
 
 /// A JavaScript `(json: string) => unknown` called from the runtime's threads; not
@@ -72,7 +72,7 @@ impl ManagementClient {
         let spec = WorkloadSpec::from_json(&spec).napi()?;
         let call: EnsureSettings = marshal::settings(&options).napi()?;
         let mode = call.on_drift.unwrap_or_default();
-        let opts = within(&call);
+        let opts = CallOptions::of(&call);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             let r = inner
@@ -92,7 +92,7 @@ impl ManagementClient {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let call: CallSettings = marshal::settings(&options).napi()?;
-        let opts = within(&call);
+        let opts = CallOptions::of(&call);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.get(&slug, call.project.as_deref(), &opts).await?)
@@ -107,7 +107,7 @@ impl ManagementClient {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let call: CallSettings = marshal::settings(&options).napi()?;
-        let opts = within(&call);
+        let opts = CallOptions::of(&call);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             json(&inner.list(call.project.as_deref(), &opts).await?)
@@ -123,7 +123,7 @@ impl ManagementClient {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, String>> {
         let call: CallSettings = marshal::settings(&options).napi()?;
-        let opts = within(&call);
+        let opts = CallOptions::of(&call);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             inner.delete(&slug, call.project.as_deref(), &opts).await?;
@@ -178,7 +178,7 @@ impl ManagementClient {
         cancel: Option<u32>,
     ) -> napi::Result<PromiseRaw<'e, ReadinessStream>> {
         let call: CallSettings = marshal::settings(&options).napi()?;
-        let opts = within(&call);
+        let opts = CallOptions::of(&call);
         let inner = Arc::clone(&self.inner);
         spawn(env, cancel, async move {
             let s = inner

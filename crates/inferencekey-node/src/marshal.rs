@@ -4,7 +4,7 @@
 //! results are the core types' serde form.
 
 use inferencekey_core::domain::decode::{decode_str, no_hint, Role};
-use inferencekey_core::{CallOptions, Error};
+use inferencekey_core::Error;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -16,12 +16,6 @@ pub fn settings<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
 /// A request body; problems are validation errors.
 pub fn request<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
     decode_str(Some(text), "request", Role::Request, no_hint)
-}
-
-/// A call's `timeout` (the total deadline, resolved against the client's timeouts by the
-/// transport) and `max_retries`.
-pub fn within(call: &impl inferencekey_core::PerCall) -> CallOptions {
-    CallOptions::of(call)
 }
 
 /// A result as JSON.

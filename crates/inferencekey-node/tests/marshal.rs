@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use inferencekey_core::config::ManagementSettings;
 use inferencekey_core::domain::request::{EnsureSettings, JobRequest, TextRequest};
-use inferencekey_core::{ErrorKind, OnDrift};
+use inferencekey_core::{CallOptions, ErrorKind, OnDrift};
 use marshal::*;
 
 #[test]
@@ -31,7 +31,7 @@ fn nulls_are_absent_and_timeouts_are_the_calls() {
             .unwrap();
     assert_eq!(r.seed, None);
     assert_eq!(r.extra.as_ref().unwrap()["user"], "u");
-    let call = within(&r);
+    let call = CallOptions::of(&r);
     assert_eq!(call.total, Some(Duration::from_millis(2500)));
     assert_eq!(call.max_retries, Some(0));
     let s: EnsureSettings = settings(r#"{"on_drift": "dry_run"}"#).unwrap();
