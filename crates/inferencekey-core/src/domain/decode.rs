@@ -2,9 +2,10 @@
 //! core's serde types, with every failure turned into the core's field errors: the field's
 //! path and how to fix it, never a bare serde message.
 //!
-//! Unknown keys are all reported at once (so one error lists every typo), together with the
-//! first wrong type or value among the known keys, with its path (`messages[2]`, `timeout`). JSON `null` counts as
-//! absent, as it does for the OpenAI clients whose arguments these mirror.
+//! Every problem is reported at once, so one error lists every typo and every wrong value:
+//! unknown keys first, then each known key whose value has the wrong type or is out of
+//! bounds, with its path (`messages[2]`, `timeout`). JSON `null` counts as absent, as it does
+//! for the OpenAI clients whose arguments these mirror.
 
 use std::time::Duration;
 
@@ -104,7 +105,44 @@ pub fn decode<T: DeserializeOwned>(
         }
     }
     let mut role = role;
-    let decoded = serde_path_to_error::deserialize(Value::Object(known)).map_err(|e| {
+    let first = match deserialize_known::<T>(&known, what) {
+        Ok(value) if problems.is_empty() => return Ok(value),
+        Ok(_) => return Err(failure(role, problems)),
+        Err(problem) => problem,
+    };
+    // serde stops at the first bad value; each known key alone then names every other one
+    // (serde checks a lone value before it finds other fields missing, so a "required"
+    // answer means this key's value was fine).
+    // In declaration order, as a reader of the type would list them.
+    let mut bad: Vec<FieldError> = Vec::new();
+    for (k, v) in fields.iter().filter_map(|f| known.get_key_value(*f)) {
+        let alone = Map::from_iter([(k.clone(), v.clone())]);
+        if let Err(p) = deserialize_known::<T>(&alone, what) {
+            if p.message != "is required" && !bad.iter().any(|b| b.field == p.field) {
+                bad.push(p);
+            }
+        }
+    }
+    if !bad.iter().any(|b| b.field == first.field) {
+        // A problem no single key shows (serde's own, on the whole value) leads.
+        bad.insert(0, first);
+    }
+    for p in &bad {
+        if role.of_field(&p.field) == Role::Settings {
+            role = Role::Settings;
+        }
+    }
+    // Unknown keys first, then the bad values among the known ones.
+    problems.extend(bad);
+    Err(failure(role, problems))
+}
+
+/// One serde pass over the known keys; its first failure as a field error.
+fn deserialize_known<T: DeserializeOwned>(
+    known: &Map<String, Value>,
+    what: &str,
+) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(Value::Object(known.clone())).map_err(|e| {
         let path = e.path().to_string();
         let message = e.inner().to_string();
         // serde reports a missing field at the parent: name the field itself.
@@ -117,23 +155,13 @@ pub fn decode<T: DeserializeOwned>(
             (None, ".") => what.to_string(),
             (None, _) => path.clone(),
         };
-        role = role.of_field(&field);
         let message = if missing.is_some() {
             "is required".to_string()
         } else {
             fix(&message)
         };
         FieldError::new(field, message)
-    });
-    match decoded {
-        Ok(value) if problems.is_empty() => Ok(value),
-        Ok(_) => Err(failure(role, problems)),
-        Err(problem) => {
-            // Unknown keys first, then the first bad value among the known ones.
-            problems.push(problem);
-            Err(failure(role, problems))
-        }
-    }
+    })
 }
 
 /// Decodes a JSON text (NULL or blank = `{}`); bad JSON names the argument.
@@ -319,6 +347,39 @@ mod tests {
         .unwrap_err();
         let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["bogus", "timeout"]);
+    }
+
+    #[test]
+    fn every_bad_value_at_once() {
+        let e = decode::<Opts>(
+            serde_json::json!({"timeout": -1, "max_retries": 1000, "name": "ok"}),
+            "options",
+            Role::Settings,
+            no_hint,
+        )
+        .unwrap_err();
+        let mut fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
+        fields.sort();
+        assert_eq!(fields, ["max_retries", "timeout"]);
+        // A bad value beside a missing required field: the bad value is named, not "required".
+        #[derive(Debug, Deserialize)]
+        struct Two {
+            #[allow(dead_code)]
+            a: String,
+            #[allow(dead_code)]
+            b: u32,
+        }
+        let e = decode::<Two>(
+            serde_json::json!({"b": "x"}),
+            "request",
+            Role::Request,
+            no_hint,
+        )
+        .unwrap_err();
+        assert!(e
+            .problems
+            .iter()
+            .any(|p| p.field == "b" && p.message.contains("non-negative")));
     }
 
     #[test]
