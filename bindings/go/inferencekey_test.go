@@ -251,8 +251,9 @@ func jsonFields(v any) []string {
 // The Go structs declare the same fields as the core's types (no Manager needed).
 func TestFieldListsMatchTheCore(t *testing.T) {
 	for name, v := range map[string]any{
-		"TextRequest": inferencekey.TextRequest{},
-		"Workload":    inferencekey.Workload{},
+		"TextRequest":  inferencekey.TextRequest{},
+		"Workload":     inferencekey.Workload{},
+		"WorkloadSpec": inferencekey.WorkloadSpec{},
 	} {
 		core, err := inferencekey.TypeFields(name)
 		if err != nil {

@@ -264,38 +264,9 @@ fn spec() -> impl Strategy<Value = WorkloadSpec> {
         )
 }
 
-/// The spec's JSON as the bindings send it (the field names of `spec_json::FIELDS`).
+/// The spec's JSON as the bindings send it.
 fn spec_json(s: &WorkloadSpec) -> Value {
-    let mut m = Map::new();
-    m.insert("name".into(), json!(s.name));
-    m.insert("slug".into(), json!(s.slug));
-    m.insert("model".into(), json!(s.model));
-    let mut opt = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            m.insert(k.into(), v);
-        }
-    };
-    opt("backend", s.backend.as_ref().map(|b| json!(b.as_str())));
-    opt("project", s.project.as_ref().map(|v| json!(v)));
-    opt("description", s.description.as_ref().map(|v| json!(v)));
-    opt("command", s.command.as_ref().map(|v| json!(v)));
-    opt("vllm_version", s.vllm_version.as_ref().map(|v| json!(v)));
-    opt("task_type", s.task_type.as_ref().map(|v| json!(v.as_str())));
-    opt("config", s.config.clone().map(Value::Object));
-    opt(
-        "execution_policy",
-        s.execution_policy.as_ref().map(|v| json!(v.as_str())),
-    );
-    opt(
-        "execution_policy_config",
-        s.execution_policy_config.clone().filter(|v| !v.is_null()),
-    );
-    opt("worker_id", s.worker_id.as_ref().map(|v| json!(v)));
-    opt(
-        "gpu_resource_id",
-        s.gpu_resource_id.as_ref().map(|v| json!(v)),
-    );
-    Value::Object(m)
+    s.to_json()
 }
 
 // ---------------------------------------------------------------------------------------

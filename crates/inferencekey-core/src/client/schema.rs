@@ -1,5 +1,6 @@
 //! The field lists of the types that cross a language boundary, by name, so each binding's
-//! own declaration (Python's `TypedDict`s and `Workload` attributes, Go's struct tags) is
+//! own declaration (Python's `TypedDict`s, `Workload` attributes and `WorkloadSpec` fields,
+//! Go's and Java's struct tags and records) is
 //! checked against the core's by a test instead of trusted to stay in step.
 
 use serde_json::Value;
@@ -7,14 +8,15 @@ use serde_json::Value;
 use crate::client::config::{DataSettings, EndpointSettings, ManagementSettings};
 use crate::domain::decode::field_names;
 use crate::domain::request::{
-    CallSettings, EmbedRequest, EnsureSettings, ForecastRequest, JobRequest, RerankRequest,
-    TextRequest,
+    CallSettings, EmbedRequest, EnsureSettings, ForecastRequest, JobCallSettings, JobRequest,
+    RerankRequest, TextRequest,
 };
+use crate::domain::spec::WorkloadSpec;
 use crate::domain::webhook::WebhookSettings;
 use crate::domain::wire::Workload;
 
 /// The names [`type_fields`] knows.
-pub const TYPES: [&str; 12] = [
+pub const TYPES: [&str; 14] = [
     "TextRequest",
     "EmbedRequest",
     "RerankRequest",
@@ -26,7 +28,9 @@ pub const TYPES: [&str; 12] = [
     "WebhookSettings",
     "CallSettings",
     "EnsureSettings",
+    "JobCallSettings",
     "Workload",
+    "WorkloadSpec",
 ];
 
 /// The JSON field names of the type called `name`, or `None` for an unknown name.
@@ -43,6 +47,8 @@ pub fn type_fields(name: &str) -> Option<Vec<String>> {
         "WebhookSettings" => field_names::<WebhookSettings>(),
         "CallSettings" => field_names::<CallSettings>(),
         "EnsureSettings" => field_names::<EnsureSettings>(),
+        "JobCallSettings" => field_names::<JobCallSettings>(),
+        "WorkloadSpec" => WorkloadSpec::fields(),
         // `Workload` keeps unknown fields (`#[serde(flatten)]`), so its derive lists no
         // names; the keys of an empty one serialised are its known fields.
         "Workload" => {

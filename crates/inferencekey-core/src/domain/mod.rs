@@ -17,7 +17,6 @@ pub mod request;
 pub mod result;
 pub mod slug;
 pub mod spec;
-pub mod spec_json;
 pub mod token;
 pub mod webhook;
 pub mod wire;

@@ -323,7 +323,8 @@ pub struct EnsureSettings {
     pub max_retries: Option<Retries>,
 }
 
-/// The options of the job calls (`job_status`, `wait_job`).
+/// The options of a data-plane call that carries no request type of its own (`job_status`,
+/// `wait_job`, `post`): the call's deadline and retries.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobCallSettings {

@@ -1,8 +1,10 @@
 //! `WorkloadSpec`: what the user declares, its validation (docs/contract.md §4 step 1) and its
 //! wire form (§3.2).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::domain::decode::{decode, field_names, Role};
 use crate::domain::enums::{Backend, ExecutionPolicy, TaskType};
 use crate::domain::error::{Error, FieldError};
 use crate::domain::policy::validate_policy_config;
@@ -11,26 +13,56 @@ use crate::domain::token::contains_token;
 
 /// A declared workload. `slug` is the idempotency key; there is no provider and no VRAM floor
 /// because placement is the platform's job.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// This serde form is the spec as it crosses a language boundary (Python, C, Go, Node, Java):
+/// a JSON object with these field names, parsed by [`WorkloadSpec::from_json`]. Only the shape
+/// is checked there; enum strings are kept even when unknown and absent required strings are
+/// empty, because judging values is [`WorkloadSpec::validate`]'s job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct WorkloadSpec {
     pub name: String,
     pub slug: String,
     pub model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<Backend>,
     /// Overrides the client's project for this workload.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The engine launch command; sent as `config.command`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
     /// Pins the vLLM runtime; sent as `config.vllm_version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vllm_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub task_type: Option<TaskType>,
     /// Backend config; `command` / `vllm_version` are merged into it on the wire.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub config: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_policy: Option<ExecutionPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_policy_config: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub worker_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_resource_id: Option<String>,
+}
+
+/// A better word than "not a field" for keys users carry over from other platforms.
+fn spec_hint(key: &str) -> Option<String> {
+    match key {
+        "provider" | "min_vram_gb" => {
+            Some("placement is the platform's job, so specs have no such field; remove it".into())
+        }
+        "min_replicas" | "max_replicas" | "replicas" | "min_workers" | "max_workers" => {
+            Some("belongs inside execution_policy_config, not at the top level".into())
+        }
+        _ => None,
+    }
 }
 
 fn blank(s: &str) -> bool {
@@ -94,8 +126,32 @@ impl WorkloadSpec {
         (!config.is_empty() || self.config.is_some()).then_some(config)
     }
 
+    /// The accepted JSON keys, in declaration order (read from the serde derive).
+    pub fn fields() -> &'static [&'static str] {
+        field_names::<WorkloadSpec>()
+    }
+
+    /// Parses spec JSON (the bindings' wire form). Only the shape is checked here (an
+    /// object, known keys, strings where strings belong, `config` an object): a wrong shape
+    /// is a `ValidationError` naming every offending field; `null` counts as absent.
+    pub fn from_json(s: &str) -> Result<WorkloadSpec, Error> {
+        let value: Value = serde_json::from_str(s).map_err(|e| {
+            Error::validation(vec![FieldError::new(
+                "spec",
+                format!("is not valid JSON: {e}"),
+            )])
+        })?;
+        decode(value, "spec", Role::Request, spec_hint)
+    }
+
+    /// The spec's JSON, the form [`WorkloadSpec::from_json`] reads; absent fields omitted.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
     /// Fails with `ConfigurationError` when any string in the spec carries a token: specs are
-    /// stored and printed in plans, so a secret there would leak.
+    /// stored and printed in plans, so a secret there would leak. The walk is over the
+    /// serialised spec, so a field added to the struct is covered without a line here.
     pub fn check_secrets(&self) -> Result<(), Error> {
         let mut found: Option<String> = None;
         let mut check = |path: &str, s: &str| {
@@ -103,32 +159,10 @@ impl WorkloadSpec {
                 found = Some(path.to_string());
             }
         };
-        for (path, value) in [
-            ("name", Some(&self.name)),
-            ("slug", Some(&self.slug)),
-            ("model", Some(&self.model)),
-            ("project", self.project.as_ref()),
-            ("description", self.description.as_ref()),
-            ("command", self.command.as_ref()),
-            ("vllm_version", self.vllm_version.as_ref()),
-            ("worker_id", self.worker_id.as_ref()),
-            ("gpu_resource_id", self.gpu_resource_id.as_ref()),
-        ] {
-            if let Some(v) = value {
-                check(path, v);
+        if let Value::Object(fields) = self.to_json() {
+            for (key, value) in &fields {
+                walk_strings(key, value, &mut check);
             }
-        }
-        if let Some(Backend::Custom(b)) = &self.backend {
-            check("backend", b);
-        }
-        if let Some(TaskType::Other(t)) = &self.task_type {
-            check("task_type", t);
-        }
-        if let Some(config) = &self.config {
-            walk_strings("config", &Value::Object(config.clone()), &mut check);
-        }
-        if let Some(epc) = &self.execution_policy_config {
-            walk_strings("execution_policy_config", epc, &mut check);
         }
         match found {
             None => Ok(()),
@@ -354,4 +388,109 @@ pub fn json_depth(v: &serde_json::Value) -> usize {
         }
     }
     max
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+    use crate::domain::enums::Backend;
+    use crate::domain::error::ErrorKind;
+
+    #[test]
+    fn parses_every_field() {
+        let spec = WorkloadSpec::from_json(
+            r#"{"name": "Bot", "slug": "bot", "model": "m", "backend": "vllm",
+                "command": "vllm serve m", "task_type": "text2text",
+                "execution_policy": "fixed", "execution_policy_config": {"replicas": 1},
+                "config": {"k": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.backend, Some(Backend::Vllm));
+        assert_eq!(spec.config.as_ref().unwrap()["k"], 1);
+        spec.validate().unwrap();
+    }
+
+    #[test]
+    fn the_field_list_is_the_serialised_one() {
+        let full = WorkloadSpec {
+            backend: Some(Backend::Vllm),
+            project: Some("p".into()),
+            description: Some("d".into()),
+            command: Some("c".into()),
+            vllm_version: Some("v".into()),
+            task_type: Some(TaskType::default()),
+            config: Some(Map::new()),
+            execution_policy: Some(ExecutionPolicy::Fixed),
+            execution_policy_config: Some(Value::Null),
+            worker_id: Some("w".into()),
+            gpu_resource_id: Some("g".into()),
+            ..Default::default()
+        };
+        let Value::Object(m) = full.to_json() else {
+            panic!("not an object")
+        };
+        let mut declared: Vec<&str> = WorkloadSpec::fields().to_vec();
+        declared.sort_unstable();
+        assert_eq!(m.keys().map(String::as_str).collect::<Vec<_>>(), declared);
+        assert_eq!(
+            WorkloadSpec::from_json(&full.to_json().to_string())
+                .unwrap()
+                .backend,
+            full.backend
+        );
+    }
+
+    #[test]
+    fn a_secret_anywhere_in_the_spec_is_found() {
+        let token = "ik_live_abcdefghij_SECRETSECRETSECRET";
+        for (field, spec) in [
+            (
+                "name",
+                WorkloadSpec {
+                    name: token.into(),
+                    ..Default::default()
+                },
+            ),
+            (
+                "backend",
+                WorkloadSpec {
+                    backend: Some(Backend::from_wire(token)),
+                    ..Default::default()
+                },
+            ),
+            (
+                "execution_policy",
+                WorkloadSpec {
+                    execution_policy: Some(ExecutionPolicy::from_wire(token)),
+                    ..Default::default()
+                },
+            ),
+            (
+                "config.k[0]",
+                WorkloadSpec {
+                    config: serde_json::json!({"k": [token]}).as_object().cloned(),
+                    ..Default::default()
+                },
+            ),
+        ] {
+            let e = spec.check_secrets().unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field));
+            assert!(!e.to_string().contains("SECRET"));
+        }
+    }
+
+    #[test]
+    fn shape_problems_name_every_field() {
+        let e = WorkloadSpec::from_json(
+            r#"{"name": 1, "slug": "s", "model": "m", "provider": "aws", "config": []}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Validation);
+        let mut fields: Vec<_> = e.problems.iter().map(|p| p.field.as_str()).collect();
+        fields.sort();
+        assert_eq!(fields, ["config", "name", "provider"]);
+        assert!(e.problems.iter().any(|p| p.message.contains("placement")));
+        assert!(WorkloadSpec::from_json("[]").is_err());
+        assert!(WorkloadSpec::from_json("{").is_err());
+    }
 }

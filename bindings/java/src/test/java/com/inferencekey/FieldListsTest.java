@@ -46,6 +46,11 @@ class FieldListsTest {
     }
 
     @Test
+    void workloadSpec() {
+        assertEquals(core("WorkloadSpec"), written(WorkloadSpec.class));
+    }
+
+    @Test
     void clientAndEndpointSettings() {
         Duration s = Duration.ofSeconds(1);
         assertEquals(core("ManagementSettings"),
