@@ -7,6 +7,7 @@ use inferencekey_core::error::FieldError;
 use inferencekey_core::policy::default_policy_config;
 use inferencekey_core::slug::{canonical_slug, validate_slug};
 use inferencekey_core::spec::wire_field;
+use inferencekey_core::wire::Workload;
 use inferencekey_core::WorkloadSpec;
 use serde_json::{json, Map, Value};
 
@@ -463,43 +464,43 @@ fn validate(w: &WorkloadRecord, store: &dyn Store, policy: CommandPolicy) -> Res
     Ok(())
 }
 
-/// The wire form of a workload. `live` is the runtime's current phase, fresher than the
-/// stored one.
+/// The wire form of a workload, rendered through the core's [`Workload`] (the type every SDK
+/// decodes), so the Manager's answer and the clients' reading of it have one declaration.
+/// Absent optional fields are omitted rather than sent as `null`. `live` is the runtime's
+/// current phase, fresher than the stored one.
 pub fn to_json(w: &WorkloadRecord, live: Option<(Phase, String)>) -> Value {
     let (status, status_message) = match live {
         Some((phase, message)) => (phase.as_str().to_string(), message),
         None => (w.status.clone(), w.status_message.clone()),
     };
-    let mut out = Map::new();
-    let mut put = |k: &str, v: Value| {
-        out.insert(k.to_string(), v);
+    let wire = Workload {
+        id: Some(w.id.clone()),
+        project_id: Some(w.project_id.clone()),
+        project_slug: Some(w.project_slug.clone()),
+        name: Some(w.name.clone()),
+        slug: Some(w.slug.clone()),
+        workload_slug: Some(w.slug.clone()),
+        description: w.description.clone(),
+        task_type: Some(TaskType::from_wire(&w.task_type)),
+        backend: w.backend.as_deref().map(Backend::from_wire),
+        model_name: Some(w.model_name.clone()),
+        config: Some(w.config.clone()),
+        worker_id: w.worker_id.clone(),
+        gpu_resource_id: w.gpu_resource_id.clone(),
+        execution_policy: Some(ExecutionPolicy::from_wire(&w.execution_policy)),
+        execution_policy_config: Some(w.execution_policy_config.clone()),
+        created_at: Some(w.created_at.clone()),
+        updated_at: Some(w.updated_at.clone()),
+        status: Some(status),
+        status_message: Some(status_message),
+        extra: Map::new(),
     };
-    put("id", json!(w.id));
-    put("project_id", json!(w.project_id));
-    put("project_slug", json!(w.project_slug));
-    put("name", json!(w.name));
-    put("slug", json!(w.slug));
-    put("workload_slug", json!(w.slug));
-    if let Some(d) = &w.description {
-        put("description", json!(d));
+    match serde_json::to_value(wire) {
+        Ok(Value::Object(mut out)) => {
+            out.retain(|_, v| !v.is_null());
+            Value::Object(out)
+        }
+        // A struct of strings and JSON values always serialises to an object.
+        _ => Value::Null,
     }
-    put("task_type", json!(w.task_type));
-    if let Some(b) = &w.backend {
-        put("backend", json!(b));
-    }
-    put("model_name", json!(w.model_name));
-    put("config", w.config.clone());
-    if let Some(id) = &w.worker_id {
-        put("worker_id", json!(id));
-    }
-    if let Some(id) = &w.gpu_resource_id {
-        put("gpu_resource_id", json!(id));
-    }
-    put("execution_policy", json!(w.execution_policy));
-    put("execution_policy_config", w.execution_policy_config.clone());
-    put("created_at", json!(w.created_at));
-    put("updated_at", json!(w.updated_at));
-    put("status", json!(status));
-    put("status_message", json!(status_message));
-    Value::Object(out)
 }
