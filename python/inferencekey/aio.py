@@ -206,11 +206,9 @@ class AsyncJob:
     def id(self) -> str:
         return self._native.id
 
-    async def status(
-        self, timeout: float | None = None, max_retries: int | None = None
-    ) -> dict[str, Any]:
+    async def status(self, **options: Unpack[CallOptions]) -> dict[str, Any]:
         """``{"job_id", "status", "result"?, "error"?}``."""
-        return await self._native.status(timeout, max_retries)
+        return await self._native.status(**options)
 
     async def wait(self, timeout: float = 60.0) -> dict[str, Any]:
         """Polls until the job succeeds or fails; ``TimeoutError`` after ``timeout`` s."""
@@ -303,17 +301,10 @@ class AsyncEndpoint:
         )
         return AsyncJob(native)
 
-    async def post(
-        self,
-        route: str,
-        body: Any,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> Any:
+    async def post(self, route: str, body: Any, **options: Unpack[CallOptions]) -> Any:
         """Any other OpenAI-compatible route (images, audio, forecast): POSTs ``body`` to
         ``route`` (e.g. ``"/v1/images/generations"``); decoded JSON, or ``bytes``."""
-        return await self._native.post(route, body, timeout=timeout, max_retries=max_retries)
+        return await self._native.post(route, body, **options)
 
     def __repr__(self) -> str:
         return repr(self._native)

@@ -44,12 +44,19 @@ def keys(typed_dict: Any) -> set[str]:
         (DataOptions, "DataSettings", {"project"}),
         (CallOptions, "CallSettings", {"project"}),
         (CallOptions, "EnsureSettings", {"project", "on_drift"}),
+        (CallOptions, "JobCallSettings", set()),
     ],
 )
 def test_keyword_lists_match_the_core(
     typed_dict: Any, core_type: str, positional: set[str]
 ) -> None:
     assert keys(typed_dict) | positional == set(native.core_fields(core_type))
+
+
+def test_spec_fields_match_the_core() -> None:
+    # The dataclass's fields, in order, are the core's WorkloadSpec fields: a field added in
+    # the core fails here until the Python spec has it (and the other way round).
+    assert list(inferencekey.WorkloadSpec._FIELDS) == native.core_fields("WorkloadSpec")
 
 
 def test_workload_attributes_match_the_core() -> None:
@@ -95,6 +102,18 @@ def test_max_retries_is_bounded_in_python_as_in_c() -> None:
     assert exc.value.field == "max_retries"
     assert "between 0 and 100" in str(exc.value)
     DataClient("acme", base_url=BASE, api_key=KEY, max_retries=100)
+
+
+def test_post_takes_the_core_call_options() -> None:
+    # post() and Job.status() take **CallOptions, decoded by the core like every call.
+    ep = DataClient("acme", base_url=BASE, api_key=KEY).endpoint("bot")
+    with pytest.raises(ConfigurationError) as exc:
+        ep.post("/v1/images/generations", {}, timout=1)  # type: ignore[call-arg]
+    assert exc.value.field == "timout"
+    assert "timeout" in str(exc.value)
+    with pytest.raises(ConfigurationError) as exc:
+        ep.post("/v1/images/generations", {}, max_retries=1000)
+    assert exc.value.field == "max_retries"
 
 
 def test_unknown_or_mistyped_keywords_are_refused_by_the_core() -> None:

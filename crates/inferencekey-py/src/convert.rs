@@ -6,6 +6,7 @@
 //! keyword, a wrong type or an out-of-range value with the same field error as C and Go.
 
 use inferencekey_core::domain::decode::{decode, failure, no_hint, Retries, Role, Seconds};
+use inferencekey_core::domain::request::JobCallSettings;
 use inferencekey_core::{CallOptions, Error, FieldError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -70,16 +71,15 @@ pub(crate) fn client_settings<T: DeserializeOwned>(
     )
 }
 
-/// A call's `timeout=` (seconds, its total deadline, which the core's transport resolves
-/// against the client's timeouts) and `max_retries=`.
-pub(crate) fn call_options(
+/// A data-plane call's `**options` (`timeout=`, `max_retries=`), decoded as the core's
+/// `JobCallSettings`; the call's total deadline is resolved against the client's timeouts by
+/// the core's transport.
+pub(crate) fn per_call(
     py: Python<'_>,
-    timeout: Option<f64>,
-    max_retries: Option<i64>,
+    kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<CallOptions> {
-    Ok(CallOptions::default()
-        .within(seconds(py, timeout, "timeout")?)
-        .retrying(retries(py, max_retries)?))
+    let s: JobCallSettings = from_kwargs(py, &[], kwargs, "options", Role::Settings)?;
+    Ok(CallOptions::of(&s))
 }
 
 /// A retry count checked by the core's one rule (0 to 100).

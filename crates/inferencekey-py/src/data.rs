@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::bridge::{dual, wait};
-use crate::convert::{call_options, client_settings, from_kwargs, retries, seconds, to_value};
+use crate::convert::{client_settings, from_kwargs, per_call, retries, seconds, to_value};
 use crate::errors::ResultExt;
 use crate::results::{
     py_repr, Answer, EmbedResult, ForecastResult, Json, RerankResult, TextResult,
@@ -366,15 +366,15 @@ dual! {
         /// Any other OpenAI-compatible JSON route (images, audio/speech, forecast): POSTs
         /// `body` to `route` (e.g. `"/v1/images/generations"`) and returns the decoded JSON,
         /// or `bytes` for binary answers.
-        #[pyo3(signature = (route, body, *, timeout=None, max_retries=None))]
-        fn post(&ep, py, route: String, body: &Bound<'_, PyAny>, timeout: Option<f64>, max_retries: Option<i64>) -> Answer {
+        #[pyo3(signature = (route, body, **kwargs))]
+        fn post(&ep, py, route: String, body: &Bound<'_, PyAny>, **kwargs) -> Answer {
             if !route.starts_with('/') {
                 return Err(Error::configuration(format!("route {route:?} must start with '/'"))
                     .with_field("route"))
                 .or_raise(py);
             }
             let body = to_value(body, "body")?;
-            let call = call_options(py, timeout, max_retries)?;
+            let call = per_call(py, kwargs)?;
             let ep = ep.clone();
             async move { ep.post_json(&route, &body, &call).await.map(Answer) }
         }
@@ -397,9 +397,9 @@ dual! {
     asyncio {}
     calls {
         /// `{"job_id", "status", "result"?, "error"?}`.
-        #[pyo3(signature = (timeout=None, max_retries=None))]
-        fn status(&job, py, timeout: Option<f64>, max_retries: Option<i64>) -> Json {
-            let call = call_options(py, timeout, max_retries)?;
+        #[pyo3(signature = (**kwargs))]
+        fn status(&job, py, **kwargs) -> Json {
+            let call = per_call(py, kwargs)?;
             let job = job.clone();
             async move { Json::of(&job.endpoint.job_status(&job.id, &call).await?) }
         }
