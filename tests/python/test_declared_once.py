@@ -105,7 +105,8 @@ def test_max_retries_is_bounded_in_python_as_in_c() -> None:
 
 
 def test_post_takes_the_core_call_options() -> None:
-    # post() and Job.status() take **CallOptions, decoded by the core like every call.
+    # post() takes **CallOptions, decoded by the core's JobCallSettings (Job.status() shares
+    # the same decoding, `per_call`, but needs a server to reach it).
     ep = DataClient("acme", base_url=BASE, api_key=KEY).endpoint("bot")
     with pytest.raises(ConfigurationError) as exc:
         ep.post("/v1/images/generations", {}, timout=1)  # type: ignore[call-arg]

@@ -110,10 +110,9 @@ pub fn decode<T: DeserializeOwned>(
         Ok(_) => return Err(failure(role, problems)),
         Err(problem) => problem,
     };
-    // serde stops at the first bad value; each known key alone then names every other one
-    // (serde checks a lone value before it finds other fields missing, so a "required"
-    // answer means this key's value was fine).
-    // In declaration order, as a reader of the type would list them.
+    // serde stops at the first bad value; each known key alone, in declaration order, then
+    // names every other one (serde checks a lone value before it finds other fields missing,
+    // so a "required" answer means this key's value was fine).
     let mut bad: Vec<FieldError> = Vec::new();
     for (k, v) in fields.iter().filter_map(|f| known.get_key_value(*f)) {
         let alone = Map::from_iter([(k.clone(), v.clone())]);
@@ -127,10 +126,11 @@ pub fn decode<T: DeserializeOwned>(
         // A problem no single key shows (serde's own, on the whole value) leads.
         bad.insert(0, first);
     }
-    for p in &bad {
-        if role.of_field(&p.field) == Role::Settings {
-            role = Role::Settings;
-        }
+    if bad
+        .iter()
+        .any(|p| role.of_field(&p.field) == Role::Settings)
+    {
+        role = Role::Settings;
     }
     // Unknown keys first, then the bad values among the known ones.
     problems.extend(bad);
@@ -358,9 +358,9 @@ mod tests {
             no_hint,
         )
         .unwrap_err();
-        let mut fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
-        fields.sort();
-        assert_eq!(fields, ["max_retries", "timeout"]);
+        // Declaration order (timeout, max_retries), whatever the map's order.
+        let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["timeout", "max_retries"]);
         // A bad value beside a missing required field: the bad value is named, not "required".
         #[derive(Debug, Deserialize)]
         struct Two {

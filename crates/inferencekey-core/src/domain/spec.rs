@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::domain::decode::{decode, field_names, Role};
+use crate::domain::decode::{decode_str, field_names, Role};
 use crate::domain::enums::{Backend, ExecutionPolicy, TaskType};
 use crate::domain::error::{Error, FieldError};
 use crate::domain::policy::validate_policy_config;
@@ -135,13 +135,7 @@ impl WorkloadSpec {
     /// object, known keys, strings where strings belong, `config` an object): a wrong shape
     /// is a `ValidationError` naming every offending field; `null` counts as absent.
     pub fn from_json(s: &str) -> Result<WorkloadSpec, Error> {
-        let value: Value = serde_json::from_str(s).map_err(|e| {
-            Error::validation(vec![FieldError::new(
-                "spec",
-                format!("is not valid JSON: {e}"),
-            )])
-        })?;
-        decode(value, "spec", Role::Request, spec_hint)
+        decode_str(Some(s), "spec", Role::Request, spec_hint)
     }
 
     /// The spec's JSON, the form [`WorkloadSpec::from_json`] reads; absent fields omitted.
