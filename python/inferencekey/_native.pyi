@@ -11,6 +11,7 @@ from inferencekey.options import (
     DataOptions,
     EmbedOptions,
     ForecastOptions,
+    JobOptions,
     ManagementOptions,
     RerankOptions,
     TextOptions,
@@ -300,17 +301,7 @@ class Endpoint(_Endpoint):
     def forecast(
         self, id: str, target: list[float], horizon: int, **kwargs: Unpack[ForecastOptions]
     ) -> ForecastResult: ...
-    def submit_job(
-        self,
-        kind: str,
-        body: Any = None,
-        *,
-        data: bytes | None = None,
-        content_type: str | None = None,
-        context: Any = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> Job: ...
+    def submit_job(self, kind: str, body: Any = None, **kwargs: Unpack[JobOptions]) -> Job: ...
     def post(self, route: str, body: Any, **kwargs: Unpack[CallOptions]) -> Any: ...
 
 @final
@@ -357,15 +348,7 @@ class NativeAsyncEndpoint(_Endpoint):
         self, id: str, target: list[float], horizon: int, **kwargs: Unpack[ForecastOptions]
     ) -> Awaitable[ForecastResult]: ...
     def submit_job(
-        self,
-        kind: str,
-        body: Any = None,
-        *,
-        data: bytes | None = None,
-        content_type: str | None = None,
-        context: Any = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        self, kind: str, body: Any = None, **kwargs: Unpack[JobOptions]
     ) -> Awaitable[NativeAsyncJob]: ...
     def post(self, route: str, body: Any, **kwargs: Unpack[CallOptions]) -> Awaitable[Any]: ...
 

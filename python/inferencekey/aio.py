@@ -51,6 +51,7 @@ if TYPE_CHECKING:
         DataOptions,
         EmbedOptions,
         ForecastOptions,
+        JobOptions,
         RerankOptions,
         TextOptions,
     )
@@ -279,27 +280,10 @@ class AsyncEndpoint:
         return await self._native.forecast(id, target, horizon, **options)
 
     async def submit_job(
-        self,
-        kind: str,
-        body: Any = None,
-        *,
-        data: bytes | None = None,
-        content_type: str | None = None,
-        context: Any = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
+        self, kind: str, body: Any = None, **options: Unpack[JobOptions]
     ) -> AsyncJob:
         """Submits an async job: ``body`` (JSON) or ``data`` (bytes) with ``content_type``."""
-        native = await self._native.submit_job(
-            kind,
-            body,
-            data=data,
-            content_type=content_type,
-            context=context,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
-        return AsyncJob(native)
+        return AsyncJob(await self._native.submit_job(kind, body, **options))
 
     async def post(self, route: str, body: Any, **options: Unpack[CallOptions]) -> Any:
         """Any other OpenAI-compatible route (images, audio, forecast): POSTs ``body`` to

@@ -93,6 +93,20 @@ class CallOptions(TypedDict, total=False):
     max_retries: int | None
 
 
+class JobOptions(TypedDict, total=False):
+    """``submit_job(kind, body=None, **options)``: the core's ``JobRequest`` fields besides
+    ``kind`` and ``body``. ``data`` is the binary payload (``bytes``; it crosses the wire as
+    ``body_b64``), sent with its ``content_type`` instead of a JSON ``body``."""
+
+    data: bytes | bytearray | None
+    content_type: str | None
+    #: Echoed back with the job's result (and its webhook delivery).
+    context: Any
+    timeout: float | None
+    #: This call's retry count (at most 100); the client's ``max_retries`` otherwise.
+    max_retries: int | None
+
+
 class ForecastOptions(TypedDict, total=False):
     """``forecast(id, target, horizon, **options)``: the documented forecast request's other
     fields (docs/contract.md §5), ``extra`` body keys passed through verbatim, and this

@@ -363,6 +363,13 @@ def test_jobs(project: Project) -> None:
             await ep.submit_job("nope", {})
         with pytest.raises(ValidationError, match="exactly one"):
             await ep.submit_job("chat")
+        # The same JobRequest decoding as the blocking client.
+        with pytest.raises(ValidationError) as exc:
+            await ep.submit_job("chat", {}, contxt={})  # type: ignore[call-arg]
+        assert exc.value.field == "contxt"
+        with pytest.raises(ValidationError) as exc:
+            await ep.submit_job("audio_transcriptions", data="x", content_type="audio/wav")  # type: ignore[arg-type]
+        assert exc.value.field == "data"
 
     asyncio.run(main())
 

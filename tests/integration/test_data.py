@@ -182,6 +182,41 @@ def test_jobs(chat: Endpoint) -> None:
     assert "chat" in str(exc.value)
 
 
+def test_binary_job_with_data_bytes(chat: Endpoint) -> None:
+    # `data=` is the binary payload (multipart here), sent as the core JobRequest's body_b64.
+    boundary = "ikboundary"
+    form = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+            "Content-Type: audio/wav\r\n\r\n"
+        ).encode()
+        + b"RIFF\x00\x01"
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    job = chat.submit_job(
+        "audio_transcriptions",
+        data=form,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        context={"call": 1},
+        max_retries=0,
+    )
+    done = job.wait(timeout=60)
+    assert done["status"] == "succeeded", done
+    assert "heard" in str(done["result"])
+    # Job options are the core's JobRequest fields: a misspelt one is named, and so is a
+    # payload that is not bytes.
+    with pytest.raises(ValidationError) as exc:
+        chat.submit_job("chat", {"messages": []}, contxt={})  # type: ignore[call-arg]
+    assert exc.value.field == "contxt" and "context" in str(exc.value)
+    with pytest.raises(ValidationError) as exc:
+        chat.submit_job("audio_transcriptions", data="not bytes", content_type="audio/wav")  # type: ignore[arg-type]
+    assert exc.value.field == "data"
+    with pytest.raises(ConfigurationError) as conf:
+        chat.submit_job("chat", {"messages": []}, max_retries=1000)
+    assert conf.value.field == "max_retries"
+
+
 def test_data_errors(project: Project, chat: Endpoint) -> None:
     data = DataClient.from_env()
     with pytest.raises(AuthError) as auth:

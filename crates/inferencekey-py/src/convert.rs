@@ -5,7 +5,7 @@
 //! Keyword arguments are decoded by the core (`domain::decode`), so Python refuses an unknown
 //! keyword, a wrong type or an out-of-range value with the same field error as C and Go.
 
-use inferencekey_core::domain::decode::{decode, failure, no_hint, Retries, Role, Seconds};
+use inferencekey_core::domain::decode::{decode, failure, no_hint, Role, Seconds};
 use inferencekey_core::domain::request::JobCallSettings;
 use inferencekey_core::{CallOptions, Error, FieldError};
 use pyo3::exceptions::PyTypeError;
@@ -80,16 +80,6 @@ pub(crate) fn per_call(
 ) -> PyResult<CallOptions> {
     let s: JobCallSettings = from_kwargs(py, &[], kwargs, "options", Role::Settings)?;
     Ok(CallOptions::of(&s))
-}
-
-/// A retry count checked by the core's one rule (0 to 100).
-pub(crate) fn retries(py: Python<'_>, v: Option<i64>) -> PyResult<Option<Retries>> {
-    v.map(|n| {
-        Retries::new(n)
-            .map_err(|m| Error::configuration(format!("max_retries {m}")).with_field("max_retries"))
-    })
-    .transpose()
-    .or_raise(py)
 }
 
 /// A number of seconds checked by the core's one rule (positive, finite, at most 1e9).

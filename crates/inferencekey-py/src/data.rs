@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 use inferencekey_core::config::DataSettings;
 use inferencekey_core::data::{DataConfig, ForecastRequest, JobRequest, RerankRequest};
-use inferencekey_core::domain::decode::Role;
+use inferencekey_core::domain::decode::{failure, Role};
 use inferencekey_core::domain::request::{EmbedRequest, TextRequest};
-use inferencekey_core::{DataClient as CoreData, Endpoint as CoreEndpoint, Error};
+use inferencekey_core::{DataClient as CoreData, Endpoint as CoreEndpoint, FieldError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyTuple};
 
 use crate::bridge::{dual, wait};
-use crate::convert::{client_settings, from_kwargs, per_call, retries, seconds, to_value};
+use crate::convert::{client_settings, from_kwargs, per_call, seconds, to_value};
 use crate::errors::ResultExt;
 use crate::results::{
     py_repr, Answer, EmbedResult, ForecastResult, Json, RerankResult, TextResult,
@@ -139,6 +139,57 @@ pub(crate) fn text_request(
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<TextRequest> {
     from_kwargs(py, &[("prompt", prompt)], kwargs, "request", Role::Request)
+}
+
+/// A job request from `kind`, `body` and the keyword arguments, decoded as the core's
+/// `JobRequest`. `data` is the one value that is not JSON: it is taken as bytes here and the
+/// rest goes through the core's decoder, which names any unknown or bad keyword.
+fn job_request(
+    py: Python<'_>,
+    kind: &Bound<'_, PyAny>,
+    body: Option<&Bound<'_, PyAny>>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<JobRequest> {
+    let mut data = None;
+    let rest = match kwargs {
+        Some(k) if k.contains("data")? => {
+            let rest = k.copy()?;
+            let value = rest.get_item("data")?.filter(|v| !v.is_none());
+            rest.del_item("data")?;
+            if let Some(v) = value {
+                let bytes = match (v.cast::<PyBytes>(), v.cast::<PyByteArray>()) {
+                    (Ok(b), _) => Some(b.as_bytes().to_vec()),
+                    (_, Ok(b)) => Some(b.to_vec()),
+                    _ => None,
+                };
+                let Some(bytes) = bytes else {
+                    let problem = FieldError::new(
+                        "data",
+                        format!(
+                            "must be bytes (the binary payload), not {}; send JSON as `body`",
+                            v.get_type().name()?
+                        ),
+                    );
+                    return Err(failure(Role::Request.of_field("data"), vec![problem]))
+                        .or_raise(py);
+                };
+                data = Some(bytes);
+            }
+            Some(rest)
+        }
+        other => other.cloned(),
+    };
+    let mut req: JobRequest = from_kwargs(
+        py,
+        &[("kind", Some(kind)), ("body", body)],
+        rest.as_ref(),
+        "request",
+        Role::Request,
+    )?;
+    if data.is_some() {
+        req.data = data;
+    }
+    Ok(req)
 }
 
 dual! {
@@ -344,18 +395,11 @@ dual! {
             }
         }
 
-        /// Submits an async job: `body` (JSON) or `data` (bytes) with `content_type`.
-        #[pyo3(signature = (kind, body=None, *, data=None, content_type=None, context=None, timeout=None, max_retries=None))]
-        fn submit_job(&ep, py, kind: String, body: Option<&Bound<'_, PyAny>>, data: Option<Vec<u8>>, content_type: Option<String>, context: Option<&Bound<'_, PyAny>>, timeout: Option<f64>, max_retries: Option<i64>) -> <Self as Flavour>::Job {
-            let req = JobRequest {
-                kind,
-                body: body.map(|b| to_value(b, "body")).transpose()?,
-                data,
-                content_type,
-                context: context.map(|c| to_value(c, "context")).transpose()?,
-                timeout: seconds(py, timeout, "timeout")?,
-                max_retries: retries(py, max_retries)?,
-            };
+        /// Submits an async job: `body` (JSON) or `data` (bytes) with `content_type`, and any
+        /// other `JobRequest` field.
+        #[pyo3(signature = (kind, body=None, **kwargs))]
+        fn submit_job(&ep, py, kind: &Bound<'_, PyAny>, body: Option<&Bound<'_, PyAny>>, **kwargs) -> <Self as Flavour>::Job {
+            let req = job_request(py, kind, body, kwargs)?;
             let endpoint = ep.clone();
             async move {
                 let id = endpoint.submit_job(&req, &Default::default()).await?;
@@ -368,11 +412,6 @@ dual! {
         /// or `bytes` for binary answers.
         #[pyo3(signature = (route, body, **kwargs))]
         fn post(&ep, py, route: String, body: &Bound<'_, PyAny>, **kwargs) -> Answer {
-            if !route.starts_with('/') {
-                return Err(Error::configuration(format!("route {route:?} must start with '/'"))
-                    .with_field("route"))
-                .or_raise(py);
-            }
             let body = to_value(body, "body")?;
             let call = per_call(py, kwargs)?;
             let ep = ep.clone();

@@ -251,6 +251,14 @@ impl Endpoint {
         body: &impl Serialize,
         call: &CallOptions,
     ) -> Result<crate::transport::Response, Error> {
+        // A route is appended to the endpoint's prefix: without the slash it would run into
+        // the workload slug (`…/support-botv1/…`) and reach some other path.
+        if !route.starts_with('/') {
+            return Err(Error::configuration(format!(
+                "route {route:?} must start with '/' (e.g. \"/v1/images/generations\")"
+            ))
+            .with_field("route"));
+        }
         let req = Request::new(Method::POST, self.path(route)).json(body)?;
         self.transport.send(&req, call).await
     }
