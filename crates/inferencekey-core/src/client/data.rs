@@ -272,7 +272,7 @@ impl Endpoint {
             .post_json(
                 "/v1/chat/completions",
                 &req.body(false)?,
-                &call.within(req.timeout).retrying(req.max_retries),
+                &call.overridden_by(req),
             )
             .await?;
         let wire: ChatWire = decode(&resp.body, "chat")?;
@@ -308,10 +308,7 @@ impl Endpoint {
         request.accept = "text/event-stream";
         let (resp, timeouts, deadline) = self
             .transport
-            .open_stream(
-                &request,
-                &call.within(req.timeout).retrying(req.max_retries),
-            )
+            .open_stream(&request, &call.overridden_by(req))
             .await?;
         Ok(TextStream::new(resp, timeouts.read, deadline))
     }
@@ -342,11 +339,7 @@ impl Endpoint {
         body.insert("encoding_format".into(), Value::String("base64".into()));
         extend(&mut body, req.extra.as_ref());
         let resp = self
-            .post_json(
-                "/v1/embeddings",
-                &body,
-                &call.within(req.timeout).retrying(req.max_retries),
-            )
+            .post_json("/v1/embeddings", &body, &call.overridden_by(req))
             .await?;
         let wire: EmbedWire = decode(&resp.body, "embeddings")?;
         let mut items: Vec<(usize, Vec<f32>)> = Vec::with_capacity(wire.data.len());
@@ -379,11 +372,7 @@ impl Endpoint {
         }
         extend(&mut body, req.extra.as_ref());
         let resp = self
-            .post_json(
-                "/v1/rerank",
-                &body,
-                &call.within(req.timeout).retrying(req.max_retries),
-            )
+            .post_json("/v1/rerank", &body, &call.overridden_by(req))
             .await?;
         let wire: RerankWire = decode(&resp.body, "rerank")?;
         Ok(RerankResult {
@@ -401,11 +390,7 @@ impl Endpoint {
         call: &CallOptions,
     ) -> Result<ForecastResult, Error> {
         let resp = self
-            .post_json(
-                "/forecast",
-                &req.body(),
-                &call.within(req.timeout).retrying(req.max_retries),
-            )
+            .post_json("/forecast", &req.body(), &call.overridden_by(req))
             .await?;
         let wire: ForecastWire = decode(&resp.body, "forecast")?;
         Ok(ForecastResult {
@@ -442,11 +427,7 @@ impl Endpoint {
             envelope.insert("context".into(), c.clone());
         }
         let resp = self
-            .post_json(
-                "/jobs",
-                &envelope,
-                &call.within(req.timeout).retrying(req.max_retries),
-            )
+            .post_json("/jobs", &envelope, &call.overridden_by(req))
             .await?;
         #[derive(Deserialize)]
         struct Submitted {

@@ -13,51 +13,85 @@ use crate::domain::decode::{Retries, Seconds};
 use crate::domain::enums::OnDrift;
 use crate::domain::error::{Error, FieldError};
 
-/// A chat/completions request. Exactly one of `prompt` / `messages`. Every field but
-/// `prompt`, `messages`, `extra` and `timeout` is sent as the OpenAI body key of its name, so
-/// a new OpenAI parameter is one line here.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TextRequest {
-    #[serde(skip_serializing)]
-    pub prompt: Option<String>,
-    #[serde(skip_serializing)]
-    pub messages: Option<Vec<Value>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seed: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_format: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub frequency_penalty: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub presence_penalty: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub logprobs: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub n: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    /// Extra body keys, passed through verbatim (they win over the named fields).
-    #[serde(skip_serializing)]
-    pub extra: Option<Map<String, Value>>,
-    /// This call's total deadline (retries included); not part of the body.
-    #[serde(skip_serializing)]
-    pub timeout: Option<Seconds>,
-    /// This call's retry count (at most 100); not part of the body.
-    #[serde(skip_serializing)]
-    pub max_retries: Option<Retries>,
+/// Declares a request or call-settings type: its own fields, then the per-call overrides
+/// every such type ends with, `timeout` (this call's total deadline, retries included) and
+/// `max_retries` (at most 100), neither of them part of a body; with `extra;` first, also
+/// `extra` (body keys passed through verbatim, winning over the named fields). Implements
+/// [`PerCall`]. A macro rather than a shared struct under `#[serde(flatten)]`, because serde
+/// cannot refuse unknown fields (`deny_unknown_fields`) across a flatten.
+macro_rules! call_type {
+    (extra; $(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        call_type! {
+            $(#[$m])*
+            pub struct $name {
+                $($body)*
+                /// Extra body keys, passed through verbatim (they win over the named fields).
+                #[serde(default, skip_serializing)]
+                pub extra: Option<Map<String, Value>>,
+            }
+        }
+    };
+    ($(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$m])*
+        pub struct $name {
+            $($body)*
+            /// This call's total deadline (retries included); not part of the body.
+            #[serde(default, skip_serializing)]
+            pub timeout: Option<Seconds>,
+            /// This call's retry count (at most 100); not part of the body.
+            #[serde(default, skip_serializing)]
+            pub max_retries: Option<Retries>,
+        }
+        impl PerCall for $name {
+            fn timeout(&self) -> Option<Seconds> {
+                self.timeout
+            }
+            fn max_retries(&self) -> Option<Retries> {
+                self.max_retries
+            }
+        }
+    };
+}
+
+call_type! {
+    extra;
+    /// A chat/completions request. Exactly one of `prompt` / `messages`. Every field but
+    /// `prompt`, `messages`, `extra` and `timeout` is sent as the OpenAI body key of its name, so
+    /// a new OpenAI parameter is one line here.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct TextRequest {
+        #[serde(skip_serializing)]
+        pub prompt: Option<String>,
+        #[serde(skip_serializing)]
+        pub messages: Option<Vec<Value>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub model: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub temperature: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub max_tokens: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub top_p: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub stop: Option<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub seed: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub response_format: Option<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub tools: Option<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub frequency_penalty: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub presence_penalty: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub logprobs: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub n: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub user: Option<String>,
+    }
 }
 
 impl TextRequest {
@@ -109,72 +143,63 @@ impl TextRequest {
     }
 }
 
-/// An embeddings request: `input` is a string or a list of strings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmbedRequest {
-    pub input: Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    #[serde(default, skip_serializing)]
-    pub extra: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing)]
-    pub timeout: Option<Seconds>,
-    #[serde(default, skip_serializing)]
-    pub max_retries: Option<Retries>,
+call_type! {
+    extra;
+    /// An embeddings request: `input` is a string or a list of strings.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct EmbedRequest {
+        pub input: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub model: Option<String>,
+    }
 }
 
-/// A rerank request.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RerankRequest {
-    pub query: String,
-    pub documents: Vec<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_n: Option<usize>,
-    #[serde(default, skip_serializing)]
-    pub extra: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing)]
-    pub timeout: Option<Seconds>,
-    #[serde(default, skip_serializing)]
-    pub max_retries: Option<Retries>,
+call_type! {
+    extra;
+    /// A rerank request.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RerankRequest {
+        pub query: String,
+        pub documents: Vec<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub top_n: Option<usize>,
+    }
 }
 
-/// A forecast request (docs/contract.md §5, `POST /forecast` on a `forecast` workload):
-/// `horizon` steps ahead of `target`. Every field but `extra`, `timeout` and `max_retries`
-/// is the body key of its name; the types are checked here (numbers, not booleans; counts
-/// as non-negative integers) and the series rules (lengths, quantiles strictly between 0
-/// and 1, `horizon` > 0) by the server, whose 400 names the field.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForecastRequest {
-    pub id: String,
-    pub target: Vec<f64>,
-    pub horizon: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamps: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub freq: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quantile_levels: Option<Vec<f64>>,
-    /// Covariate name → one value per `target` step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub past_covariates: Option<std::collections::BTreeMap<String, Vec<f64>>>,
-    /// Covariate name → one value per step of `horizon`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub future_covariates: Option<std::collections::BTreeMap<String, Vec<f64>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub num_samples: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_samples: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    #[serde(default, skip_serializing)]
-    pub extra: Option<Map<String, Value>>,
-    #[serde(default, skip_serializing)]
-    pub timeout: Option<Seconds>,
-    #[serde(default, skip_serializing)]
-    pub max_retries: Option<Retries>,
+call_type! {
+    extra;
+    /// A forecast request (docs/contract.md §5, `POST /forecast` on a `forecast` workload):
+    /// `horizon` steps ahead of `target`. Every field but `extra`, `timeout` and `max_retries`
+    /// is the body key of its name; the types are checked here (numbers, not booleans; counts
+    /// as non-negative integers) and the series rules (lengths, quantiles strictly between 0
+    /// and 1, `horizon` > 0) by the server, whose 400 names the field.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ForecastRequest {
+        pub id: String,
+        pub target: Vec<f64>,
+        pub horizon: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub timestamps: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub freq: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub quantile_levels: Option<Vec<f64>>,
+        /// Covariate name → one value per `target` step.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub past_covariates: Option<std::collections::BTreeMap<String, Vec<f64>>>,
+        /// Covariate name → one value per step of `horizon`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub future_covariates: Option<std::collections::BTreeMap<String, Vec<f64>>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub num_samples: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub return_samples: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub model: Option<String>,
+    }
 }
 
 impl ForecastRequest {
@@ -191,25 +216,23 @@ impl ForecastRequest {
     }
 }
 
-/// An async job submission: exactly one of `body` (JSON) or `data` (bytes) with
-/// `content_type`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobRequest {
-    pub kind: String,
-    #[serde(default)]
-    pub body: Option<Value>,
-    /// The binary payload; base64-encoded (`body_b64`) when it crosses as JSON.
-    #[serde(default, rename = "body_b64", with = "base64_bytes")]
-    pub data: Option<Vec<u8>>,
-    #[serde(default)]
-    pub content_type: Option<String>,
-    #[serde(default)]
-    pub context: Option<Value>,
-    #[serde(default)]
-    pub timeout: Option<Seconds>,
-    #[serde(default)]
-    pub max_retries: Option<Retries>,
+call_type! {
+    /// An async job submission: exactly one of `body` (JSON) or `data` (bytes) with
+    /// `content_type`.
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct JobRequest {
+        pub kind: String,
+        #[serde(default)]
+        pub body: Option<Value>,
+        /// The binary payload; base64-encoded (`body_b64`) when it crosses as JSON.
+        #[serde(default, rename = "body_b64", with = "base64_bytes")]
+        pub data: Option<Vec<u8>>,
+        #[serde(default)]
+        pub content_type: Option<String>,
+        #[serde(default)]
+        pub context: Option<Value>,
+    }
 }
 
 /// Job kinds the platform accepts (docs/contract.md, "Jobs"), with their aliases.
@@ -302,34 +325,34 @@ pub fn check_job_id(raw: &str) -> Result<&str, Error> {
     Ok(id)
 }
 
-/// The options of a control-plane call (`get`, `list`, `delete`, `readiness_events`,
-/// `wait_until_ready`): the project (else the client's) and the call's deadline.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CallSettings {
-    pub project: Option<String>,
-    pub timeout: Option<Seconds>,
-    pub max_retries: Option<Retries>,
+call_type! {
+    /// The options of a control-plane call (`get`, `list`, `delete`, `readiness_events`,
+    /// `wait_until_ready`): the project (else the client's) and the call's deadline.
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CallSettings {
+        pub project: Option<String>,
+    }
 }
 
-/// The options of `ensure()`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnsureSettings {
-    #[serde(default, deserialize_with = "on_drift")]
-    pub on_drift: Option<OnDrift>,
-    pub project: Option<String>,
-    pub timeout: Option<Seconds>,
-    pub max_retries: Option<Retries>,
+call_type! {
+    /// The options of `ensure()`.
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct EnsureSettings {
+        #[serde(default, deserialize_with = "on_drift")]
+        pub on_drift: Option<OnDrift>,
+        pub project: Option<String>,
+    }
 }
 
-/// The options of a data-plane call that carries no request type of its own (`job_status`,
-/// `wait_job`, `post`): the call's deadline and retries.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobCallSettings {
-    pub timeout: Option<Seconds>,
-    pub max_retries: Option<Retries>,
+call_type! {
+    /// The options of a data-plane call that carries no request type of its own (`job_status`,
+    /// `wait_job`, `post`): the call's deadline and retries.
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct JobCallSettings {
+    }
 }
 
 /// A request or call-settings type that carries per-call overrides (`timeout`,
@@ -339,29 +362,6 @@ pub trait PerCall {
     fn timeout(&self) -> Option<Seconds>;
     fn max_retries(&self) -> Option<Retries>;
 }
-
-macro_rules! per_call {
-    ($($t:ty),*) => {$(
-        impl PerCall for $t {
-            fn timeout(&self) -> Option<Seconds> {
-                self.timeout
-            }
-            fn max_retries(&self) -> Option<Retries> {
-                self.max_retries
-            }
-        }
-    )*};
-}
-per_call!(
-    TextRequest,
-    EmbedRequest,
-    RerankRequest,
-    ForecastRequest,
-    JobRequest,
-    CallSettings,
-    EnsureSettings,
-    JobCallSettings
-);
 
 /// `on_drift` through [`OnDrift`]'s own parser, so every spelling it accepts is accepted here
 /// and a wrong one gets its message.

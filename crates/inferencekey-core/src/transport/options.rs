@@ -142,9 +142,12 @@ impl CallOptions {
 
     /// The options a request or call-settings value asks for (its `timeout`, `max_retries`).
     pub fn of(call: &impl crate::domain::request::PerCall) -> CallOptions {
-        CallOptions::default()
-            .within(call.timeout())
-            .retrying(call.max_retries())
+        CallOptions::default().overridden_by(call)
+    }
+
+    /// These options with a request's own `timeout` and `max_retries`, where it gave them.
+    pub fn overridden_by(&self, req: &impl crate::domain::request::PerCall) -> CallOptions {
+        self.within(req.timeout()).retrying(req.max_retries())
     }
 
     /// The timeouts and retry policy of a call on a client built with `client`.
