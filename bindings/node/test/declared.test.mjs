@@ -43,6 +43,7 @@ const TABLE = {
   DataSettings: ["DataSettings", [], ["language"]],
   EndpointOptions: ["EndpointSettings", [], []],
   Workload: ["Workload", [], []],
+  WorkloadSpec: ["WorkloadSpec", [], []],
 };
 
 test("the TypeScript request, settings and result types are the core's", () => {
