@@ -42,6 +42,9 @@ class Manager:
         self.log_path = data_dir / "manager.log"
         self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         flags = ["--dev", "--allow-any-command"] if dev else []
+        # The ensure() rows hold 10,000 workloads of one replica each (none of them runs):
+        # past the default cap of 1,024 replicas, which guards a real machine.
+        flags += ["--max-replicas", "100000"]
         self.proc = subprocess.Popen(
             [
                 sys.executable,

@@ -147,7 +147,7 @@ struct ServeArgs {
     /// Most replicas this Manager runs across all workloads (each workload counts its
     /// fixed replicas or autoscaling max_workers); a spec past it is refused.
     #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_MAX_REPLICAS,
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     max_replicas: usize,
 }
 
