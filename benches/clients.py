@@ -419,6 +419,44 @@ class HttpxAsync:
         await self.client.aclose()
 
 
+class AiohttpAsync:
+    """aiohttp, the asyncio HTTP client most services use: one session, its pooled
+    connector, the JSON decoded by aiohttp."""
+
+    name = "aiohttp (asyncio)"
+
+    def __init__(self, base_url: str, routes: Routes) -> None:
+        self.base_url = base_url
+        self.chat_path = path(routes.chat, "chat/completions")
+        self.session: Any = None
+
+    async def chat(self) -> str:
+        if self.session is None:
+            # A session belongs to the running loop, so it is made on first use.
+            import aiohttp
+
+            self.session = aiohttp.ClientSession(
+                base_url=self.base_url,
+                headers={"Authorization": f"Bearer {KEY}"},
+                connector=aiohttp.TCPConnector(limit=0),
+            )
+        async with self.session.post(self.chat_path, json=chat_body()) as r:
+            r.raise_for_status()
+            return (await r.json())["choices"][0]["message"]["content"]
+
+    async def aclose(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
+def aiohttp_available() -> bool:
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class AsyncioStreams:
     """The asyncio floor: ``asyncio`` streams, one kept-alive connection per task, a pre-built
     request (tasks check a connection out of a small pool)."""
@@ -461,5 +499,8 @@ def async_clients() -> list[Callable[[str, Routes], Any]]:
     out: list[Callable[[str, Routes], Any]] = []
     if ours_async_available():
         out.append(OursAsync)
-    out += [OpenAIAsync, HttpxAsync, AsyncioStreams]
+    out += [OpenAIAsync, HttpxAsync]
+    if aiohttp_available():
+        out.append(AiohttpAsync)
+    out.append(AsyncioStreams)
     return out

@@ -19,6 +19,7 @@ TITLES = {
     "embed_b64": "Sequential embeddings, 2\u00d7384 floats (base64 to everyone)",
     "threads": "32 threads sharing one client",
     "asyncio": "asyncio, 32 tasks sharing one client",
+    "asyncio_seq": "asyncio, sequential calls on one task",
     "sse": "SSE stream",
     "ttfc": "Time to first chunk",
     "sse_memory": "SSE stream: peak memory growth",
@@ -92,6 +93,19 @@ def summary(res: dict[str, Any]) -> list[str]:
             else:
                 cells.append(fmt(v))
         lines.append("| asyncio, 32 tasks, calls/s | " + " | ".join(cells) + " |")
+    if "asyncio_seq" in res:
+        cells = []
+        for c in cols:
+            name = {"inferencekey": OURS_ASYNC, "raw socket": "asyncio streams"}.get(
+                c, f"{c} (asyncio)"
+            )
+            cells.append(fmt(get(res, "asyncio_seq", name, "p50_us"), 0, " µs"))
+        lines.append("| asyncio, sequential chat p50 | " + " | ".join(cells) + " |")
+        aio = get(res, "asyncio_seq", "aiohttp (asyncio)", "p50_us")
+        if aio is not None:
+            lines.append(
+                f"| (aiohttp, sequential asyncio chat p50: {fmt(aio, 0, ' µs')}) | | | | | |"
+            )
     return lines
 
 
@@ -150,6 +164,29 @@ def bar(res: dict[str, Any]) -> list[str]:
                 fmt(v, 1, "\u00d7 openai async"),
                 v >= 10.0,
             )
+    if "asyncio" in res:
+        a = get(res, "asyncio", OURS_ASYNC, "calls_per_s")
+        f = get(res, "asyncio", "asyncio streams", "calls_per_s")
+        v = ratio(a, f)
+        add(
+            "asyncio, 32 tasks (issue 17)",
+            "≥ 0.8\u00d7 the asyncio-streams floor's calls/s",
+            fmt(v, 2, "\u00d7 asyncio streams"),
+            None if v is None else v >= 0.8,
+        )
+    if "asyncio_seq" in res:
+        ours = get(res, "asyncio_seq", OURS_ASYNC, "p50_us")
+        floor = get(res, "asyncio_seq", "asyncio streams", "p50_us")
+        aio = get(res, "asyncio_seq", "aiohttp (asyncio)", "p50_us")
+        v = ratio(ours, floor)
+        below = None if ours is None or aio is None else ours < aio
+        add(
+            "asyncio, sequential p50 (issue 17)",
+            "≤ 1.2\u00d7 asyncio streams and below aiohttp",
+            f"{fmt(v, 2, X)} asyncio streams; {fmt(ours, 0, ' µs')} vs aiohttp "
+            f"{fmt(aio, 0, ' µs')}",
+            None if v is None or below is None else (v <= 1.2 and below),
+        )
     if "sse" in res:
         peers = [c for c in SYNC_ORDER if c != OURS]
         best = max(peers, key=lambda c: get(res, "sse", c, "items_per_s") or 0)
@@ -258,8 +295,9 @@ def detail(name: str, r: dict[str, Any]) -> list[str]:
             )
         return [*lines, ""]
     throughput = name in ("threads", "asyncio")
-    floor_name = FLOOR if name != "asyncio" else "asyncio streams"
-    oai_name = OPENAI if name != "asyncio" else "openai (asyncio)"
+    is_async = name in ("asyncio", "asyncio_seq")
+    floor_name = "asyncio streams" if is_async else FLOOR
+    oai_name = "openai (asyncio)" if is_async else OPENAI
     lines += [
         "| client | p50 | p99 | calls/s | CPU per call | \u00d7floor | openai÷this | server CPU |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",

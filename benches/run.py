@@ -26,7 +26,18 @@ import fixtures  # noqa: E402
 import report  # noqa: E402
 from server import Nginx, find_nginx  # noqa: E402
 
-FIXED = ["chat", "embed", "embed_b64", "threads", "asyncio", "sse", "ttfc", "sse_memory", "import"]
+FIXED = [
+    "chat",
+    "embed",
+    "embed_b64",
+    "threads",
+    "asyncio",
+    "asyncio_seq",
+    "sse",
+    "ttfc",
+    "sse_memory",
+    "import",
+]
 MANAGER = ["ensure", "gateway"]
 # Real llama.cpp behind the Manager (engines_bench.py).
 ENGINES = ["engines"]
