@@ -101,11 +101,6 @@ def summary(res: dict[str, Any]) -> list[str]:
             )
             cells.append(fmt(get(res, "asyncio_seq", name, "p50_us"), 0, " µs"))
         lines.append("| asyncio, sequential chat p50 | " + " | ".join(cells) + " |")
-        aio = get(res, "asyncio_seq", "aiohttp (asyncio)", "p50_us")
-        if aio is not None:
-            lines.append(
-                f"| (aiohttp, sequential asyncio chat p50: {fmt(aio, 0, ' µs')}) | | | | | |"
-            )
     return lines
 
 
