@@ -240,7 +240,12 @@ pub fn cli_main(args: Vec<String>, self_command: Vec<String>) -> i32 {
         }
     };
     match cli.command {
-        Command::Serve(a) => serve(a, self_command),
+        Command::Serve(a) => {
+            let code = serve(a, self_command);
+            // The log is written in batches: its last lines go out before the process ends.
+            crate::logging::flush();
+            code
+        }
         Command::Engine { args } => inferencekey_engine::run_cli(&args),
         Command::Client(c) => client(c),
     }
