@@ -411,6 +411,26 @@ mod tests {
         assert!(descendants(pid).is_empty());
     }
 
+    /// Outside the Python package (here: a test binary, not `_native*.so`) the keeper is the
+    /// Manager's own command with the keeper verb; the verb is on every form's command line.
+    #[test]
+    fn the_keeper_command_outside_the_python_package() {
+        let own = vec!["/usr/bin/inferencekey-manager".to_string()];
+        assert_eq!(
+            keeper_command(&own),
+            vec![
+                "/usr/bin/inferencekey-manager".to_string(),
+                KEEPER_ARG.into()
+            ]
+        );
+        let python: Vec<String> = ["/venv/bin/python", "-m", "inferencekey"]
+            .map(String::from)
+            .to_vec();
+        let cmd = keeper_command(&python);
+        assert_eq!(cmd.last().map(String::as_str), Some(KEEPER_ARG));
+        assert!(python_package_dir().is_none());
+    }
+
     #[test]
     fn a_listener_is_found_in_its_owner_only() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
