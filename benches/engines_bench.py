@@ -28,8 +28,16 @@ from urllib.parse import urlsplit
 
 from manager_bench import Manager
 
+import inferencekey
 from inferencekey import ManagementClient, WorkloadSpec
 from inferencekey.models import tiny_llama_gguf
+
+# What the Manager runs the llama.cpp launcher with (RUN_FILE in runtime/llamacpp.rs).
+RUN_FILE = (
+    "import sys\n"
+    "p=sys.argv[1];del sys.argv[0]\n"
+    "exec(compile(open(p,'rb').read(),p,'exec'),{'__name__':'__main__','__file__':p})"
+)
 
 POOL = {"source": "cloud", "cloud_pool": {"gpu_pool": ["local"]}}
 
@@ -90,12 +98,21 @@ def tokens_per_second(base: str, path: str, key: str | None, streams: int, token
     return sum(counts) / (time.perf_counter() - t0)
 
 
-def engine_start_seconds(command: list[str], port: int) -> float:
-    """The engine's own start: spawn to the first 200 from /health."""
+# How long the engine may take to answer /health before the bench gives up on it.
+ENGINE_START_LIMIT = 120.0
+
+
+def engine_start_seconds(command: list[str], port: int, limit: float = ENGINE_START_LIMIT) -> float:
+    """The engine's own start: spawn to the first 200 from /health (at most `limit` s)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
+            if time.perf_counter() - t0 > limit:
+                raise SystemExit(
+                    f"the engine did not answer GET http://127.0.0.1:{port}/health within "
+                    f"{limit:.0f} s: {' '.join(command)}"
+                )
             try:
                 c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
                 c.request("GET", "/health")
@@ -172,7 +189,15 @@ def engines(cfg: dict[str, Any]) -> dict[str, Any]:
                 }
 
             # Cold start: the engine's own start, then the Manager's from zero.
-            launcher = [sys.executable, "-m", "inferencekey.llamacpp", *flags.split()]
+            # The launcher as the Manager runs it (runtime/llamacpp.rs: from its file, without
+            # the package import), so the subtraction leaves only the Manager's part.
+            launcher = [
+                sys.executable,
+                "-c",
+                RUN_FILE,
+                str(Path(inferencekey.__file__).parent / "llamacpp.py"),
+                *flags.split(),
+            ]
             own = [
                 engine_start_seconds([*launcher, "--host", "127.0.0.1", "--port", str(p)], p)
                 for p in (free_port() for _ in range(rounds))

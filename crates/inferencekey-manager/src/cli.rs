@@ -240,7 +240,12 @@ pub fn cli_main(args: Vec<String>, self_command: Vec<String>) -> i32 {
         }
     };
     match cli.command {
-        Command::Serve(a) => serve(a, self_command),
+        Command::Serve(a) => {
+            let code = serve(a, self_command);
+            // The log is written in batches: its last lines go out before the process ends.
+            crate::logging::flush();
+            code
+        }
         Command::Engine { args } => inferencekey_engine::run_cli(&args),
         Command::Client(c) => client(c),
     }
@@ -289,10 +294,18 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // One worker unless TOKIO_WORKER_THREADS says otherwise. The gateway's work per request
+    // is a few tens of µs, and with one worker per core every request hopped between
+    // workers: tokio wakes an idle worker to steal each newly woken task (the handler, the
+    // engine connection's task), so a proxied call paid several futex wake-ups and context
+    // switches. One worker halved the gateway's added latency and its CPU per call
+    // (benches/README.md, "Manager gateway"); blocking work already goes to the blocking
+    // pool, which keeps its own threads.
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        builder.worker_threads(1);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("inferencekey: cannot start the async runtime: {e}");

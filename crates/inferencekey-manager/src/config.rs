@@ -24,7 +24,8 @@ pub struct ManagerConfig {
     /// How long a data-plane request waits for a workload that is still starting.
     pub cold_start_timeout: Duration,
     /// How to re-run this CLI: spawned as `<self_command> engine …` for the reference engine
-    /// and `<self_command> __replica-keeper …` around every engine.
+    /// and `<self_command> __replica-keeper …` around every engine (under the Python package,
+    /// a faster form of that: `runtime::procgroup::keeper_command`).
     pub self_command: Vec<String>,
     /// Environment variables engines get beyond the documented default list.
     pub engine_env: Vec<String>,

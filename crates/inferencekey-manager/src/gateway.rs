@@ -294,14 +294,18 @@ async fn forward(
     if !resp.status().is_success() {
         return Err(engine_error(resp).await);
     }
-    let hop: Vec<HeaderName> = resp
-        .headers()
-        .keys()
-        .filter(|n| hop_header(n))
-        .cloned()
-        .collect();
-    for name in hop {
-        resp.headers_mut().remove(name);
+    // Most engine answers carry no hop header but `connection`/`transfer-encoding`: look
+    // first, and collect (an allocation) only what is there.
+    if resp.headers().keys().any(hop_header) {
+        let hop: Vec<HeaderName> = resp
+            .headers()
+            .keys()
+            .filter(|n| hop_header(n))
+            .cloned()
+            .collect();
+        for name in hop {
+            resp.headers_mut().remove(name);
+        }
     }
     Ok(resp.map(Body::new))
 }

@@ -3,24 +3,32 @@
 //! `tracing-subscriber` writes each event to the writer on the calling thread, and when that
 //! write fails it reports the failure with `eprintln!`, which panics when stderr itself fails.
 //! With the log on a full disk every request's access-log line panicked its handler, so the
-//! Manager answered nothing at all (not even the OpenAPI document). Here events go into a
-//! bounded queue drained by one thread; a full queue or a failed write drops the line and
-//! counts it, and `inferencekey status` shows the count. Hand-written rather than
-//! `tracing-appender` because it is thirty lines and we want the counters.
+//! Manager answered nothing at all (not even the OpenAPI document). Here events are appended
+//! to a bounded in-memory batch that one thread writes out; a full batch or a failed write
+//! drops the line and counts it, and `inferencekey status` shows the count. Hand-written rather
+//! than `tracing-appender` because it is a few dozen lines and we want the counters.
+//!
+//! Batched, not one write per line: every gateway request logs an access line, and a channel
+//! send that wakes the writer thread plus a `write` and a flush per line were a context switch
+//! and two syscalls on every request's path. The writer is woken only when a batch starts,
+//! waits [`BATCH_DELAY`] for more lines, and writes them all at once, so under load the
+//! per-request cost is a short lock and a copy. A line reaches stderr within about that delay;
+//! [`flush`] writes what is pending at once (the CLI calls it before it exits).
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::Duration;
 
-/// Lines kept waiting for the writer thread before new ones are dropped.
-const QUEUE_LINES: usize = 4096;
+/// Bytes kept waiting for the writer thread before new lines are dropped (about 4,000 lines).
+const BATCH_BYTES: usize = 1 << 20;
+/// How long the writer lets a batch fill after its first line.
+const BATCH_DELAY: Duration = Duration::from_millis(10);
 
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 static FAILED: AtomicU64 = AtomicU64::new(0);
-static QUEUE: OnceLock<SyncSender<Vec<u8>>> = OnceLock::new();
 
-/// Log lines dropped because the queue was full, and writes that failed (a full disk).
+/// Log lines dropped because the batch was full, and writes that failed (a full disk).
 pub fn dropped_lines() -> (u64, u64) {
     (
         DROPPED.load(Ordering::Relaxed),
@@ -28,31 +36,91 @@ pub fn dropped_lines() -> (u64, u64) {
     )
 }
 
-fn queue() -> &'static SyncSender<Vec<u8>> {
-    QUEUE.get_or_init(|| {
-        let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE_LINES);
+/// The pending batch and the writer's wake-up.
+struct Batch {
+    lines: Mutex<Vec<u8>>,
+    started: Condvar,
+    /// Held while a batch is written, so [`flush`] and the writer keep lines in order.
+    writing: Mutex<()>,
+}
+
+fn batch() -> &'static Batch {
+    static BATCH: OnceLock<&'static Batch> = OnceLock::new();
+    BATCH.get_or_init(|| {
+        let batch: &'static Batch = Box::leak(Box::new(Batch {
+            lines: Mutex::new(Vec::with_capacity(64 << 10)),
+            started: Condvar::new(),
+            writing: Mutex::new(()),
+        }));
         let spawned = std::thread::Builder::new()
             .name("inferencekey-log".into())
             .spawn(move || {
-                let mut err = io::stderr();
-                for line in rx {
-                    if err.write_all(&line).and_then(|()| err.flush()).is_err() {
-                        FAILED.fetch_add(1, Ordering::Relaxed);
+                let mut spare = Vec::with_capacity(64 << 10);
+                loop {
+                    {
+                        let mut lines = batch.lines.lock().unwrap_or_else(|e| e.into_inner());
+                        while lines.is_empty() {
+                            lines = batch.started.wait(lines).unwrap_or_else(|e| e.into_inner());
+                        }
                     }
+                    std::thread::sleep(BATCH_DELAY);
+                    write_pending(batch, &mut spare);
                 }
             });
         if spawned.is_err() {
             FAILED.fetch_add(1, Ordering::Relaxed);
         }
-        tx
+        batch
     })
 }
 
-/// A `MakeWriter` for `tracing-subscriber`: each event is one queued line.
+/// Swaps the pending batch out (so writers never wait on stderr) and writes it in one go.
+fn write_pending(batch: &Batch, spare: &mut Vec<u8>) {
+    let _order = batch.writing.lock().unwrap_or_else(|e| e.into_inner());
+    {
+        let mut lines = batch.lines.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::swap(&mut *lines, spare);
+    }
+    if spare.is_empty() {
+        return;
+    }
+    let mut err = io::stderr().lock();
+    if err.write_all(spare).and_then(|()| err.flush()).is_err() {
+        FAILED.fetch_add(1, Ordering::Relaxed);
+    }
+    spare.clear();
+}
+
+/// Writes the lines still pending now, on the calling thread.
+pub fn flush() {
+    write_pending(batch(), &mut Vec::new());
+}
+
+fn push(line: &[u8]) {
+    let batch = batch();
+    let mut lines = batch.lines.lock().unwrap_or_else(|e| e.into_inner());
+    if lines.len() + line.len() > BATCH_BYTES {
+        DROPPED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let first = lines.is_empty();
+    lines.extend_from_slice(line);
+    drop(lines);
+    if first {
+        batch.started.notify_one();
+    }
+}
+
+/// A `MakeWriter` for `tracing-subscriber`: each event is one line of the pending batch.
 #[derive(Clone, Copy, Default)]
 pub struct LossyStderr;
 
 pub struct Line(Vec<u8>);
+
+thread_local! {
+    /// Each thread's line buffer, reused from one event to the next.
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
 
 impl Write for Line {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -70,12 +138,10 @@ impl Drop for Line {
         if self.0.is_empty() {
             return;
         }
-        match queue().try_send(std::mem::take(&mut self.0)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                DROPPED.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        push(&self.0);
+        let mut buf = std::mem::take(&mut self.0);
+        buf.clear();
+        SCRATCH.with(|s| s.set(buf));
     }
 }
 
@@ -83,7 +149,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LossyStderr {
     type Writer = Line;
 
     fn make_writer(&'a self) -> Line {
-        Line(Vec::with_capacity(256))
+        // The thread's buffer from its previous line: no allocation per event.
+        Line(SCRATCH.with(|s| s.take()))
     }
 }
 

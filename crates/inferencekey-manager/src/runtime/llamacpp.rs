@@ -8,6 +8,13 @@ use super::process::find_program;
 /// The console script the extra installs.
 pub const LAUNCHER_SCRIPT: &str = "inferencekey-llama-server";
 
+/// `python -c` code that runs the file named by its first argument as `__main__`, with
+/// `sys.argv` as if it had been run as `python FILE …` but without putting the file's
+/// directory (the package's) first on `sys.path`.
+pub const RUN_FILE: &str = "import sys\n\
+p=sys.argv[1];del sys.argv[0]\n\
+exec(compile(open(p,'rb').read(),p,'exec'),{'__name__':'__main__','__file__':p})";
+
 /// `argv` with `llama-server` replaced by the packaged launcher, when `llama-server` is not
 /// installed and a launcher is. `self_command` is how this Manager re-runs itself; when that
 /// is `python -m inferencekey` the launcher runs from the same installation.
@@ -18,7 +25,20 @@ pub fn fallback(argv: &[String], self_command: &[String]) -> Option<(Vec<String>
     }
     let launcher: Vec<String> = match self_command {
         [python, m, package] if m == "-m" && package == "inferencekey" => {
-            vec![python.clone(), "-m".into(), "inferencekey.llamacpp".into()]
+            match super::procgroup::python_package_dir()
+                .map(|dir| dir.join("llamacpp.py"))
+                .filter(|file| file.is_file())
+            {
+                // The launcher needs only the standard library and xllamacpp: run from its
+                // file, it skips the package import (tens of ms of every cold start).
+                Some(file) => vec![
+                    python.clone(),
+                    "-c".into(),
+                    RUN_FILE.into(),
+                    file.to_string_lossy().into_owned(),
+                ],
+                None => vec![python.clone(), "-m".into(), "inferencekey.llamacpp".into()],
+            }
         }
         _ => vec![find_program(LAUNCHER_SCRIPT)?
             .to_string_lossy()

@@ -652,8 +652,7 @@ pub fn spawn(
     }
     let tag = &settings.data_dir;
     let full: Vec<String> = if !settings.self_command.is_empty() && super::procgroup::supported() {
-        let mut v = settings.self_command.clone();
-        v.push(super::procgroup::KEEPER_ARG.into());
+        let mut v = super::procgroup::keeper_command(&settings.self_command);
         v.push(KEEPER_GRACE.as_millis().to_string());
         v.push("--".into());
         v.extend(argv.iter().cloned());

@@ -3,7 +3,9 @@
 //! A process group is not enough: engines fork workers (vLLM's EngineCore) and some call
 //! `setsid` (Ray), which leaves the group, and `PR_SET_PDEATHSIG` only reaches the leader.
 //! So every engine runs under a *keeper*: this same binary, run as
-//! `<self> __replica-keeper <grace_ms> -- <engine argv…>`. The keeper is a child subreaper
+//! `<self> __replica-keeper <grace_ms> -- <engine argv…>` (under the Python package, a
+//! `python -I -S -c` boot that loads the native module from its file: [`keeper_command`]).
+//! The keeper is a child subreaper
 //! (`PR_SET_CHILD_SUBREAPER`), so every process the engine starts stays in the keeper's subtree
 //! even after its parent exits, `setsid` or not. The keeper gets SIGTERM when the Manager
 //! dies (parent-death signal) or stops the replica; it then sends SIGTERM to the whole
@@ -23,6 +25,83 @@ use std::time::{Duration, Instant};
 
 /// The hidden CLI verb that runs a keeper.
 pub const KEEPER_ARG: &str = "__replica-keeper";
+
+/// The program `python -c` runs to start a keeper from the Python package without importing
+/// it: it loads the native extension (which holds this Manager) straight from its file and
+/// hands the rest of the command line to the CLI. `python -m inferencekey` imports the whole
+/// package first (60–130 ms on a loaded machine), which every cold start from zero paid;
+/// `-I -S` also skips `site` and the environment's paths, none of which the keeper needs.
+/// Only interpreter-internal modules are used (already loaded at start-up, so no import).
+const PYTHON_KEEPER_BOOT: &str =
+    "import sys,_frozen_importlib as b,_frozen_importlib_external as e\n\
+n='inferencekey._native';s=b.spec_from_loader(n,e.ExtensionFileLoader(n,sys.argv[1]))\n\
+m=b.module_from_spec(s);s.loader.exec_module(m);sys.exit(m.cli_main(sys.argv[2:],[]))";
+
+/// The file this code was loaded from: the Python extension module when the Manager runs
+/// inside the Python package, else the executable. Computed once.
+fn native_library_path() -> Option<&'static Path> {
+    static PATH: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        // SAFETY: dladdr only writes `info`; the address is one of this object's functions,
+        // and `dli_fname` points at the loader's own string, copied before returning.
+        let name = unsafe {
+            let mut info: libc::Dl_info = std::mem::zeroed();
+            let here = native_library_path as *const libc::c_void;
+            if libc::dladdr(here, &mut info) == 0 || info.dli_fname.is_null() {
+                return None;
+            }
+            std::ffi::CStr::from_ptr(info.dli_fname)
+                .to_string_lossy()
+                .into_owned()
+        };
+        std::fs::canonicalize(name).ok()
+    })
+    .as_deref()
+}
+
+/// The command that starts a keeper (followed by `<grace_ms> -- <engine argv…>`), for a
+/// Manager that re-runs itself as `self_command`. Under the Python package
+/// (`python -m inferencekey`) it is `python -I -S -c <boot> <_native .so> __replica-keeper`,
+/// which starts in a fraction of the time; otherwise `<self_command> __replica-keeper`.
+/// The argument `__replica-keeper` stays on the command line either way, so a keeper is
+/// recognisable in `ps`.
+pub fn keeper_command(self_command: &[String]) -> Vec<String> {
+    if let [python, m, package] = self_command {
+        if m == "-m" && package == "inferencekey" {
+            if let Some(lib) = native_library_path().filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("_native"))
+            }) {
+                return vec![
+                    python.clone(),
+                    "-I".into(),
+                    "-S".into(),
+                    "-c".into(),
+                    PYTHON_KEEPER_BOOT.into(),
+                    lib.to_string_lossy().into_owned(),
+                    KEEPER_ARG.into(),
+                ];
+            }
+        }
+    }
+    let mut v = self_command.to_vec();
+    v.push(KEEPER_ARG.into());
+    v
+}
+
+/// The directory of the Python package's files, when this Manager runs inside it (the
+/// extension module sits beside them). Lets the Manager run a launcher from its file
+/// without importing the package.
+pub fn python_package_dir() -> Option<&'static Path> {
+    native_library_path()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("_native"))
+        })
+        .and_then(Path::parent)
+}
 
 /// How often the keeper looks for exited children and a stop request.
 const POLL: Duration = Duration::from_millis(50);
@@ -181,7 +260,7 @@ extern "C" fn on_stop_signal(_: libc::c_int) {
 /// Catches SIGTERM, SIGINT and SIGHUP with a process-wide handler.
 ///
 /// Why not a blocked mask and `sigtimedwait`: the keeper runs inside the Python interpreter
-/// (`python -m inferencekey __replica-keeper`), whose native module has already started its
+/// (`python … _native.so __replica-keeper`, see [`keeper_command`]), whose native module has already started its
 /// I/O threads when this runs. A mask blocks a signal for the calling thread only, so a
 /// process-directed SIGTERM (the parent-death signal, or the Manager's stop) that arrived
 /// while the main thread was outside `sigtimedwait` went to an I/O thread, took its default
@@ -330,6 +409,26 @@ mod tests {
         }
         let _ = child.wait();
         assert!(descendants(pid).is_empty());
+    }
+
+    /// Outside the Python package (here: a test binary, not `_native*.so`) the keeper is the
+    /// Manager's own command with the keeper verb; the verb is on every form's command line.
+    #[test]
+    fn the_keeper_command_outside_the_python_package() {
+        let own = vec!["/usr/bin/inferencekey-manager".to_string()];
+        assert_eq!(
+            keeper_command(&own),
+            vec![
+                "/usr/bin/inferencekey-manager".to_string(),
+                KEEPER_ARG.into()
+            ]
+        );
+        let python: Vec<String> = ["/venv/bin/python", "-m", "inferencekey"]
+            .map(String::from)
+            .to_vec();
+        let cmd = keeper_command(&python);
+        assert_eq!(cmd.last().map(String::as_str), Some(KEEPER_ARG));
+        assert!(python_package_dir().is_none());
     }
 
     #[test]
