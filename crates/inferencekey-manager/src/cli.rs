@@ -300,8 +300,10 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
     // workers: tokio wakes an idle worker to steal each newly woken task (the handler, the
     // engine connection's task), so a proxied call paid several futex wake-ups and context
     // switches. One worker halved the gateway's added latency and its CPU per call
-    // (benches/README.md, "Manager gateway"); blocking work already goes to the blocking
-    // pool, which keeps its own threads.
+    // (benches/README.md, "Manager gateway"). The cost: the store's SQLite calls run inline
+    // on the worker (short WAL transactions), so a burst of control-plane writes delays
+    // data-plane frames by as long; a Manager serving heavy traffic on many cores can set
+    // TOKIO_WORKER_THREADS.
     if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
         builder.worker_threads(1);
     }
