@@ -415,9 +415,9 @@ impl Jobs {
             Ok(result) => (JobStatus::Succeeded, Some(result), None),
             Err(error) => (JobStatus::Failed, None, Some(error)),
         };
-        let delivery =
-            self.webhooks
-                .job_delivery(&job, status, result.as_deref(), error.as_ref());
+        let delivery = self
+            .webhooks
+            .job_delivery(&job, status, result.as_deref(), error.as_ref());
         match self.store.finish_job(
             &job.id,
             status,

@@ -77,11 +77,12 @@ pub fn check_url(raw: &str, allow_remote: bool) -> Result<Url, String> {
         return Err(format!("is {} characters; at most {URL_LIMIT}", raw.len()));
     }
     if raw.trim() != raw || raw.is_empty() {
-        return Err("must be a URL without surrounding spaces, e.g. http://127.0.0.1:8000/hook".into());
+        return Err(
+            "must be a URL without surrounding spaces, e.g. http://127.0.0.1:8000/hook".into(),
+        );
     }
-    let url = Url::parse(raw).map_err(|e| {
-        format!("is not a URL ({e}); expected e.g. http://127.0.0.1:8000/hook")
-    })?;
+    let url = Url::parse(raw)
+        .map_err(|e| format!("is not a URL ({e}); expected e.g. http://127.0.0.1:8000/hook"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
             "has scheme {:?}; webhooks are delivered over http or https",
@@ -337,7 +338,10 @@ impl Webhooks {
             .post(url)
             .header(CONTENT_TYPE, "application/json")
             .header(webhook::EVENT_HEADER, event)
-            .header(webhook::SIGNATURE_HEADER, webhook::sign(body, secret.as_bytes(), t))
+            .header(
+                webhook::SIGNATURE_HEADER,
+                webhook::sign(body, secret.as_bytes(), t),
+            )
             .body(body.to_vec());
         if let Some(id) = job_id {
             req = req.header(webhook::JOB_ID_HEADER, id);
@@ -370,7 +374,10 @@ impl Webhooks {
     /// Sends one `ping` to the workload's destination now, without retries.
     pub async fn ping(&self, w: &WebhookRecord) -> WebhookTestResult {
         let body = ping_body(&w.workload_id, crate::util::now_unix());
-        match self.send(&w.url, "ping", None, None, &body, &w.secret).await {
+        match self
+            .send(&w.url, "ping", None, None, &body, &w.secret)
+            .await
+        {
             Ok(status) => WebhookTestResult {
                 delivered: true,
                 status: Some(status),
@@ -602,7 +609,10 @@ mod tests {
         assert_eq!(v["job_id"], "job_1");
         assert_eq!(v["context"]["order"], 7);
         assert_eq!(v["data"]["status"], "succeeded");
-        assert_eq!(v["data"]["output"]["choices"][0]["message"]["content"], "hi");
+        assert_eq!(
+            v["data"]["output"]["choices"][0]["message"]["content"],
+            "hi"
+        );
         assert_eq!(v["data"]["usage"]["total_tokens"], 3);
         assert!(v["data"]["error"].is_null());
 

@@ -83,7 +83,12 @@ fn request(body: &[u8]) -> Result<WebhookDestinationRequest, ApiError> {
     let rotate_secret = match obj.get("rotate_secret") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::validation("rotate_secret", "must be true or false")),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "rotate_secret",
+                "must be true or false",
+            ))
+        }
     };
     Ok(WebhookDestinationRequest { url, rotate_secret })
 }

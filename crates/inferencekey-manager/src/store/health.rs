@@ -254,11 +254,7 @@ impl Store for Watched {
         self.write(self.inner.record_delivery_attempt(id, outcome))
     }
 
-    fn list_deliveries(
-        &self,
-        workload_id: &str,
-        limit: usize,
-    ) -> StoreResult<Vec<DeliveryRecord>> {
+    fn list_deliveries(&self, workload_id: &str, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
         self.read(self.inner.list_deliveries(workload_id, limit))
     }
 

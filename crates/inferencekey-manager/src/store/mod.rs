@@ -283,14 +283,19 @@ pub struct DeliveryRecord {
 /// What one attempt of a delivery came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {
-    Delivered { status: u16 },
+    Delivered {
+        status: u16,
+    },
     /// Try again at `next_attempt_ms`.
     Retry {
         next_attempt_ms: i64,
         status: Option<u16>,
         error: String,
     },
-    GaveUp { status: Option<u16>, error: String },
+    GaveUp {
+        status: Option<u16>,
+        error: String,
+    },
 }
 
 /// The Manager's persistence. Implementations must make each method atomic.
@@ -389,8 +394,7 @@ pub trait Store: Send + Sync + 'static {
     /// Records one attempt (counting it) and its outcome.
     fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> StoreResult<()>;
     /// A workload's newest deliveries, newest first, without their bodies.
-    fn list_deliveries(&self, workload_id: &str, limit: usize)
-        -> StoreResult<Vec<DeliveryRecord>>;
+    fn list_deliveries(&self, workload_id: &str, limit: usize) -> StoreResult<Vec<DeliveryRecord>>;
     /// The earliest next attempt of any pending delivery (to sleep until it).
     fn next_delivery_due(&self) -> StoreResult<Option<i64>>;
     /// Deletes finished deliveries last updated before `cutoff` (RFC 3339).

@@ -860,11 +860,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn list_deliveries(
-        &self,
-        workload_id: &str,
-        limit: usize,
-    ) -> StoreResult<Vec<DeliveryRecord>> {
+    fn list_deliveries(&self, workload_id: &str, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
         let rows = {
             let conn = self.conn();
             let mut stmt = conn.prepare_cached(
@@ -1131,6 +1127,112 @@ mod tests {
             updated_at: now_rfc3339(),
             webhook_url: None,
         }
+    }
+
+    fn delivery_for(w: &WorkloadRecord, job_id: &str, due: i64) -> DeliveryRecord {
+        DeliveryRecord {
+            id: new_id("whd"),
+            workload_id: w.id.clone(),
+            job_id: job_id.into(),
+            event: "job".into(),
+            url: "http://127.0.0.1:9/h".into(),
+            body: b"{}".to_vec(),
+            state: DeliveryState::Pending,
+            attempts: 0,
+            next_attempt_ms: due,
+            last_status: None,
+            last_error: None,
+            created_at: now_rfc3339(),
+            updated_at: now_rfc3339(),
+        }
+    }
+
+    #[test]
+    fn the_outbox_row_is_written_with_the_result_and_leased_when_claimed() {
+        let (dir, s) = store();
+        let (p, _) = s.ensure_project("acme").unwrap();
+        let w = workload(&p, "bot");
+        s.insert_workload(&w).unwrap();
+        let job = job_for(&p, &w, "tok");
+        s.insert_job(&job, LIMITS).unwrap();
+        s.claim_next_job().unwrap().unwrap();
+        let d = delivery_for(&w, &job.id, 1_000);
+        s.finish_job(&job.id, JobStatus::Failed, None, Some(&json!({})), Some(&d))
+            .unwrap();
+        assert_eq!(s.next_delivery_due().unwrap(), Some(1_000));
+        assert!(
+            s.claim_due_deliveries(999, 50, 10).unwrap().is_empty(),
+            "not due"
+        );
+        let claimed = s.claim_due_deliveries(1_000, 50, 10).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].body, b"{}");
+        // Leased: not claimed again until the lease ends (a crash mid-attempt).
+        assert!(s.claim_due_deliveries(1_049, 50, 10).unwrap().is_empty());
+        assert_eq!(s.claim_due_deliveries(1_050, 50, 10).unwrap().len(), 1);
+        s.record_delivery_attempt(
+            &d.id,
+            &AttemptOutcome::Retry {
+                next_attempt_ms: 5_000,
+                status: Some(500),
+                error: "the receiver answered 500".into(),
+            },
+        )
+        .unwrap();
+        // Durable: a reopened store (a restarted Manager) still has it.
+        drop(s);
+        let s = SqliteStore::open(&dir.path().join("manager.db")).unwrap();
+        assert!(s.claim_due_deliveries(4_999, 50, 10).unwrap().is_empty());
+        let again = s.claim_due_deliveries(5_000, 50, 10).unwrap();
+        assert_eq!(again[0].attempts, 1);
+        assert_eq!(again[0].last_status, Some(500));
+        s.record_delivery_attempt(&d.id, &AttemptOutcome::Delivered { status: 204 })
+            .unwrap();
+        assert!(s.claim_due_deliveries(i64::MAX, 50, 10).unwrap().is_empty());
+        assert_eq!(s.next_delivery_due().unwrap(), None);
+        let listed = s.list_deliveries(&w.id, 10).unwrap();
+        assert_eq!(listed[0].state, DeliveryState::Delivered);
+        assert_eq!(listed[0].attempts, 2);
+        assert!(listed[0].body.is_empty(), "listings leave the body out");
+        // The claim is bounded.
+        for i in 0..5 {
+            s.finish_job(
+                &job.id,
+                JobStatus::Failed,
+                None,
+                None,
+                Some(&delivery_for(&w, &job.id, i)),
+            )
+            .unwrap();
+        }
+        assert_eq!(s.claim_due_deliveries(10, 50, 3).unwrap().len(), 3);
+        assert_eq!(s.delete_finished_deliveries_before("9999").unwrap(), 1);
+    }
+
+    #[test]
+    fn webhooks_are_put_read_and_deleted() {
+        let (_dir, s) = store();
+        let (p, _) = s.ensure_project("acme").unwrap();
+        let w = workload(&p, "bot");
+        s.insert_workload(&w).unwrap();
+        let mut hook = WebhookRecord {
+            workload_id: w.id.clone(),
+            url: "http://127.0.0.1:9/a".into(),
+            secret: "whsec_x".into(),
+            created_at: now_rfc3339(),
+            updated_at: now_rfc3339(),
+        };
+        assert!(s.put_webhook(&hook).unwrap());
+        hook.url = "http://127.0.0.1:9/b".into();
+        assert!(!s.put_webhook(&hook).unwrap());
+        assert_eq!(
+            s.webhook(&w.id).unwrap().unwrap().url,
+            "http://127.0.0.1:9/b"
+        );
+        assert!(!format!("{hook:?}").contains("whsec_x"));
+        assert!(s.delete_webhook(&w.id).unwrap());
+        assert!(!s.delete_webhook(&w.id).unwrap());
+        assert!(s.webhook(&w.id).unwrap().is_none());
     }
 
     #[test]
