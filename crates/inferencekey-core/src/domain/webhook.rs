@@ -54,7 +54,6 @@ pub struct WebhookDestinationRequest {
 /// A workload's webhook destination as the Manager answers it. `secret` is present only in
 /// the answer that made it; every later answer carries `secret_hint` (its last characters).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct WebhookDestination {
     pub workload_id: String,
     pub url: String,
@@ -78,7 +77,6 @@ impl std::fmt::Debug for WebhookDestination {
 
 /// The answer of `POST …/webhook/test`: one signed `ping`, sent once, not retried.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct WebhookTestResult {
     /// The receiver answered 2xx.
     pub delivered: bool,
