@@ -402,6 +402,7 @@ def verify_webhook(
     now: int | None = None,
 ) -> None: ...
 def sign_webhook(body: bytes, secret: bytes, t: int) -> str: ...
+
 @final
 class WebhookDestination:
     @property

@@ -37,7 +37,9 @@ class Receiver:
                     script = receiver._script.setdefault(self.path, [200])
                     status = script.pop(0) if len(script) > 1 else script[0]
                     receiver.deliveries.append(
-                        Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body, status)
+                        Delivery(
+                            self.path, {k.lower(): v for k, v in self.headers.items()}, body, status
+                        )
                     )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
