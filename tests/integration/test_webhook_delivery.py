@@ -9,6 +9,7 @@ The Manager runs with ``--webhook-time-scale 6000``: the documented schedule (1 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import urllib.request
@@ -288,3 +289,27 @@ def test_a_per_job_url_needs_the_workloads_secret(setup: Setup) -> None:
     setup.mgmt.delete_webhook(other)
     with pytest.raises(NotFoundError):
         setup.mgmt.get_webhook(other)
+
+
+def test_the_async_client_has_the_same_calls(setup: Setup) -> None:
+    async def main() -> None:
+        from inferencekey import AsyncManagementClient
+
+        mgmt = AsyncManagementClient(
+            project=setup.mgmt.project,
+            base_url=setup.env["INFERENCEKEY_BASE_URL"],
+            sdk_token=setup.env["INFERENCEKEY_SDK_TOKEN"],
+        )
+        before = await mgmt.get_webhook(setup.slug)
+        rotated = await mgmt.set_webhook(setup.slug, before.url, rotate_secret=True)
+        assert rotated.secret is not None and rotated.secret_hint != before.secret_hint
+        assert rotated.secret not in repr(rotated)
+        out = await mgmt.test_webhook(setup.slug)
+        assert out["delivered"] is True
+        d = setup.receiver.at("/hook")[-1]
+        webhooks.verify(d.body, d.headers["x-inferencekey-signature"], rotated.secret)
+        with pytest.raises(ValidationError) as exc:
+            await mgmt.set_webhook(setup.slug, "http://example.com/")
+        assert exc.value.field == "url"
+
+    asyncio.run(main())
