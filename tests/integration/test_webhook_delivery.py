@@ -33,7 +33,7 @@ from inferencekey import (
 from inferencekey.pytest_plugin import start_manager
 
 from .conftest import Manager
-from .webhook_receiver import Delivery, Receiver
+from .webhook_receiver import HANG, Delivery, Receiver
 
 SCALE = 6000
 
@@ -233,6 +233,33 @@ def test_a_failed_job_is_delivered_as_job_failed(setup: Setup, secret: str) -> N
     assert body["data"]["status"] == "failed"
     assert body["data"]["error"]["code"] == "engine_error"
     assert "output" not in body["data"]
+
+
+def test_a_slow_receiver_does_not_block_other_deliveries(setup: Setup, secret: str) -> None:
+    setup.receiver.script("/slow", HANG)
+    slow = [
+        setup.chat.submit_job(
+            "chat",
+            {"messages": [{"role": "user", "content": f"slow {i}"}]},
+            webhook_url=setup.receiver.url("/slow"),
+        )
+        for i in range(3)
+    ]
+    for job in slow:
+        assert job.wait(timeout=60)["status"] == "succeeded"
+    fast = setup.chat.submit_job(
+        "chat",
+        {"messages": [{"role": "user", "content": "fast"}]},
+        webhook_url=setup.receiver.url("/fast"),
+    )
+    assert fast.wait(timeout=60)["status"] == "succeeded"
+    (d,) = setup.receiver.wait_for("/fast", 1)
+    _check(d, secret, fast.id)
+    # The fast delivery arrived while the slow receiver still held its requests.
+    assert setup.receiver.at("/slow") == []
+    setup.receiver.release()
+    got = setup.receiver.wait_for("/slow", 3)
+    assert {x.json["job_id"] for x in got} >= {j.id for j in slow}
 
 
 def test_ping(setup: Setup, secret: str) -> None:

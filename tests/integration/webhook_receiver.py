@@ -1,5 +1,6 @@
 """A real webhook receiver on 127.0.0.1 for the delivery tests: it records every POST (raw
-body and headers) and answers each path from a script of statuses (the last one repeats)."""
+body and headers) and answers each path from a script of statuses (the last one repeats).
+The status ``HANG`` holds the request open until ``release()`` (a slow receiver)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,15 @@ class Delivery:
         return json.loads(self.body)
 
 
+#: A scripted status that holds the request open until `Receiver.release()`, then answers 200.
+HANG = -1
+
+
 class Receiver:
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
+        self.hanging = 0
+        self._released = threading.Event()
         self._script: dict[str, list[int]] = {}
         self._lock = threading.Lock()
         receiver = self
@@ -36,6 +43,12 @@ class Receiver:
                 with receiver._lock:
                     script = receiver._script.setdefault(self.path, [200])
                     status = script.pop(0) if len(script) > 1 else script[0]
+                if status == HANG:
+                    with receiver._lock:
+                        receiver.hanging += 1
+                    receiver._released.wait(timeout=120)
+                    status = 200
+                with receiver._lock:
                     receiver.deliveries.append(
                         Delivery(
                             self.path, {k.lower(): v for k, v in self.headers.items()}, body, status
@@ -75,6 +88,11 @@ class Receiver:
             time.sleep(0.05)
         raise AssertionError(f"{path}: {len(self.at(path))} deliveries, expected {count}")
 
+    def release(self) -> None:
+        """Lets every hanging request (and later ones) answer."""
+        self._released.set()
+
     def close(self) -> None:
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
