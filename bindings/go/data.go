@@ -254,6 +254,9 @@ func (e *Endpoint) SubmitJob(ctx context.Context, job JobRequest) (string, error
 	if job.Context != nil {
 		body["context"] = job.Context
 	}
+	if job.WebhookURL != "" {
+		body["webhook_url"] = job.WebhookURL
+	}
 	var id string
 	err := e.do(ctx, nil, nil, func(h *C.ik_endpoint, a *cstrings, opts *C.char, res **C.char) (C.enum_ik_status, error) {
 		creq, err := request(ctx, a, body)

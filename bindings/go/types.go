@@ -280,13 +280,15 @@ type RerankResult struct {
 
 // JobRequest is an async job: Kind (chat, embeddings, rerank, audio_speech, audio_generate,
 // audio_transcriptions, images, images_edits, images_variations, forecast) and either a JSON
-// Body or binary BodyBytes with its ContentType. Context is echoed to your webhook.
+// Body or binary BodyBytes with its ContentType. Context is echoed to your webhook;
+// WebhookURL, when set, receives this job's result instead of the workload's webhook URL.
 type JobRequest struct {
 	Kind        string
 	Body        any
 	BodyBytes   []byte
 	ContentType string
 	Context     any
+	WebhookURL  string
 }
 
 // JobStatus is a job's state: queued, running, succeeded or failed.

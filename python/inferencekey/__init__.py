@@ -18,6 +18,7 @@ from inferencekey._native import (
     TextChunk,
     TextResult,
     TextStream,
+    WebhookDestination,
     Workload,
     __version__,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "TextStream",
     "TimeoutError",
     "ValidationError",
+    "WebhookDestination",
     "Workload",
     "WorkloadSpec",
     "__version__",

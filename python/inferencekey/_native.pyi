@@ -222,6 +222,23 @@ class NativeManagementClient(_ManagementClient):
         on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]: ...
     def readiness_events(self, slug: str, project: str | None = None) -> ReadinessIter: ...
+    def set_webhook(
+        self,
+        slug: str,
+        url: str,
+        rotate_secret: bool = False,
+        project: str | None = None,
+        **kwargs: Unpack[CallOptions],
+    ) -> WebhookDestination: ...
+    def get_webhook(
+        self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
+    ) -> WebhookDestination: ...
+    def delete_webhook(
+        self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
+    ) -> None: ...
+    def test_webhook(
+        self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
+    ) -> dict[str, Any]: ...
 
 @final
 class NativeAsyncManagementClient(_ManagementClient):
@@ -249,6 +266,23 @@ class NativeAsyncManagementClient(_ManagementClient):
         on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> Awaitable[dict[str, Any]]: ...
     def readiness_events(self, slug: str, project: str | None = None) -> AsyncReadinessIter: ...
+    def set_webhook(
+        self,
+        slug: str,
+        url: str,
+        rotate_secret: bool = False,
+        project: str | None = None,
+        **kwargs: Unpack[CallOptions],
+    ) -> Awaitable[WebhookDestination]: ...
+    def get_webhook(
+        self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
+    ) -> Awaitable[WebhookDestination]: ...
+    def delete_webhook(
+        self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
+    ) -> Awaitable[None]: ...
+    def test_webhook(
+        self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
+    ) -> Awaitable[dict[str, Any]]: ...
 
 # --- data plane (src/data.rs, src/stream.rs): blocking, then asyncio ---
 
@@ -368,3 +402,18 @@ def verify_webhook(
     now: int | None = None,
 ) -> None: ...
 def sign_webhook(body: bytes, secret: bytes, t: int) -> str: ...
+
+@final
+class WebhookDestination:
+    @property
+    def workload_id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def secret(self) -> str | None: ...
+    @property
+    def secret_hint(self) -> str: ...
+    @property
+    def created_at(self) -> str: ...
+    @property
+    def updated_at(self) -> str: ...

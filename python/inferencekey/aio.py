@@ -29,6 +29,7 @@ from inferencekey._native import (
     NativeAsyncManagementClient,
     RerankResult,
     TextResult,
+    WebhookDestination,
     Workload,
 )
 from inferencekey.clients import (
@@ -113,6 +114,32 @@ class AsyncManagementClient(_Management[NativeAsyncManagementClient]):
     ) -> None:
         await self._native.delete(slug, project, **options)
         _log().info("deleted workload %s", slug)
+
+    async def set_webhook(
+        self,
+        slug: str,
+        url: str,
+        rotate_secret: bool = False,
+        project: str | None = None,
+        **options: Unpack[CallOptions],
+    ) -> WebhookDestination:
+        """``ManagementClient.set_webhook``: the secret is set only on the answer that made it."""
+        return await self._native.set_webhook(slug, url, rotate_secret, project, **options)
+
+    async def get_webhook(
+        self, slug: str, project: str | None = None, **options: Unpack[CallOptions]
+    ) -> WebhookDestination:
+        return await self._native.get_webhook(slug, project, **options)
+
+    async def delete_webhook(
+        self, slug: str, project: str | None = None, **options: Unpack[CallOptions]
+    ) -> None:
+        await self._native.delete_webhook(slug, project, **options)
+
+    async def test_webhook(
+        self, slug: str, project: str | None = None, **options: Unpack[CallOptions]
+    ) -> dict[str, Any]:
+        return await self._native.test_webhook(slug, project, **options)
 
     def readiness_events(
         self, slug: str, project: str | None = None

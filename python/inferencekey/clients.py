@@ -19,6 +19,7 @@ from inferencekey._native import (
     EndpointRef,
     NativeAsyncManagementClient,
     NativeManagementClient,
+    WebhookDestination,
     Workload,
 )
 from inferencekey.enums import OnDrift
@@ -184,6 +185,38 @@ class ManagementClient(_Management[NativeManagementClient]):
     ) -> None:
         self._native.delete(slug, project, **options)
         _log().info("deleted workload %s", slug)
+
+    def set_webhook(
+        self,
+        slug: str,
+        url: str,
+        rotate_secret: bool = False,
+        project: str | None = None,
+        **options: Unpack[CallOptions],
+    ) -> WebhookDestination:
+        """Delivers the workload's job results to ``url`` (signed POSTs, docs/contract.md §6).
+
+        The answer that makes the signing secret (the first, or ``rotate_secret=True``) is the
+        only one whose ``secret`` is set: keep it then, for ``inferencekey.webhooks.verify``.
+        """
+        return self._native.set_webhook(slug, url, rotate_secret, project, **options)
+
+    def get_webhook(
+        self, slug: str, project: str | None = None, **options: Unpack[CallOptions]
+    ) -> WebhookDestination:
+        """The workload's webhook (secret redacted); ``NotFoundError`` when none is set."""
+        return self._native.get_webhook(slug, project, **options)
+
+    def delete_webhook(
+        self, slug: str, project: str | None = None, **options: Unpack[CallOptions]
+    ) -> None:
+        self._native.delete_webhook(slug, project, **options)
+
+    def test_webhook(
+        self, slug: str, project: str | None = None, **options: Unpack[CallOptions]
+    ) -> dict[str, Any]:
+        """Sends one signed ``ping`` now: ``{"delivered", "status", "error"}``."""
+        return self._native.test_webhook(slug, project, **options)
 
     def readiness_events(self, slug: str, project: str | None = None) -> Iterator[ReadinessEvent]:
         """The workload's readiness events as they happen; ends after ``ready`` or ``error``."""

@@ -102,6 +102,8 @@ class JobOptions(TypedDict, total=False):
     content_type: str | None
     #: Echoed back with the job's result (and its webhook delivery).
     context: Any
+    #: Deliver this job's result here (a signed POST) instead of the workload's webhook URL.
+    webhook_url: str | None
     timeout: float | None
     #: This call's retry count (at most 100); the client's ``max_retries`` otherwise.
     max_retries: int | None

@@ -100,6 +100,8 @@ export interface JobRequest extends CallOptions {
   data?: Uint8Array;
   contentType?: string;
   context?: unknown;
+  /** Deliver this job's result here (a signed POST) instead of the workload's webhook URL. */
+  webhookUrl?: string;
 }
 
 export interface JobStatus extends ResponseMeta {

@@ -149,6 +149,15 @@ struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::config::DEFAULT_MAX_REPLICAS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     max_replicas: usize,
+    /// Deliver webhooks to any address; by default only loopback destinations are taken
+    /// (the local Manager is for development).
+    #[arg(long)]
+    allow_remote_webhooks: bool,
+    /// Divide the webhook retry schedule (1 min, 5 min, 15 min, 1 h, 6 h) by this, so tests
+    /// see the retries in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    webhook_time_scale: u32,
 }
 
 #[derive(Subcommand)]
@@ -271,6 +280,10 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
         header_timeout: Duration::from_secs(a.header_timeout),
         body_timeout: Duration::from_secs(a.body_timeout),
         max_replicas: a.max_replicas,
+        webhooks: crate::webhooks::WebhookConfig {
+            allow_remote: a.allow_remote_webhooks,
+            time_scale: a.webhook_time_scale,
+        },
         ..ManagerConfig::default()
     };
     let mut config = config;

@@ -44,6 +44,8 @@ pub struct ManagerConfig {
     /// Replicas this Manager may run across all workloads: the sum of each workload's most
     /// (fixed `replicas`, autoscaling `max_workers`, 1 for scheduled) may not exceed it.
     pub max_replicas: usize,
+    /// Webhook delivery: remote destinations, and the retry schedule's time scale.
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// The default for [`ManagerConfig::max_replicas`].
@@ -69,6 +71,7 @@ impl Default for ManagerConfig {
             body_timeout: Duration::from_secs(60),
             clock: Arc::new(SystemClock::default()),
             max_replicas: DEFAULT_MAX_REPLICAS,
+            webhooks: crate::webhooks::WebhookConfig::default(),
         }
     }
 }

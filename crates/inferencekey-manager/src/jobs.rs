@@ -19,6 +19,7 @@ use crate::api::errors::ApiError;
 use crate::runtime::{NotReady, Runtime};
 use crate::store::{Admission, JobRecord, JobStatus, QueueLimits, Store};
 use crate::util::{new_id, now_rfc3339};
+use crate::webhooks::Webhooks;
 
 /// Accepted kinds and aliases, each with its canonical kind and engine route.
 const KINDS: &[(&str, &str, &str)] = &[
@@ -155,6 +156,7 @@ pub struct Jobs {
     runtime: Arc<Runtime>,
     http: reqwest::Client,
     times: JobTimes,
+    webhooks: Arc<Webhooks>,
     wake: Notify,
     stop: CancellationToken,
 }
@@ -165,12 +167,14 @@ impl Jobs {
         runtime: Arc<Runtime>,
         http: reqwest::Client,
         times: JobTimes,
+        webhooks: Arc<Webhooks>,
     ) -> Self {
         Jobs {
             store,
             runtime,
             http,
             times,
+            webhooks,
             wake: Notify::new(),
             stop: CancellationToken::new(),
         }
@@ -196,7 +200,14 @@ impl Jobs {
         token_id: &str,
         raw: &[u8],
     ) -> Result<String, ApiError> {
-        const FIELDS: &[&str] = &["kind", "body", "body_b64", "content_type", "context"];
+        const FIELDS: &[&str] = &[
+            "kind",
+            "body",
+            "body_b64",
+            "content_type",
+            "context",
+            "webhook_url",
+        ];
         let mut fields = parse_fields(raw)?;
         if let Some((k, _)) = fields.iter().find(|(k, _)| !FIELDS.contains(&k.as_str())) {
             return Err(ApiError::validation(
@@ -284,6 +295,24 @@ impl Jobs {
                 })?),
                 None => None,
             };
+        let webhook_url = match string("webhook_url")? {
+            Some(url) => {
+                crate::webhooks::check_url(&url, self.webhooks.config().allow_remote)
+                    .map_err(|why| ApiError::validation("webhook_url", why))?;
+                // Deliveries are signed with the workload's secret; without one a receiver
+                // could not tell a real delivery from a forged one.
+                if self.store.webhook(workload_id)?.is_none() {
+                    return Err(ApiError::validation(
+                        "webhook_url",
+                        "this workload has no webhook secret to sign the delivery with; set \
+                         the workload's webhook first (PUT /api/projects/{project}/workloads/\
+                         {workload}/webhook), whose secret then signs per-job deliveries too",
+                    ));
+                }
+                Some(url)
+            }
+            None => None,
+        };
         let now = now_rfc3339();
         let job = JobRecord {
             id: new_id("job"),
@@ -299,6 +328,7 @@ impl Jobs {
             error: None,
             created_at: now.clone(),
             updated_at: now,
+            webhook_url,
         };
         match self.store.insert_job(&job, QUEUE_LIMITS)? {
             Admission::Queued => {}
@@ -385,11 +415,19 @@ impl Jobs {
             Ok(result) => (JobStatus::Succeeded, Some(result), None),
             Err(error) => (JobStatus::Failed, None, Some(error)),
         };
-        if let Err(e) = self
-            .store
-            .finish_job(&job.id, status, result.as_deref(), error.as_ref())
-        {
-            tracing::error!(job = %job.id, error = %e, "could not record a job result");
+        let delivery = self
+            .webhooks
+            .job_delivery(&job, status, result.as_deref(), error.as_ref());
+        match self.store.finish_job(
+            &job.id,
+            status,
+            result.as_deref(),
+            error.as_ref(),
+            delivery.as_ref(),
+        ) {
+            Ok(()) if delivery.is_some() => self.webhooks.notify(),
+            Ok(()) => {}
+            Err(e) => tracing::error!(job = %job.id, error = %e, "could not record a job result"),
         }
     }
 

@@ -24,6 +24,7 @@ pub mod server;
 mod state;
 pub mod store;
 mod util;
+pub mod webhooks;
 
 pub use cli::cli_main;
 pub use config::{default_data_dir, ManagerConfig};

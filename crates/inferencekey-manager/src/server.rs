@@ -76,6 +76,7 @@ pub struct RunningManager {
     stop: CancellationToken,
     server: JoinHandle<()>,
     jobs: JoinHandle<()>,
+    webhooks: JoinHandle<()>,
     /// Holds the data dir's exclusive lock for the Manager's lifetime.
     _lock: File,
 }
@@ -100,6 +101,8 @@ impl RunningManager {
         }
         self.state.jobs.shutdown();
         let _ = (&mut self.jobs).await;
+        self.state.webhooks.shutdown();
+        let _ = (&mut self.webhooks).await;
         self.state.runtime.shutdown().await;
         let _ = fs::remove_file(self.data_dir.join(MANAGER_FILE));
         let _ = fs::remove_file(self.data_dir.join(ADDRESS_FILE));
@@ -341,11 +344,16 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         settings,
         config.clock.clone(),
     ));
+    let webhooks = Arc::new(
+        crate::webhooks::Webhooks::new(store.clone(), config.webhooks)
+            .map_err(ManagerError::Config)?,
+    );
     let jobs = Arc::new(Jobs::new(
         store.clone(),
         runtime.clone(),
         http.clone(),
         config.job_times,
+        webhooks.clone(),
     ));
 
     let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
@@ -367,6 +375,7 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         auth,
         runtime: runtime.clone(),
         jobs: jobs.clone(),
+        webhooks: webhooks.clone(),
         http,
         engine: gateway::engine_client(),
         dashboard: Default::default(),
@@ -415,6 +424,7 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         );
     }
     let jobs_task = tokio::spawn(jobs.run());
+    let webhooks_task = tokio::spawn(webhooks.run());
 
     Ok(RunningManager {
         url,
@@ -424,6 +434,7 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         stop,
         server,
         jobs: jobs_task,
+        webhooks: webhooks_task,
         _lock: lock,
     })
 }

@@ -18,6 +18,8 @@ pub struct AppState {
     pub auth: Auth,
     pub runtime: Arc<Runtime>,
     pub jobs: Arc<Jobs>,
+    /// The webhook outbox's worker (and `POST …/webhook/test`).
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// Pooled client for the Manager's own calls to engines (jobs, health checks).
     pub http: reqwest::Client,
     /// Pooled client the gateway forwards through.

@@ -21,6 +21,8 @@ use crate::bridge::{dual, spawn, wait, Armed, Closable, Step};
 use crate::convert::{client_settings, from_kwargs, seconds, value_to_py};
 use crate::errors::ResultExt;
 use crate::results::{py_repr, EndpointRef, Json, Workload};
+use crate::webhooks::WebhookDestination;
+use inferencekey_core::webhook::WebhookDestinationRequest;
 
 /// The blocking control-plane client; `inferencekey.ManagementClient` wraps it.
 #[pyclass(frozen, module = "inferencekey._native")]
@@ -264,6 +266,54 @@ dual! {
             let (project, call) = call_settings(py, project, kwargs)?;
             let client = client.clone();
             async move { client.delete(&slug, project.as_deref(), &call).await }
+        }
+
+        /// Sets the workload's webhook destination (docs/contract.md §6). The answer that
+        /// makes the signing secret (the first, or `rotate_secret=True`) is the only one
+        /// that carries it.
+        #[pyo3(signature = (slug, url, rotate_secret=false, project=None, **kwargs))]
+        fn set_webhook(&client, py, slug: String, url: String, rotate_secret: bool, project: Option<&Bound<'_, PyAny>>, **kwargs) -> WebhookDestination {
+            let (project, call) = call_settings(py, project, kwargs)?;
+            let req = WebhookDestinationRequest { url, rotate_secret };
+            let client = client.clone();
+            async move {
+                client
+                    .set_webhook(&slug, &req, project.as_deref(), &call)
+                    .await
+                    .map(WebhookDestination::from_core)
+            }
+        }
+
+        /// The workload's webhook destination, secret redacted; `NotFoundError` when unset.
+        #[pyo3(signature = (slug, project=None, **kwargs))]
+        fn get_webhook(&client, py, slug: String, project: Option<&Bound<'_, PyAny>>, **kwargs) -> WebhookDestination {
+            let (project, call) = call_settings(py, project, kwargs)?;
+            let client = client.clone();
+            async move {
+                client
+                    .get_webhook(&slug, project.as_deref(), &call)
+                    .await
+                    .map(WebhookDestination::from_core)
+            }
+        }
+
+        /// Removes the workload's webhook.
+        #[pyo3(signature = (slug, project=None, **kwargs))]
+        fn delete_webhook(&client, py, slug: String, project: Option<&Bound<'_, PyAny>>, **kwargs) -> () {
+            let (project, call) = call_settings(py, project, kwargs)?;
+            let client = client.clone();
+            async move { client.delete_webhook(&slug, project.as_deref(), &call).await }
+        }
+
+        /// Sends one signed `ping` now: `{"delivered", "status", "error"}`.
+        #[pyo3(signature = (slug, project=None, **kwargs))]
+        fn test_webhook(&client, py, slug: String, project: Option<&Bound<'_, PyAny>>, **kwargs) -> Json {
+            let (project, call) = call_settings(py, project, kwargs)?;
+            let client = client.clone();
+            async move {
+                let r = client.test_webhook(&slug, project.as_deref(), &call).await?;
+                Json::of(&r)
+            }
         }
     }
 }

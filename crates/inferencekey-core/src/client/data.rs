@@ -426,6 +426,9 @@ impl Endpoint {
         if let Some(c) = &req.context {
             envelope.insert("context".into(), c.clone());
         }
+        if let Some(url) = &req.webhook_url {
+            envelope.insert("webhook_url".into(), Value::String(url.clone()));
+        }
         let resp = self
             .post_json("/jobs", &envelope, &call.overridden_by(req))
             .await?;

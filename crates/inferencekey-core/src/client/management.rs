@@ -15,6 +15,7 @@ use crate::domain::plan::Plan;
 use crate::domain::slug::validate_slug;
 use crate::domain::spec::WorkloadSpec;
 use crate::domain::token::TokenKind;
+use crate::domain::webhook::{WebhookDestination, WebhookDestinationRequest, WebhookTestResult};
 use crate::domain::wire::{decode_workload, decode_workload_list, ReadinessEvent, Workload};
 use crate::transport::sse::{SseDecoder, SseEvent};
 use crate::transport::{build_http, encode_segment, map_body_error, Request, Transport};
@@ -208,6 +209,85 @@ impl ManagementClient {
             Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// `/api/projects/{project}/workloads/{slug}/webhook`, plus `suffix`.
+    fn webhook_path(
+        &self,
+        slug: &str,
+        project: Option<&str>,
+        suffix: &str,
+    ) -> Result<String, Error> {
+        let project = self.project_for(project, None)?;
+        let slug = Self::slug(slug)?;
+        Ok(format!(
+            "/api/projects/{}/workloads/{}/webhook{suffix}",
+            encode_segment(&project),
+            encode_segment(&slug)
+        ))
+    }
+
+    /// Sets where the workload's job results are delivered (docs/contract.md §6). The
+    /// answer that makes a signing secret (the first, or one with `rotate_secret`) is the only
+    /// one that carries it: keep it then.
+    pub async fn set_webhook(
+        &self,
+        slug: &str,
+        req: &WebhookDestinationRequest,
+        project: Option<&str>,
+        call: &CallOptions,
+    ) -> Result<WebhookDestination, Error> {
+        let path = self.webhook_path(slug, project, "")?;
+        let resp = self
+            .transport
+            .send(&Request::new(Method::PUT, path).json(req)?, call)
+            .await?;
+        decode_answer(&resp.body, "webhook")
+    }
+
+    /// The workload's webhook destination (its secret redacted); `NotFound` when none is set.
+    pub async fn get_webhook(
+        &self,
+        slug: &str,
+        project: Option<&str>,
+        call: &CallOptions,
+    ) -> Result<WebhookDestination, Error> {
+        let path = self.webhook_path(slug, project, "")?;
+        let resp = self
+            .transport
+            .send(&Request::new(Method::GET, path), call)
+            .await?;
+        decode_answer(&resp.body, "webhook")
+    }
+
+    /// Removes the workload's webhook; its pending deliveries then fail (nothing signs them).
+    pub async fn delete_webhook(
+        &self,
+        slug: &str,
+        project: Option<&str>,
+        call: &CallOptions,
+    ) -> Result<(), Error> {
+        let path = self.webhook_path(slug, project, "")?;
+        self.transport
+            .send(&Request::new(Method::DELETE, path), call)
+            .await?;
+        Ok(())
+    }
+
+    /// Sends one signed `ping` to the workload's webhook now and says how the receiver
+    /// answered.
+    pub async fn test_webhook(
+        &self,
+        slug: &str,
+        project: Option<&str>,
+        call: &CallOptions,
+    ) -> Result<WebhookTestResult, Error> {
+        let path = self.webhook_path(slug, project, "/test")?;
+        let resp = self
+            .transport
+            .send(&Request::new(Method::POST, path), call)
+            .await?;
+        decode_answer(&resp.body, "webhook test")
     }
 
     /// Makes the platform match `spec` (docs/contract.md §4): one lookup, then create, patch or
@@ -466,4 +546,9 @@ impl ReadinessStream {
             }
         }
     }
+}
+
+fn decode_answer<T: for<'de> serde::Deserialize<'de>>(body: &[u8], what: &str) -> Result<T, Error> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::protocol(format!("could not decode the {what} answer: {e}")))
 }

@@ -232,6 +232,10 @@ call_type! {
         pub content_type: Option<String>,
         #[serde(default)]
         pub context: Option<Value>,
+        /// Where this job's result is delivered (a signed POST, docs/contract.md §6) instead
+        /// of the workload's webhook URL; signed with the workload's webhook secret.
+        #[serde(default)]
+        pub webhook_url: Option<String>,
     }
 }
 

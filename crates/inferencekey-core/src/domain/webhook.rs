@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 
@@ -14,6 +14,79 @@ use crate::domain::error::{Error, ErrorKind};
 
 /// The header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "X-InferenceKey-Signature";
+
+/// The header naming what a delivery is: `job` or `ping`.
+pub const EVENT_HEADER: &str = "X-InferenceKey-Event";
+
+/// The header carrying the job id a delivery is about (receivers dedupe on it).
+pub const JOB_ID_HEADER: &str = "X-InferenceKey-Job-Id";
+
+/// How long after each failed attempt the sender tries again (docs/contract.md §6); after
+/// the last it gives up. Six attempts in all.
+pub const RETRY_SCHEDULE: [Duration; 5] = [
+    Duration::from_secs(60),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(15 * 60),
+    Duration::from_secs(3600),
+    Duration::from_secs(6 * 3600),
+];
+
+/// The delay before the attempt after `failed_attempts` failed ones, or `None` once the
+/// schedule is spent.
+pub fn retry_delay(failed_attempts: u32) -> Option<Duration> {
+    let i = usize::try_from(failed_attempts).ok()?.checked_sub(1)?;
+    RETRY_SCHEDULE.get(i).copied()
+}
+
+/// `PUT …/workloads/{workload}/webhook`: where a workload's job results are delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookDestinationRequest {
+    /// An `http` or `https` URL; the local Manager takes loopback addresses only unless
+    /// started with `--allow-remote-webhooks`.
+    pub url: String,
+    /// Make a new signing secret even though the destination exists (shown once, in this
+    /// answer); the old one stops signing at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rotate_secret: bool,
+}
+
+/// A workload's webhook destination as the Manager answers it. `secret` is present only in
+/// the answer that made it; every later answer carries `secret_hint` (its last characters).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDestination {
+    pub workload_id: String,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub secret_hint: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl std::fmt::Debug for WebhookDestination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookDestination")
+            .field("workload_id", &self.workload_id)
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("secret_hint", &self.secret_hint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer of `POST …/webhook/test`: one signed `ping`, sent once, not retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookTestResult {
+    /// The receiver answered 2xx.
+    pub delivered: bool,
+    /// The receiver's HTTP status, when it answered.
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Why it was not delivered.
+    #[serde(default)]
+    pub error: Option<String>,
+}
 
 /// How far `t` may be from the receiver's clock (docs/contract.md §6: 300 s).
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
@@ -231,6 +304,30 @@ mod tests {
         assert_eq!(err.field.as_deref(), Some(SIGNATURE_HEADER));
         assert!(!err.to_string().contains("whsec_test_secret"));
         err.code.clone().unwrap()
+    }
+
+    #[test]
+    fn retry_schedule_is_the_documented_one() {
+        let mins: Vec<u64> = (1..=5)
+            .map(|n| retry_delay(n).unwrap().as_secs() / 60)
+            .collect();
+        assert_eq!(mins, [1, 5, 15, 60, 360]);
+        assert_eq!(retry_delay(0), None);
+        assert_eq!(retry_delay(6), None);
+        assert_eq!(retry_delay(u32::MAX), None);
+    }
+
+    #[test]
+    fn destination_debug_hides_the_secret() {
+        let d = WebhookDestination {
+            workload_id: "wl_1".into(),
+            url: "http://127.0.0.1:9/h".into(),
+            secret: Some("whsec_topsecret".into()),
+            secret_hint: "…cret".into(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        assert!(!format!("{d:?}").contains("topsecret"));
     }
 
     #[test]

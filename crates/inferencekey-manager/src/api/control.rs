@@ -46,10 +46,11 @@ pub fn router() -> Router<App> {
             "/api/workloads/{id}",
             get(get_by_id).patch(update).delete(delete),
         )
+        .merge(super::webhook::router())
 }
 
 /// The project named in the path, which must be the token's.
-fn project_for(app: &AppState, who: &Identity, raw: &str) -> Result<Project, ApiError> {
+pub(super) fn project_for(app: &AppState, who: &Identity, raw: &str) -> Result<Project, ApiError> {
     let slug = canonical_slug(raw);
     let own = who.project_slug.as_deref().unwrap_or_default();
     if slug != own {
@@ -70,7 +71,7 @@ fn workload_by_id(app: &AppState, who: &Identity, id: &str) -> Result<WorkloadRe
         .ok_or_else(|| ApiError::not_found(format!("no workload with id {id:?} in this project")))
 }
 
-fn workload_by_slug(
+pub(super) fn workload_by_slug(
     app: &AppState,
     project: &Project,
     raw: &str,

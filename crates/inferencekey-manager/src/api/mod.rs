@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod control;
 pub mod errors;
+pub mod webhook;
 pub mod workload;
 
 use serde_json::{Map, Value};

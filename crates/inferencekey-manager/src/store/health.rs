@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::{
-    Admission, Gpu, IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, Store,
-    StoreError, StoreResult, TokenRecord, Worker, WorkloadRecord,
+    Admission, AttemptOutcome, DeliveryRecord, Gpu, IdempotencyBegin, JobRecord, JobStatus,
+    Project, QueueLimits, Store, StoreError, StoreResult, TokenRecord, WebhookRecord, Worker,
+    WorkloadRecord,
 };
 
 /// The last storage failure: what it said and when it started.
@@ -215,8 +216,9 @@ impl Store for Watched {
         status: JobStatus,
         result: Option<&serde_json::value::RawValue>,
         error: Option<&Value>,
+        delivery: Option<&DeliveryRecord>,
     ) -> StoreResult<()> {
-        self.write(self.inner.finish_job(id, status, result, error))
+        self.write(self.inner.finish_job(id, status, result, error, delivery))
     }
 
     fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize> {
@@ -225,5 +227,42 @@ impl Store for Watched {
 
     fn requeue_running_jobs(&self) -> StoreResult<usize> {
         self.write(self.inner.requeue_running_jobs())
+    }
+
+    fn put_webhook(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
+        self.write(self.inner.put_webhook(webhook))
+    }
+
+    fn webhook(&self, workload_id: &str) -> StoreResult<Option<WebhookRecord>> {
+        self.read(self.inner.webhook(workload_id))
+    }
+
+    fn delete_webhook(&self, workload_id: &str) -> StoreResult<bool> {
+        self.write(self.inner.delete_webhook(workload_id))
+    }
+
+    fn claim_due_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        self.write(self.inner.claim_due_deliveries(now_ms, lease_ms, limit))
+    }
+
+    fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> StoreResult<()> {
+        self.write(self.inner.record_delivery_attempt(id, outcome))
+    }
+
+    fn list_deliveries(&self, workload_id: &str, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
+        self.read(self.inner.list_deliveries(workload_id, limit))
+    }
+
+    fn next_delivery_due(&self) -> StoreResult<Option<i64>> {
+        self.read(self.inner.next_delivery_due())
+    }
+
+    fn delete_finished_deliveries_before(&self, cutoff: &str) -> StoreResult<usize> {
+        self.write(self.inner.delete_finished_deliveries_before(cutoff))
     }
 }

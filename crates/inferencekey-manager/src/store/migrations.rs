@@ -103,6 +103,39 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_fair ON jobs(status, project_id, workload_id);
     CREATE INDEX jobs_finished ON jobs(status, updated_at);
     "#,
+    // 3: webhook delivery (docs/contract.md §6). A workload's destination and signing secret
+    // (the secret is kept in the clear: the Manager must sign with it); a job's own
+    // destination; and the outbox, one row per delivery, written in the transaction that
+    // finishes the job so a crash between the two cannot lose one. The outbox row carries
+    // the whole body (a job past its retention may be deleted before its last retry) and no
+    // foreign key to the job for the same reason.
+    r#"
+    CREATE TABLE webhooks (
+        workload_id TEXT PRIMARY KEY REFERENCES workloads(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    ALTER TABLE jobs ADD COLUMN webhook_url TEXT;
+    CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+        job_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        url TEXT NOT NULL,
+        body BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        last_status INTEGER,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_ms);
+    CREATE INDEX webhook_deliveries_by_workload ON webhook_deliveries(workload_id, created_at);
+    "#,
 ];
 
 /// Brings the schema up to date, all pending migrations in one transaction.

@@ -207,6 +207,95 @@ pub struct JobRecord {
     pub error: Option<Value>,
     pub created_at: String,
     pub updated_at: String,
+    /// Where this job's result is delivered, instead of its workload's webhook URL.
+    pub webhook_url: Option<String>,
+}
+
+/// A workload's webhook destination. The secret signs every delivery of the workload; it is
+/// shown once when made and never in a `Debug` print (so never in a log line).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookRecord {
+    pub workload_id: String,
+    pub url: String,
+    pub secret: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl std::fmt::Debug for WebhookRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRecord")
+            .field("workload_id", &self.workload_id)
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    /// Every attempt of the schedule failed (or the delivery can never succeed).
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> StoreResult<Self> {
+        Ok(match s {
+            "pending" => DeliveryState::Pending,
+            "delivered" => DeliveryState::Delivered,
+            "failed" => DeliveryState::Failed,
+            other => return Err(StoreError::Corrupt(format!("delivery state {other:?}"))),
+        })
+    }
+}
+
+/// One outbox row: a webhook delivery and how its attempts went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub workload_id: String,
+    pub job_id: String,
+    /// The `X-InferenceKey-Event` header: `job` or `ping`.
+    pub event: String,
+    pub url: String,
+    /// The exact bytes signed and sent.
+    pub body: Vec<u8>,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    /// Unix milliseconds of the next attempt (while pending).
+    pub next_attempt_ms: i64,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What one attempt of a delivery came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered {
+        status: u16,
+    },
+    /// Try again at `next_attempt_ms`.
+    Retry {
+        next_attempt_ms: i64,
+        status: Option<u16>,
+        error: String,
+    },
+    GaveUp {
+        status: Option<u16>,
+        error: String,
+    },
 }
 
 /// The Manager's persistence. Implementations must make each method atomic.
@@ -275,15 +364,39 @@ pub trait Store: Send + Sync + 'static {
     /// is the oldest of the project with the fewest running jobs (then of its workload with
     /// the fewest), so one tenant's backlog never blocks another's.
     fn claim_next_job(&self) -> StoreResult<Option<JobRecord>>;
+    /// Records a job's outcome and, in the same transaction, queues its webhook delivery.
     fn finish_job(
         &self,
         id: &str,
         status: JobStatus,
         result: Option<&serde_json::value::RawValue>,
         error: Option<&Value>,
+        delivery: Option<&DeliveryRecord>,
     ) -> StoreResult<()>;
     /// Deletes finished jobs last updated before `cutoff` (RFC 3339); returns how many.
     fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize>;
     /// Puts jobs a crash left `running` back in the queue; returns how many.
     fn requeue_running_jobs(&self) -> StoreResult<usize>;
+
+    /// Creates or replaces a workload's webhook; true when it was created.
+    fn put_webhook(&self, webhook: &WebhookRecord) -> StoreResult<bool>;
+    fn webhook(&self, workload_id: &str) -> StoreResult<Option<WebhookRecord>>;
+    fn delete_webhook(&self, workload_id: &str) -> StoreResult<bool>;
+    /// Pending deliveries due at `now_ms`, oldest due first, at most `limit`; each is leased
+    /// (its next attempt moved to `now_ms + lease_ms`) so it is not claimed twice while in
+    /// flight, and a crash mid-attempt only delays it by the lease.
+    fn claim_due_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
+    /// Records one attempt (counting it) and its outcome.
+    fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> StoreResult<()>;
+    /// A workload's newest deliveries, newest first, without their bodies.
+    fn list_deliveries(&self, workload_id: &str, limit: usize) -> StoreResult<Vec<DeliveryRecord>>;
+    /// The earliest next attempt of any pending delivery (to sleep until it).
+    fn next_delivery_due(&self) -> StoreResult<Option<i64>>;
+    /// Deletes finished deliveries last updated before `cutoff` (RFC 3339).
+    fn delete_finished_deliveries_before(&self, cutoff: &str) -> StoreResult<usize>;
 }

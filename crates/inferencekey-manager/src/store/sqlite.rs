@@ -9,8 +9,9 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::{
-    migrations, Admission, Gpu, IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits,
-    Store, StoreError, StoreResult, TokenRecord, Worker, WorkloadRecord,
+    migrations, Admission, AttemptOutcome, DeliveryRecord, DeliveryState, Gpu, IdempotencyBegin,
+    JobRecord, JobStatus, Project, QueueLimits, Store, StoreError, StoreResult, TokenRecord,
+    WebhookRecord, Worker, WorkloadRecord,
 };
 use crate::util::{new_id, now_rfc3339, now_unix};
 
@@ -189,7 +190,7 @@ fn workload_row(r: &Row<'_>) -> rusqlite::Result<WorkloadRecord> {
 }
 
 const JOB_COLUMNS: &str = "id, project_id, workload_id, kind, body, content_type, context, \
-     status, result, error, created_at, updated_at, token_id";
+     status, result, error, created_at, updated_at, token_id, webhook_url";
 
 fn job_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
     let opt_json = |i: usize, name: &str| -> rusqlite::Result<Option<Value>> {
@@ -225,6 +226,7 @@ fn job_row(r: &Row<'_>) -> rusqlite::Result<(JobRecord, String)> {
             created_at: r.get(10)?,
             updated_at: r.get(11)?,
             token_id: r.get(12)?,
+            webhook_url: r.get(13)?,
         },
         status,
     ))
@@ -616,7 +618,7 @@ impl Store for SqliteStore {
         tx.execute(
             &format!(
                 "INSERT INTO jobs ({JOB_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
             ),
             params![
                 j.id,
@@ -631,7 +633,8 @@ impl Store for SqliteStore {
                 j.error.as_ref().map(json_text),
                 j.created_at,
                 j.updated_at,
-                j.token_id
+                j.token_id,
+                j.webhook_url
             ],
         )?;
         tx.commit()?;
@@ -654,7 +657,7 @@ impl Store for SqliteStore {
             // Same columns as JOB_COLUMNS, with the body and the result left out.
             let mut stmt = conn.prepare_cached(
                 "SELECT id, project_id, workload_id, kind, x'', content_type, context, status,
-                        NULL, error, created_at, updated_at, token_id
+                        NULL, error, created_at, updated_at, token_id, webhook_url
                  FROM jobs WHERE ?1 IS NULL OR project_id = ?1
                  ORDER BY rowid DESC LIMIT ?2",
             )?;
@@ -714,8 +717,11 @@ impl Store for SqliteStore {
         status: JobStatus,
         result: Option<&serde_json::value::RawValue>,
         error: Option<&Value>,
+        delivery: Option<&DeliveryRecord>,
     ) -> StoreResult<()> {
-        self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
             "UPDATE jobs SET status = ?2, result = ?3, error = ?4, updated_at = ?5 WHERE id = ?1",
             params![
                 id,
@@ -725,6 +731,10 @@ impl Store for SqliteStore {
                 now_rfc3339()
             ],
         )?;
+        if let Some(d) = delivery {
+            insert_delivery(&tx, d)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -741,6 +751,204 @@ impl Store for SqliteStore {
             [now_rfc3339()],
         )?)
     }
+
+    fn put_webhook(&self, w: &WebhookRecord) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let existed: bool = tx
+            .query_row(
+                "SELECT 1 FROM webhooks WHERE workload_id = ?1",
+                [&w.workload_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        tx.execute(
+            "INSERT INTO webhooks (workload_id, url, secret, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (workload_id) DO UPDATE
+             SET url = excluded.url, secret = excluded.secret, updated_at = excluded.updated_at",
+            params![w.workload_id, w.url, w.secret, w.created_at, w.updated_at],
+        )?;
+        tx.commit()?;
+        Ok(!existed)
+    }
+
+    fn webhook(&self, workload_id: &str) -> StoreResult<Option<WebhookRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT workload_id, url, secret, created_at, updated_at FROM webhooks
+                 WHERE workload_id = ?1",
+                [workload_id],
+                |r| {
+                    Ok(WebhookRecord {
+                        workload_id: r.get(0)?,
+                        url: r.get(1)?,
+                        secret: r.get(2)?,
+                        created_at: r.get(3)?,
+                        updated_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn delete_webhook(&self, workload_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM webhooks WHERE workload_id = ?1", [workload_id])?
+            == 1)
+    }
+
+    fn claim_due_deliveries(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let rows = {
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = tx
+                .prepare_cached(&format!(
+                    "UPDATE webhook_deliveries SET next_attempt_ms = ?2
+                     WHERE id IN (SELECT id FROM webhook_deliveries
+                                  WHERE state = 'pending' AND next_attempt_ms <= ?1
+                                  ORDER BY next_attempt_ms, rowid LIMIT ?3)
+                     RETURNING {DELIVERY_COLUMNS}"
+                ))?
+                .query_map(
+                    params![now_ms, now_ms.saturating_add(lease_ms), limit],
+                    delivery_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.commit()?;
+            rows
+        };
+        rows.into_iter().map(finish_delivery_row).collect()
+    }
+
+    fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> StoreResult<()> {
+        let (state, next, status, error) = match outcome {
+            AttemptOutcome::Delivered { status } => {
+                (DeliveryState::Delivered, None, Some(*status), None)
+            }
+            AttemptOutcome::Retry {
+                next_attempt_ms,
+                status,
+                error,
+            } => (
+                DeliveryState::Pending,
+                Some(*next_attempt_ms),
+                *status,
+                Some(error.as_str()),
+            ),
+            AttemptOutcome::GaveUp { status, error } => {
+                (DeliveryState::Failed, None, *status, Some(error.as_str()))
+            }
+        };
+        self.conn().execute(
+            "UPDATE webhook_deliveries
+             SET state = ?2, attempts = attempts + 1,
+                 next_attempt_ms = COALESCE(?3, next_attempt_ms),
+                 last_status = ?4, last_error = ?5, updated_at = ?6
+             WHERE id = ?1",
+            params![id, state.as_str(), next, status, error, now_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    fn list_deliveries(&self, workload_id: &str, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
+        let rows = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, workload_id, job_id, event, url, x'', state, attempts,
+                        next_attempt_ms, last_status, last_error, created_at, updated_at
+                 FROM webhook_deliveries WHERE workload_id = ?1
+                 ORDER BY rowid DESC LIMIT ?2",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = stmt
+                .query_map(params![workload_id, limit], delivery_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        rows.into_iter().map(finish_delivery_row).collect()
+    }
+
+    fn next_delivery_due(&self) -> StoreResult<Option<i64>> {
+        Ok(self.conn().query_row(
+            "SELECT MIN(next_attempt_ms) FROM webhook_deliveries WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn delete_finished_deliveries_before(&self, cutoff: &str) -> StoreResult<usize> {
+        Ok(self.conn().execute(
+            "DELETE FROM webhook_deliveries
+             WHERE state IN ('delivered', 'failed') AND updated_at < ?1",
+            [cutoff],
+        )?)
+    }
+}
+
+const DELIVERY_COLUMNS: &str = "id, workload_id, job_id, event, url, body, state, attempts, \
+     next_attempt_ms, last_status, last_error, created_at, updated_at";
+
+fn insert_delivery(conn: &Connection, d: &DeliveryRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        &format!(
+            "INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        ),
+        params![
+            d.id,
+            d.workload_id,
+            d.job_id,
+            d.event,
+            d.url,
+            d.body,
+            d.state.as_str(),
+            d.attempts,
+            d.next_attempt_ms,
+            d.last_status,
+            d.last_error,
+            d.created_at,
+            d.updated_at
+        ],
+    )?;
+    Ok(())
+}
+
+fn delivery_row(r: &Row<'_>) -> rusqlite::Result<(DeliveryRecord, String)> {
+    let state: String = r.get(6)?;
+    Ok((
+        DeliveryRecord {
+            id: r.get(0)?,
+            workload_id: r.get(1)?,
+            job_id: r.get(2)?,
+            event: r.get(3)?,
+            url: r.get(4)?,
+            body: r.get(5)?,
+            // Parsed by the caller, which can return a typed error.
+            state: DeliveryState::Pending,
+            attempts: r.get(7)?,
+            next_attempt_ms: r.get(8)?,
+            last_status: r.get(9)?,
+            last_error: r.get(10)?,
+            created_at: r.get(11)?,
+            updated_at: r.get(12)?,
+        },
+        state,
+    ))
+}
+
+fn finish_delivery_row((mut d, state): (DeliveryRecord, String)) -> StoreResult<DeliveryRecord> {
+    d.state = DeliveryState::parse(&state)?;
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -917,7 +1125,114 @@ mod tests {
             error: None,
             created_at: now_rfc3339(),
             updated_at: now_rfc3339(),
+            webhook_url: None,
         }
+    }
+
+    fn delivery_for(w: &WorkloadRecord, job_id: &str, due: i64) -> DeliveryRecord {
+        DeliveryRecord {
+            id: new_id("whd"),
+            workload_id: w.id.clone(),
+            job_id: job_id.into(),
+            event: "job".into(),
+            url: "http://127.0.0.1:9/h".into(),
+            body: b"{}".to_vec(),
+            state: DeliveryState::Pending,
+            attempts: 0,
+            next_attempt_ms: due,
+            last_status: None,
+            last_error: None,
+            created_at: now_rfc3339(),
+            updated_at: now_rfc3339(),
+        }
+    }
+
+    #[test]
+    fn the_outbox_row_is_written_with_the_result_and_leased_when_claimed() {
+        let (dir, s) = store();
+        let (p, _) = s.ensure_project("acme").unwrap();
+        let w = workload(&p, "bot");
+        s.insert_workload(&w).unwrap();
+        let job = job_for(&p, &w, "tok");
+        s.insert_job(&job, LIMITS).unwrap();
+        s.claim_next_job().unwrap().unwrap();
+        let d = delivery_for(&w, &job.id, 1_000);
+        s.finish_job(&job.id, JobStatus::Failed, None, Some(&json!({})), Some(&d))
+            .unwrap();
+        assert_eq!(s.next_delivery_due().unwrap(), Some(1_000));
+        assert!(
+            s.claim_due_deliveries(999, 50, 10).unwrap().is_empty(),
+            "not due"
+        );
+        let claimed = s.claim_due_deliveries(1_000, 50, 10).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].body, b"{}");
+        // Leased: not claimed again until the lease ends (a crash mid-attempt).
+        assert!(s.claim_due_deliveries(1_049, 50, 10).unwrap().is_empty());
+        assert_eq!(s.claim_due_deliveries(1_050, 50, 10).unwrap().len(), 1);
+        s.record_delivery_attempt(
+            &d.id,
+            &AttemptOutcome::Retry {
+                next_attempt_ms: 5_000,
+                status: Some(500),
+                error: "the receiver answered 500".into(),
+            },
+        )
+        .unwrap();
+        // Durable: a reopened store (a restarted Manager) still has it.
+        drop(s);
+        let s = SqliteStore::open(&dir.path().join("manager.db")).unwrap();
+        assert!(s.claim_due_deliveries(4_999, 50, 10).unwrap().is_empty());
+        let again = s.claim_due_deliveries(5_000, 50, 10).unwrap();
+        assert_eq!(again[0].attempts, 1);
+        assert_eq!(again[0].last_status, Some(500));
+        s.record_delivery_attempt(&d.id, &AttemptOutcome::Delivered { status: 204 })
+            .unwrap();
+        assert!(s.claim_due_deliveries(i64::MAX, 50, 10).unwrap().is_empty());
+        assert_eq!(s.next_delivery_due().unwrap(), None);
+        let listed = s.list_deliveries(&w.id, 10).unwrap();
+        assert_eq!(listed[0].state, DeliveryState::Delivered);
+        assert_eq!(listed[0].attempts, 2);
+        assert!(listed[0].body.is_empty(), "listings leave the body out");
+        // The claim is bounded.
+        for i in 0..5 {
+            s.finish_job(
+                &job.id,
+                JobStatus::Failed,
+                None,
+                None,
+                Some(&delivery_for(&w, &job.id, i)),
+            )
+            .unwrap();
+        }
+        assert_eq!(s.claim_due_deliveries(10, 50, 3).unwrap().len(), 3);
+        assert_eq!(s.delete_finished_deliveries_before("9999").unwrap(), 1);
+    }
+
+    #[test]
+    fn webhooks_are_put_read_and_deleted() {
+        let (_dir, s) = store();
+        let (p, _) = s.ensure_project("acme").unwrap();
+        let w = workload(&p, "bot");
+        s.insert_workload(&w).unwrap();
+        let mut hook = WebhookRecord {
+            workload_id: w.id.clone(),
+            url: "http://127.0.0.1:9/a".into(),
+            secret: "whsec_x".into(),
+            created_at: now_rfc3339(),
+            updated_at: now_rfc3339(),
+        };
+        assert!(s.put_webhook(&hook).unwrap());
+        hook.url = "http://127.0.0.1:9/b".into();
+        assert!(!s.put_webhook(&hook).unwrap());
+        assert_eq!(
+            s.webhook(&w.id).unwrap().unwrap().url,
+            "http://127.0.0.1:9/b"
+        );
+        assert!(!format!("{hook:?}").contains("whsec_x"));
+        assert!(s.delete_webhook(&w.id).unwrap());
+        assert!(!s.delete_webhook(&w.id).unwrap());
+        assert!(s.webhook(&w.id).unwrap().is_none());
     }
 
     #[test]
@@ -935,7 +1250,7 @@ mod tests {
         assert_eq!(s.requeue_running_jobs().unwrap(), 1);
         assert_eq!(s.claim_next_job().unwrap().unwrap().id, job.id);
         let result = serde_json::value::RawValue::from_string(r#"{"ok":true}"#.into()).unwrap();
-        s.finish_job(&job.id, JobStatus::Succeeded, Some(&result), None)
+        s.finish_job(&job.id, JobStatus::Succeeded, Some(&result), None, None)
             .unwrap();
         let done = s.job(&job.id).unwrap().unwrap();
         assert_eq!(done.status, JobStatus::Succeeded);
@@ -1013,7 +1328,7 @@ mod tests {
         );
         // A finished job frees its key's slot.
         let claimed = s.claim_next_job().unwrap().unwrap();
-        s.finish_job(&claimed.id, JobStatus::Failed, None, Some(&json!({})))
+        s.finish_job(&claimed.id, JobStatus::Failed, None, Some(&json!({})), None)
             .unwrap();
         assert_eq!(s.insert_job(&third, limits).unwrap(), Admission::Queued);
     }
@@ -1030,7 +1345,7 @@ mod tests {
         s.insert_job(&queued, LIMITS).unwrap();
         let claimed = s.claim_next_job().unwrap().unwrap();
         assert_eq!(claimed.id, old.id);
-        s.finish_job(&old.id, JobStatus::Failed, None, Some(&json!({})))
+        s.finish_job(&old.id, JobStatus::Failed, None, Some(&json!({})), None)
             .unwrap();
         assert_eq!(
             s.delete_finished_jobs_before("2000-01-01T00:00:00.000Z")
