@@ -148,7 +148,9 @@ def until(check: Any, limit: float = 120.0, step: float = 0.01) -> float:
 def engines(cfg: dict[str, Any]) -> dict[str, Any]:
     quick = cfg.get("rounds", 10) <= 2
     rounds = 1 if quick else 5
-    tokens = 16 if quick else 256
+    # Long enough that one measurement is seconds, not a scheduler quantum: at 256 tokens a
+    # single stream lasted ~80 ms and the ratio moved by ±10% between runs on a shared box.
+    tokens = 16 if quick else 1024
     with tempfile.TemporaryDirectory(prefix="ik-bench-engines-") as tmp:
         model = tiny_llama_gguf(Path(tmp, "tiny.gguf"))
         flags = f"-m {model} -c 16384 -np 32 -t 1 -tb 1"
