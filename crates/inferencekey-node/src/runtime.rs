@@ -288,8 +288,17 @@ where
     let mut deferred = ptr::null_mut();
     let mut promise = ptr::null_mut();
     // SAFETY: a valid env on its JS thread.
-    unsafe { check(sys::napi_create_promise(raw_env, &mut deferred, &mut promise))? };
-    let guard = Guard(Some(Deferred { deferred, settler: Arc::clone(&settler) }));
+    unsafe {
+        check(sys::napi_create_promise(
+            raw_env,
+            &mut deferred,
+            &mut promise,
+        ))?
+    };
+    let guard = Guard(Some(Deferred {
+        deferred,
+        settler: Arc::clone(&settler),
+    }));
     PENDING.with(|p| {
         if p.get() == 0 {
             // SAFETY: on the JS thread with a live handle.

@@ -21,7 +21,9 @@ where
     T: 'static + Send + ToNapiValue,
     F: 'static + Send + Future<Output = Result<T, Error>>,
 {
-    crate::runtime::promise(env, async move { cancellable(cancel, fut).await.map_err(from_call) })
+    crate::runtime::promise(env, async move {
+        cancellable(cancel, fut).await.map_err(from_call)
+    })
 }
 
 /// The most chunks one `next()` hands over: chunks already decoded are delivered together,
