@@ -49,14 +49,6 @@ fn handle() -> Result<&'static tokio::runtime::Handle, napi::Error> {
         .map_err(|e| napi::Error::new(Status::GenericFailure, e.clone()))
 }
 
-/// Runs a Tokio future from synchronous code on the JS thread (a constructor that needs the
-/// runtime's context, e.g. to create a timer or a socket). Unused calls compile away.
-#[allow(dead_code)]
-pub fn enter<R>(f: impl FnOnce() -> R) -> Result<R, napi::Error> {
-    let _g = handle()?.enter();
-    Ok(f())
-}
-
 /// Starts the runtime at module load, so the first call does not pay for it.
 pub fn start() {
     let _ = handle();
