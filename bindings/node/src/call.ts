@@ -20,22 +20,34 @@ export interface CallOptions {
 /** `options` without `signal`, as the JSON of the core's snake_case type. */
 export function coreJson(options: object | undefined | null): string {
   if (options == null) return "{}";
-  const { signal: _signal, ...rest } = options as { signal?: unknown };
-  return JSON.stringify(toSnake(rest));
+  return JSON.stringify(toSnake(options, "signal"));
 }
 
-/** Runs `run` with a cancel id bound to `signal`. */
-export async function invoke<T>(
+function rethrow(e: unknown): never {
+  throw fromNative(e);
+}
+
+/**
+ * Runs `run` with a cancel id bound to `signal`. Without a signal (the hot path) no async
+ * frame, no cancel id and no listener: the native Promise with its errors mapped.
+ */
+export function invoke<T>(
   signal: AbortSignal | undefined,
   run: (cancel: number | null) => Promise<T>,
 ): Promise<T> {
   if (signal === undefined) {
+    let p: Promise<T>;
     try {
-      return await run(null);
+      p = run(null);
     } catch (e) {
-      throw fromNative(e);
+      return Promise.reject(fromNative(e));
     }
+    return p.then(undefined, rethrow);
   }
+  return invokeAbortable(signal, run);
+}
+
+async function invokeAbortable<T>(signal: AbortSignal, run: (cancel: number | null) => Promise<T>): Promise<T> {
   signal.throwIfAborted();
   const id = native.cancelId();
   const onAbort = (): void => native.cancel(id);

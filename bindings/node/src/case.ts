@@ -5,8 +5,15 @@
  * bodies) are the user's or the server's JSON and pass through as they are.
  */
 
+const snakeCache = new Map<string, string>();
+
 export function snakeKey(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  let out = snakeCache.get(key);
+  if (out === undefined) {
+    out = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    if (snakeCache.size < 1024) snakeCache.set(key, out);
+  }
+  return out;
 }
 
 const camelCache = new Map<string, string>();
@@ -20,11 +27,18 @@ export function camelKey(key: string): string {
   return out;
 }
 
-/** The object's keys in snake_case; `undefined` values are dropped (absent). */
-export function toSnake(obj: object | undefined | null): Record<string, unknown> {
+/**
+ * The object's keys in snake_case; `undefined` values are dropped (absent), and so is the key
+ * `skip` (a call's `signal`, which is ours, not the core's). A plain loop over own keys: this
+ * runs on every call, and `Object.entries` + destructuring cost an array per key.
+ */
+export function toSnake(obj: object | undefined | null, skip?: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (obj == null) return out;
-  for (const [k, v] of Object.entries(obj)) {
+  const src = obj as Record<string, unknown>;
+  for (const k of Object.keys(src)) {
+    if (k === skip) continue;
+    const v = src[k];
     if (v !== undefined) out[snakeKey(k)] = v;
   }
   return out;
@@ -33,6 +47,6 @@ export function toSnake(obj: object | undefined | null): Record<string, unknown>
 /** The object's keys in camelCase. */
 export function toCamel<T>(obj: Record<string, unknown>): T {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) out[camelKey(k)] = v;
+  for (const k of Object.keys(obj)) out[camelKey(k)] = obj[k];
   return out as T;
 }

@@ -95,6 +95,21 @@ describe("data plane", () => {
     assert.equal(text, (await chat.generateText({ prompt: "stream me", maxTokens: 50 })).text);
   });
 
+  test("concurrent calls settle together, each with its own answer", async () => {
+    // Calls finishing at once share one wake-up of the JS thread (src/runtime.rs drains a
+    // queue of settlements): every Promise must still get its own result, errors included.
+    const prompts = Array.from({ length: 48 }, (_, i) => `word${i}`);
+    const outs = await Promise.all(
+      prompts.map((prompt, i) =>
+        i % 8 === 7 ? chat.generateText({ prompt, temprature: 1 }).catch((e) => e) : chat.generateText({ prompt, maxTokens: 50 }),
+      ),
+    );
+    outs.forEach((out, i) => {
+      if (i % 8 === 7) assert.ok(out instanceof ValidationError && out.field === "temprature");
+      else assert.match(out.text, new RegExp(prompts[i]));
+    });
+  });
+
   test("break closes the connection", async () => {
     const proxy = await new FaultProxy(p.manager.url).start();
     try {

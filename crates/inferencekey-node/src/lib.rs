@@ -4,9 +4,10 @@
 //! leaves as the core error's fields, which the TypeScript layer turns into its error classes
 //! by the core's kind name. Rules (drift, slugs, tokens, retries, timeouts) stay in the core.
 //!
-//! All calls run on one Tokio runtime (installed at module load, shared by every client) and
-//! return Promises. A call made with a cancel id (see [`cancel`]) is raced against that id:
-//! aborting drops the core's future, which closes its socket.
+//! All calls run on one Tokio runtime (a current-thread runtime on one I/O thread, started at
+//! module load, shared by every client; see [`runtime`]) and return Promises. A call made
+//! with a cancel id (see [`cancel`]) is raced against that id: aborting drops the core's
+//! future, which closes its socket.
 
 // napi-derive registers exports only outside cfg(test); in a test build the exported
 // functions have no caller, which is not dead code.
@@ -17,23 +18,18 @@ mod data;
 mod errors;
 mod management;
 mod marshal;
+mod runtime;
 mod stream;
 mod webhooks;
 
 use napi_derive::napi;
 
-/// Installs the process's one runtime for the addon's futures before any call is made. Two
-/// worker threads: the SDK's work is IO, and the package must not compete with the app.
+/// Starts the process's one runtime for the addon's futures before any call is made: one
+/// current-thread runtime on one I/O thread (see [`runtime`]); the SDK's work is I/O, and the
+/// package must not compete with the app for cores.
 #[napi_derive::module_init]
 fn init() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("inferencekey-io")
-        .enable_all()
-        .build();
-    if let Ok(rt) = rt {
-        napi::bindgen_prelude::create_custom_tokio_runtime(rt);
-    }
+    runtime::start();
 }
 
 /// The SDK version (the core's), sent in `User-Agent`.

@@ -14,13 +14,16 @@ use crate::cancel::cancellable;
 use crate::errors::from_call;
 use crate::marshal::to_json;
 
-/// Runs `fut` on the addon's runtime as a Promise, cancellable through `cancel`.
+/// Runs `fut` on the addon's runtime (see [`crate::runtime`]) as a Promise, cancellable
+/// through `cancel`.
 pub fn spawn<'e, T, F>(env: &'e Env, cancel: Option<u32>, fut: F) -> napi::Result<PromiseRaw<'e, T>>
 where
     T: 'static + Send + ToNapiValue,
     F: 'static + Send + Future<Output = Result<T, Error>>,
 {
-    env.spawn_future(async move { cancellable(cancel, fut).await.map_err(from_call) })
+    crate::runtime::promise(env, async move {
+        cancellable(cancel, fut).await.map_err(from_call)
+    })
 }
 
 /// The most chunks one `next()` hands over: chunks already decoded are delivered together,
