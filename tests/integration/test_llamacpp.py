@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from inferencekey import Backend, DataClient, ManagementClient, WorkloadSpec
+from inferencekey import Backend, DataClient, ManagementClient, ValidationError, WorkloadSpec
 
 from .conftest import Project
 
@@ -97,6 +97,48 @@ def test_chat_stream_and_openai_client_through_the_gateway(
         )
     )
     assert [c.choices[0].finish_reason for c in streamed if c.choices][-1] == "length"
+
+
+def test_the_packaged_launcher_runs_under_the_default_allowlist(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    # The quickstart's Manager: no --allow-any-command. `llama-server …` is an allowed
+    # command for the llamacpp backend, and the Manager's own stand-in for it (the launcher
+    # from the xllamacpp wheel) must run under the same check, whatever form it takes.
+    from inferencekey.pytest_plugin import start_manager
+
+    m = start_manager(tmp_path / "strict", dev=False)
+    try:
+        p = m.create_project("strict")
+        mgmt = ManagementClient(p.slug, base_url=m.url, sdk_token=p.env["INFERENCEKEY_SDK_TOKEN"])
+        mgmt.ensure(
+            WorkloadSpec(
+                name="strict",
+                slug="strict",
+                model="strict",
+                backend=Backend.LLAMACPP,
+                command=f"llama-server -m {tiny_model} -c 512 {THREADS}",
+            )
+        )
+        ready = mgmt.wait_until_ready("strict", timeout=120, progress=False)
+        assert ready["phase"] == "ready", ready
+        ep = DataClient(p.slug, base_url=m.url, api_key=p.data_key).endpoint("strict")
+        out = ep.generate_text(prompt="hello", max_tokens=4, temperature=0.0)
+        assert out.usage is not None and out.usage["completion_tokens"] == 4
+        # Any other program is still refused, naming the field.
+        with pytest.raises(ValidationError) as exc:
+            mgmt.ensure(
+                WorkloadSpec(
+                    name="other",
+                    slug="other",
+                    model="other",
+                    backend=Backend.LLAMACPP,
+                    command="python3 -c 'print(1)'",
+                )
+            )
+        assert exc.value.field == "config.command", exc.value
+    finally:
+        m.stop()
 
 
 PAIRS = [

@@ -485,8 +485,19 @@ pub async fn plan(
         },
     };
 
+    let mut policy = CommandPolicy::of(settings);
     let (argv, swapped) = match super::llamacpp::fallback(&argv, &settings.self_command) {
-        Some((argv, note)) => (argv, Some(note)),
+        Some((launcher, note)) => {
+            // The Manager's own launcher stands in for `llama-server`: the command is checked
+            // as the spec gave it, and the launcher (a `python -c` that names no engine) is
+            // then run as resolved.
+            let allowed = match spec.backend.as_ref() {
+                Some(b) => runs_engine_of(b, &argv),
+                None => Backend::KNOWN.iter().any(|b| runs_engine_of(b, &argv)),
+            };
+            policy.allow_any |= allowed;
+            (launcher, Some(note))
+        }
         None => (argv, None),
     };
     if let Some(missing) = missing_engine(&argv, settings).await {
@@ -499,7 +510,7 @@ pub async fn plan(
             missing.why, missing.detail
         ));
     }
-    let argv = resolve_checked(spec.backend.as_ref(), &argv, CommandPolicy::of(settings))?;
+    let argv = resolve_checked(spec.backend.as_ref(), &argv, policy)?;
     let note = defaulted.then(|| format!("running the default command `{}`", argv.join(" ")));
     let note = match (note, swapped) {
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
