@@ -30,6 +30,7 @@ def scrub(text: str) -> str: ...
 def validate_spec(spec_json: str) -> None: ...
 def diff(spec_json: str, workload_json: str) -> list[tuple[str, Any, Any]]: ...
 def create_body(spec_json: str) -> str: ...
+def check_backend_manifest(manifest_json: str) -> str: ...
 def error_from_response(
     status: int, body: bytes | str, request_id: str | None = None
 ) -> InferenceKeyError: ...
@@ -239,6 +240,16 @@ class NativeManagementClient(_ManagementClient):
     def test_webhook(
         self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
     ) -> dict[str, Any]: ...
+    def publish_backend(
+        self,
+        archive: bytes,
+        manifest_json: str,
+        tenant: str | None = None,
+        **kwargs: Unpack[CallOptions],
+    ) -> dict[str, Any]: ...
+    def list_backends(
+        self, tenant: str | None = None, **kwargs: Unpack[CallOptions]
+    ) -> list[dict[str, Any]]: ...
 
 @final
 class NativeAsyncManagementClient(_ManagementClient):
@@ -283,6 +294,16 @@ class NativeAsyncManagementClient(_ManagementClient):
     def test_webhook(
         self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
     ) -> Awaitable[dict[str, Any]]: ...
+    def publish_backend(
+        self,
+        archive: bytes,
+        manifest_json: str,
+        tenant: str | None = None,
+        **kwargs: Unpack[CallOptions],
+    ) -> Awaitable[dict[str, Any]]: ...
+    def list_backends(
+        self, tenant: str | None = None, **kwargs: Unpack[CallOptions]
+    ) -> Awaitable[list[dict[str, Any]]]: ...
 
 # --- data plane (src/data.rs, src/stream.rs): blocking, then asyncio ---
 

@@ -9,9 +9,9 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::{
-    migrations, Admission, AttemptOutcome, DeliveryRecord, DeliveryState, Gpu, IdempotencyBegin,
-    JobRecord, JobStatus, Project, QueueLimits, Store, StoreError, StoreResult, TokenRecord,
-    WebhookRecord, Worker, WorkloadRecord,
+    migrations, Admission, AttemptOutcome, CustomBackendRecord, DeliveryRecord, DeliveryState, Gpu,
+    IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, Store, StoreError, StoreResult,
+    TokenRecord, WebhookRecord, Worker, WorkloadRecord,
 };
 use crate::util::{new_id, now_rfc3339, now_unix};
 
@@ -67,6 +67,24 @@ impl SqliteStore {
         // atomic), so a poisoned lock is still safe to use.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+const CUSTOM_BACKEND_COLUMNS: &str =
+    "id, tenant_id, slug, version, task_type, manifest, sha256, size_bytes, created_at";
+
+fn custom_backend_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomBackendRecord> {
+    let manifest: String = r.get(5)?;
+    Ok(CustomBackendRecord {
+        id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        slug: r.get(2)?,
+        version: r.get(3)?,
+        task_type: r.get(4)?,
+        manifest: serde_json::from_str(&manifest).unwrap_or(Value::Null),
+        sha256: r.get(6)?,
+        size_bytes: r.get::<_, i64>(7)? as u64,
+        created_at: r.get(8)?,
+    })
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -892,6 +910,81 @@ impl Store for SqliteStore {
              WHERE state IN ('delivered', 'failed') AND updated_at < ?1",
             [cutoff],
         )?)
+    }
+
+    fn insert_custom_backend(&self, b: &CustomBackendRecord) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO custom_backends
+                 (id, tenant_id, slug, version, task_type, manifest, sha256, size_bytes, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    b.id,
+                    b.tenant_id,
+                    b.slug,
+                    b.version,
+                    b.task_type,
+                    json_text(&b.manifest),
+                    b.sha256,
+                    b.size_bytes as i64,
+                    b.created_at
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("custom backend {} {}", b.slug, b.version))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    fn custom_backend_version(
+        &self,
+        tenant_id: &str,
+        slug: &str,
+        version: &str,
+    ) -> StoreResult<Option<CustomBackendRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {CUSTOM_BACKEND_COLUMNS} FROM custom_backends
+                     WHERE tenant_id = ?1 AND slug = ?2 AND version = ?3"
+                ),
+                [tenant_id, slug, version],
+                custom_backend_row,
+            )
+            .optional()?)
+    }
+
+    fn custom_backend(
+        &self,
+        tenant_id: &str,
+        slug: &str,
+    ) -> StoreResult<Option<CustomBackendRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {CUSTOM_BACKEND_COLUMNS} FROM custom_backends
+                     WHERE tenant_id = ?1 AND slug = ?2 ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                ),
+                [tenant_id, slug],
+                custom_backend_row,
+            )
+            .optional()?)
+    }
+
+    fn list_custom_backends(&self, tenant_id: &str) -> StoreResult<Vec<CustomBackendRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {CUSTOM_BACKEND_COLUMNS} FROM custom_backends WHERE tenant_id = ?1
+             ORDER BY created_at DESC, rowid DESC"
+        ))?;
+        let rows = stmt.query_map([tenant_id], custom_backend_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
