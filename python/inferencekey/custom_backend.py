@@ -270,15 +270,18 @@ def _read_manifest(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def serve(entrypoint: str, port: int, manifest: Path | None = None) -> int:
-    """Loads the class, serves it on ``127.0.0.1:port`` until killed; returns the exit code."""
+def serve(
+    entrypoint: str, port: int, manifest: Path | None = None, host: str = "127.0.0.1"
+) -> int:
+    """Loads the class, serves it on ``host:port`` (loopback) until killed; returns the exit
+    code."""
     try:
         cls = load_entrypoint(entrypoint)
         backend = cls(_read_manifest(manifest))
     except Exception as e:  # an import error in the tenant's module reads as what it is
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
-    server = make_server(backend, port)
+    server = make_server(backend, port, host)
 
     def fail(_: str) -> None:
         # A backend whose setup failed cannot serve: stop, so the Manager sees the exit and its
@@ -299,13 +302,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve a CustomBackend on 127.0.0.1")
     s.add_argument("--entrypoint", required=True, help="module:Class")
+    s.add_argument("--host", default="127.0.0.1", help="loopback only (default 127.0.0.1)")
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--manifest", type=Path, default=None, help="the manifest.json /meta serves")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     manifest = args.manifest
     if manifest is None and Path("manifest.json").is_file():
         manifest = Path("manifest.json")
-    return serve(args.entrypoint, args.port, manifest)
+    return serve(args.entrypoint, args.port, manifest, args.host)
 
 
 __all__ = [

@@ -239,6 +239,52 @@ pub fn unpack(data_dir: &Path, sha: &str) -> Result<PathBuf, String> {
     Ok(pkg)
 }
 
+/// The largest job the runtime reads (its own bound, docs/contract.md §7).
+pub const MAX_JOB_BYTES: usize = 16 * 1024 * 1024;
+
+/// The `/process` body for one call: `{"id", "input"}` with the caller's JSON object as the
+/// input, or, for a body that is not one (multipart, binary), `raw_body_b64` and
+/// `raw_body_content_type`.
+pub fn process_body(id: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let input = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        _ => serde_json::json!({
+            "raw_body_b64": base64::engine::general_purpose::STANDARD.encode(body),
+            "raw_body_content_type": content_type,
+        }),
+    };
+    serde_json::to_vec(&serde_json::json!({"id": id, "input": input})).unwrap_or_default()
+}
+
+/// The `output` of a runtime's 200 answer, as JSON text; `None` when the answer has none.
+pub fn output_of(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        output: &'a serde_json::value::RawValue,
+    }
+    serde_json::from_slice::<Answer<'_>>(body)
+        .ok()
+        .map(|a| a.output.get().to_string())
+}
+
+/// The text of a runtime's error answer (`{"error": "<text>"}`), else the body's start.
+pub fn error_text(body: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => match v.get("error") {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(e) => e
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| e.to_string()),
+            None => v.to_string(),
+        },
+        Err(_) => String::from_utf8_lossy(body).chars().take(500).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
