@@ -324,4 +324,9 @@ __all__ = [
 ]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module, not this `__main__` copy of it: the tenant's class subclasses
+    # `inferencekey.custom_backend.CustomBackend`, which is a different object from
+    # `__main__.CustomBackend`.
+    from inferencekey import custom_backend as _module
+
+    sys.exit(_module.main())

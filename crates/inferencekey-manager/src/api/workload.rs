@@ -484,20 +484,24 @@ fn check_custom_backend(
         None => Err(ApiError::validation(
             "backend",
             format!(
-                "no custom backend {slug:?} is published for this tenant; publish it with                  `inferencekey backend package DIR -o {slug}.tar.gz && inferencekey backend                  publish {slug}.tar.gz`, or use one of: {}",
+                "no custom backend {slug:?} is published for this tenant; publish it with \
+                 `inferencekey backend package DIR -o {slug}.tar.gz && inferencekey backend \
+                 publish {slug}.tar.gz`, or use one of: {}",
                 Backend::known_list()
             ),
         )),
         Some(_) if has_command => Err(ApiError::validation(
             "config.command",
             format!(
-                "the custom backend {slug:?} is started by the Manager from its package;                  remove config.command"
+                "the custom backend {slug:?} is started by the Manager from its package; \
+                 remove config.command"
             ),
         )),
         Some(b) if b.task_type != task_type => Err(ApiError::validation(
             "task_type",
             format!(
-                "the custom backend {slug:?} serves task_type {:?}, not {task_type:?}; set                  task_type to {:?} or publish a backend for {task_type:?}",
+                "the custom backend {slug:?} serves task_type {:?}, not {task_type:?}; set \
+                 task_type to {:?} or publish a backend for {task_type:?}",
                 b.task_type, b.task_type
             ),
         )),
