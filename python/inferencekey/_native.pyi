@@ -1,6 +1,7 @@
 # Type stubs for the compiled module (crates/inferencekey-py); `mypy.stubtest` checks them
 # against the built module in scripts/test. Keyword arguments come from inferencekey.options,
 # whose lists a test checks against the core's types.
+import builtins
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any, final
@@ -172,7 +173,7 @@ class ForecastResult(_Response):
 @final
 class RerankResult(_Response):
     @property
-    def results(self) -> list[dict[str, Any]]: ...
+    def results(self) -> builtins.list[dict[str, Any]]: ...
     @property
     def model(self) -> str: ...
     @property
@@ -249,7 +250,7 @@ class NativeManagementClient(_ManagementClient):
     ) -> dict[str, Any]: ...
     def list_backends(
         self, tenant: str | None = None, **kwargs: Unpack[CallOptions]
-    ) -> list[dict[str, Any]]: ...
+    ) -> builtins.list[dict[str, Any]]: ...
 
 @final
 class NativeAsyncManagementClient(_ManagementClient):
@@ -303,7 +304,7 @@ class NativeAsyncManagementClient(_ManagementClient):
     ) -> Awaitable[dict[str, Any]]: ...
     def list_backends(
         self, tenant: str | None = None, **kwargs: Unpack[CallOptions]
-    ) -> Awaitable[list[dict[str, Any]]]: ...
+    ) -> Awaitable[builtins.list[dict[str, Any]]]: ...
 
 # --- data plane (src/data.rs, src/stream.rs): blocking, then asyncio ---
 

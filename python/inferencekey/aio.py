@@ -15,6 +15,7 @@ the sync API's classes (``TextResult``, ``EmbedResult``, ``EndpointRef``, …).
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
@@ -156,7 +157,7 @@ class AsyncManagementClient(_Management[NativeAsyncManagementClient]):
 
     async def list_backends(
         self, tenant: str | None = None, **options: Unpack[CallOptions]
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         return await self._native.list_backends(tenant, **options)
 
     def readiness_events(

@@ -9,6 +9,7 @@ the Rust core. The data plane (``DataClient``, ``Endpoint``) is native end to en
 
 from __future__ import annotations
 
+import builtins
 import os
 import sys
 import time
@@ -236,7 +237,7 @@ class ManagementClient(_Management[NativeManagementClient]):
 
     def list_backends(
         self, tenant: str | None = None, **options: Unpack[CallOptions]
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """The tenant's published custom backends, newest first."""
         return self._native.list_backends(tenant, **options)
 

@@ -106,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+    def log_message(self, format: str, *args: Any) -> None:
         # One line per request on stderr, which the Manager keeps as the engine's log; bodies
         # (the tenant's data) are never logged.
         sys.stderr.write(f"custom-backend: {format % args}\n")
@@ -122,7 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, text: str) -> None:
         self._send(status, {"error": text})
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         state = self.server.state
         if self.path == "/healthz":
             if state.ready.is_set():
@@ -169,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return body
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         if self.path not in ("/process", "/forecast"):
             self.close_connection = True
             self._error(404, f"no route POST {self.path}; use /process or /forecast")
@@ -270,9 +270,7 @@ def _read_manifest(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def serve(
-    entrypoint: str, port: int, manifest: Path | None = None, host: str = "127.0.0.1"
-) -> int:
+def serve(entrypoint: str, port: int, manifest: Path | None = None, host: str = "127.0.0.1") -> int:
     """Loads the class, serves it on ``host:port`` (loopback) until killed; returns the exit
     code."""
     try:

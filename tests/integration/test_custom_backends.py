@@ -172,7 +172,12 @@ def test_a_workload_naming_an_unpublished_backend_is_refused(project: Project) -
     mgmt = ManagementClient.from_env()
     with pytest.raises(ValidationError) as e:
         mgmt.ensure(
-            WorkloadSpec(name="ghost", slug="ghost-" + uuid.uuid4().hex[:6], model="m", backend="nobody-published-this")
+            WorkloadSpec(
+                name="ghost",
+                slug="ghost-" + uuid.uuid4().hex[:6],
+                model="m",
+                backend="nobody-published-this",
+            )
         )
     assert e.value.field == "backend"
     assert "inferencekey backend publish" in str(e.value)
@@ -205,9 +210,21 @@ def test_packaging_names_the_bad_manifest_key(project: Project, tmp_path: Path) 
 @pytest.mark.parametrize(
     ("members", "links", "words"),
     [
-        ({"manifest.json": GOOD_MANIFEST, "requirements.txt": b"", "../evil.py": b""}, None, "`..`"),
-        ({"manifest.json": GOOD_MANIFEST, "requirements.txt": b"", "/etc/evil": b""}, None, "absolute"),
-        ({"manifest.json": GOOD_MANIFEST, "requirements.txt": b""}, {"tiny.py": "/etc/passwd"}, "symbolic link"),
+        (
+            {"manifest.json": GOOD_MANIFEST, "requirements.txt": b"", "../evil.py": b""},
+            None,
+            "`..`",
+        ),
+        (
+            {"manifest.json": GOOD_MANIFEST, "requirements.txt": b"", "/etc/evil": b""},
+            None,
+            "absolute",
+        ),
+        (
+            {"manifest.json": GOOD_MANIFEST, "requirements.txt": b""},
+            {"tiny.py": "/etc/passwd"},
+            "symbolic link",
+        ),
         ({"requirements.txt": b"", "tiny.py": b""}, None, "no manifest.json"),
         ({"manifest.json": GOOD_MANIFEST, "tiny.py": b""}, None, "no requirements.txt"),
     ],

@@ -50,7 +50,11 @@ class Forecaster(Upper):
 
 
 def call(
-    port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -121,7 +125,9 @@ def test_bad_bodies_and_inputs_are_400_and_failures_500(served: Served) -> None:
         status, answer = post(port, "/process", body)
         assert status == 400, (body, answer)
         assert word in answer["error"], (body, answer)
-    status, answer = call(port, "POST", "/process", b"{not json", {"Content-Type": "application/json"})
+    status, answer = call(
+        port, "POST", "/process", b"{not json", {"Content-Type": "application/json"}
+    )
     assert status == 400 and "not JSON" in answer["error"], answer
     status, answer = post(port, "/process", {"id": "j", "input": {"text": "boom"}})
     assert status == 500 and "RuntimeError: the model fell over" in answer["error"], answer
@@ -198,8 +204,18 @@ def test_the_cli_serves_a_user_module(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "inferencekey.custom_backend", "serve", "--entrypoint",
-         "echo_mod:Echo", "--port", str(port), "--manifest", str(tmp_path / "manifest.json")],
+        [
+            sys.executable,
+            "-m",
+            "inferencekey.custom_backend",
+            "serve",
+            "--entrypoint",
+            "echo_mod:Echo",
+            "--port",
+            str(port),
+            "--manifest",
+            str(tmp_path / "manifest.json"),
+        ],
         env=env,
         stderr=subprocess.PIPE,
     )
@@ -222,8 +238,16 @@ def test_the_cli_serves_a_user_module(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(10)
     broken = subprocess.run(
-        [sys.executable, "-m", "inferencekey.custom_backend", "serve", "--entrypoint",
-         "echo_mod:Broken", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "inferencekey.custom_backend",
+            "serve",
+            "--entrypoint",
+            "echo_mod:Broken",
+            "--port",
+            "0",
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -47,10 +47,12 @@ fn safe_path(raw: &Path) -> Result<PathBuf, String> {
         match c {
             Component::Normal(p) => out.push(p),
             Component::CurDir => {}
-            Component::ParentDir => return Err(format!(
+            Component::ParentDir => {
+                return Err(format!(
                 "member {:?} has a `..` component; package members must stay inside the package",
                 raw.display()
-            )),
+            ))
+            }
             Component::RootDir | Component::Prefix(_) => {
                 return Err(format!(
                     "member {:?} has an absolute path; package members must be relative",

@@ -492,8 +492,8 @@ impl Jobs {
                     .body(job.body.clone())
             };
             let sent = tokio::time::timeout(timeout, request.send())
-            .await
-            .map_err(|_| timed_out())?;
+                .await
+                .map_err(|_| timed_out())?;
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) if e.is_connect() && connect_failures < CONNECT_RETRIES => {

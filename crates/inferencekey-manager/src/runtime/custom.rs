@@ -108,7 +108,10 @@ async fn prepare_venv(dir: &Path, python: &str, requirements: &str) -> Result<Pa
     output(python, &args, Duration::from_secs(300)).await?;
     let purelib = output(
         &venv_python,
-        &["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        &[
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
         Duration::from_secs(60),
     )
     .await?;
