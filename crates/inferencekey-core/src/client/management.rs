@@ -302,7 +302,7 @@ impl ManagementClient {
         {
             Ok(t)
         } else {
-            Err(Error::validation(vec![crate::FieldError::new(
+            Err(Error::validation(vec![crate::domain::error::FieldError::new(
                 "tenant",
                 format!("{t:?} is not a tenant id (letters, digits, '_' and '-')"),
             )]))
