@@ -260,3 +260,27 @@ def test_publish_checks_the_manifest_parts_and_the_token(project: Project) -> No
         headers=sdk_headers(project),
     )
     assert r.status_code == 403, r.text
+
+
+def test_the_async_client_publishes_and_lists_the_same_way(
+    project: Project, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from inferencekey.aio import AsyncManagementClient
+
+    slug = "shout-" + uuid.uuid4().hex[:8]
+    src = write_backend(tmp_path / "src", slug)
+    archive = tmp_path / "p.tar.gz"
+    assert cli(project, "backend", "package", str(src), "-o", str(archive)).returncode == 0
+
+    async def go() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        client = AsyncManagementClient.from_env()
+        first = await client.publish_backend(archive)
+        return first, await client.list_backends()
+
+    first, listed = asyncio.run(go())
+    assert first["slug"] == slug
+    assert [b["id"] for b in listed if b["slug"] == slug] == [first["id"]]
+    # The same bytes from the blocking client: the first record again.
+    assert ManagementClient.from_env().publish_backend(archive)["id"] == first["id"]

@@ -229,7 +229,7 @@ async fn custom_process(
     }
     let text = inferencekey_core::token::scrub(&crate::custom_backends::error_text(&answer));
     Err(match status.as_u16() {
-        400 | 422 => ApiError::validation("input", text).with_field("input"),
+        400 | 422 => ApiError::validation("input", text),
         413 => ApiError::payload_too_large(limit),
         500..=599 => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -302,10 +302,12 @@ impl ManagementClient {
         {
             Ok(t)
         } else {
-            Err(Error::validation(vec![crate::domain::error::FieldError::new(
-                "tenant",
-                format!("{t:?} is not a tenant id (letters, digits, '_' and '-')"),
-            )]))
+            Err(Error::validation(vec![
+                crate::domain::error::FieldError::new(
+                    "tenant",
+                    format!("{t:?} is not a tenant id (letters, digits, '_' and '-')"),
+                ),
+            ]))
         }
     }
 
