@@ -160,6 +160,11 @@ def test_a_user_backend_is_packaged_published_ensured_and_called(
     err = r.json()["error"]
     assert err["code"] == "backend_unavailable" and "the model fell over" in err["message"], err
 
+    # /forecast goes to the runtime's forecast(), which this backend does not override.
+    r = httpx.post(f"{base}/forecast", json={"id": "f", "target": [1], "horizon": 1}, headers=live)
+    assert r.status_code == 400, r.text
+    assert "does not support forecast" in r.json()["error"]["message"], r.text
+
     # As a job: the job's body is the input, the output its result.
     endpoint = DataClient.from_env().endpoint(slug, api_key=project.key)
     job = endpoint.submit_job(kind="chat", body={"prompt": "job"})
@@ -284,3 +289,19 @@ def test_the_async_client_publishes_and_lists_the_same_way(
     assert [b["id"] for b in listed if b["slug"] == slug] == [first["id"]]
     # The same bytes from the blocking client: the first record again.
     assert ManagementClient.from_env().publish_backend(archive)["id"] == first["id"]
+
+
+def test_a_package_needing_another_python_ends_in_error_saying_so(
+    project: Project, tmp_path: Path
+) -> None:
+    slug = "future-" + uuid.uuid4().hex[:8]
+    src = write_backend(tmp_path / "src", slug, requires_python=">=99")
+    archive = tmp_path / "p.tar.gz"
+    assert cli(project, "backend", "package", str(src), "-o", str(archive)).returncode == 0
+    mgmt = ManagementClient.from_env()
+    mgmt.publish_backend(archive)
+    mgmt.ensure(WorkloadSpec(name="future", slug=slug, model="none", backend=slug))
+    events = list(mgmt.readiness_events(slug))
+    last = events[-1]
+    assert last["phase"] == "error", events
+    assert "needs Python >=99" in last["message"], last

@@ -476,7 +476,13 @@ impl Jobs {
             let started = tokio::time::Instant::now();
             // A custom backend's runtime takes every job on `/process` (docs/contract.md §7).
             let custom = entry.custom_runtime();
-            let request = if custom {
+            let request = if custom && job.kind == "forecast" {
+                // A forecast job is the §5 body, which the runtime's `/forecast` takes as is.
+                self.http
+                    .post(format!("{base}/forecast"))
+                    .header(CONTENT_TYPE, &job.content_type)
+                    .body(job.body.clone())
+            } else if custom {
                 self.http
                     .post(format!("{base}/process"))
                     .header(CONTENT_TYPE, "application/json")
@@ -519,7 +525,7 @@ impl Jobs {
             let bytes = tokio::time::timeout(remaining, read_capped(resp, JOB_RESULT_LIMIT))
                 .await
                 .map_err(|_| timed_out())??;
-            if status.is_success() && custom {
+            if status.is_success() && custom && job.kind != "forecast" {
                 return match crate::custom_backends::output_of(&bytes) {
                     Some(text) => RawValue::from_string(text).map_err(|e| {
                         fail("internal_error", format!("could not store the result: {e}"))
