@@ -457,12 +457,12 @@ fn validate(w: &WorkloadRecord, store: &dyn Store, policy: CommandPolicy) -> Res
         }
     }
 
-    if let Some(Backend::Custom(slug)) = &spec.backend {
-        check_custom_backend(store, slug, &w.task_type, command.is_some(), policy)?;
-    }
     if let Some(command) = &command {
         check_command(spec.backend.as_ref(), command, policy)
             .map_err(|e| ApiError::validation(e.field, e.message))?;
+    }
+    if let Some(Backend::Custom(slug)) = &spec.backend {
+        check_custom_backend(store, slug, &w.task_type, command.is_some(), policy)?;
     }
     Ok(())
 }
