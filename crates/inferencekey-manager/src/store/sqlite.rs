@@ -1203,6 +1203,46 @@ mod tests {
         total: 1000,
     };
 
+    #[test]
+    fn custom_backends_are_recorded_and_the_newest_version_wins() {
+        let (_dir, s) = store();
+        let rec = |version: &str, at: &str| CustomBackendRecord {
+            id: new_id("cb"),
+            tenant_id: TENANT.into(),
+            slug: "shout".into(),
+            version: version.into(),
+            task_type: "text2text".into(),
+            manifest: json!({"name": "shout"}),
+            sha256: format!("{version:0>64}"),
+            size_bytes: 10,
+            created_at: at.into(),
+        };
+        assert!(s.custom_backend(TENANT, "shout").unwrap().is_none());
+        s.insert_custom_backend(&rec("1", "2026-01-01T00:00:00.000Z"))
+            .unwrap();
+        s.insert_custom_backend(&rec("2", "2026-01-02T00:00:00.000Z"))
+            .unwrap();
+        assert!(matches!(
+            s.insert_custom_backend(&rec("2", "2026-01-03T00:00:00.000Z")),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            s.custom_backend(TENANT, "shout").unwrap().unwrap().version,
+            "2"
+        );
+        let one = s
+            .custom_backend_version(TENANT, "shout", "1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.manifest, json!({"name": "shout"}));
+        let all = s.list_custom_backends(TENANT).unwrap();
+        assert_eq!(
+            all.iter().map(|b| b.version.as_str()).collect::<Vec<_>>(),
+            ["2", "1"]
+        );
+        assert!(s.list_custom_backends("tnt_other").unwrap().is_empty());
+    }
+
     fn job_for(p: &Project, w: &WorkloadRecord, token: &str) -> JobRecord {
         JobRecord {
             id: new_id("job"),
