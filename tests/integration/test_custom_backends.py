@@ -244,6 +244,22 @@ def test_bad_packages_are_refused_naming_the_member(
     assert words in err["message"], err
 
 
+def test_a_package_over_the_json_routes_limit_is_taken(project: Project) -> None:
+    """The publish route has its own body bound (64 MiB), above the 1 MiB of the JSON routes."""
+    manifest = json.loads(GOOD_MANIFEST) | {"slug": "big-" + uuid.uuid4().hex[:8]}
+    archive = tarball(
+        {
+            "manifest.json": json.dumps(manifest).encode(),
+            "requirements.txt": b"",
+            "weights.bin": os.urandom(3 << 20),
+        }
+    )
+    assert len(archive) > 3 << 20
+    r = publish_raw(project, archive)
+    assert r.status_code == 201, r.text
+    assert r.json()["size_bytes"] == len(archive)
+
+
 def test_publish_checks_the_manifest_parts_and_the_token(project: Project) -> None:
     archive = tarball({"manifest.json": GOOD_MANIFEST, "requirements.txt": b"", "tiny.py": b""})
     r = publish_raw(project, archive, version="2")
@@ -254,6 +270,8 @@ def test_publish_checks_the_manifest_parts_and_the_token(project: Project) -> No
         tarball({"manifest.json": json.dumps(bad).encode(), "requirements.txt": b""}),
     )
     assert r.status_code == 400 and r.json()["error"]["field"] == "manifest.task_type", r.text
+    r = publish_raw(project, tarball({"manifest.json": b"{oops", "requirements.txt": b""}))
+    assert r.status_code == 400 and r.json()["error"]["field"] == "manifest.json", r.text
     r = httpx.post(
         f"{project.manager.url}/api/tenants/tnt_local/custom-backends",
         headers={"Authorization": f"Bearer {project.key}"},

@@ -144,7 +144,15 @@ async fn publish(
                 err.field.clone().unwrap_or_else(|| "manifest.json".into()),
                 format!("manifest.json: {}", err.message),
             );
-            api.field = err.field.clone().map(|f| format!("manifest.{f}"));
+            // A manifest key is reported under `manifest.`; a manifest that is not JSON at
+            // all is `manifest.json` already.
+            api.field = err.field.clone().map(|f| {
+                if f == "manifest.json" {
+                    f
+                } else {
+                    format!("manifest.{f}")
+                }
+            });
             api
         }
     })?;
