@@ -323,3 +323,64 @@ def test_a_package_needing_another_python_ends_in_error_saying_so(
     last = events[-1]
     assert last["phase"] == "error", events
     assert "needs Python >=99" in last["message"], last
+
+
+def tiny_wheel(path: Path) -> None:
+    """A pure-Python wheel of `tinydep` 1.0, made by hand so pip installs it with no index."""
+    import base64
+    import hashlib
+    import zipfile
+
+    files = {
+        "tinydep/__init__.py": b"GREETING = 'from tinydep'\n",
+        "tinydep-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
+        "tinydep-1.0.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append("tinydep-1.0.dist-info/RECORD,,")
+    files["tinydep-1.0.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+
+
+def test_requirements_are_installed_into_the_packages_own_venv(
+    project: Project, tmp_path: Path
+) -> None:
+    """A non-empty requirements.txt is pip-installed into the package's venv (here a wheel the
+    package ships, so no index is needed), and the backend imports it; the Manager's own
+    environment does not have it."""
+    slug = "deps-" + uuid.uuid4().hex[:8]
+    src = write_backend(tmp_path / "src", slug)
+    (src / "vendor").mkdir()
+    tiny_wheel(src / "vendor" / "tinydep-1.0-py3-none-any.whl")
+    (src / "requirements.txt").write_text("--no-index\n./vendor/tinydep-1.0-py3-none-any.whl\n")
+    (src / "shout.py").write_text(
+        "import tinydep\n"
+        "from inferencekey.custom_backend import CustomBackend\n\n\n"
+        "class Shout(CustomBackend):\n"
+        "    def process(self, input):\n"
+        "        return {'text': tinydep.GREETING}\n"
+    )
+    with pytest.raises(ImportError):
+        import tinydep  # noqa: F401
+    archive = tmp_path / "p.tar.gz"
+    assert cli(project, "backend", "package", str(src), "-o", str(archive)).returncode == 0
+    mgmt = ManagementClient.from_env()
+    mgmt.publish_backend(archive)
+    mgmt.ensure(WorkloadSpec(name="deps", slug=slug, model="none", backend=slug))
+    ready = mgmt.wait_until_ready(slug, timeout=240)
+    assert ready["phase"] == "ready", ready
+    r = httpx.post(
+        f"{project.manager.url}/endpoint/{project.slug}/{slug}/v1/predict",
+        json={},
+        headers={"Authorization": f"Bearer {project.key}"},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"text": "from tinydep"}

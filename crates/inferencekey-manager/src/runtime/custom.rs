@@ -48,8 +48,22 @@ fn interpreter(self_command: &[String]) -> String {
 
 /// Runs `program args` and returns its trimmed stdout, or why it failed (with its stderr).
 async fn output(program: &Path, args: &[&str], limit: Duration) -> Result<String, String> {
+    output_in(program, args, limit, None).await
+}
+
+/// [`output`], run in `cwd` when given.
+async fn output_in(
+    program: &Path,
+    args: &[&str],
+    limit: Duration,
+    cwd: Option<&Path>,
+) -> Result<String, String> {
     let shown = format!("{} {}", program.display(), args.join(" "));
-    let run = Command::new(program)
+    let mut command = Command::new(program);
+    if let Some(dir) = cwd {
+        command.current_dir(dir);
+    }
+    let run = command
         .args(args)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
@@ -130,7 +144,9 @@ async fn prepare_venv(dir: &Path, python: &str, requirements: &str) -> Result<Pa
     if install {
         let reqs = dir.join("pkg").join("requirements.txt");
         let reqs = reqs.to_string_lossy().to_string();
-        output(
+        // From the package root, so a requirement may name a file the package ships
+        // (`./vendor/dep-1.0-py3-none-any.whl`).
+        output_in(
             &venv_python,
             &[
                 "-m",
@@ -141,6 +157,7 @@ async fn prepare_venv(dir: &Path, python: &str, requirements: &str) -> Result<Pa
                 &reqs,
             ],
             INSTALL_TIMEOUT,
+            Some(&dir.join("pkg")),
         )
         .await
         .map_err(|e| format!("installing the package's requirements failed: {e}"))?;
