@@ -1,6 +1,7 @@
 # Type stubs for the compiled module (crates/inferencekey-py); `mypy.stubtest` checks them
 # against the built module in scripts/test. Keyword arguments come from inferencekey.options,
 # whose lists a test checks against the core's types.
+import builtins
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any, final
@@ -30,6 +31,7 @@ def scrub(text: str) -> str: ...
 def validate_spec(spec_json: str) -> None: ...
 def diff(spec_json: str, workload_json: str) -> list[tuple[str, Any, Any]]: ...
 def create_body(spec_json: str) -> str: ...
+def check_backend_manifest(manifest_json: str) -> str: ...
 def error_from_response(
     status: int, body: bytes | str, request_id: str | None = None
 ) -> InferenceKeyError: ...
@@ -171,7 +173,7 @@ class ForecastResult(_Response):
 @final
 class RerankResult(_Response):
     @property
-    def results(self) -> list[dict[str, Any]]: ...
+    def results(self) -> builtins.list[dict[str, Any]]: ...
     @property
     def model(self) -> str: ...
     @property
@@ -239,6 +241,16 @@ class NativeManagementClient(_ManagementClient):
     def test_webhook(
         self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
     ) -> dict[str, Any]: ...
+    def publish_backend(
+        self,
+        archive: bytes,
+        manifest_json: str,
+        tenant: str | None = None,
+        **kwargs: Unpack[CallOptions],
+    ) -> dict[str, Any]: ...
+    def list_backends(
+        self, tenant: str | None = None, **kwargs: Unpack[CallOptions]
+    ) -> builtins.list[dict[str, Any]]: ...
 
 @final
 class NativeAsyncManagementClient(_ManagementClient):
@@ -283,6 +295,16 @@ class NativeAsyncManagementClient(_ManagementClient):
     def test_webhook(
         self, slug: str, project: str | None = None, **kwargs: Unpack[CallOptions]
     ) -> Awaitable[dict[str, Any]]: ...
+    def publish_backend(
+        self,
+        archive: bytes,
+        manifest_json: str,
+        tenant: str | None = None,
+        **kwargs: Unpack[CallOptions],
+    ) -> Awaitable[dict[str, Any]]: ...
+    def list_backends(
+        self, tenant: str | None = None, **kwargs: Unpack[CallOptions]
+    ) -> Awaitable[builtins.list[dict[str, Any]]]: ...
 
 # --- data plane (src/data.rs, src/stream.rs): blocking, then asyncio ---
 

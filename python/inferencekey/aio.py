@@ -15,6 +15,8 @@ the sync API's classes (``TextResult``, ``EmbedResult``, ``EndpointRef``, …).
 
 from __future__ import annotations
 
+import builtins
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +142,23 @@ class AsyncManagementClient(_Management[NativeAsyncManagementClient]):
         self, slug: str, project: str | None = None, **options: Unpack[CallOptions]
     ) -> dict[str, Any]:
         return await self._native.test_webhook(slug, project, **options)
+
+    async def publish_backend(
+        self,
+        path: str | os.PathLike[str],
+        tenant: str | None = None,
+        **options: Unpack[CallOptions],
+    ) -> dict[str, Any]:
+        """``ManagementClient.publish_backend``, awaited (the file is read before the call)."""
+        from inferencekey.backend import read_package
+
+        archive, manifest_json = read_package(path)
+        return await self._native.publish_backend(archive, manifest_json, tenant, **options)
+
+    async def list_backends(
+        self, tenant: str | None = None, **options: Unpack[CallOptions]
+    ) -> builtins.list[dict[str, Any]]:
+        return await self._native.list_backends(tenant, **options)
 
     def readiness_events(
         self, slug: str, project: str | None = None

@@ -1,8 +1,8 @@
 """The ``inferencekey`` command (``serve``, ``init``, ``key``, ``worker``, ``status``, …).
 
 The CLI is the Manager's, in Rust, except ``plan`` and ``apply`` (:mod:`inferencekey.apply`,
-which may load a Python module of specs); this only hands it the arguments and tells it how
-to re-run itself (``python -m inferencekey``), which it needs to spawn engine processes from
+which may load a Python module of specs) and ``backend`` (:mod:`inferencekey.backend`,
+custom backend packages); this only hands it the arguments and tells it how to re-run itself (``python -m inferencekey``), which it needs to spawn engine processes from
 the same installation.
 """
 
@@ -23,6 +23,11 @@ def main() -> None:
         from inferencekey import apply
 
         sys.exit(apply.main(argv[0], argv[1:]))
+    if argv and argv[0] == "backend":
+        # Custom backend packages: the standard library's tarfile and the SDK's own client.
+        from inferencekey import backend
+
+        sys.exit(backend.main(argv[1:]))
     if threading.current_thread() is threading.main_thread():
         # Give the Rust CLI the signal handling it has as its own binary: Python's SIGINT
         # handler only sets a flag that nothing checks while Rust runs, so Ctrl-C would be

@@ -9,6 +9,8 @@ the Rust core. The data plane (``DataClient``, ``Endpoint``) is native end to en
 
 from __future__ import annotations
 
+import builtins
+import os
 import sys
 import time
 import warnings
@@ -217,6 +219,27 @@ class ManagementClient(_Management[NativeManagementClient]):
     ) -> dict[str, Any]:
         """Sends one signed ``ping`` now: ``{"delivered", "status", "error"}``."""
         return self._native.test_webhook(slug, project, **options)
+
+    def publish_backend(
+        self,
+        path: str | os.PathLike[str],
+        tenant: str | None = None,
+        **options: Unpack[CallOptions],
+    ) -> dict[str, Any]:
+        """Publishes a custom backend package made by ``inferencekey backend package``
+        (docs/contract.md §7): ``{"id", "slug", "sha256", "size_bytes", "version",
+        "task_type", "created_at"}``. ``tenant`` defaults to ``INFERENCEKEY_TENANT``, else the
+        local Manager's ``tnt_local``."""
+        from inferencekey.backend import read_package
+
+        archive, manifest_json = read_package(path)
+        return self._native.publish_backend(archive, manifest_json, tenant, **options)
+
+    def list_backends(
+        self, tenant: str | None = None, **options: Unpack[CallOptions]
+    ) -> builtins.list[dict[str, Any]]:
+        """The tenant's published custom backends, newest first."""
+        return self._native.list_backends(tenant, **options)
 
     def readiness_events(self, slug: str, project: str | None = None) -> Iterator[ReadinessEvent]:
         """The workload's readiness events as they happen; ends after ``ready`` or ``error``."""

@@ -99,6 +99,8 @@ def _steer(case: Any, project: Project, wid: str) -> None:
         params["workload"] = "chat"
     if "slug" in params:
         params["slug"] = "chat"
+    if "tenant" in params:
+        params["tenant"] = "tnt_local"
     if "id" in params and case.method.upper() != "DELETE":
         params["id"] = wid
 

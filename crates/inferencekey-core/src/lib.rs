@@ -16,7 +16,9 @@ pub mod transport;
 // The flat module paths other crates have always used (`inferencekey_core::token::scrub`),
 // kept as aliases of their homes in the layers.
 pub use client::{config, data, management, rt, stream};
-pub use domain::{diff, enums, error, plan, policy, slug, spec, token, webhook, wire};
+pub use domain::{
+    custom_backend, diff, enums, error, plan, policy, slug, spec, token, webhook, wire,
+};
 pub use transport::sse;
 
 pub use client::data::{

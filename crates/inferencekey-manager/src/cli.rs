@@ -21,7 +21,8 @@ const FAILURE: i32 = 1;
     version,
     about = "The local InferenceKey Manager and its tools",
     after_help = "From the Python package also: `inferencekey plan FILE` and `inferencekey apply FILE` \
-                  (ensure() over a file of specs; see `inferencekey plan --help`)."
+                  (ensure() over a file of specs; see `inferencekey plan --help`), and \
+                  `inferencekey backend package|publish|list` (custom backends)."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -143,6 +143,12 @@ async fn serve(
 
     let admitted = crate::admission::admit(&app, &entry).await?;
     let base = admitted.lease.url().to_string();
+    if entry.custom_runtime() {
+        let forecast = rest == "forecast";
+        let resp =
+            custom_process(&app, &base, forecast, &method, &headers, body, &request_id).await?;
+        return Ok(crate::admission::hold(resp, admitted));
+    }
     let body = match entry.ollama_model() {
         Some(model) => match crate::gateway_guard::ollama(&rest, &model, body, ENDPOINT_BODY_LIMIT)
             .await?
@@ -161,6 +167,107 @@ async fn serve(
     )
     .await?;
     Ok(crate::admission::hold(resp, admitted))
+}
+
+/// A data-plane call to a custom backend (docs/contract.md §7): the route's body becomes the
+/// input of one job on the runtime's `/process`, and its `output` the answer; `/forecast`
+/// goes to the runtime's `/forecast` as it is (the §5 body and answer). The runtime's 400 is
+/// the caller's (`validation_failed`, its text kept); a 500 (the tenant's code failed) or 503
+/// is `503 backend_unavailable`; its 501 (no `forecast()`) is a 400 naming the fix.
+async fn custom_process(
+    app: &App,
+    base: &str,
+    forecast: bool,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Body,
+    request_id: &RequestId,
+) -> Result<Response, ApiError> {
+    if method != Method::POST {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("a custom backend workload takes POST with a JSON body, not {method}"),
+        ));
+    }
+    let limit = crate::custom_backends::MAX_JOB_BYTES;
+    let bytes = read_body(body, limit).await?;
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream");
+    let id = request_id.0.to_str().unwrap_or("request").to_string();
+    let (route, job) = if forecast {
+        ("forecast", bytes.to_vec())
+    } else {
+        (
+            "process",
+            crate::custom_backends::process_body(&id, content_type, &bytes),
+        )
+    };
+    let sent = app
+        .http
+        .post(format!("{base}/{route}"))
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(job)
+        .send()
+        .await
+        .map_err(|e| {
+            backend_unavailable(format!(
+                "the custom backend could not be reached ({}); it may be restarting, retry shortly",
+                e.without_url()
+            ))
+        })?;
+    let status = sent.status();
+    let answer = sent.bytes().await.map_err(|e| {
+        backend_unavailable(format!(
+            "the custom backend broke off its answer ({})",
+            e.without_url()
+        ))
+    })?;
+    if status.is_success() && forecast {
+        return Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            answer,
+        )
+            .into_response());
+    }
+    if status.is_success() {
+        let output = crate::custom_backends::output_of(&answer).ok_or_else(|| {
+            backend_unavailable("the custom backend answered 200 without an `output`".into())
+        })?;
+        return Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            output,
+        )
+            .into_response());
+    }
+    let text = inferencekey_core::token::scrub(&crate::custom_backends::error_text(&answer));
+    Err(match status.as_u16() {
+        400 | 422 => ApiError::validation("input", text),
+        413 => ApiError::payload_too_large(limit),
+        // The backend has no `forecast()`: the caller chose a route it does not serve.
+        501 => ApiError::bad_request(format!(
+            "{text}; call its other routes (they reach process()), or publish a version that \
+             overrides forecast()"
+        )),
+        500..=599 => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "backend_unavailable",
+            format!("the custom backend failed: {text}"),
+        ),
+        _ => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "backend_unavailable",
+            format!("the custom backend answered {status}: {text}"),
+        ),
+    })
 }
 
 /// Refuses a synchronous route the workload's task type does not serve, naming the routes

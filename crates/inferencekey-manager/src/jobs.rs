@@ -474,16 +474,32 @@ impl Jobs {
                 )
             };
             let started = tokio::time::Instant::now();
-            let sent = tokio::time::timeout(
-                timeout,
+            // A custom backend's runtime takes every job on `/process` (docs/contract.md §7).
+            let custom = entry.custom_runtime();
+            let request = if custom && job.kind == "forecast" {
+                // A forecast job is the §5 body, which the runtime's `/forecast` takes as is.
+                self.http
+                    .post(format!("{base}/forecast"))
+                    .header(CONTENT_TYPE, &job.content_type)
+                    .body(job.body.clone())
+            } else if custom {
+                self.http
+                    .post(format!("{base}/process"))
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(crate::custom_backends::process_body(
+                        &job.id,
+                        &job.content_type,
+                        &job.body,
+                    ))
+            } else {
                 self.http
                     .post(format!("{base}{route}"))
                     .header(CONTENT_TYPE, &job.content_type)
                     .body(job.body.clone())
-                    .send(),
-            )
-            .await
-            .map_err(|_| timed_out())?;
+            };
+            let sent = tokio::time::timeout(timeout, request.send())
+                .await
+                .map_err(|_| timed_out())?;
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) if e.is_connect() && connect_failures < CONNECT_RETRIES => {
@@ -509,6 +525,24 @@ impl Jobs {
             let bytes = tokio::time::timeout(remaining, read_capped(resp, JOB_RESULT_LIMIT))
                 .await
                 .map_err(|_| timed_out())??;
+            if status.is_success() && custom && job.kind != "forecast" {
+                return match crate::custom_backends::output_of(&bytes) {
+                    Some(text) => RawValue::from_string(text).map_err(|e| {
+                        fail("internal_error", format!("could not store the result: {e}"))
+                    }),
+                    None => Err(fail(
+                        "backend_unavailable",
+                        "the custom backend answered 200 without an `output`".into(),
+                    )),
+                };
+            }
+            if !status.is_success() && custom {
+                return Err(json!({
+                    "code": if status.is_server_error() { "backend_unavailable" } else { "engine_error" },
+                    "status": status.as_u16(),
+                    "message": inferencekey_core::token::scrub(&crate::custom_backends::error_text(&bytes)),
+                }));
+            }
             if status.is_success() {
                 if content_type.contains("json") {
                     // Validated and kept as text; never expanded into a tree.

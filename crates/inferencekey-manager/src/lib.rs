@@ -10,6 +10,7 @@ pub mod auth;
 mod body_timeout;
 pub mod cli;
 pub mod config;
+pub mod custom_backends;
 pub mod dashboard;
 pub mod datadir;
 pub mod gateway;

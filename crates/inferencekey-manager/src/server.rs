@@ -268,6 +268,7 @@ fn router(state: App) -> Router {
     let body_timeout = state.config.body_timeout;
     let api = api::control::router()
         .merge(api::admin::router())
+        .merge(api::custom_backend::router())
         .merge(crate::dashboard::router())
         .route("/api/openapi.json", axum::routing::get(openapi))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT));

@@ -91,6 +91,15 @@ fn error_from_response<'py>(
     Ok(err.into_value(py).into_bound(py).into_any())
 }
 
+/// A custom backend's `manifest.json` checked by the core's rules (docs/contract.md §7):
+/// the manifest as JSON text with `slug` filled in, or `ValidationError` naming every bad key.
+#[pyfunction]
+fn check_backend_manifest(py: Python<'_>, manifest_json: &str) -> PyResult<String> {
+    let m = inferencekey_core::custom_backend::BackendManifest::from_json(manifest_json)
+        .or_raise(py)?;
+    Ok(m.to_value().to_string())
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(canonical_slug, m)?)?;
     m.add_function(wrap_pyfunction!(redact, m)?)?;
@@ -98,6 +107,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_spec, m)?)?;
     m.add_function(wrap_pyfunction!(diff, m)?)?;
     m.add_function(wrap_pyfunction!(create_body, m)?)?;
+    m.add_function(wrap_pyfunction!(check_backend_manifest, m)?)?;
     m.add_function(wrap_pyfunction!(error_from_response, m)?)?;
     m.add_function(wrap_pyfunction!(crate::errors::error_classes, m)?)?;
     Ok(())

@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use inferencekey_core::config::ManagementSettings;
+use inferencekey_core::custom_backend::BackendManifest;
 use inferencekey_core::domain::decode::Role;
 use inferencekey_core::domain::request::{CallSettings, EnsureSettings};
 use inferencekey_core::management::{ManagementConfig, ReadinessStream};
@@ -312,6 +313,31 @@ dual! {
             let client = client.clone();
             async move {
                 let r = client.test_webhook(&slug, project.as_deref(), &call).await?;
+                Json::of(&r)
+            }
+        }
+
+        /// Publishes a custom backend package (docs/contract.md §7): `archive` is the
+        /// `.tar.gz`, `manifest_json` its `manifest.json` (checked by the core's rules first).
+        /// The Python class reads both from the file.
+        #[pyo3(signature = (archive, manifest_json, tenant=None, **kwargs))]
+        fn publish_backend(&client, py, archive: pyo3::pybacked::PyBackedBytes, manifest_json: &str, tenant: Option<String>, **kwargs) -> Json {
+            let manifest = BackendManifest::from_json(manifest_json).or_raise(py)?;
+            let (_, call) = call_settings(py, None, kwargs)?;
+            let client = client.clone();
+            async move {
+                let r = client.publish_backend(&archive, &manifest, tenant.as_deref(), &call).await?;
+                Json::of(&r)
+            }
+        }
+
+        /// The tenant's published custom backends.
+        #[pyo3(signature = (tenant=None, **kwargs))]
+        fn list_backends(&client, py, tenant: Option<String>, **kwargs) -> Json {
+            let (_, call) = call_settings(py, None, kwargs)?;
+            let client = client.clone();
+            async move {
+                let r = client.list_backends(tenant.as_deref(), &call).await?;
                 Json::of(&r)
             }
         }

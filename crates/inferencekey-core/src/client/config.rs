@@ -17,6 +17,8 @@ pub const ENV_BASE_URL: &str = "INFERENCEKEY_BASE_URL";
 pub const ENV_PROJECT: &str = "INFERENCEKEY_PROJECT";
 pub const ENV_SDK_TOKEN: &str = "INFERENCEKEY_SDK_TOKEN";
 pub const ENV_API_KEY: &str = "INFERENCEKEY_API_KEY";
+/// The tenant custom backends are published to (docs/contract.md §7).
+pub const ENV_TENANT: &str = "INFERENCEKEY_TENANT";
 
 /// Reads an environment variable, trimmed; blank means absent.
 pub fn env_var(name: &str) -> Option<String> {

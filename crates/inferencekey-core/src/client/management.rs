@@ -6,7 +6,9 @@ use std::time::Duration;
 use reqwest::Method;
 use tokio::time::Instant;
 
-use crate::client::config::{check_token, resolve, resolve_base_url, ENV_PROJECT, ENV_SDK_TOKEN};
+use crate::client::config::{
+    check_token, resolve, resolve_base_url, ENV_PROJECT, ENV_SDK_TOKEN, ENV_TENANT,
+};
 pub use crate::domain::ensure::EnsureAction;
 use crate::domain::ensure::{decide, EnsureStep};
 use crate::domain::enums::OnDrift;
@@ -288,6 +290,73 @@ impl ManagementClient {
             .send(&Request::new(Method::POST, path), call)
             .await?;
         decode_answer(&resp.body, "webhook test")
+    }
+
+    /// The tenant of a custom-backend call: the argument, else `INFERENCEKEY_TENANT`, else the
+    /// local Manager's one tenant.
+    fn tenant_for(explicit: Option<&str>) -> Result<String, Error> {
+        let t = resolve(explicit, ENV_TENANT)
+            .unwrap_or_else(|| crate::domain::custom_backend::LOCAL_TENANT.to_string());
+        if t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            Ok(t)
+        } else {
+            Err(Error::validation(vec![
+                crate::domain::error::FieldError::new(
+                    "tenant",
+                    format!("{t:?} is not a tenant id (letters, digits, '_' and '-')"),
+                ),
+            ]))
+        }
+    }
+
+    /// Publishes a custom backend package (docs/contract.md §7): `archive` is the `.tar.gz`
+    /// whose `manifest.json` is `manifest`; the text parts are the manifest's, so the server
+    /// can refuse a mismatch without unpacking first.
+    pub async fn publish_backend(
+        &self,
+        archive: &[u8],
+        manifest: &crate::domain::custom_backend::BackendManifest,
+        tenant: Option<&str>,
+        call: &CallOptions,
+    ) -> Result<crate::domain::custom_backend::PublishedBackend, Error> {
+        let tenant = Self::tenant_for(tenant)?;
+        let path = format!("/api/tenants/{}/custom-backends", encode_segment(&tenant));
+        let body = crate::transport::Body::multipart(
+            &[
+                ("name", &manifest.name),
+                ("slug", &manifest.slug),
+                ("version", &manifest.version),
+                ("task_type", manifest.task_type.as_str()),
+                ("entrypoint", &manifest.entrypoint),
+            ],
+            crate::transport::FilePart {
+                name: "file",
+                filename: "backend.tar.gz",
+                content_type: "application/gzip",
+                bytes: archive,
+            },
+        );
+        let mut req = Request::new(Method::POST, path);
+        req.body = Some(body);
+        let resp = self.transport.send(&req, call).await?;
+        decode_answer(&resp.body, "custom backend")
+    }
+
+    /// The tenant's published custom backends, newest first.
+    pub async fn list_backends(
+        &self,
+        tenant: Option<&str>,
+        call: &CallOptions,
+    ) -> Result<Vec<crate::domain::custom_backend::PublishedBackend>, Error> {
+        let tenant = Self::tenant_for(tenant)?;
+        let path = format!("/api/tenants/{}/custom-backends", encode_segment(&tenant));
+        let resp = self
+            .transport
+            .send(&Request::new(Method::GET, path), call)
+            .await?;
+        decode_answer(&resp.body, "custom backend list")
     }
 
     /// Makes the platform match `spec` (docs/contract.md §4): one lookup, then create, patch or

@@ -6,6 +6,7 @@
 //! `webhook` use only `error`, `enums` and `token`.
 
 pub mod accumulate;
+pub mod custom_backend;
 pub mod decode;
 pub mod diff;
 pub mod ensure;

@@ -12,7 +12,8 @@ use crate::transport::options::Timeouts;
 #[derive(Debug, Clone)]
 pub struct Body {
     pub bytes: Bytes,
-    pub content_type: &'static str,
+    /// Owned because a multipart body's type carries its boundary.
+    pub content_type: std::borrow::Cow<'static, str>,
 }
 
 impl Body {
@@ -21,9 +22,56 @@ impl Body {
             .map_err(|e| Error::configuration(format!("request body is not serialisable: {e}")))?;
         Ok(Body {
             bytes: Bytes::from(bytes),
-            content_type: "application/json",
+            content_type: "application/json".into(),
         })
     }
+
+    /// A `multipart/form-data` body: the text parts in order, then one file part. The boundary
+    /// is random, so no part's bytes can end the part early.
+    pub fn multipart(texts: &[(&str, &str)], file: FilePart<'_>) -> Body {
+        let boundary = format!("----inferencekey-{}", uuid::Uuid::new_v4().simple());
+        let mut out = Vec::with_capacity(file.bytes.len() + 1024);
+        for (name, value) in texts {
+            out.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n",
+                    quoted(name)
+                )
+                .as_bytes(),
+            );
+        }
+        out.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
+                quoted(file.name),
+                quoted(file.filename),
+                file.content_type
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(file.bytes);
+        out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        Body {
+            bytes: Bytes::from(out),
+            content_type: format!("multipart/form-data; boundary={boundary}").into(),
+        }
+    }
+}
+
+/// The file part of [`Body::multipart`].
+pub struct FilePart<'a> {
+    pub name: &'a str,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// A header parameter value with its quotes and line breaks escaped (RFC 7578 §4.2).
+fn quoted(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// What to do with a body over its limit.

@@ -21,8 +21,8 @@ use crate::domain::token::Secret;
 use crate::domain::wire::error_from_response;
 
 pub(crate) use body::map_body_error;
-pub use body::Body;
 use body::{read_body, Over};
+pub use body::{Body, FilePart};
 pub(crate) use deadline::min_deadline;
 use deadline::timeout_error;
 pub use options::{CallOptions, ClientOptions, RetryPolicy, Timeouts, ERROR_BODY_BYTES};
@@ -142,7 +142,7 @@ impl Transport {
         }
         if let Some(body) = &req.body {
             b = b
-                .header(CONTENT_TYPE, body.content_type)
+                .header(CONTENT_TYPE, body.content_type.as_ref())
                 .body(body.bytes.clone());
         }
         b

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod control;
+pub mod custom_backend;
 pub mod errors;
 pub mod webhook;
 pub mod workload;

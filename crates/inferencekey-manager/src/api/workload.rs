@@ -461,7 +461,52 @@ fn validate(w: &WorkloadRecord, store: &dyn Store, policy: CommandPolicy) -> Res
         check_command(spec.backend.as_ref(), command, policy)
             .map_err(|e| ApiError::validation(e.field, e.message))?;
     }
+    if let Some(Backend::Custom(slug)) = &spec.backend {
+        check_custom_backend(store, slug, &w.task_type, command.is_some(), policy)?;
+    }
     Ok(())
+}
+
+/// A workload naming a custom backend (docs/contract.md §7) runs the tenant's published
+/// package of that slug, so the slug must be published and declare the workload's task type.
+/// The one exception is local development: with `--allow-any-command`, a workload that brings
+/// its own `config.command` runs that command under any backend name it likes.
+fn check_custom_backend(
+    store: &dyn Store,
+    slug: &str,
+    task_type: &str,
+    has_command: bool,
+    policy: CommandPolicy,
+) -> Result<(), ApiError> {
+    let tenant = inferencekey_core::custom_backend::LOCAL_TENANT;
+    match store.custom_backend(tenant, slug)? {
+        None if has_command && policy.allow_any => Ok(()),
+        None => Err(ApiError::validation(
+            "backend",
+            format!(
+                "no custom backend {slug:?} is published for this tenant; publish it with \
+                 `inferencekey backend package DIR -o {slug}.tar.gz && inferencekey backend \
+                 publish {slug}.tar.gz`, or use one of: {}",
+                Backend::known_list()
+            ),
+        )),
+        Some(_) if has_command => Err(ApiError::validation(
+            "config.command",
+            format!(
+                "the custom backend {slug:?} is started by the Manager from its package; \
+                 remove config.command"
+            ),
+        )),
+        Some(b) if b.task_type != task_type => Err(ApiError::validation(
+            "task_type",
+            format!(
+                "the custom backend {slug:?} serves task_type {:?}, not {task_type:?}; set \
+                 task_type to {:?} or publish a backend for {task_type:?}",
+                b.task_type, b.task_type
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 /// The wire form of a workload, rendered through the core's [`Workload`] (the type every SDK

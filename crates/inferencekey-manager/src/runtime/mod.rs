@@ -4,6 +4,7 @@
 
 mod autoscaler;
 pub mod clock;
+mod custom;
 pub mod engine_env;
 mod llamacpp;
 mod policy;
@@ -138,6 +139,13 @@ impl WorkloadEntry {
     pub fn ollama_model(&self) -> Option<String> {
         let spec = self.spec.borrow();
         (spec.backend == Some(Backend::Ollama)).then(|| spec.model.clone())
+    }
+
+    /// Whether the replicas run a published custom backend's runtime (docs/contract.md §7),
+    /// whose one route is `/process`: the gateway and the jobs runner send it jobs.
+    pub fn custom_runtime(&self) -> bool {
+        let spec = self.spec.borrow();
+        matches!(spec.backend, Some(Backend::Custom(_))) && spec.command.is_none()
     }
 
     pub fn phase(&self) -> (Phase, String) {

@@ -21,6 +21,9 @@ const ENGINE_TAG_VAR: &str = "INFERENCEKEY_MANAGER_ENGINE";
 /// The field path the allowlist reports, as the SDK names it on the wire.
 const COMMAND_FIELD: &str = "config.command";
 
+/// The path the engines (and the reference engine) answer health probes on.
+pub const ENGINE_HEALTH: &str = "/health";
+
 /// Launch settings fixed for the Manager's lifetime.
 #[derive(Debug, Clone)]
 pub struct LaunchSettings {
@@ -47,8 +50,14 @@ impl LaunchSettings {
 /// What a replica runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Launch {
-    /// A child process; `argv` may hold `{host}` / `{port}` placeholders.
-    Process { argv: Vec<String> },
+    /// A child process; `argv` may hold `{host}` / `{port}` placeholders. `env` is added to
+    /// the engine's environment, and `health` is the path its health probe asks (`/health`
+    /// for the engines, `/healthz` for a custom backend's runtime).
+    Process {
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+        health: &'static str,
+    },
     /// A model served by an Ollama daemon that is already running.
     Ollama { base_url: String, model: String },
 }
@@ -419,7 +428,11 @@ fn reference_engine(
         .map(String::from),
     );
     Ok(LaunchPlan {
-        launch: Launch::Process { argv },
+        launch: Launch::Process {
+            argv,
+            env: Vec::new(),
+            health: ENGINE_HEALTH,
+        },
         note: Some(format!(
             "{why}; serving with the reference engine (no model loaded) because --dev is set"
         )),
@@ -517,7 +530,11 @@ pub async fn plan(
         (a, b) => a.or(b),
     };
     Ok(LaunchPlan {
-        launch: Launch::Process { argv },
+        launch: Launch::Process {
+            argv,
+            env: Vec::new(),
+            health: ENGINE_HEALTH,
+        },
         note,
     })
 }
@@ -632,8 +649,10 @@ const KEEPER_GRACE: Duration = Duration::from_secs(5);
 
 /// Launches an engine under a keeper with its output appended to `log_path` and an explicit
 /// environment (see [`super::engine_env`]).
+#[allow(clippy::too_many_arguments)]
 pub fn spawn(
     argv: &[String],
+    extra_env: &[(String, String)],
     host: &str,
     port: u16,
     log_path: &Path,
@@ -678,6 +697,7 @@ pub fn spawn(
             std::env::vars_os(),
             &settings.engine_env,
         ))
+        .envs(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("HOST", host)
         .env("PORT", port.to_string())
         .env(ENGINE_TAG_VAR, tag)

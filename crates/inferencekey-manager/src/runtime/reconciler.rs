@@ -442,7 +442,12 @@ impl Supervisor {
     async fn start(&mut self, spec: Arc<RuntimeSpec>) {
         let id = self.next_generation;
         self.next_generation += 1;
-        let plan = process::plan(&spec, &self.shared.settings, &self.shared.http).await;
+        let plan = match &spec.backend {
+            Some(inferencekey_core::Backend::Custom(slug)) if spec.command.is_none() => {
+                super::custom::plan(slug, &spec, &self.shared).await
+            }
+            _ => process::plan(&spec, &self.shared.settings, &self.shared.http).await,
+        };
         let worker_note = spec.worker_id.as_ref().map(|w| {
             format!("pinned to private worker {w}, which this Manager runs on its local worker")
         });
@@ -680,7 +685,7 @@ async fn run_replica(ctx: ReplicaCtx) {
     let mut failures = 0u32;
     loop {
         let attempt = match &ctx.plan.launch {
-            Launch::Process { argv } => attempt_process(&ctx, argv).await,
+            Launch::Process { argv, env, health } => attempt_process(&ctx, argv, env, health).await,
             Launch::Ollama { base_url, model } => attempt_ollama(&ctx, base_url, model).await,
         };
         let (reason, healthy_for) = match attempt {
@@ -722,7 +727,12 @@ async fn run_replica(ctx: ReplicaCtx) {
     }
 }
 
-async fn attempt_process(ctx: &ReplicaCtx, argv: &[String]) -> Attempt {
+async fn attempt_process(
+    ctx: &ReplicaCtx,
+    argv: &[String],
+    env: &[(String, String)],
+    health_path: &str,
+) -> Attempt {
     let failed = |reason: String| Attempt::Failed {
         reason,
         healthy_for: Duration::ZERO,
@@ -739,6 +749,7 @@ async fn attempt_process(ctx: &ReplicaCtx, argv: &[String]) -> Attempt {
     )));
     let spawned = process::spawn(
         &argv,
+        env,
         HOST,
         port,
         &ctx.log_path,
@@ -750,7 +761,7 @@ async fn attempt_process(ctx: &ReplicaCtx, argv: &[String]) -> Attempt {
         Err(e) => return failed(format!("could not start `{}`: {e}", scrub(&argv[0]))),
     };
     let base = format!("http://{HOST}:{port}");
-    let health = format!("{base}/health");
+    let health = format!("{base}{health_path}");
     ctx.report(ReplicaStatus::Bootstrapping(format!(
         "{}: engine started (pid {}); waiting for it to answer {health}",
         ctx.label,

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::{
-    Admission, AttemptOutcome, DeliveryRecord, Gpu, IdempotencyBegin, JobRecord, JobStatus,
-    Project, QueueLimits, Store, StoreError, StoreResult, TokenRecord, WebhookRecord, Worker,
-    WorkloadRecord,
+    Admission, AttemptOutcome, CustomBackendRecord, DeliveryRecord, Gpu, IdempotencyBegin,
+    JobRecord, JobStatus, Project, QueueLimits, Store, StoreError, StoreResult, TokenRecord,
+    WebhookRecord, Worker, WorkloadRecord,
 };
 
 /// The last storage failure: what it said and when it started.
@@ -264,5 +264,30 @@ impl Store for Watched {
 
     fn delete_finished_deliveries_before(&self, cutoff: &str) -> StoreResult<usize> {
         self.write(self.inner.delete_finished_deliveries_before(cutoff))
+    }
+
+    fn insert_custom_backend(&self, backend: &CustomBackendRecord) -> StoreResult<()> {
+        self.write(self.inner.insert_custom_backend(backend))
+    }
+
+    fn custom_backend_version(
+        &self,
+        tenant_id: &str,
+        slug: &str,
+        version: &str,
+    ) -> StoreResult<Option<CustomBackendRecord>> {
+        self.read(self.inner.custom_backend_version(tenant_id, slug, version))
+    }
+
+    fn custom_backend(
+        &self,
+        tenant_id: &str,
+        slug: &str,
+    ) -> StoreResult<Option<CustomBackendRecord>> {
+        self.read(self.inner.custom_backend(tenant_id, slug))
+    }
+
+    fn list_custom_backends(&self, tenant_id: &str) -> StoreResult<Vec<CustomBackendRecord>> {
+        self.read(self.inner.list_custom_backends(tenant_id))
     }
 }

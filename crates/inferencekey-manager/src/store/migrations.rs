@@ -136,6 +136,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_ms);
     CREATE INDEX webhook_deliveries_by_workload ON webhook_deliveries(workload_id, created_at);
     "#,
+    // 4: custom backends (docs/contract.md §7). One row per published (slug, version) of a
+    // tenant; the archive itself lives under the data dir, named by its SHA-256.
+    r#"
+    CREATE TABLE custom_backends (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        slug TEXT NOT NULL,
+        version TEXT NOT NULL,
+        task_type TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant_id, slug, version)
+    );
+    CREATE INDEX custom_backends_by_slug ON custom_backends(tenant_id, slug, created_at);
+    "#,
 ];
 
 /// Brings the schema up to date, all pending migrations in one transaction.

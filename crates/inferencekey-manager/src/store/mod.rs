@@ -298,6 +298,21 @@ pub enum AttemptOutcome {
     },
 }
 
+/// A published custom backend (docs/contract.md §7): one version of a tenant's package.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomBackendRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub slug: String,
+    pub version: String,
+    pub task_type: String,
+    /// The checked `manifest.json` (slug filled in).
+    pub manifest: Value,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub created_at: String,
+}
+
 /// The Manager's persistence. Implementations must make each method atomic.
 pub trait Store: Send + Sync + 'static {
     /// Creates the project if it does not exist; the flag says whether it was created.
@@ -399,4 +414,23 @@ pub trait Store: Send + Sync + 'static {
     fn next_delivery_due(&self) -> StoreResult<Option<i64>>;
     /// Deletes finished deliveries last updated before `cutoff` (RFC 3339).
     fn delete_finished_deliveries_before(&self, cutoff: &str) -> StoreResult<usize>;
+
+    /// Records a published custom backend; [`StoreError::Conflict`] when the tenant already
+    /// has this slug and version.
+    fn insert_custom_backend(&self, backend: &CustomBackendRecord) -> StoreResult<()>;
+    /// One published version of a slug.
+    fn custom_backend_version(
+        &self,
+        tenant_id: &str,
+        slug: &str,
+        version: &str,
+    ) -> StoreResult<Option<CustomBackendRecord>>;
+    /// The newest published version of a slug: the one workloads naming it run.
+    fn custom_backend(
+        &self,
+        tenant_id: &str,
+        slug: &str,
+    ) -> StoreResult<Option<CustomBackendRecord>>;
+    /// Every published version of the tenant's backends, newest first.
+    fn list_custom_backends(&self, tenant_id: &str) -> StoreResult<Vec<CustomBackendRecord>>;
 }

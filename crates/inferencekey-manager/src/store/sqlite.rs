@@ -9,9 +9,9 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 use serde_json::Value;
 
 use super::{
-    migrations, Admission, AttemptOutcome, DeliveryRecord, DeliveryState, Gpu, IdempotencyBegin,
-    JobRecord, JobStatus, Project, QueueLimits, Store, StoreError, StoreResult, TokenRecord,
-    WebhookRecord, Worker, WorkloadRecord,
+    migrations, Admission, AttemptOutcome, CustomBackendRecord, DeliveryRecord, DeliveryState, Gpu,
+    IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, Store, StoreError, StoreResult,
+    TokenRecord, WebhookRecord, Worker, WorkloadRecord,
 };
 use crate::util::{new_id, now_rfc3339, now_unix};
 
@@ -67,6 +67,24 @@ impl SqliteStore {
         // atomic), so a poisoned lock is still safe to use.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+const CUSTOM_BACKEND_COLUMNS: &str =
+    "id, tenant_id, slug, version, task_type, manifest, sha256, size_bytes, created_at";
+
+fn custom_backend_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomBackendRecord> {
+    let manifest: String = r.get(5)?;
+    Ok(CustomBackendRecord {
+        id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        slug: r.get(2)?,
+        version: r.get(3)?,
+        task_type: r.get(4)?,
+        manifest: serde_json::from_str(&manifest).unwrap_or(Value::Null),
+        sha256: r.get(6)?,
+        size_bytes: r.get::<_, i64>(7)? as u64,
+        created_at: r.get(8)?,
+    })
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -893,6 +911,81 @@ impl Store for SqliteStore {
             [cutoff],
         )?)
     }
+
+    fn insert_custom_backend(&self, b: &CustomBackendRecord) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO custom_backends
+                 (id, tenant_id, slug, version, task_type, manifest, sha256, size_bytes, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    b.id,
+                    b.tenant_id,
+                    b.slug,
+                    b.version,
+                    b.task_type,
+                    json_text(&b.manifest),
+                    b.sha256,
+                    b.size_bytes as i64,
+                    b.created_at
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("custom backend {} {}", b.slug, b.version))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    fn custom_backend_version(
+        &self,
+        tenant_id: &str,
+        slug: &str,
+        version: &str,
+    ) -> StoreResult<Option<CustomBackendRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {CUSTOM_BACKEND_COLUMNS} FROM custom_backends
+                     WHERE tenant_id = ?1 AND slug = ?2 AND version = ?3"
+                ),
+                [tenant_id, slug, version],
+                custom_backend_row,
+            )
+            .optional()?)
+    }
+
+    fn custom_backend(
+        &self,
+        tenant_id: &str,
+        slug: &str,
+    ) -> StoreResult<Option<CustomBackendRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {CUSTOM_BACKEND_COLUMNS} FROM custom_backends
+                     WHERE tenant_id = ?1 AND slug = ?2 ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                ),
+                [tenant_id, slug],
+                custom_backend_row,
+            )
+            .optional()?)
+    }
+
+    fn list_custom_backends(&self, tenant_id: &str) -> StoreResult<Vec<CustomBackendRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {CUSTOM_BACKEND_COLUMNS} FROM custom_backends WHERE tenant_id = ?1
+             ORDER BY created_at DESC, rowid DESC"
+        ))?;
+        let rows = stmt.query_map([tenant_id], custom_backend_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 const DELIVERY_COLUMNS: &str = "id, workload_id, job_id, event, url, body, state, attempts, \
@@ -1109,6 +1202,46 @@ mod tests {
         per_key: 100,
         total: 1000,
     };
+
+    #[test]
+    fn custom_backends_are_recorded_and_the_newest_version_wins() {
+        let (_dir, s) = store();
+        let rec = |version: &str, at: &str| CustomBackendRecord {
+            id: new_id("cb"),
+            tenant_id: TENANT.into(),
+            slug: "shout".into(),
+            version: version.into(),
+            task_type: "text2text".into(),
+            manifest: json!({"name": "shout"}),
+            sha256: format!("{version:0>64}"),
+            size_bytes: 10,
+            created_at: at.into(),
+        };
+        assert!(s.custom_backend(TENANT, "shout").unwrap().is_none());
+        s.insert_custom_backend(&rec("1", "2026-01-01T00:00:00.000Z"))
+            .unwrap();
+        s.insert_custom_backend(&rec("2", "2026-01-02T00:00:00.000Z"))
+            .unwrap();
+        assert!(matches!(
+            s.insert_custom_backend(&rec("2", "2026-01-03T00:00:00.000Z")),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            s.custom_backend(TENANT, "shout").unwrap().unwrap().version,
+            "2"
+        );
+        let one = s
+            .custom_backend_version(TENANT, "shout", "1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.manifest, json!({"name": "shout"}));
+        let all = s.list_custom_backends(TENANT).unwrap();
+        assert_eq!(
+            all.iter().map(|b| b.version.as_str()).collect::<Vec<_>>(),
+            ["2", "1"]
+        );
+        assert!(s.list_custom_backends("tnt_other").unwrap().is_empty());
+    }
 
     fn job_for(p: &Project, w: &WorkloadRecord, token: &str) -> JobRecord {
         JobRecord {

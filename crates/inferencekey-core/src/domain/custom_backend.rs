@@ -1,0 +1,413 @@
+//! A custom backend's `manifest.json` (docs/contract.md §7): its keys and their rules, declared
+//! once here so `inferencekey backend package` (Python, through the native module) and the
+//! Manager's publish route refuse the same manifests with the same words.
+
+use serde_json::{Map, Value};
+
+use crate::domain::enums::{Backend, TaskType};
+use crate::domain::error::{Error, FieldError};
+use crate::domain::slug::canonical_slug;
+
+/// The runtime protocol this SDK's runtime speaks (`sdk_protocol` in the manifest).
+pub const SDK_PROTOCOL: &str = "1";
+
+/// The manifest keys, in the order the docs list them.
+pub const MANIFEST_KEYS: [&str; 9] = [
+    "name",
+    "slug",
+    "version",
+    "task_type",
+    "requires_python",
+    "entrypoint",
+    "sdk_protocol",
+    "cpu_only",
+    "description",
+];
+
+/// A checked manifest; `slug` is always set (the canonical form of `name` when the manifest
+/// had none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendManifest {
+    pub name: String,
+    pub slug: String,
+    pub version: String,
+    pub task_type: TaskType,
+    pub requires_python: String,
+    pub entrypoint: String,
+    pub cpu_only: Option<bool>,
+    pub description: Option<String>,
+}
+
+fn string(obj: &Map<String, Value>, key: &str, problems: &mut Vec<FieldError>) -> Option<String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            problems.push(FieldError::new(key, "must not be blank"));
+            None
+        }
+        Some(Value::String(s)) if s.trim() != s => {
+            problems.push(FieldError::new(
+                key,
+                "starts or ends with whitespace; remove it",
+            ));
+            None
+        }
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            problems.push(FieldError::new(
+                key,
+                format!("must be a string, got {}", json_type(other)),
+            ));
+            None
+        }
+    }
+}
+
+fn required(
+    obj: &Map<String, Value>,
+    key: &str,
+    example: &str,
+    problems: &mut Vec<FieldError>,
+) -> Option<String> {
+    if !obj.contains_key(key) || obj.get(key) == Some(&Value::Null) {
+        problems.push(FieldError::new(
+            key,
+            format!("is required (for example \"{key}\": {example})"),
+        ));
+        return None;
+    }
+    string(obj, key, problems)
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Whether `s` is a Python identifier path (`pkg.module`, `Class`): ASCII identifiers joined
+/// by dots.
+fn dotted_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            let mut chars = part.chars();
+            matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+                && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+        })
+}
+
+/// A `requires_python` specifier: comma-separated clauses `<op><version>` with `op` one of
+/// `>=`, `<=`, `==`, `!=`, `~=`, `>`, `<` and a dotted numeric version (`==` may end in `.*`).
+pub fn parse_requires_python(spec: &str) -> Result<Vec<(String, Vec<u64>, bool)>, String> {
+    let mut out = Vec::new();
+    for clause in spec.split(',') {
+        let clause = clause.trim();
+        let op = [">=", "<=", "==", "!=", "~=", ">", "<"]
+            .into_iter()
+            .find(|op| clause.starts_with(op))
+            .ok_or_else(|| {
+                format!("clause {clause:?} has no operator; write e.g. \">=3.9\" or \">=3.9,<4\"")
+            })?;
+        let mut version = clause[op.len()..].trim();
+        let mut wildcard = false;
+        if let Some(v) = version.strip_suffix(".*") {
+            if op != "==" && op != "!=" {
+                return Err(format!(
+                    "clause {clause:?}: only == and != take a .* version"
+                ));
+            }
+            version = v;
+            wildcard = true;
+        }
+        let parts: Result<Vec<u64>, _> = version.split('.').map(str::parse::<u64>).collect();
+        match parts {
+            Ok(p) if !p.is_empty() => out.push((op.to_string(), p, wildcard)),
+            _ => {
+                return Err(format!(
+                    "clause {clause:?}: {version:?} is not a version like 3.9"
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the interpreter version `have` (e.g. `[3, 11, 4]`) satisfies `spec` (already
+/// checked by [`parse_requires_python`]). Versions compare numerically, missing parts as 0.
+pub fn python_satisfies(spec: &str, have: &[u64]) -> Result<bool, String> {
+    let cmp = |a: &[u64], b: &[u64]| {
+        let n = a.len().max(b.len());
+        (0..n)
+            .map(|i| {
+                a.get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .cmp(&b.get(i).copied().unwrap_or(0))
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    for (op, v, wildcard) in parse_requires_python(spec)? {
+        let prefix_eq = have.len() >= v.len() && have[..v.len()] == v[..];
+        let ord = cmp(have, &v);
+        let ok = match (op.as_str(), wildcard) {
+            ("==", true) => prefix_eq,
+            ("!=", true) => !prefix_eq,
+            ("==", false) => ord.is_eq(),
+            ("!=", false) => !ord.is_eq(),
+            (">=", _) => ord.is_ge(),
+            ("<=", _) => ord.is_le(),
+            (">", _) => ord.is_gt(),
+            ("<", _) => ord.is_lt(),
+            // `~=X.Y` is `>=X.Y, ==X.*`: the last part may grow, the others stay.
+            ("~=", _) => {
+                let keep = v.len().saturating_sub(1).max(1);
+                ord.is_ge() && have.len() >= keep && have[..keep] == v[..keep]
+            }
+            _ => false,
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+impl BackendManifest {
+    /// Parses and checks `manifest.json`; the error lists every problem, each naming its key.
+    pub fn from_json(text: &str) -> Result<BackendManifest, Error> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            Error::validation(vec![FieldError::new(
+                "manifest.json",
+                format!("is not valid JSON: {e}"),
+            )])
+        })?;
+        Self::from_value(&value)
+    }
+
+    /// As [`BackendManifest::from_json`], from a parsed value.
+    pub fn from_value(value: &Value) -> Result<BackendManifest, Error> {
+        let Some(obj) = value.as_object() else {
+            return Err(Error::validation(vec![FieldError::new(
+                "manifest.json",
+                format!("must be a JSON object, got {}", json_type(value)),
+            )]));
+        };
+        let mut problems = Vec::new();
+        for key in obj.keys() {
+            if !MANIFEST_KEYS.contains(&key.as_str()) {
+                problems.push(FieldError::new(
+                    key.clone(),
+                    format!("unknown key; the keys are {}", MANIFEST_KEYS.join(", ")),
+                ));
+            }
+        }
+        let name = required(obj, "name", "\"my-backend\"", &mut problems);
+        let version = required(obj, "version", "\"0.1.0\"", &mut problems);
+        let task_type_raw = required(obj, "task_type", "\"text2text\"", &mut problems);
+        let requires_python = required(obj, "requires_python", "\">=3.9\"", &mut problems);
+        let entrypoint = required(obj, "entrypoint", "\"my_backend:MyBackend\"", &mut problems);
+        let protocol = required(obj, "sdk_protocol", "\"1\"", &mut problems);
+        let slug_raw = string(obj, "slug", &mut problems);
+        let description = string(obj, "description", &mut problems);
+        let cpu_only = match obj.get("cpu_only") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(other) => {
+                problems.push(FieldError::new(
+                    "cpu_only",
+                    format!("must be true or false, got {}", json_type(other)),
+                ));
+                None
+            }
+        };
+        let task_type = task_type_raw.and_then(|t| match TaskType::parse_strict(&t, "task_type") {
+            Ok(t) => Some(t),
+            Err(e) => {
+                problems.push(e);
+                None
+            }
+        });
+        if let Some(p) = &protocol {
+            if p != SDK_PROTOCOL {
+                problems.push(FieldError::new(
+                    "sdk_protocol",
+                    format!("this SDK speaks protocol \"{SDK_PROTOCOL}\", not {p:?}"),
+                ));
+            }
+        }
+        if let Some(rp) = &requires_python {
+            if let Err(e) = parse_requires_python(rp) {
+                problems.push(FieldError::new("requires_python", e));
+            }
+        }
+        if let Some(ep) = &entrypoint {
+            let ok = ep
+                .split_once(':')
+                .is_some_and(|(m, c)| dotted_identifier(m) && dotted_identifier(c));
+            if !ok {
+                problems.push(FieldError::new(
+                    "entrypoint",
+                    format!(
+                        "{ep:?} is not \"module:Class\" (for example \"my_backend:MyBackend\")"
+                    ),
+                ));
+            }
+        }
+        let slug = match (&slug_raw, &name) {
+            (Some(s), _) => Some(s.clone()),
+            (None, Some(n)) => Some(canonical_slug(n)),
+            _ => None,
+        };
+        if let Some(s) = &slug {
+            let canonical = canonical_slug(s);
+            if canonical.is_empty() || canonical != *s {
+                let field = if slug_raw.is_some() { "slug" } else { "name" };
+                problems.push(FieldError::new(
+                    field,
+                    format!(
+                        "the slug {s:?} is not canonical; use {:?} (lowercase letters, digits and single dashes)",
+                        if canonical.is_empty() { "my-backend" } else { &canonical }
+                    ),
+                ));
+            } else if Backend::from_wire(s).is_known() {
+                problems.push(FieldError::new(
+                    if slug_raw.is_some() { "slug" } else { "name" },
+                    format!("{s:?} is a built-in backend; choose another slug"),
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::validation(problems));
+        }
+        // Every `None` above pushed a problem, so these are all set.
+        match (name, slug, version, task_type, requires_python, entrypoint) {
+            (Some(name), Some(slug), Some(version), Some(task_type), Some(rp), Some(ep)) => {
+                Ok(BackendManifest {
+                    name,
+                    slug,
+                    version,
+                    task_type,
+                    requires_python: rp,
+                    entrypoint: ep,
+                    cpu_only,
+                    description,
+                })
+            }
+            _ => Err(Error::validation(vec![FieldError::new(
+                "manifest.json",
+                "is incomplete",
+            )])),
+        }
+    }
+
+    /// The manifest as JSON, with `slug` filled in (what the package ships and `/meta` serves).
+    pub fn to_value(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("name".into(), self.name.clone().into());
+        m.insert("slug".into(), self.slug.clone().into());
+        m.insert("version".into(), self.version.clone().into());
+        m.insert("task_type".into(), self.task_type.as_str().into());
+        m.insert(
+            "requires_python".into(),
+            self.requires_python.clone().into(),
+        );
+        m.insert("entrypoint".into(), self.entrypoint.clone().into());
+        m.insert("sdk_protocol".into(), SDK_PROTOCOL.into());
+        if let Some(c) = self.cpu_only {
+            m.insert("cpu_only".into(), c.into());
+        }
+        if let Some(d) = &self.description {
+            m.insert("description".into(), d.clone().into());
+        }
+        Value::Object(m)
+    }
+}
+
+/// A published custom backend, as `POST`/`GET /api/tenants/{tenant}/custom-backends` answer
+/// it (docs/contract.md §7). The Manager renders this type and the SDK decodes it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PublishedBackend {
+    pub id: String,
+    pub slug: String,
+    /// Hex SHA-256 of the archive as uploaded.
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub version: String,
+    pub task_type: String,
+    pub created_at: String,
+}
+
+/// The local Manager's one tenant: what the SDK publishes to when neither `tenant` nor
+/// `INFERENCEKEY_TENANT` names another.
+pub const LOCAL_TENANT: &str = "tnt_local";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn good() -> Value {
+        json!({"name": "Echo Box", "version": "0.1.0", "task_type": "text2text",
+               "requires_python": ">=3.9", "entrypoint": "echo:Echo", "sdk_protocol": "1"})
+    }
+
+    #[test]
+    fn a_good_manifest_gets_its_slug_from_the_name() {
+        let m = BackendManifest::from_value(&good()).unwrap();
+        assert_eq!(m.slug, "echo-box");
+        assert_eq!(m.to_value()["slug"], "echo-box");
+    }
+
+    #[test]
+    fn every_problem_names_its_key() {
+        let bad = json!({"name": "x", "version": 3, "task_type": "chat",
+                         "requires_python": "3.9", "entrypoint": "nocolon",
+                         "sdk_protocol": "2", "extra": 1});
+        let err = BackendManifest::from_value(&bad).unwrap_err();
+        let fields: Vec<_> = err.problems.iter().map(|p| p.field.as_str()).collect();
+        for f in [
+            "extra",
+            "version",
+            "task_type",
+            "requires_python",
+            "entrypoint",
+            "sdk_protocol",
+        ] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+        let mut missing = good();
+        missing.as_object_mut().unwrap().remove("entrypoint");
+        let err = BackendManifest::from_value(&missing).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("entrypoint"));
+        assert!(err.message.contains("is required"), "{}", err.message);
+    }
+
+    #[test]
+    fn builtin_and_non_canonical_slugs_are_refused() {
+        let mut m = good();
+        m["slug"] = "vllm".into();
+        assert!(BackendManifest::from_value(&m).is_err());
+        m["slug"] = "My Slug".into();
+        let err = BackendManifest::from_value(&m).unwrap_err();
+        assert!(err.message.contains("\"my-slug\""), "{}", err.message);
+    }
+
+    #[test]
+    fn requires_python_is_compared_numerically() {
+        assert!(python_satisfies(">=3.9", &[3, 11, 4]).unwrap());
+        assert!(python_satisfies(">=3.9,<4", &[3, 10]).unwrap());
+        assert!(!python_satisfies(">=3.12", &[3, 11, 4]).unwrap());
+        assert!(python_satisfies("==3.11.*", &[3, 11, 4]).unwrap());
+        assert!(!python_satisfies("==3.10.*", &[3, 11, 4]).unwrap());
+        assert!(python_satisfies("~=3.9", &[3, 11]).unwrap());
+        assert!(!python_satisfies("~=3.9", &[4, 0]).unwrap());
+        assert!(parse_requires_python("3.9").is_err());
+        assert!(parse_requires_python(">=x").is_err());
+    }
+}
