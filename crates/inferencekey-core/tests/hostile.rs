@@ -723,3 +723,17 @@ proptest! {
         prop_assert!(out.len() <= text.len() + 3 * text.matches("ik_").count());
     }
 }
+
+/// A number in a spec reads back as the same number (serde_json's `float_roundtrip`): the
+/// value proptest found one ulp off, which ensure() would have reported as drift forever.
+#[test]
+fn spec_numbers_read_back_exactly() {
+    let text = r#"{"name":"n","slug":"s","model":"m","backend":"vllm","config":{"id":1.7270177162837175e-212}}"#;
+    let s = WorkloadSpec::from_json(text).unwrap();
+    let again = WorkloadSpec::from_json(&spec_json(&s).to_string()).unwrap();
+    assert_eq!(s.config, again.config);
+    assert_eq!(
+        s.config.unwrap()["id"].as_f64(),
+        Some(1.7270177162837175e-212)
+    );
+}
