@@ -146,13 +146,15 @@ def wait_idle(seconds: float = 0.3) -> None:
 
 
 def idle_spec(slug: str) -> WorkloadSpec:
-    # A custom backend with no command: without --dev the Manager cannot run it, so the
-    # workload sits in `error` and starts no process. ensure() reads only desired state.
+    # An engine this machine does not have (no vllm installed): without --dev the Manager
+    # cannot run it, so the workload sits in `error` and starts no process. ensure() reads
+    # only desired state.
     return WorkloadSpec(
         name=slug,
         slug=slug,
         model="bench-model",
-        backend="bench-idle",
+        backend="vllm",
+        command="vllm serve bench-model",
         execution_policy="fixed",
         execution_policy_config={"replicas": 1},
     )

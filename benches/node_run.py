@@ -21,7 +21,6 @@ sys.path.insert(0, str(HERE))
 import fixtures  # noqa: E402
 from server import Nginx  # noqa: E402
 
-
 CALLS = 10_000
 
 
@@ -32,9 +31,21 @@ def perf(base_url: str) -> int:
         counts = []
         for n in (0, CALLS):
             out = subprocess.run(
-                ["perf", "stat", "-x,", "-e", "context-switches,task-clock",
-                 "node", script, base_url, client, str(n)],
-                capture_output=True, text=True, check=True,
+                [
+                    "perf",
+                    "stat",
+                    "-x,",
+                    "-e",
+                    "context-switches,task-clock",
+                    "node",
+                    script,
+                    base_url,
+                    client,
+                    str(n),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             ).stderr
             vals = {}
             for line in out.splitlines():
