@@ -212,6 +212,7 @@ async fn openapi() -> impl axum::response::IntoResponse {
 fn router(state: App) -> Router {
     let body_timeout = state.config.body_timeout;
     let api = api::control::router()
+        .merge(api::webhook::router())
         .merge(api::admin::router())
         .merge(api::custom_backend::router())
         .merge(crate::dashboard::router())

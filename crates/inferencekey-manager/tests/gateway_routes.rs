@@ -37,7 +37,11 @@ async fn jobs_routes_answer_every_shape() {
         .await;
     let id = j["job_id"].as_str().unwrap().to_string();
     let (s, job) = h.get(&format!("{base}/{id}"), &key).await;
-    assert_eq!((s, job["job_id"].as_str()), (200, Some(id.as_str())), "{job}");
+    assert_eq!(
+        (s, job["job_id"].as_str()),
+        (200, Some(id.as_str())),
+        "{job}"
+    );
     let (s, body) = h.get(&format!("{base}/job_nope"), &key).await;
     assert_eq!((s, error_code(&body)), (404, "not_found"));
     assert!(body["error"]["message"]

@@ -46,7 +46,6 @@ pub fn router() -> Router<App> {
             "/api/workloads/{id}",
             get(get_by_id).patch(update).delete(delete),
         )
-        .merge(super::webhook::router())
 }
 
 /// The project named in the path, which must be the token's.
