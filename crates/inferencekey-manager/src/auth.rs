@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use inferencekey_core::token::{parse_token, redact, TokenKind};
 use sha2::{Digest, Sha256};
@@ -249,6 +251,50 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     }
     Ok(token.trim())
 }
+
+/// The router state the auth extractors read the token checker from. A trait, so this module
+/// needs nothing from `state` (which holds an [`Auth`]) and the two never import each other.
+pub trait AuthSource {
+    fn auth(&self) -> &Auth;
+}
+
+macro_rules! plane_extractor {
+    ($(#[$doc:meta])* $name:ident, $kind:expr) => {
+        $(#[$doc])*
+        ///
+        /// Its rejection is the [`ApiError`] [`Auth::authenticate`] answers (401
+        /// `unauthenticated`, 403 `wrong_credential_type`), so a handler that takes it answers
+        /// exactly as one that checked by hand. Put it before the extractors whose errors must
+        /// come after the token's (the path, the body).
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Arc<Identity>);
+
+        impl<S: AuthSource + Send + Sync> FromRequestParts<S> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                state.auth().authenticate(&parts.headers, $kind).map($name)
+            }
+        }
+    };
+}
+
+plane_extractor!(
+    /// A request with a valid `ik_sdk_` token: the control plane (`/api`).
+    SdkAuth,
+    TokenKind::Sdk
+);
+plane_extractor!(
+    /// A request with a valid `ik_live_` key: the data plane (`/endpoint`). The key's project
+    /// and scope are checked against the path by the gateway, which knows the path.
+    LiveAuth,
+    TokenKind::Live
+);
+plane_extractor!(
+    /// A request with the Manager's `ik_admin_` token: the admin API (`/admin`).
+    AdminAuth,
+    TokenKind::Admin
+);
 
 #[cfg(test)]
 mod tests {

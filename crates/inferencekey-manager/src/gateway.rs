@@ -6,32 +6,66 @@
 //! runtime registry.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get, post};
 use axum::{Extension, Router};
 use http_body_util::Limited;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use inferencekey_core::slug::canonical_slug;
-use inferencekey_core::token::TokenKind;
+use serde::Deserialize;
 
-use crate::api::errors::ApiError;
+use crate::api::errors::{ApiError, ApiPath};
+use crate::auth::{Identity, LiveAuth};
+use crate::request_context::RequestId;
 use crate::runtime::WorkloadEntry;
-use crate::server::RequestId;
 use crate::state::App;
+use crate::store::Project;
 
 /// Request body limit on the data plane (audio and images are large).
 pub const ENDPOINT_BODY_LIMIT: usize = 32 << 20;
 
+/// The jobs routes have their own handlers; every other path under a workload is forwarded
+/// by [`handle`]. Wrong methods on a jobs path answer the jobs routes' own 405 after the key
+/// is checked (as every data-plane error), not the router's: `HEAD` too, which axum would
+/// otherwise serve with the `GET` handler.
 pub fn router() -> Router<App> {
-    Router::new().route("/endpoint/{project}/{workload}/{*rest}", any(handle))
+    const JOBS: &str = "/endpoint/{project}/{workload}/jobs";
+    Router::new()
+        .route(JOBS, post(submit_job).fallback(not_a_jobs_route))
+        .route(
+            &format!("{JOBS}/"),
+            post(submit_job).fallback(not_a_jobs_route),
+        )
+        .route(
+            &format!("{JOBS}/{{job_id}}"),
+            get(job_status)
+                .head(not_a_jobs_route)
+                .fallback(not_a_jobs_route),
+        )
+        .route(&format!("{JOBS}/{{job_id}}/"), any(not_a_jobs_route))
+        .route(
+            &format!("{JOBS}/{{job_id}}/{{*more}}"),
+            any(not_a_jobs_route),
+        )
+        .route("/endpoint/{project}/{workload}/{*rest}", any(handle))
+        .layer(axum::middleware::map_response(close_after_error))
+}
+
+/// Most errors are answered before the request body is read; hyper then closes the
+/// connection, and a client reusing it would race that close. Saying so lets it open a fresh
+/// one instead. Every data-plane answer that is not a success is the Manager's error (an
+/// engine's own error is mapped to one), extractor rejections included.
+async fn close_after_error(mut resp: Response) -> Response {
+    if !resp.status().is_success() {
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }
 
 /// Headers that describe one hop, not the message, plus the caller's key (engines must never
@@ -54,39 +88,28 @@ fn hop_header(name: &HeaderName) -> bool {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn handle(
     State(app): State<App>,
     Extension(request_id): Extension<RequestId>,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    ApiPath((project, workload, rest)): ApiPath<(String, String, String)>,
+    LiveAuth(who): LiveAuth,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    match serve(app, request_id, path, method, uri, headers, body).await {
-        Ok(resp) => resp,
-        Err(e) => {
-            // Most errors are answered before the request body is read; hyper then closes
-            // the connection, and a client reusing it would race that close. Saying so lets
-            // it open a fresh one instead.
-            let mut resp = e.into_response();
-            resp.headers_mut().insert(
-                axum::http::header::CONNECTION,
-                axum::http::HeaderValue::from_static("close"),
-            );
-            resp
-        }
-    }
+) -> Result<Response, ApiError> {
+    let entry = authorize(&app, &who, &project, &workload)?;
+    serve(app, request_id, entry, rest, method, uri, headers, body).await
 }
 
 /// Checks the key against the path and finds the workload.
 fn authorize(
     app: &App,
-    headers: &HeaderMap,
+    who: &Identity,
     project: &str,
     workload: &str,
-) -> Result<(Arc<WorkloadEntry>, String), ApiError> {
-    let who = app.auth.authenticate(headers, TokenKind::Live)?;
+) -> Result<Arc<WorkloadEntry>, ApiError> {
     let project = canonical_slug(project);
     let workload = canonical_slug(workload);
     let own = who.project_slug.as_deref().unwrap_or_default();
@@ -109,30 +132,26 @@ fn authorize(
     let entry = app.runtime.lookup(&project, &workload).ok_or_else(|| {
         ApiError::not_found(format!("no workload {workload:?} in project {project:?}"))
     })?;
-    Ok((entry, who.token_id.clone()))
+    Ok(entry)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve(
     app: App,
     request_id: RequestId,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+    entry: Arc<WorkloadEntry>,
+    rest: String,
     method: Method,
     uri: Uri,
     mut headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let Path((project, workload, rest)) = path?;
-    let (entry, token_id) = authorize(&app, &headers, &project, &workload)?;
     // Routing looks at the decoded path; the engine gets the raw one, once it is known not to
     // leave the route.
     let raw_rest = crate::gateway_guard::raw_rest(uri.path()).unwrap_or(&rest);
     crate::gateway_guard::check_rest(raw_rest)?;
     let raw_rest = raw_rest.to_string();
 
-    let jobs_route = rest == "jobs" || rest.starts_with("jobs/");
-    if jobs_route {
-        return jobs(&app, &entry, &token_id, &method, &rest, body).await;
-    }
     let sync_route = rest.starts_with("v1/") || rest == "forecast";
     if !sync_route {
         return Err(ApiError::not_found(format!(
@@ -314,21 +333,6 @@ fn backend_unavailable(message: String) -> ApiError {
     .with_retry_after(1)
 }
 
-/// The gateway's client: hyper's pooled HTTP/1 client. It takes axum's request body and
-/// returns hyper's response body as they are, so frames pass through with no adaptation
-/// layer (reqwest, used elsewhere, re-wraps both ends as streams on every request).
-pub type EngineClient = Client<HttpConnector, Body>;
-
-pub fn engine_client() -> EngineClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(5)));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(256)
-        .build(connector)
-}
-
 /// True when `err` (or what caused it) is the request body going over the limit.
 fn over_limit(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(err);
@@ -470,46 +474,98 @@ async fn engine_error(resp: axum::http::Response<hyper::body::Incoming>) -> ApiE
     err
 }
 
-/// `POST /jobs` and `GET /jobs/{id}` for this workload.
-async fn jobs(
+/// `{project}` and `{workload}` of a jobs route.
+#[derive(Deserialize)]
+struct WorkloadPath {
+    project: String,
+    workload: String,
+}
+
+/// `{project}`, `{workload}` and `{job_id}` of `GET …/jobs/{job_id}`.
+#[derive(Deserialize)]
+struct JobPath {
+    project: String,
+    workload: String,
+    job_id: String,
+}
+
+/// What every jobs route checks first, in the order of every data-plane route: the key
+/// against the path, the raw path (it must stay inside the route), then the project, which
+/// jobs are stored under.
+fn jobs_route(
     app: &App,
-    entry: &WorkloadEntry,
-    token_id: &str,
-    method: &Method,
-    rest: &str,
-    body: Body,
-) -> Result<Response, ApiError> {
+    who: &Identity,
+    path: &WorkloadPath,
+    uri: &Uri,
+) -> Result<(Arc<WorkloadEntry>, Project), ApiError> {
+    let entry = authorize(app, who, &path.project, &path.workload)?;
+    crate::gateway_guard::check_rest(crate::gateway_guard::raw_rest(uri.path()).unwrap_or(""))?;
     let project = app
         .store
         .project_by_slug(&entry.project_slug)?
         .ok_or_else(|| ApiError::not_found("the project was deleted"))?;
-    match (method, rest.strip_prefix("jobs").unwrap_or_default()) {
-        (&Method::POST, "" | "/") => {
-            let bytes = read_body(body, crate::jobs::JOB_BODY_LIMIT).await?;
-            let id = app.jobs.submit(&project.id, &entry.id, token_id, &bytes)?;
-            Ok((
-                StatusCode::ACCEPTED,
-                axum::Json(serde_json::json!({"job_id": id})),
-            )
-                .into_response())
-        }
-        (&Method::GET, id) if id.len() > 1 && !id[1..].contains('/') => {
-            let id = &id[1..];
-            let job = app
-                .store
-                .job(id)?
-                .filter(|j| j.workload_id == entry.id)
-                .ok_or_else(|| {
-                    ApiError::not_found(format!("no job {id:?} for workload {:?}", entry.slug))
-                })?;
-            Ok(axum::Json(crate::jobs::job_json(&job)).into_response())
-        }
-        _ => Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            format!("{method} /{rest} is not a jobs route; use POST /jobs or GET /jobs/{{job_id}}"),
-        )),
-    }
+    Ok((entry, project))
+}
+
+/// `POST …/jobs`: queues a job (docs/contract.md §5) and answers its id.
+async fn submit_job(
+    State(app): State<App>,
+    ApiPath(path): ApiPath<WorkloadPath>,
+    LiveAuth(who): LiveAuth,
+    uri: Uri,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (entry, project) = jobs_route(&app, &who, &path, &uri)?;
+    let bytes = read_body(body, crate::jobs::JOB_BODY_LIMIT).await?;
+    let id = app
+        .jobs
+        .submit(&project.id, &entry.id, &who.token_id, &bytes)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({"job_id": id})),
+    )
+        .into_response())
+}
+
+/// `GET …/jobs/{job_id}`: a job of this workload (another workload's is not found).
+async fn job_status(
+    State(app): State<App>,
+    ApiPath(path): ApiPath<JobPath>,
+    LiveAuth(who): LiveAuth,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let JobPath {
+        project,
+        workload,
+        job_id,
+    } = path;
+    let (entry, _) = jobs_route(&app, &who, &WorkloadPath { project, workload }, &uri)?;
+    let job = app
+        .store
+        .job(&job_id)?
+        .filter(|j| j.workload_id == entry.id)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no job {job_id:?} for workload {:?}", entry.slug))
+        })?;
+    Ok(axum::Json(crate::jobs::job_json(&job)).into_response())
+}
+
+/// Any other method or shape under `…/jobs`: 405, after the same checks as the jobs routes.
+async fn not_a_jobs_route(
+    State(app): State<App>,
+    ApiPath(path): ApiPath<WorkloadPath>,
+    LiveAuth(who): LiveAuth,
+    method: Method,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    jobs_route(&app, &who, &path, &uri)?;
+    let raw = crate::gateway_guard::raw_rest(uri.path()).unwrap_or("");
+    let rest = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} /{rest} is not a jobs route; use POST /jobs or GET /jobs/{{job_id}}"),
+    ))
 }
 
 /// Reads a whole body, answering 413 past `limit`.

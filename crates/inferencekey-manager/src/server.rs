@@ -7,14 +7,11 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::HeaderValue;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::Router;
 use inferencekey_core::token::{parse_token, redact, TokenKind};
 use tokio::task::JoinHandle;
@@ -61,10 +58,6 @@ pub const LOCK_FILE: &str = "manager.lock";
 
 /// How long shutdown waits for open connections (readiness streams, waiting requests).
 const DRAIN: Duration = Duration::from_secs(5);
-
-/// The request id of the current request, set by the request-context middleware.
-#[derive(Clone)]
-pub struct RequestId(pub HeaderValue);
 
 /// A started Manager. Call [`RunningManager::shutdown`] to stop its engines cleanly.
 pub struct RunningManager {
@@ -205,54 +198,6 @@ pub fn http_client() -> Result<reqwest::Client, ManagerError> {
         .map_err(|e| ManagerError::Config(format!("could not build the HTTP client: {e}")))
 }
 
-fn next_request_id() -> HeaderValue {
-    static PREFIX: OnceLock<u32> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(1);
-    let prefix = *PREFIX.get_or_init(rand::random);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::from_str(&format!("req_{prefix:08x}{n:012x}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("req_unknown"))
-}
-
-/// A client's request id is echoed and logged, so it must be short, printable and never a
-/// token (one pasted there would land in the access log).
-fn usable_request_id(v: &HeaderValue) -> bool {
-    let b = v.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && b.iter().all(|c| c.is_ascii_graphic())
-        && v.to_str()
-            .is_ok_and(|s| !inferencekey_core::token::contains_token(s))
-}
-
-/// Accepts or assigns `X-Request-Id`, echoes it on the response, and writes the access log
-/// (method, path, status, latency — never headers or bodies).
-async fn request_context(mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .filter(|v| usable_request_id(v))
-        .cloned()
-        .unwrap_or_else(next_request_id);
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let method = req.method().clone();
-    // Paths can carry a token pasted in the wrong place; the log shows it redacted.
-    let path = inferencekey_core::token::scrub(req.uri().path());
-    let mut resp = next.run(req).await;
-    let status = resp.status().as_u16();
-    tracing::info!(
-        target: "inferencekey_manager::access",
-        %method,
-        path,
-        status,
-        latency_us = started.elapsed().as_micros() as u64,
-        request_id = id.to_str().unwrap_or_default(),
-    );
-    resp.headers_mut().insert("x-request-id", id);
-    resp
-}
-
 /// The OpenAPI document of `/api` and `/endpoint`; unauthenticated so tools can fetch it.
 async fn openapi() -> impl axum::response::IntoResponse {
     (
@@ -267,6 +212,7 @@ async fn openapi() -> impl axum::response::IntoResponse {
 fn router(state: App) -> Router {
     let body_timeout = state.config.body_timeout;
     let api = api::control::router()
+        .merge(api::webhook::router())
         .merge(api::admin::router())
         .merge(api::custom_backend::router())
         .merge(crate::dashboard::router())
@@ -279,7 +225,7 @@ fn router(state: App) -> Router {
             body_timeout,
             crate::body_timeout::limit,
         ))
-        .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn(crate::request_context::request_context))
         .with_state(state)
 }
 
@@ -378,7 +324,7 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         jobs: jobs.clone(),
         webhooks: webhooks.clone(),
         http,
-        engine: gateway::engine_client(),
+        engine: crate::engine_client::engine_client(),
         dashboard: Default::default(),
     });
     let stop = CancellationToken::new();

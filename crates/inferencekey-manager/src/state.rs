@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, AuthSource};
 use crate::config::ManagerConfig;
 use crate::jobs::Jobs;
 use crate::runtime::Runtime;
@@ -23,9 +23,17 @@ pub struct AppState {
     /// Pooled client for the Manager's own calls to engines (jobs, health checks).
     pub http: reqwest::Client,
     /// Pooled client the gateway forwards through.
-    pub engine: crate::gateway::EngineClient,
+    pub engine: crate::engine_client::EngineClient,
     /// The dashboard's login codes and sessions.
     pub dashboard: crate::dashboard::sessions::Sessions,
 }
 
 pub type App = Arc<AppState>;
+
+/// Lets handlers take [`crate::auth::SdkAuth`], [`crate::auth::LiveAuth`] and
+/// [`crate::auth::AdminAuth`] as extractors.
+impl AuthSource for App {
+    fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}

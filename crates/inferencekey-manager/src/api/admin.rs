@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::errors::ApiError;
 use super::{json_object, API_BODY_LIMIT};
+use crate::auth::AdminAuth;
 use crate::state::App;
 use crate::store::{Gpu, Project, TokenRecord, Worker};
 use crate::util::{new_id, now_rfc3339};
@@ -33,10 +34,6 @@ pub fn router() -> Router<App> {
         .route("/admin/workers", get(list_workers).post(register_worker))
         .route("/admin/gpus", get(list_gpus).post(register_gpu))
         .route("/admin/status", get(status))
-}
-
-fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
-    app.auth.authenticate(headers, TokenKind::Admin).map(|_| ())
 }
 
 /// An optional body: empty means `{}`.
@@ -91,8 +88,7 @@ fn existing_project(app: &App, raw: &str) -> Result<Project, ApiError> {
     })
 }
 
-async fn list_projects(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    admin(&app, &headers)?;
+async fn list_projects(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let projects: Vec<Value> = app
         .store
         .list_projects()?
@@ -105,10 +101,9 @@ async fn list_projects(State(app): State<App>, headers: HeaderMap) -> Result<Res
 /// Creates a project, or returns the existing one (200) so `init` can be re-run.
 async fn create_project(
     State(app): State<App>,
-    headers: HeaderMap,
+    _admin: AdminAuth,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    admin(&app, &headers)?;
     let obj = body_object(body)?;
     only_keys(&obj, &["slug"])?;
     let raw = opt_string(&obj, "slug")?
@@ -127,11 +122,10 @@ async fn create_project(
 
 async fn issue_sdk_token(
     State(app): State<App>,
-    headers: HeaderMap,
+    _admin: AdminAuth,
     project: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    admin(&app, &headers)?;
     let Path(project) = project?;
     only_keys(&body_object(body)?, &[])?;
     let project = existing_project(&app, &project)?;
@@ -145,11 +139,10 @@ async fn issue_sdk_token(
 /// `"all": true`, for every workload of the project.
 async fn issue_key(
     State(app): State<App>,
-    headers: HeaderMap,
+    _admin: AdminAuth,
     project: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    admin(&app, &headers)?;
     let Path(project) = project?;
     let body = issue_key_for(&app, &project, &body_object(body)?)?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -196,10 +189,9 @@ struct KeysQuery {
 
 async fn list_keys(
     State(app): State<App>,
-    headers: HeaderMap,
+    _admin: AdminAuth,
     query: Result<Query<KeysQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    admin(&app, &headers)?;
     let Query(q) = query?;
     let project = match q.project {
         Some(p) => Some(existing_project(&app, &p)?.slug),
@@ -217,10 +209,9 @@ async fn list_keys(
 /// Revokes by id; a whole token is accepted too (only its id is used, never logged).
 async fn revoke_key(
     State(app): State<App>,
-    headers: HeaderMap,
+    _admin: AdminAuth,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    admin(&app, &headers)?;
     let Path(raw) = id?;
     Ok(Json(revoke_key_by_id(&app, &raw)?).into_response())
 }
@@ -241,18 +232,16 @@ fn worker_json(w: &Worker) -> Value {
     json!({"id": w.id, "name": w.name, "created_at": w.created_at})
 }
 
-async fn list_workers(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    admin(&app, &headers)?;
+async fn list_workers(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let workers: Vec<Value> = app.store.list_workers()?.iter().map(worker_json).collect();
     Ok(Json(workers).into_response())
 }
 
 async fn register_worker(
     State(app): State<App>,
-    headers: HeaderMap,
+    _admin: AdminAuth,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    admin(&app, &headers)?;
     let obj = body_object(body)?;
     only_keys(&obj, &["name"])?;
     let name = opt_string(&obj, "name")?
@@ -270,18 +259,16 @@ fn gpu_json(g: &Gpu) -> Value {
     json!({"id": g.id, "name": g.name, "worker_id": g.worker_id, "created_at": g.created_at})
 }
 
-async fn list_gpus(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    admin(&app, &headers)?;
+async fn list_gpus(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let gpus: Vec<Value> = app.store.list_gpus()?.iter().map(gpu_json).collect();
     Ok(Json(gpus).into_response())
 }
 
 async fn register_gpu(
     State(app): State<App>,
-    headers: HeaderMap,
+    _admin: AdminAuth,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    admin(&app, &headers)?;
     let obj = body_object(body)?;
     only_keys(&obj, &["name", "worker_id"])?;
     let name = opt_string(&obj, "name")?.ok_or_else(|| {
@@ -320,8 +307,7 @@ fn storage_json(app: &App) -> Value {
 }
 
 /// Everything `inferencekey status` shows.
-async fn status(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    admin(&app, &headers)?;
+async fn status(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let workloads = app.store.list_workloads(None)?;
     let projects: Vec<Value> = app
         .store

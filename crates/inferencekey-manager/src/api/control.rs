@@ -14,14 +14,14 @@ use axum::routing::get;
 use axum::Router;
 use futures_util::StreamExt;
 use inferencekey_core::slug::canonical_slug;
-use inferencekey_core::token::{scrub, TokenKind};
+use inferencekey_core::token::scrub;
 use inferencekey_core::wire::ErrorBody;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::errors::ApiError;
 use super::{json_object, workload, API_BODY_LIMIT};
-use crate::auth::Identity;
+use crate::auth::{Identity, SdkAuth};
 use crate::idempotency::{self, Claim};
 use crate::runtime::readiness;
 use crate::state::{App, AppState};
@@ -46,7 +46,6 @@ pub fn router() -> Router<App> {
             "/api/workloads/{id}",
             get(get_by_id).patch(update).delete(delete),
         )
-        .merge(super::webhook::router())
 }
 
 /// The project named in the path, which must be the token's.
@@ -102,11 +101,10 @@ struct ListQuery {
 
 async fn list(
     State(app): State<App>,
-    headers: HeaderMap,
+    SdkAuth(who): SdkAuth,
     project: Result<Path<String>, PathRejection>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
     let Path(project) = project?;
     let Query(query) = query?;
     let project = project_for(&app, &who, &project)?;
@@ -129,10 +127,9 @@ async fn list(
 
 async fn get_one(
     State(app): State<App>,
-    headers: HeaderMap,
+    SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
     let Path((project, slug)) = path?;
     let project = project_for(&app, &who, &project)?;
     let w = workload_by_slug(&app, &project, &slug)?;
@@ -141,10 +138,9 @@ async fn get_one(
 
 async fn get_by_id(
     State(app): State<App>,
-    headers: HeaderMap,
+    SdkAuth(who): SdkAuth,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
     let Path(id) = id?;
     let w = workload_by_id(&app, &who, &id)?;
     Ok(axum::Json(render(&app, &w)).into_response())
@@ -193,12 +189,12 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
 
 async fn create(
     State(app): State<App>,
+    SdkAuth(who): SdkAuth,
     headers: HeaderMap,
     uri: Uri,
     project: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
     let Path(project) = project?;
     let project = project_for(&app, &who, &project)?;
     let body = body.map_err(|r| ApiError::from_body_rejection(r, API_BODY_LIMIT))?;
@@ -241,11 +237,10 @@ async fn create(
 
 async fn update(
     State(app): State<App>,
-    headers: HeaderMap,
+    SdkAuth(who): SdkAuth,
     id: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
     let Path(id) = id?;
     let current = workload_by_id(&app, &who, &id)?;
     let body = body.map_err(|r| ApiError::from_body_rejection(r, API_BODY_LIMIT))?;
@@ -264,10 +259,9 @@ async fn update(
 
 async fn delete(
     State(app): State<App>,
-    headers: HeaderMap,
+    SdkAuth(who): SdkAuth,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
     let Path(id) = id?;
     let w = workload_by_id(&app, &who, &id)?;
     app.store.delete_workload(&w.id)?;
@@ -280,10 +274,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 async fn readiness_events(
     State(app): State<App>,
-    headers: HeaderMap,
+    SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let who = app.auth.authenticate(&headers, TokenKind::Sdk)?;
     let Path((project, slug)) = path?;
     let project = project_for(&app, &who, &project)?;
     let w = workload_by_slug(&app, &project, &slug)?;

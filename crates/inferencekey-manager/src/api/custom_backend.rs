@@ -7,17 +7,17 @@
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use inferencekey_core::custom_backend::{PublishedBackend, LOCAL_TENANT};
-use inferencekey_core::token::TokenKind;
 use inferencekey_core::Backend;
 
 use super::errors::ApiError;
+use crate::auth::SdkAuth;
 use crate::custom_backends::{self as packages, ArchiveError, MAX_ARCHIVE_BYTES};
-use crate::state::{App, AppState};
+use crate::state::App;
 use crate::store::{CustomBackendRecord, StoreError};
 use crate::util::{new_id, now_rfc3339};
 
@@ -37,13 +37,9 @@ pub fn router() -> Router<App> {
 }
 
 /// The tenant in the path, checked against the token: locally every project belongs to the
-/// one tenant `tnt_local`.
-fn tenant(
-    app: &AppState,
-    headers: &HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-) -> Result<String, ApiError> {
-    app.auth.authenticate(headers, TokenKind::Sdk)?;
+/// one tenant `tnt_local`. The token itself is checked by the handler's [`SdkAuth`], before
+/// the path.
+fn tenant(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     let Path(tenant) = path?;
     if tenant != LOCAL_TENANT {
         return Err(ApiError::project_scope_mismatch(format!(
@@ -67,10 +63,10 @@ fn answer(r: &CustomBackendRecord) -> PublishedBackend {
 
 async fn list(
     State(app): State<App>,
-    headers: HeaderMap,
+    _sdk: SdkAuth,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Vec<PublishedBackend>>, ApiError> {
-    let tenant = tenant(&app, &headers, path)?;
+    let tenant = tenant(path)?;
     let rows = app.store.list_custom_backends(&tenant)?;
     Ok(Json(rows.iter().map(answer).collect()))
 }
@@ -86,11 +82,11 @@ fn multipart_error(e: impl std::fmt::Display, status: StatusCode) -> ApiError {
 
 async fn publish(
     State(app): State<App>,
-    headers: HeaderMap,
+    _sdk: SdkAuth,
     path: Result<Path<String>, PathRejection>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&app, &headers, path)?;
+    let tenant = tenant(path)?;
     let mut multipart = multipart.map_err(|r| {
         ApiError::bad_request(format!(
             "{}; send multipart/form-data with the text parts {} and the package as the file part `file`",

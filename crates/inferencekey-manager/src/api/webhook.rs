@@ -7,17 +7,17 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use inferencekey_core::token::TokenKind;
 use inferencekey_core::webhook::WebhookDestinationRequest;
 use serde_json::{json, Value};
 
 use super::control::{project_for, workload_by_slug};
 use super::errors::ApiError;
 use super::{json_object, API_BODY_LIMIT};
+use crate::auth::{Identity, SdkAuth};
 use crate::state::{App, AppState};
 use crate::store::{WebhookRecord, WorkloadRecord};
 use crate::util::now_rfc3339;
@@ -37,12 +37,11 @@ pub fn router() -> Router<App> {
 /// The workload named in the path, by slug or id, of the token's project.
 fn target(
     app: &AppState,
-    headers: &HeaderMap,
+    who: &Identity,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<WorkloadRecord, ApiError> {
-    let who = app.auth.authenticate(headers, TokenKind::Sdk)?;
     let Path((project, workload)) = path?;
-    let project = project_for(app, &who, &project)?;
+    let project = project_for(app, who, &project)?;
     match workload_by_slug(app, &project, &workload) {
         Ok(w) => Ok(w),
         Err(e) => app
@@ -95,11 +94,11 @@ fn request(body: &[u8]) -> Result<WebhookDestinationRequest, ApiError> {
 
 async fn put(
     State(app): State<App>,
-    headers: HeaderMap,
+    SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let w = target(&app, &headers, path)?;
+    let w = target(&app, &who, path)?;
     let body = body.map_err(|r| ApiError::from_body_rejection(r, API_BODY_LIMIT))?;
     let req = request(&body)?;
     webhooks::check_url(&req.url, app.webhooks.config().allow_remote)
@@ -135,20 +134,20 @@ async fn put(
 
 async fn get_one(
     State(app): State<App>,
-    headers: HeaderMap,
+    SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let w = target(&app, &headers, path)?;
+    let w = target(&app, &who, path)?;
     let record = app.store.webhook(&w.id)?.ok_or_else(|| no_webhook(&w))?;
     Ok(axum::Json(webhooks::destination(&record, false)).into_response())
 }
 
 async fn delete(
     State(app): State<App>,
-    headers: HeaderMap,
+    SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let w = target(&app, &headers, path)?;
+    let w = target(&app, &who, path)?;
     if !app.store.delete_webhook(&w.id)? {
         return Err(no_webhook(&w));
     }
@@ -157,20 +156,20 @@ async fn delete(
 
 async fn test(
     State(app): State<App>,
-    headers: HeaderMap,
+    SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let w = target(&app, &headers, path)?;
+    let w = target(&app, &who, path)?;
     let record = app.store.webhook(&w.id)?.ok_or_else(|| no_webhook(&w))?;
     Ok(axum::Json(app.webhooks.ping(&record).await).into_response())
 }
 
 async fn deliveries(
     State(app): State<App>,
-    headers: HeaderMap,
+    SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let w = target(&app, &headers, path)?;
+    let w = target(&app, &who, path)?;
     let items: Vec<Value> = app
         .store
         .list_deliveries(&w.id, LISTED)?

@@ -29,6 +29,7 @@ use serde_json::{json, Map, Value};
 use crate::api::admin::{issue_key_for, revoke_key_by_id, token_json};
 use crate::api::errors::ApiError;
 use crate::api::json_object;
+use crate::auth::AdminAuth;
 use crate::runtime::process::log_tail;
 use crate::state::App;
 use crate::store::{JobRecord, TokenRecord, WorkloadRecord};
@@ -158,11 +159,7 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
 }
 
 /// `POST /admin/dashboard/login-codes` (admin token): a one-time login link.
-async fn issue_login_code(
-    State(app): State<App>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    app.auth.authenticate(&headers, TokenKind::Admin)?;
+async fn issue_login_code(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let code = app.dashboard.issue_code();
     Ok((
         StatusCode::CREATED,
