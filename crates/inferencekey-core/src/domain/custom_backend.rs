@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::domain::decode::json_type;
 use crate::domain::enums::{Backend, TaskType};
 use crate::domain::error::{Error, FieldError};
 use crate::domain::slug::canonical_slug;
@@ -77,17 +78,6 @@ fn required(
         return None;
     }
     string(obj, key, problems)
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Whether `s` is a Python identifier path (`pkg.module`, `Class`): ASCII identifiers joined

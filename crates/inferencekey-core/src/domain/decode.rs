@@ -56,7 +56,8 @@ pub fn failure(role: Role, problems: Vec<FieldError>) -> Error {
     e
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// What kind of JSON value `v` is, as error messages name it ("a string", "null").
+pub fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

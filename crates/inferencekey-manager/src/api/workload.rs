@@ -2,6 +2,7 @@
 //! rules (`inferencekey_core::WorkloadSpec`), filling server defaults, and the response shape
 //! (CONTRACT.md §3.2).
 
+use inferencekey_core::domain::decode::json_type;
 use inferencekey_core::enums::{Backend, ExecutionPolicy, TaskType};
 use inferencekey_core::error::FieldError;
 use inferencekey_core::policy::default_policy_config;
@@ -77,24 +78,13 @@ struct Body {
     execution_policy_config: Field<Value>,
 }
 
-fn describe(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn string_field(key: &str, v: Value) -> Result<Field<String>, ApiError> {
     match v {
         Value::Null => Ok(Field::Null),
         Value::String(s) => Ok(Field::Set(s)),
         other => Err(ApiError::validation(
             key,
-            format!("must be a string, got {}", describe(&other)),
+            format!("must be a string, got {}", json_type(&other)),
         )),
     }
 }
@@ -124,7 +114,7 @@ fn parse_body(obj: Map<String, Value>) -> Result<Body, ApiError> {
                             "config",
                             format!(
                         "must be an object such as {{\"command\": \"vllm serve <model>\"}}, got {}",
-                        describe(&other)
+                        json_type(&other)
                     ),
                         ))
                     }
@@ -368,7 +358,7 @@ fn string_in_config(
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(ApiError::validation(
             format!("config.{key}"),
-            format!("must be a string, got {}", describe(&other)),
+            format!("must be a string, got {}", json_type(&other)),
         )),
     }
 }
