@@ -28,8 +28,9 @@ from inferencekey.errors import InferenceKeyError
 SKIPPED_NAMES = frozenset({"__pycache__", ".git", ".hg", ".svn", ".venv", "venv", ".mypy_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
-#: The largest package the Manager takes (its publish route refuses bigger uploads).
-MAX_PACKAGE_BYTES = 64 * 1024 * 1024
+#: The largest package the Manager takes (the core's rule; its publish route refuses bigger
+#: uploads).
+MAX_PACKAGE_BYTES: int = _native.MAX_PACKAGE_BYTES
 
 
 class PackageError(Exception):

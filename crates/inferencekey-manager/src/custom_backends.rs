@@ -14,8 +14,8 @@ use std::path::{Component, Path, PathBuf};
 use inferencekey_core::custom_backend::BackendManifest;
 use sha2::{Digest, Sha256};
 
-/// The largest upload the publish route takes.
-pub const MAX_ARCHIVE_BYTES: usize = 64 * 1024 * 1024;
+/// The largest upload the publish route takes (the core's rule, shared with the packager).
+pub use inferencekey_core::custom_backend::MAX_PACKAGE_BYTES as MAX_ARCHIVE_BYTES;
 /// The largest a package may expand to.
 pub const MAX_EXPANDED_BYTES: u64 = 256 * 1024 * 1024;
 /// The most members a package may hold.

@@ -108,6 +108,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(diff, m)?)?;
     m.add_function(wrap_pyfunction!(create_body, m)?)?;
     m.add_function(wrap_pyfunction!(check_backend_manifest, m)?)?;
+    m.add(
+        "MAX_PACKAGE_BYTES",
+        inferencekey_core::custom_backend::MAX_PACKAGE_BYTES,
+    )?;
     m.add_function(wrap_pyfunction!(error_from_response, m)?)?;
     m.add_function(wrap_pyfunction!(crate::errors::error_classes, m)?)?;
     Ok(())

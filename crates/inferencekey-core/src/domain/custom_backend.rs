@@ -2,82 +2,59 @@
 //! once here so `inferencekey backend package` (Python, through the native module) and the
 //! Manager's publish route refuse the same manifests with the same words.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::domain::decode::json_type;
+use crate::domain::decode::{decode, field_names, no_hint, Role};
 use crate::domain::enums::{Backend, TaskType};
 use crate::domain::error::{Error, FieldError};
 use crate::domain::slug::canonical_slug;
 
+/// The largest package the platform takes: the Manager's publish route refuses a bigger
+/// upload, and `inferencekey backend package` refuses to write one.
+pub const MAX_PACKAGE_BYTES: usize = 64 * 1024 * 1024;
+
 /// The runtime protocol this SDK's runtime speaks (`sdk_protocol` in the manifest).
 pub const SDK_PROTOCOL: &str = "1";
 
-/// The manifest keys, in the order the docs list them.
-pub const MANIFEST_KEYS: [&str; 9] = [
-    "name",
-    "slug",
-    "version",
-    "task_type",
-    "requires_python",
-    "entrypoint",
-    "sdk_protocol",
-    "cpu_only",
-    "description",
-];
-
-/// A checked manifest; `slug` is always set (the canonical form of `name` when the manifest
-/// had none).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A checked manifest, decoded by serde through [`crate::domain::decode`] like every other
+/// core type (unknown keys, wrong types and missing keys all reported at once, each naming
+/// its key); `slug` is always set after [`BackendManifest::from_json`] (the canonical form of
+/// `name` when the manifest had none). Serialised, it is the manifest the package ships and
+/// `/meta` serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BackendManifest {
     pub name: String,
+    #[serde(default)]
     pub slug: String,
     pub version: String,
     pub task_type: TaskType,
     pub requires_python: String,
     pub entrypoint: String,
+    pub sdk_protocol: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_only: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
-fn string(obj: &Map<String, Value>, key: &str, problems: &mut Vec<FieldError>) -> Option<String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            problems.push(FieldError::new(key, "must not be blank"));
-            None
-        }
-        Some(Value::String(s)) if s.trim() != s => {
-            problems.push(FieldError::new(
-                key,
-                "starts or ends with whitespace; remove it",
-            ));
-            None
-        }
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => {
-            problems.push(FieldError::new(
-                key,
-                format!("must be a string, got {}", json_type(other)),
-            ));
-            None
-        }
-    }
+/// The manifest keys, in the order the docs list them.
+pub fn manifest_keys() -> &'static [&'static str] {
+    field_names::<BackendManifest>()
 }
 
-fn required(
-    obj: &Map<String, Value>,
-    key: &str,
-    example: &str,
-    problems: &mut Vec<FieldError>,
-) -> Option<String> {
-    if !obj.contains_key(key) || obj.get(key) == Some(&Value::Null) {
-        problems.push(FieldError::new(
-            key,
-            format!("is required (for example \"{key}\": {example})"),
-        ));
-        return None;
-    }
-    string(obj, key, problems)
+/// What a manifest key must hold, for the "is required" message.
+fn example(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "name" => "\"my-backend\"",
+        "version" => "\"0.1.0\"",
+        "task_type" => "\"text2text\"",
+        "requires_python" => "\">=3.9\"",
+        "entrypoint" => "\"my_backend:MyBackend\"",
+        "sdk_protocol" => "\"1\"",
+        _ => return None,
+    })
 }
 
 /// Whether `s` is a Python identifier path (`pkg.module`, `Class`): ASCII identifiers joined
@@ -168,6 +145,80 @@ pub fn python_satisfies(spec: &str, have: &[u64]) -> Result<bool, String> {
     Ok(true)
 }
 
+/// The manifest rules beyond types: strings kept as written (a blank or padded one is refused,
+/// never trimmed), a known task type, this SDK's protocol, the `requires_python` grammar,
+/// `module:Class`, and a canonical slug that is not a built-in backend.
+fn rules(obj: &Map<String, Value>) -> Vec<FieldError> {
+    let mut problems = Vec::new();
+    for (key, v) in obj {
+        if let Value::String(text) = v {
+            if text.trim().is_empty() {
+                problems.push(FieldError::new(key.clone(), "must not be blank"));
+            } else if text.trim() != text {
+                problems.push(FieldError::new(
+                    key.clone(),
+                    "starts or ends with whitespace; remove it",
+                ));
+            }
+        }
+    }
+    let text = |key: &str| {
+        obj.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+    };
+    if let Some(t) = text("task_type") {
+        if let Err(e) = TaskType::parse_strict(t, "task_type") {
+            problems.push(e);
+        }
+    }
+    if let Some(p) = text("sdk_protocol") {
+        if p != SDK_PROTOCOL {
+            problems.push(FieldError::new(
+                "sdk_protocol",
+                format!("this SDK speaks protocol \"{SDK_PROTOCOL}\", not {p:?}"),
+            ));
+        }
+    }
+    if let Some(rp) = text("requires_python") {
+        if let Err(e) = parse_requires_python(rp) {
+            problems.push(FieldError::new("requires_python", e));
+        }
+    }
+    if let Some(ep) = text("entrypoint") {
+        let ok = ep
+            .split_once(':')
+            .is_some_and(|(m, c)| dotted_identifier(m) && dotted_identifier(c));
+        if !ok {
+            problems.push(FieldError::new(
+                "entrypoint",
+                format!("{ep:?} is not \"module:Class\" (for example \"my_backend:MyBackend\")"),
+            ));
+        }
+    }
+    let (field, slug) = match (text("slug"), text("name")) {
+        (Some(s), _) => ("slug", s.to_string()),
+        (None, Some(n)) => ("name", canonical_slug(n)),
+        (None, None) => return problems,
+    };
+    let canonical = canonical_slug(&slug);
+    if canonical.is_empty() || canonical != slug {
+        problems.push(FieldError::new(
+            field,
+            format!(
+                "the slug {slug:?} is not canonical; use {:?} (lowercase letters, digits and single dashes)",
+                if canonical.is_empty() { "my-backend" } else { &canonical }
+            ),
+        ));
+    } else if Backend::from_wire(&slug).is_known() {
+        problems.push(FieldError::new(
+            field,
+            format!("{slug:?} is a built-in backend; choose another slug"),
+        ));
+    }
+    problems
+}
+
 impl BackendManifest {
     /// Parses and checks `manifest.json`; the error lists every problem, each naming its key.
     pub fn from_json(text: &str) -> Result<BackendManifest, Error> {
@@ -182,140 +233,41 @@ impl BackendManifest {
 
     /// As [`BackendManifest::from_json`], from a parsed value.
     pub fn from_value(value: &Value) -> Result<BackendManifest, Error> {
-        let Some(obj) = value.as_object() else {
-            return Err(Error::validation(vec![FieldError::new(
-                "manifest.json",
-                format!("must be a JSON object, got {}", json_type(value)),
-            )]));
-        };
-        let mut problems = Vec::new();
-        for key in obj.keys() {
-            if !MANIFEST_KEYS.contains(&key.as_str()) {
-                problems.push(FieldError::new(
-                    key.clone(),
-                    format!("unknown key; the keys are {}", MANIFEST_KEYS.join(", ")),
-                ));
+        let empty = Map::new();
+        let obj = value.as_object().unwrap_or(&empty);
+        // The rules serde's types do not say, on the values as written (so they are named
+        // even when another key has the wrong type); then serde's own: unknown keys, types,
+        // required keys.
+        let mut problems = rules(obj);
+        match decode::<BackendManifest>(value.clone(), "manifest.json", Role::Request, no_hint) {
+            Ok(mut m) if problems.is_empty() => {
+                if m.slug.is_empty() {
+                    m.slug = canonical_slug(&m.name);
+                }
+                Ok(m)
             }
-        }
-        let name = required(obj, "name", "\"my-backend\"", &mut problems);
-        let version = required(obj, "version", "\"0.1.0\"", &mut problems);
-        let task_type_raw = required(obj, "task_type", "\"text2text\"", &mut problems);
-        let requires_python = required(obj, "requires_python", "\">=3.9\"", &mut problems);
-        let entrypoint = required(obj, "entrypoint", "\"my_backend:MyBackend\"", &mut problems);
-        let protocol = required(obj, "sdk_protocol", "\"1\"", &mut problems);
-        let slug_raw = string(obj, "slug", &mut problems);
-        let description = string(obj, "description", &mut problems);
-        let cpu_only = match obj.get("cpu_only") {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(other) => {
-                problems.push(FieldError::new(
-                    "cpu_only",
-                    format!("must be true or false, got {}", json_type(other)),
-                ));
-                None
-            }
-        };
-        let task_type = task_type_raw.and_then(|t| match TaskType::parse_strict(&t, "task_type") {
-            Ok(t) => Some(t),
+            Ok(_) => Err(Error::validation(problems)),
             Err(e) => {
-                problems.push(e);
-                None
+                for p in e.problems.iter() {
+                    if problems.iter().any(|q| q.field == p.field) {
+                        continue;
+                    }
+                    problems.push(match (p.message.as_str(), example(&p.field)) {
+                        ("is required", Some(ex)) => FieldError::new(
+                            p.field.clone(),
+                            format!("is required (for example \"{}\": {ex})", p.field),
+                        ),
+                        _ => p.clone(),
+                    });
+                }
+                Err(Error::validation(problems))
             }
-        });
-        if let Some(p) = &protocol {
-            if p != SDK_PROTOCOL {
-                problems.push(FieldError::new(
-                    "sdk_protocol",
-                    format!("this SDK speaks protocol \"{SDK_PROTOCOL}\", not {p:?}"),
-                ));
-            }
-        }
-        if let Some(rp) = &requires_python {
-            if let Err(e) = parse_requires_python(rp) {
-                problems.push(FieldError::new("requires_python", e));
-            }
-        }
-        if let Some(ep) = &entrypoint {
-            let ok = ep
-                .split_once(':')
-                .is_some_and(|(m, c)| dotted_identifier(m) && dotted_identifier(c));
-            if !ok {
-                problems.push(FieldError::new(
-                    "entrypoint",
-                    format!(
-                        "{ep:?} is not \"module:Class\" (for example \"my_backend:MyBackend\")"
-                    ),
-                ));
-            }
-        }
-        let slug = match (&slug_raw, &name) {
-            (Some(s), _) => Some(s.clone()),
-            (None, Some(n)) => Some(canonical_slug(n)),
-            _ => None,
-        };
-        if let Some(s) = &slug {
-            let canonical = canonical_slug(s);
-            if canonical.is_empty() || canonical != *s {
-                let field = if slug_raw.is_some() { "slug" } else { "name" };
-                problems.push(FieldError::new(
-                    field,
-                    format!(
-                        "the slug {s:?} is not canonical; use {:?} (lowercase letters, digits and single dashes)",
-                        if canonical.is_empty() { "my-backend" } else { &canonical }
-                    ),
-                ));
-            } else if Backend::from_wire(s).is_known() {
-                problems.push(FieldError::new(
-                    if slug_raw.is_some() { "slug" } else { "name" },
-                    format!("{s:?} is a built-in backend; choose another slug"),
-                ));
-            }
-        }
-        if !problems.is_empty() {
-            return Err(Error::validation(problems));
-        }
-        // Every `None` above pushed a problem, so these are all set.
-        match (name, slug, version, task_type, requires_python, entrypoint) {
-            (Some(name), Some(slug), Some(version), Some(task_type), Some(rp), Some(ep)) => {
-                Ok(BackendManifest {
-                    name,
-                    slug,
-                    version,
-                    task_type,
-                    requires_python: rp,
-                    entrypoint: ep,
-                    cpu_only,
-                    description,
-                })
-            }
-            _ => Err(Error::validation(vec![FieldError::new(
-                "manifest.json",
-                "is incomplete",
-            )])),
         }
     }
 
     /// The manifest as JSON, with `slug` filled in (what the package ships and `/meta` serves).
     pub fn to_value(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("name".into(), self.name.clone().into());
-        m.insert("slug".into(), self.slug.clone().into());
-        m.insert("version".into(), self.version.clone().into());
-        m.insert("task_type".into(), self.task_type.as_str().into());
-        m.insert(
-            "requires_python".into(),
-            self.requires_python.clone().into(),
-        );
-        m.insert("entrypoint".into(), self.entrypoint.clone().into());
-        m.insert("sdk_protocol".into(), SDK_PROTOCOL.into());
-        if let Some(c) = self.cpu_only {
-            m.insert("cpu_only".into(), c.into());
-        }
-        if let Some(d) = &self.description {
-            m.insert("description".into(), d.clone().into());
-        }
-        Value::Object(m)
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 }
 
