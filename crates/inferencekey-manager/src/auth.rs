@@ -94,7 +94,7 @@ impl Auth {
 
     /// Issues a new token and stores its hash. `project` is required for sdk and live
     /// tokens; `scope` is a workload slug or `*` for live keys.
-    pub fn issue(
+    pub async fn issue(
         &self,
         kind: TokenKind,
         project: Option<&Project>,
@@ -112,7 +112,7 @@ impl Auth {
             created_at: now_rfc3339(),
             revoked_at: None,
         };
-        self.store.insert_token(&record)?;
+        self.store.insert_token(&record).await?;
         Ok(IssuedToken {
             token: format!("{}{id}_{secret}", kind.prefix()),
             record,
@@ -121,29 +121,31 @@ impl Auth {
 
     /// Makes sure an admin token read from the data dir is known to the store (a data dir
     /// whose database was removed keeps working with its token file).
-    pub fn register_admin_token(&self, token: &str) -> StoreResult<bool> {
+    pub async fn register_admin_token(&self, token: &str) -> StoreResult<bool> {
         let Some(parsed) = parse_token(token).filter(|t| t.kind == TokenKind::Admin) else {
             return Ok(false);
         };
-        if self.store.token(parsed.id)?.is_some() {
+        if self.store.token(parsed.id).await?.is_some() {
             return Ok(true);
         }
-        self.store.insert_token(&TokenRecord {
-            id: parsed.id.to_string(),
-            kind: TokenKind::Admin,
-            project_id: None,
-            project_slug: None,
-            scope: None,
-            secret_hash: hash_secret(parsed.secret),
-            created_at: now_rfc3339(),
-            revoked_at: None,
-        })?;
+        self.store
+            .insert_token(&TokenRecord {
+                id: parsed.id.to_string(),
+                kind: TokenKind::Admin,
+                project_id: None,
+                project_slug: None,
+                scope: None,
+                secret_hash: hash_secret(parsed.secret),
+                created_at: now_rfc3339(),
+                revoked_at: None,
+            })
+            .await?;
         Ok(true)
     }
 
     /// Revokes a token by id and evicts it from the cache.
-    pub fn revoke(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
-        let record = self.store.revoke_token(id)?;
+    pub async fn revoke(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        let record = self.store.revoke_token(id).await?;
         self.cache
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -152,7 +154,7 @@ impl Auth {
     }
 
     /// Checks the bearer token of a request for the plane `want`.
-    pub fn authenticate(
+    pub async fn authenticate(
         &self,
         headers: &HeaderMap,
         want: TokenKind,
@@ -183,7 +185,7 @@ impl Auth {
             .cloned();
         let cached = match cached {
             Some(c) => c,
-            None => self.load(parsed.id, parsed.kind, raw)?,
+            None => self.load(parsed.id, parsed.kind, raw).await?,
         };
         let presented = hash_secret(parsed.secret);
         if !bool::from(presented.ct_eq(&cached.hash)) {
@@ -192,8 +194,8 @@ impl Auth {
         Ok(cached.identity.clone())
     }
 
-    fn load(&self, id: &str, kind: TokenKind, raw: &str) -> Result<Arc<Cached>, ApiError> {
-        let record = self.store.token(id)?.ok_or_else(|| unknown(raw))?;
+    async fn load(&self, id: &str, kind: TokenKind, raw: &str) -> Result<Arc<Cached>, ApiError> {
+        let record = self.store.token(id).await?.ok_or_else(|| unknown(raw))?;
         if record.kind != kind {
             return Err(unknown(raw));
         }
@@ -273,7 +275,7 @@ macro_rules! plane_extractor {
             type Rejection = ApiError;
 
             async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-                state.auth().authenticate(&parts.headers, $kind).map($name)
+                state.auth().authenticate(&parts.headers, $kind).await.map($name)
             }
         }
     };
@@ -311,39 +313,44 @@ mod tests {
         h
     }
 
-    #[test]
-    fn issue_check_revoke() {
+    #[tokio::test]
+    async fn issue_check_revoke() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
-        let (project, _) = store.ensure_project("acme").unwrap();
+        let (project, _) = store.ensure_project("acme").await.unwrap();
         let auth = Auth::new(store.clone());
         let live = auth
             .issue(TokenKind::Live, Some(&project), Some("bot"))
+            .await
             .unwrap();
         assert!(!format!("{live:?}").contains(&live.token[20..]));
 
         let who = auth
             .authenticate(&headers(&live.token), TokenKind::Live)
+            .await
             .unwrap();
         assert_eq!(who.scope.as_deref(), Some("bot"));
         assert_eq!(who.project_slug.as_deref(), Some("acme"));
 
         let err = auth
             .authenticate(&headers(&live.token), TokenKind::Sdk)
+            .await
             .unwrap_err();
         assert_eq!(err.code, "wrong_credential_type");
 
         let forged = format!("ik_live_{}_{}", live.record.id, "x".repeat(32));
         assert_eq!(
             auth.authenticate(&headers(&forged), TokenKind::Live)
+                .await
                 .unwrap_err()
                 .code,
             "unauthenticated"
         );
 
-        auth.revoke(&live.record.id).unwrap();
+        auth.revoke(&live.record.id).await.unwrap();
         let err = auth
             .authenticate(&headers(&live.token), TokenKind::Live)
+            .await
             .unwrap_err();
         assert_eq!(err.code, "unauthenticated");
         assert!(err.message.contains("revoked"));
@@ -351,12 +358,14 @@ mod tests {
 
         assert_eq!(
             auth.authenticate(&HeaderMap::new(), TokenKind::Live)
+                .await
                 .unwrap_err()
                 .code,
             "unauthenticated"
         );
         assert_eq!(
             auth.authenticate(&headers("ik_sdk_garbled"), TokenKind::Live)
+                .await
                 .unwrap_err()
                 .code,
             "wrong_credential_type"

@@ -492,7 +492,7 @@ struct JobPath {
 /// What every jobs route checks first, in the order of every data-plane route: the key
 /// against the path, the raw path (it must stay inside the route), then the project, which
 /// jobs are stored under.
-fn jobs_route(
+async fn jobs_route(
     app: &App,
     who: &Identity,
     path: &WorkloadPath,
@@ -502,7 +502,8 @@ fn jobs_route(
     crate::gateway_guard::check_rest(crate::gateway_guard::raw_rest(uri.path()).unwrap_or(""))?;
     let project = app
         .store
-        .project_by_slug(&entry.project_slug)?
+        .project_by_slug(&entry.project_slug)
+        .await?
         .ok_or_else(|| ApiError::not_found("the project was deleted"))?;
     Ok((entry, project))
 }
@@ -515,11 +516,12 @@ async fn submit_job(
     uri: Uri,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (entry, project) = jobs_route(&app, &who, &path, &uri)?;
+    let (entry, project) = jobs_route(&app, &who, &path, &uri).await?;
     let bytes = read_body(body, crate::jobs::JOB_BODY_LIMIT).await?;
     let id = app
         .jobs
-        .submit(&project.id, &entry.id, &who.token_id, &bytes)?;
+        .submit(&project.id, &entry.id, &who.token_id, &bytes)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(serde_json::json!({"job_id": id})),
@@ -539,10 +541,11 @@ async fn job_status(
         workload,
         job_id,
     } = path;
-    let (entry, _) = jobs_route(&app, &who, &WorkloadPath { project, workload }, &uri)?;
+    let (entry, _) = jobs_route(&app, &who, &WorkloadPath { project, workload }, &uri).await?;
     let job = app
         .store
-        .job(&job_id)?
+        .job(&job_id)
+        .await?
         .filter(|j| j.workload_id == entry.id)
         .ok_or_else(|| {
             ApiError::not_found(format!("no job {job_id:?} for workload {:?}", entry.slug))
@@ -558,7 +561,7 @@ async fn not_a_jobs_route(
     method: Method,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    jobs_route(&app, &who, &path, &uri)?;
+    jobs_route(&app, &who, &path, &uri).await?;
     let raw = crate::gateway_guard::raw_rest(uri.path()).unwrap_or("");
     let rest = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
     Err(ApiError::new(

@@ -6,6 +6,10 @@ use axum::http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::api::errors::ApiError;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+
 use crate::store::Store;
 
 pub const HEADER: &str = "idempotency-key";
@@ -56,38 +60,57 @@ pub fn reused() -> ApiError {
 }
 
 /// A claimed key. Dropping it without [`Claim::finish`] releases the key, so a request that
-/// failed on the server (or was cancelled) can be retried with the same key.
-pub struct Claim<'a> {
-    store: &'a dyn Store,
-    token_id: &'a str,
-    key: &'a str,
+/// failed on the server (or was cancelled) can be retried with the same key. The release is
+/// a store call, so a drop that cannot finish it at once spawns it as a task.
+pub struct Claim {
+    store: Arc<dyn Store>,
+    token_id: String,
+    key: String,
     finished: bool,
 }
 
-impl<'a> Claim<'a> {
-    pub fn new(store: &'a dyn Store, token_id: &'a str, key: &'a str) -> Self {
+impl Claim {
+    pub fn new(store: Arc<dyn Store>, token_id: &str, key: &str) -> Self {
         Claim {
             store,
-            token_id,
-            key,
+            token_id: token_id.to_string(),
+            key: key.to_string(),
             finished: false,
         }
     }
 
     /// Records the answer for replay.
-    pub fn finish(mut self, status: u16, body: &[u8]) -> Result<(), ApiError> {
+    pub async fn finish(mut self, status: u16, body: &[u8]) -> Result<(), ApiError> {
         self.finished = true;
         self.store
-            .idempotency_finish(self.token_id, self.key, status, body)?;
+            .idempotency_finish(&self.token_id, &self.key, status, body)
+            .await?;
         Ok(())
     }
 }
 
-impl Drop for Claim<'_> {
+impl Drop for Claim {
     fn drop(&mut self) {
         if !self.finished {
-            if let Err(e) = self.store.idempotency_abandon(self.token_id, self.key) {
-                tracing::error!(error = %e, "could not release an idempotency key");
+            let store = self.store.clone();
+            let token_id = std::mem::take(&mut self.token_id);
+            let key = std::mem::take(&mut self.key);
+            let release = async move {
+                if let Err(e) = store.idempotency_abandon(&token_id, &key).await {
+                    tracing::error!(error = %e, "could not release an idempotency key");
+                }
+            };
+            // SQLite's call completes on its first poll, so the key is free before the
+            // response goes out, as before the store was async; a networked store's call
+            // finishes in a task.
+            let mut release = Box::pin(release);
+            if release.as_mut().now_or_never().is_none() {
+                match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => {
+                        rt.spawn(release);
+                    }
+                    Err(_) => tracing::error!("could not release an idempotency key: no runtime"),
+                }
             }
         }
     }

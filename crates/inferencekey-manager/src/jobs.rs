@@ -181,11 +181,11 @@ impl Jobs {
     }
 
     /// Deletes finished jobs past their retention.
-    fn sweep(&self) {
+    async fn sweep(&self) {
         let cutoff = chrono::Utc::now()
             - chrono::Duration::from_std(self.times.retention).unwrap_or(chrono::Duration::MAX);
         let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        match self.store.delete_finished_jobs_before(&cutoff) {
+        match self.store.delete_finished_jobs_before(&cutoff).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "deleted finished jobs past their retention"),
             Err(e) => tracing::warn!(error = %e, "could not delete old jobs"),
@@ -193,7 +193,7 @@ impl Jobs {
     }
 
     /// Validates and queues a job submitted by key `token_id`; returns its id.
-    pub fn submit(
+    pub async fn submit(
         &self,
         project_id: &str,
         workload_id: &str,
@@ -301,7 +301,7 @@ impl Jobs {
                     .map_err(|why| ApiError::validation("webhook_url", why))?;
                 // Deliveries are signed with the workload's secret; without one a receiver
                 // could not tell a real delivery from a forged one.
-                if self.store.webhook(workload_id)?.is_none() {
+                if self.store.webhook(workload_id).await?.is_none() {
                     return Err(ApiError::validation(
                         "webhook_url",
                         "this workload has no webhook secret to sign the delivery with; set \
@@ -330,7 +330,7 @@ impl Jobs {
             updated_at: now,
             webhook_url,
         };
-        match self.store.insert_job(&job, QUEUE_LIMITS)? {
+        match self.store.insert_job(&job, QUEUE_LIMITS).await? {
             Admission::Queued => {}
             Admission::KeyQuota => {
                 return Err(ApiError::new(
@@ -365,11 +365,11 @@ impl Jobs {
         let slots = Arc::new(Semaphore::new(CONCURRENCY));
         let mut running = JoinSet::new();
         let mut swept = tokio::time::Instant::now();
-        self.sweep();
+        self.sweep().await;
         loop {
             if swept.elapsed() >= RETENTION_SWEEP {
                 swept = tokio::time::Instant::now();
-                self.sweep();
+                self.sweep().await;
             }
             let permit = tokio::select! {
                 _ = self.stop.cancelled() => break,
@@ -378,7 +378,7 @@ impl Jobs {
                     Err(_) => break,
                 },
             };
-            match self.store.claim_next_job() {
+            match self.store.claim_next_job().await {
                 Ok(Some(job)) => {
                     let this = self.clone();
                     running.spawn(async move {
@@ -417,14 +417,19 @@ impl Jobs {
         };
         let delivery = self
             .webhooks
-            .job_delivery(&job, status, result.as_deref(), error.as_ref());
-        match self.store.finish_job(
-            &job.id,
-            status,
-            result.as_deref(),
-            error.as_ref(),
-            delivery.as_ref(),
-        ) {
+            .job_delivery(&job, status, result.as_deref(), error.as_ref())
+            .await;
+        match self
+            .store
+            .finish_job(
+                &job.id,
+                status,
+                result.as_deref(),
+                error.as_ref(),
+                delivery.as_ref(),
+            )
+            .await
+        {
             Ok(()) if delivery.is_some() => self.webhooks.notify(),
             Ok(()) => {}
             Err(e) => tracing::error!(job = %job.id, error = %e, "could not record a job result"),

@@ -16,12 +16,13 @@ fn most(w: &WorkloadRecord) -> usize {
 
 /// Refuses `record` (about to be created or updated) when it would take this Manager past
 /// its limit, naming the field that sets its count.
-pub fn check(app: &AppState, record: &WorkloadRecord) -> Result<(), ApiError> {
+pub async fn check(app: &AppState, record: &WorkloadRecord) -> Result<(), ApiError> {
     let limit = app.config.max_replicas;
     let mine = most(record);
     let others: usize = app
         .store
-        .list_workloads(None)?
+        .list_workloads(None)
+        .await?
         .iter()
         .filter(|w| w.id != record.id)
         .map(most)

@@ -138,7 +138,7 @@ fn lock_data_dir(dir: &Path) -> Result<File, ManagerError> {
 }
 
 /// Reads the admin token from the data dir, creating it (mode 0600) on first start.
-fn admin_token(dir: &Path, auth: &Auth) -> Result<String, ManagerError> {
+async fn admin_token(dir: &Path, auth: &Auth) -> Result<String, ManagerError> {
     let path = dir.join(ADMIN_TOKEN_FILE);
     match fs::read_to_string(&path) {
         Ok(text) => {
@@ -149,11 +149,11 @@ fn admin_token(dir: &Path, auth: &Auth) -> Result<String, ManagerError> {
                     path.display()
                 )));
             }
-            auth.register_admin_token(&token)?;
+            auth.register_admin_token(&token).await?;
             Ok(token)
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let issued = auth.issue(TokenKind::Admin, None, None)?;
+            let issued = auth.issue(TokenKind::Admin, None, None).await?;
             let mut f = OpenOptions::new()
                 .create_new(true)
                 .write(true)
@@ -266,10 +266,10 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
             return Err(io_err(format!("could not restrict {}", dir.display()))(e));
         }
     }
-    store.idempotency_reset_running()?;
-    let requeued = store.requeue_running_jobs()?;
+    store.idempotency_reset_running().await?;
+    let requeued = store.requeue_running_jobs().await?;
     let auth = Auth::new(store.clone());
-    let admin_token = admin_token(&dir, &auth)?;
+    let admin_token = admin_token(&dir, &auth).await?;
 
     let settings = LaunchSettings {
         dev: config.dev,
@@ -353,10 +353,10 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
     write_atomic(&dir.join(MANAGER_FILE), &format!("{manager_json:#}\n"))?;
     write_atomic(&dir.join(ADDRESS_FILE), &url)?;
 
-    for w in store.list_workloads(None)? {
+    for w in store.list_workloads(None).await? {
         runtime.apply(&w);
     }
-    for (id, why) in store.quarantined_workloads()? {
+    for (id, why) in store.quarantined_workloads().await? {
         tracing::error!(
             workload = %id,
             error = %why,

@@ -267,7 +267,7 @@ impl Webhooks {
     }
 
     /// The outbox row for a finished job, or `None` when it has no destination.
-    pub fn job_delivery(
+    pub async fn job_delivery(
         &self,
         job: &JobRecord,
         status: JobStatus,
@@ -276,7 +276,7 @@ impl Webhooks {
     ) -> Option<DeliveryRecord> {
         let url = match &job.webhook_url {
             Some(url) => url.clone(),
-            None => match self.store.webhook(&job.workload_id) {
+            None => match self.store.webhook(&job.workload_id).await {
                 Ok(Some(w)) => w.url,
                 Ok(None) => return None,
                 Err(e) => {
@@ -393,7 +393,7 @@ impl Webhooks {
 
     /// One attempt of an outbox row, recorded.
     async fn attempt(&self, d: DeliveryRecord) {
-        let secret = match self.store.webhook(&d.workload_id) {
+        let secret = match self.store.webhook(&d.workload_id).await {
             Ok(Some(w)) => Ok(w.secret),
             Ok(None) => Err(Failure {
                 status: None,
@@ -445,17 +445,17 @@ impl Webhooks {
                 "webhook delivery failed for good"
             ),
         }
-        if let Err(e) = self.store.record_delivery_attempt(&d.id, &outcome) {
+        if let Err(e) = self.store.record_delivery_attempt(&d.id, &outcome).await {
             // The lease ends and the row is claimed again: at least once.
             tracing::error!(delivery = %d.id, error = %e, "could not record a webhook attempt");
         }
     }
 
-    fn sweep(&self) {
+    async fn sweep(&self) {
         let cutoff = chrono::Utc::now()
             - chrono::Duration::from_std(RETENTION).unwrap_or(chrono::Duration::MAX);
         let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        if let Err(e) = self.store.delete_finished_deliveries_before(&cutoff) {
+        if let Err(e) = self.store.delete_finished_deliveries_before(&cutoff).await {
             tracing::warn!(error = %e, "could not delete old webhook deliveries");
         }
     }
@@ -465,19 +465,19 @@ impl Webhooks {
         let slots = Arc::new(Semaphore::new(CONCURRENCY));
         let mut running = JoinSet::new();
         let mut swept = tokio::time::Instant::now();
-        self.sweep();
+        self.sweep().await;
         let lease = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
         loop {
             if swept.elapsed() >= Duration::from_secs(3600) {
                 swept = tokio::time::Instant::now();
-                self.sweep();
+                self.sweep().await;
             }
             while running.try_join_next().is_some() {}
             let free = slots.available_permits();
             let claimed = if free == 0 {
                 Vec::new()
             } else {
-                match self.store.claim_due_deliveries(now_ms(), lease, free) {
+                match self.store.claim_due_deliveries(now_ms(), lease, free).await {
                     Ok(rows) => rows,
                     Err(e) => {
                         tracing::error!(error = %e, "could not read the webhook outbox");
@@ -503,7 +503,7 @@ impl Webhooks {
             let wait = if slots.available_permits() == 0 {
                 POLL
             } else {
-                match self.store.next_delivery_due() {
+                match self.store.next_delivery_due().await {
                     Ok(Some(due)) => Duration::from_millis(
                         u64::try_from(due.saturating_sub(now_ms())).unwrap_or(0),
                     )

@@ -455,6 +455,7 @@ async fn idempotent_creates_replay_conflict_and_refuse_reuse() {
     let fp = fingerprint("POST", "/api/projects/acme/workloads", &other);
     store
         .idempotency_begin(token_id, "key-2", &fp, 86400)
+        .await
         .unwrap();
     let busy = send("key-2", other.clone()).await.unwrap();
     assert_eq!(busy.status(), 409);

@@ -78,10 +78,10 @@ pub(crate) fn token_json(t: &TokenRecord) -> Value {
     })
 }
 
-fn existing_project(app: &App, raw: &str) -> Result<Project, ApiError> {
+async fn existing_project(app: &App, raw: &str) -> Result<Project, ApiError> {
     let slug =
         validate_slug(raw, "project").map_err(|e| ApiError::validation(e.field, e.message))?;
-    app.store.project_by_slug(&slug)?.ok_or_else(|| {
+    app.store.project_by_slug(&slug).await?.ok_or_else(|| {
         ApiError::not_found(format!(
             "project {slug:?} does not exist; create it with `inferencekey init --project {slug}`"
         ))
@@ -91,7 +91,8 @@ fn existing_project(app: &App, raw: &str) -> Result<Project, ApiError> {
 async fn list_projects(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let projects: Vec<Value> = app
         .store
-        .list_projects()?
+        .list_projects()
+        .await?
         .iter()
         .map(project_json)
         .collect();
@@ -109,7 +110,7 @@ async fn create_project(
     let raw = opt_string(&obj, "slug")?
         .ok_or_else(|| ApiError::validation("slug", "is required, e.g. \"acme\""))?;
     let slug = validate_slug(&raw, "slug").map_err(|e| ApiError::validation(e.field, e.message))?;
-    let (project, created) = app.store.ensure_project(&slug)?;
+    let (project, created) = app.store.ensure_project(&slug).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -128,8 +129,8 @@ async fn issue_sdk_token(
 ) -> Result<Response, ApiError> {
     let Path(project) = project?;
     only_keys(&body_object(body)?, &[])?;
-    let project = existing_project(&app, &project)?;
-    let issued = app.auth.issue(TokenKind::Sdk, Some(&project), None)?;
+    let project = existing_project(&app, &project).await?;
+    let issued = app.auth.issue(TokenKind::Sdk, Some(&project), None).await?;
     let mut body = token_json(&issued.record);
     body["token"] = json!(issued.token);
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -144,13 +145,13 @@ async fn issue_key(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Path(project) = project?;
-    let body = issue_key_for(&app, &project, &body_object(body)?)?;
+    let body = issue_key_for(&app, &project, &body_object(body)?).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// The key-issuing rules, shared with the dashboard: `{"workload": slug}` or `{"all": true}`.
 /// The answer holds the secret (`key`) once.
-pub(crate) fn issue_key_for(
+pub(crate) async fn issue_key_for(
     app: &App,
     project: &str,
     obj: &Map<String, Value>,
@@ -173,10 +174,11 @@ pub(crate) fn issue_key_for(
             ))
         }
     };
-    let project = existing_project(app, project)?;
+    let project = existing_project(app, project).await?;
     let issued = app
         .auth
-        .issue(TokenKind::Live, Some(&project), Some(&scope))?;
+        .issue(TokenKind::Live, Some(&project), Some(&scope))
+        .await?;
     let mut body = token_json(&issued.record);
     body["key"] = json!(issued.token);
     Ok(body)
@@ -194,12 +196,13 @@ async fn list_keys(
 ) -> Result<Response, ApiError> {
     let Query(q) = query?;
     let project = match q.project {
-        Some(p) => Some(existing_project(&app, &p)?.slug),
+        Some(p) => Some(existing_project(&app, &p).await?.slug),
         None => None,
     };
     let keys: Vec<Value> = app
         .store
-        .list_tokens(project.as_deref())?
+        .list_tokens(project.as_deref())
+        .await?
         .iter()
         .map(token_json)
         .collect();
@@ -213,18 +216,19 @@ async fn revoke_key(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(raw) = id?;
-    Ok(Json(revoke_key_by_id(&app, &raw)?).into_response())
+    Ok(Json(revoke_key_by_id(&app, &raw).await?).into_response())
 }
 
 /// Revokes a non-admin token or key (shared with the dashboard); the answer is its record.
-pub(crate) fn revoke_key_by_id(app: &App, raw: &str) -> Result<Value, ApiError> {
+pub(crate) async fn revoke_key_by_id(app: &App, raw: &str) -> Result<Value, ApiError> {
     let id = parse_token(raw).map_or(raw, |t| t.id).to_string();
     let record = app
         .store
-        .token(&id)?
+        .token(&id)
+        .await?
         .filter(|t| t.kind != TokenKind::Admin)
         .ok_or_else(|| ApiError::not_found(format!("no token or key with id {id:?}")))?;
-    let record = app.auth.revoke(&record.id)?.unwrap_or(record);
+    let record = app.auth.revoke(&record.id).await?.unwrap_or(record);
     Ok(token_json(&record))
 }
 
@@ -233,7 +237,13 @@ fn worker_json(w: &Worker) -> Value {
 }
 
 async fn list_workers(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
-    let workers: Vec<Value> = app.store.list_workers()?.iter().map(worker_json).collect();
+    let workers: Vec<Value> = app
+        .store
+        .list_workers()
+        .await?
+        .iter()
+        .map(worker_json)
+        .collect();
     Ok(Json(workers).into_response())
 }
 
@@ -251,7 +261,7 @@ async fn register_worker(
         name,
         created_at: now_rfc3339(),
     };
-    app.store.insert_worker(&worker)?;
+    app.store.insert_worker(&worker).await?;
     Ok((StatusCode::CREATED, Json(worker_json(&worker))).into_response())
 }
 
@@ -260,7 +270,7 @@ fn gpu_json(g: &Gpu) -> Value {
 }
 
 async fn list_gpus(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
-    let gpus: Vec<Value> = app.store.list_gpus()?.iter().map(gpu_json).collect();
+    let gpus: Vec<Value> = app.store.list_gpus().await?.iter().map(gpu_json).collect();
     Ok(Json(gpus).into_response())
 }
 
@@ -279,7 +289,7 @@ async fn register_gpu(
     })?;
     let worker_id = opt_string(&obj, "worker_id")?;
     if let Some(w) = &worker_id {
-        if app.store.worker(w)?.is_none() {
+        if app.store.worker(w).await?.is_none() {
             return Err(ApiError::validation(
                 "worker_id",
                 format!("{w:?} is not a registered worker"),
@@ -292,7 +302,7 @@ async fn register_gpu(
         worker_id,
         created_at: now_rfc3339(),
     };
-    app.store.insert_gpu(&gpu)?;
+    app.store.insert_gpu(&gpu).await?;
     Ok((StatusCode::CREATED, Json(gpu_json(&gpu))).into_response())
 }
 
@@ -308,10 +318,11 @@ fn storage_json(app: &App) -> Value {
 
 /// Everything `inferencekey status` shows.
 async fn status(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
-    let workloads = app.store.list_workloads(None)?;
+    let workloads = app.store.list_workloads(None).await?;
     let projects: Vec<Value> = app
         .store
-        .list_projects()?
+        .list_projects()
+        .await?
         .iter()
         .map(|p| {
             let items: Vec<Value> = workloads
@@ -343,7 +354,7 @@ async fn status(State(app): State<App>, _admin: AdminAuth) -> Result<Response, A
         "storage": storage_json(&app),
         "quarantined": app
             .store
-            .quarantined_workloads()?
+            .quarantined_workloads().await?
             .into_iter()
             .map(|(id, why)| json!({"id": id, "problem": why}))
             .collect::<Vec<_>>(),

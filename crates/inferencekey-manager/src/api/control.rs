@@ -49,7 +49,11 @@ pub fn router() -> Router<App> {
 }
 
 /// The project named in the path, which must be the token's.
-pub(super) fn project_for(app: &AppState, who: &Identity, raw: &str) -> Result<Project, ApiError> {
+pub(super) async fn project_for(
+    app: &AppState,
+    who: &Identity,
+    raw: &str,
+) -> Result<Project, ApiError> {
     let slug = canonical_slug(raw);
     let own = who.project_slug.as_deref().unwrap_or_default();
     if slug != own {
@@ -58,26 +62,33 @@ pub(super) fn project_for(app: &AppState, who: &Identity, raw: &str) -> Result<P
         )));
     }
     app.store
-        .project_by_slug(&slug)?
+        .project_by_slug(&slug)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("project {slug:?} does not exist")))
 }
 
 /// A workload by id, visible only to tokens of its project.
-fn workload_by_id(app: &AppState, who: &Identity, id: &str) -> Result<WorkloadRecord, ApiError> {
+async fn workload_by_id(
+    app: &AppState,
+    who: &Identity,
+    id: &str,
+) -> Result<WorkloadRecord, ApiError> {
     app.store
-        .workload(id)?
+        .workload(id)
+        .await?
         .filter(|w| Some(&w.project_id) == who.project_id.as_ref())
         .ok_or_else(|| ApiError::not_found(format!("no workload with id {id:?} in this project")))
 }
 
-pub(super) fn workload_by_slug(
+pub(super) async fn workload_by_slug(
     app: &AppState,
     project: &Project,
     raw: &str,
 ) -> Result<WorkloadRecord, ApiError> {
     let slug = canonical_slug(raw);
     app.store
-        .workload_by_slug(&project.id, &slug)?
+        .workload_by_slug(&project.id, &slug)
+        .await?
         .ok_or_else(|| {
             ApiError::not_found(format!(
                 "no workload {slug:?} in project {:?}",
@@ -107,17 +118,19 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let Path(project) = project?;
     let Query(query) = query?;
-    let project = project_for(&app, &who, &project)?;
+    let project = project_for(&app, &who, &project).await?;
     let items: Vec<Value> = match query.slug {
         Some(raw) => app
             .store
-            .workload_by_slug(&project.id, &canonical_slug(&raw))?
+            .workload_by_slug(&project.id, &canonical_slug(&raw))
+            .await?
             .into_iter()
             .map(|w| render(&app, &w))
             .collect(),
         None => app
             .store
-            .list_workloads(Some(&project.id))?
+            .list_workloads(Some(&project.id))
+            .await?
             .iter()
             .map(|w| render(&app, w))
             .collect(),
@@ -131,8 +144,8 @@ async fn get_one(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path((project, slug)) = path?;
-    let project = project_for(&app, &who, &project)?;
-    let w = workload_by_slug(&app, &project, &slug)?;
+    let project = project_for(&app, &who, &project).await?;
+    let w = workload_by_slug(&app, &project, &slug).await?;
     Ok(axum::Json(render(&app, &w)).into_response())
 }
 
@@ -142,21 +155,21 @@ async fn get_by_id(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
-    let w = workload_by_id(&app, &who, &id)?;
+    let w = workload_by_id(&app, &who, &id).await?;
     Ok(axum::Json(render(&app, &w)).into_response())
 }
 
 /// Creates the workload; synchronous so an idempotency claim can never be left half-done
 /// by a cancelled request.
-fn create_now(
+async fn create_now(
     app: &AppState,
     project: &Project,
     body: &[u8],
 ) -> Result<(StatusCode, Value), ApiError> {
     let obj = json_object(body)?;
-    let record = workload::create_record(obj, project, &*app.store, command_policy(app))?;
-    crate::limits::check(app, &record)?;
-    match app.store.insert_workload(&record) {
+    let record = workload::create_record(obj, project, &*app.store, command_policy(app)).await?;
+    crate::limits::check(app, &record).await?;
+    match app.store.insert_workload(&record).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(
@@ -196,16 +209,17 @@ async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Path(project) = project?;
-    let project = project_for(&app, &who, &project)?;
+    let project = project_for(&app, &who, &project).await?;
     let body = body.map_err(|r| ApiError::from_body_rejection(r, API_BODY_LIMIT))?;
     let Some(key) = idempotency::key_from(&headers)? else {
-        let (status, value) = create_now(&app, &project, &body)?;
+        let (status, value) = create_now(&app, &project, &body).await?;
         return Ok((status, axum::Json(value)).into_response());
     };
     let fp = idempotency::fingerprint("POST", uri.path(), &body);
     match app
         .store
-        .idempotency_begin(&who.token_id, &key, &fp, idempotency::TTL_SECS)?
+        .idempotency_begin(&who.token_id, &key, &fp, idempotency::TTL_SECS)
+        .await?
     {
         IdempotencyBegin::Replay { status, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -217,8 +231,8 @@ async fn create(
         IdempotencyBegin::InUse => Err(idempotency::in_use()),
         IdempotencyBegin::Reused => Err(idempotency::reused()),
         IdempotencyBegin::Started => {
-            let claim = Claim::new(&*app.store, &who.token_id, &key);
-            let (status, bytes) = match create_now(&app, &project, &body) {
+            let claim = Claim::new(app.store.clone(), &who.token_id, &key);
+            let (status, bytes) = match create_now(&app, &project, &body).await {
                 Ok((status, value)) => (status, serde_json::to_vec(&value).unwrap_or_default()),
                 Err(e) => (
                     e.status,
@@ -228,7 +242,7 @@ async fn create(
             };
             // Server failures are not recorded, so a retry with the same key runs again.
             if !status.is_server_error() {
-                claim.finish(status.as_u16(), &bytes)?;
+                claim.finish(status.as_u16(), &bytes).await?;
             }
             Ok(json_response(status, bytes))
         }
@@ -242,15 +256,15 @@ async fn update(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
-    let current = workload_by_id(&app, &who, &id)?;
+    let current = workload_by_id(&app, &who, &id).await?;
     let body = body.map_err(|r| ApiError::from_body_rejection(r, API_BODY_LIMIT))?;
     let obj = json_object(&body)?;
-    let updated = workload::update_record(&current, obj, &*app.store, command_policy(&app))?;
+    let updated = workload::update_record(&current, obj, &*app.store, command_policy(&app)).await?;
     let Some(updated) = updated else {
         return Ok(axum::Json(render(&app, &current)).into_response());
     };
-    crate::limits::check(&app, &updated)?;
-    if !app.store.update_workload(&updated)? {
+    crate::limits::check(&app, &updated).await?;
+    if !app.store.update_workload(&updated).await? {
         return Err(ApiError::not_found(format!("workload {id:?} was deleted")));
     }
     app.runtime.apply(&updated);
@@ -263,8 +277,8 @@ async fn delete(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path(id) = id?;
-    let w = workload_by_id(&app, &who, &id)?;
-    app.store.delete_workload(&w.id)?;
+    let w = workload_by_id(&app, &who, &id).await?;
+    app.store.delete_workload(&w.id).await?;
     app.runtime.remove(&w.id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -278,8 +292,8 @@ async fn readiness_events(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path((project, slug)) = path?;
-    let project = project_for(&app, &who, &project)?;
-    let w = workload_by_slug(&app, &project, &slug)?;
+    let project = project_for(&app, &who, &project).await?;
+    let w = workload_by_slug(&app, &project, &slug).await?;
     let entry = app
         .runtime
         .get(&w.id)

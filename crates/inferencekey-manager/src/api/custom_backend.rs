@@ -67,7 +67,7 @@ async fn list(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Vec<PublishedBackend>>, ApiError> {
     let tenant = tenant(path)?;
-    let rows = app.store.list_custom_backends(&tenant)?;
+    let rows = app.store.list_custom_backends(&tenant).await?;
     Ok(Json(rows.iter().map(answer).collect()))
 }
 
@@ -181,7 +181,8 @@ async fn publish(
     let sha = packages::sha256_hex(&archive);
     if let Some(existing) = app
         .store
-        .custom_backend_version(&tenant, &m.slug, &m.version)?
+        .custom_backend_version(&tenant, &m.slug, &m.version)
+        .await?
     {
         if existing.sha256 == sha {
             // The same package again (a retried publish): the first answer, unchanged.
@@ -215,7 +216,7 @@ async fn publish(
         size_bytes: archive.len() as u64,
         created_at: now_rfc3339(),
     };
-    match app.store.insert_custom_backend(&record) {
+    match app.store.insert_custom_backend(&record).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(

@@ -35,18 +35,19 @@ pub fn router() -> Router<App> {
 }
 
 /// The workload named in the path, by slug or id, of the token's project.
-fn target(
+async fn target(
     app: &AppState,
     who: &Identity,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<WorkloadRecord, ApiError> {
     let Path((project, workload)) = path?;
-    let project = project_for(app, who, &project)?;
-    match workload_by_slug(app, &project, &workload) {
+    let project = project_for(app, who, &project).await?;
+    match workload_by_slug(app, &project, &workload).await {
         Ok(w) => Ok(w),
         Err(e) => app
             .store
-            .workload(&workload)?
+            .workload(&workload)
+            .await?
             .filter(|w| w.project_id == project.id)
             .ok_or(e),
     }
@@ -98,13 +99,13 @@ async fn put(
     path: Result<Path<(String, String)>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let w = target(&app, &who, path)?;
+    let w = target(&app, &who, path).await?;
     let body = body.map_err(|r| ApiError::from_body_rejection(r, API_BODY_LIMIT))?;
     let req = request(&body)?;
     webhooks::check_url(&req.url, app.webhooks.config().allow_remote)
         .map_err(|why| ApiError::validation("url", why))?;
     let now = now_rfc3339();
-    let current = app.store.webhook(&w.id)?;
+    let current = app.store.webhook(&w.id).await?;
     let fresh_secret = current.is_none() || req.rotate_secret;
     let record = WebhookRecord {
         workload_id: w.id.clone(),
@@ -119,7 +120,7 @@ async fn put(
             .unwrap_or_else(|| now.clone()),
         updated_at: now,
     };
-    let created = app.store.put_webhook(&record)?;
+    let created = app.store.put_webhook(&record).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -137,8 +138,12 @@ async fn get_one(
     SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let w = target(&app, &who, path)?;
-    let record = app.store.webhook(&w.id)?.ok_or_else(|| no_webhook(&w))?;
+    let w = target(&app, &who, path).await?;
+    let record = app
+        .store
+        .webhook(&w.id)
+        .await?
+        .ok_or_else(|| no_webhook(&w))?;
     Ok(axum::Json(webhooks::destination(&record, false)).into_response())
 }
 
@@ -147,8 +152,8 @@ async fn delete(
     SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let w = target(&app, &who, path)?;
-    if !app.store.delete_webhook(&w.id)? {
+    let w = target(&app, &who, path).await?;
+    if !app.store.delete_webhook(&w.id).await? {
         return Err(no_webhook(&w));
     }
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -159,8 +164,12 @@ async fn test(
     SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let w = target(&app, &who, path)?;
-    let record = app.store.webhook(&w.id)?.ok_or_else(|| no_webhook(&w))?;
+    let w = target(&app, &who, path).await?;
+    let record = app
+        .store
+        .webhook(&w.id)
+        .await?
+        .ok_or_else(|| no_webhook(&w))?;
     Ok(axum::Json(app.webhooks.ping(&record).await).into_response())
 }
 
@@ -169,10 +178,11 @@ async fn deliveries(
     SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let w = target(&app, &who, path)?;
+    let w = target(&app, &who, path).await?;
     let items: Vec<Value> = app
         .store
-        .list_deliveries(&w.id, LISTED)?
+        .list_deliveries(&w.id, LISTED)
+        .await?
         .into_iter()
         .map(|d| {
             json!({

@@ -199,7 +199,7 @@ fn default_config(policy: &str) -> Result<Value, ApiError> {
 }
 
 /// A new workload from a create body: parsed, defaulted and validated.
-pub fn create_record(
+pub async fn create_record(
     obj: Map<String, Value>,
     project: &Project,
     store: &dyn Store,
@@ -259,12 +259,12 @@ pub fn create_record(
         status: Phase::Scheduling.as_str().to_string(),
         status_message: "placing the workload on the local worker".into(),
     };
-    validate(&record, store, policy)?;
+    validate(&record, store, policy).await?;
     Ok(record)
 }
 
 /// `current` with an update body applied, or `None` when the body changes nothing.
-pub fn update_record(
+pub async fn update_record(
     current: &WorkloadRecord,
     obj: Map<String, Value>,
     store: &dyn Store,
@@ -344,7 +344,7 @@ pub fn update_record(
     if w == *current {
         return Ok(None);
     }
-    validate(&w, store, policy)?;
+    validate(&w, store, policy).await?;
     w.updated_at = now_rfc3339();
     Ok(Some(w))
 }
@@ -365,7 +365,11 @@ fn string_in_config(
 
 /// Checks a complete workload with the SDK's rules plus what only the server knows:
 /// registered workers and GPUs, and which engine commands this Manager runs.
-fn validate(w: &WorkloadRecord, store: &dyn Store, policy: CommandPolicy) -> Result<(), ApiError> {
+async fn validate(
+    w: &WorkloadRecord,
+    store: &dyn Store,
+    policy: CommandPolicy,
+) -> Result<(), ApiError> {
     let mut config = w.config.as_object().cloned().unwrap_or_default();
     let command = string_in_config(&mut config, "command")?;
     let vllm_version = string_in_config(&mut config, "vllm_version")?;
@@ -412,7 +416,7 @@ fn validate(w: &WorkloadRecord, store: &dyn Store, policy: CommandPolicy) -> Res
     }
 
     if let Some(worker) = &w.worker_id {
-        if store.worker(worker)?.is_none() {
+        if store.worker(worker).await?.is_none() {
             return Err(ApiError::validation(
                 "worker_id",
                 format!(
@@ -423,7 +427,7 @@ fn validate(w: &WorkloadRecord, store: &dyn Store, policy: CommandPolicy) -> Res
         }
     }
     if let Some(gpu) = &w.gpu_resource_id {
-        if store.gpu(gpu)?.is_none() {
+        if store.gpu(gpu).await?.is_none() {
             return Err(ApiError::validation(
                 "gpu_resource_id",
                 format!("{gpu:?} is not a registered GPU resource"),
@@ -439,7 +443,7 @@ fn validate(w: &WorkloadRecord, store: &dyn Store, policy: CommandPolicy) -> Res
         let Some(id) = id.as_str() else {
             return Err(ApiError::validation(field, "must be a worker id string"));
         };
-        if store.worker(id)?.is_none() {
+        if store.worker(id).await?.is_none() {
             return Err(ApiError::validation(
                 field,
                 format!("{id:?} is not a registered worker"),
@@ -452,7 +456,7 @@ fn validate(w: &WorkloadRecord, store: &dyn Store, policy: CommandPolicy) -> Res
             .map_err(|e| ApiError::validation(e.field, e.message))?;
     }
     if let Some(Backend::Custom(slug)) = &spec.backend {
-        check_custom_backend(store, slug, &w.task_type, command.is_some(), policy)?;
+        check_custom_backend(store, slug, &w.task_type, command.is_some(), policy).await?;
     }
     Ok(())
 }
@@ -461,7 +465,7 @@ fn validate(w: &WorkloadRecord, store: &dyn Store, policy: CommandPolicy) -> Res
 /// package of that slug, so the slug must be published and declare the workload's task type.
 /// The one exception is local development: with `--allow-any-command`, a workload that brings
 /// its own `config.command` runs that command under any backend name it likes.
-fn check_custom_backend(
+async fn check_custom_backend(
     store: &dyn Store,
     slug: &str,
     task_type: &str,
@@ -469,7 +473,7 @@ fn check_custom_backend(
     policy: CommandPolicy,
 ) -> Result<(), ApiError> {
     let tenant = inferencekey_core::custom_backend::LOCAL_TENANT;
-    match store.custom_backend(tenant, slug)? {
+    match store.custom_backend(tenant, slug).await? {
         None if has_command && policy.allow_any => Ok(()),
         None => Err(ApiError::validation(
             "backend",

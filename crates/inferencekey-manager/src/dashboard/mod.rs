@@ -56,12 +56,16 @@ pub fn router() -> Router<App> {
 }
 
 /// Who may read: a dashboard session, or the admin token as a bearer.
-fn viewer(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+async fn viewer(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     if app.dashboard.is_logged_in(headers) {
         return Ok(());
     }
     if headers.contains_key(header::AUTHORIZATION) {
-        return app.auth.authenticate(headers, TokenKind::Admin).map(|_| ());
+        return app
+            .auth
+            .authenticate(headers, TokenKind::Admin)
+            .await
+            .map(|_| ());
     }
     Err(ApiError::unauthenticated(
         "not logged in to the dashboard; run `inferencekey dashboard` for a login link",
@@ -69,8 +73,8 @@ fn viewer(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Who may write: as [`viewer`], and a session must also send `X-IK-Dashboard: 1`.
-fn editor(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
-    viewer(app, headers)?;
+async fn editor(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    viewer(app, headers).await?;
     let bearer = headers.contains_key(header::AUTHORIZATION);
     let marked = headers
         .get("x-ik-dashboard")
@@ -223,16 +227,16 @@ fn workload_json(app: &App, w: &WorkloadRecord) -> Value {
 
 /// Everything the page shows, in one answer.
 async fn state(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    viewer(&app, &headers)?;
-    let workloads = app.store.list_workloads(None)?;
-    let keys = app.store.list_tokens(None)?;
+    viewer(&app, &headers).await?;
+    let workloads = app.store.list_workloads(None).await?;
+    let keys = app.store.list_tokens(None).await?;
     let mut projects = Vec::new();
-    for p in app.store.list_projects()? {
+    for p in app.store.list_projects().await? {
         let mine: Vec<&WorkloadRecord> =
             workloads.iter().filter(|w| w.project_id == p.id).collect();
         let slugs: Map<String, Value> =
             mine.iter().map(|w| (w.id.clone(), json!(w.slug))).collect();
-        let jobs = app.store.list_jobs(Some(&p.id), JOBS_SHOWN)?;
+        let jobs = app.store.list_jobs(Some(&p.id), JOBS_SHOWN).await?;
         projects.push(json!({
             "id": p.id,
             "slug": p.slug,
@@ -263,11 +267,12 @@ async fn workload_detail(
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    viewer(&app, &headers)?;
+    viewer(&app, &headers).await?;
     let Path(id) = id?;
     let w = app
         .store
-        .workload(&id)?
+        .workload(&id)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no workload with id {id:?}")))?;
     let events = app
         .runtime
@@ -313,10 +318,10 @@ async fn create_key(
     project: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    editor(&app, &headers)?;
+    editor(&app, &headers).await?;
     let Path(project) = project?;
     let body = body.map_err(|r| ApiError::from_body_rejection(r, crate::api::API_BODY_LIMIT))?;
-    let created = issue_key_for(&app, &project, &json_object(&body)?)?;
+    let created = issue_key_for(&app, &project, &json_object(&body)?).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -325,8 +330,8 @@ async fn revoke_key(
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    editor(&app, &headers)?;
+    editor(&app, &headers).await?;
     let Path(id) = id?;
-    let record = revoke_key_by_id(&app, &id)?;
+    let record = revoke_key_by_id(&app, &id).await?;
     Ok(Json(record).into_response())
 }

@@ -173,6 +173,7 @@ pub async fn plan(slug: &str, spec: &RuntimeSpec, shared: &Shared) -> Result<Lau
     let record = shared
         .store
         .custom_backend(LOCAL_TENANT, slug)
+        .await
         .map_err(|e| format!("could not read the custom backend {slug:?}: {e}"))?
         .ok_or_else(|| {
             format!(

@@ -220,7 +220,7 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
     };
     sup.entry.closed.send_replace(sup.want.closed.clone());
     sup.start(first).await;
-    sup.publish();
+    sup.publish().await;
     let mut tick = tokio::time::interval(POLICY_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -261,7 +261,7 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
         }
         // A spec that arrived meanwhile is handled (and published) next time round.
         if !spec_rx.has_changed().unwrap_or(false) {
-            sup.publish();
+            sup.publish().await;
         }
     }
     for generation in [sup.serving.take(), sup.pending.take()]
@@ -521,7 +521,7 @@ impl Supervisor {
 
     /// Pushes the ready set to the gateway and the phase to readiness subscribers and the
     /// store, each only when it changed.
-    fn publish(&self) {
+    async fn publish(&self) {
         if self.entry.cancel.is_cancelled() {
             return;
         }
@@ -572,10 +572,11 @@ impl Supervisor {
             .readiness
             .send_if_modified(|log| log.push(phase, &message, elapsed, Some(step)));
         if changed {
-            if let Err(e) =
-                self.shared
-                    .store
-                    .set_workload_status(&self.entry.id, phase.as_str(), &message)
+            if let Err(e) = self
+                .shared
+                .store
+                .set_workload_status(&self.entry.id, phase.as_str(), &message)
+                .await
             {
                 tracing::error!(workload = %self.entry.id, error = %e, "could not record the phase");
             }

@@ -74,96 +74,97 @@ impl Watched {
     }
 }
 
+#[async_trait::async_trait]
 impl Store for Watched {
-    fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)> {
-        self.write(self.inner.ensure_project(slug))
+    async fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)> {
+        self.write(self.inner.ensure_project(slug).await)
     }
 
-    fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>> {
-        self.read(self.inner.project_by_slug(slug))
+    async fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>> {
+        self.read(self.inner.project_by_slug(slug).await)
     }
 
-    fn list_projects(&self) -> StoreResult<Vec<Project>> {
-        self.read(self.inner.list_projects())
+    async fn list_projects(&self) -> StoreResult<Vec<Project>> {
+        self.read(self.inner.list_projects().await)
     }
 
-    fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
-        self.write(self.inner.insert_token(token))
+    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
+        self.write(self.inner.insert_token(token).await)
     }
 
-    fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
-        self.read(self.inner.token(id))
+    async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        self.read(self.inner.token(id).await)
     }
 
-    fn list_tokens(&self, project_slug: Option<&str>) -> StoreResult<Vec<TokenRecord>> {
-        self.read(self.inner.list_tokens(project_slug))
+    async fn list_tokens(&self, project_slug: Option<&str>) -> StoreResult<Vec<TokenRecord>> {
+        self.read(self.inner.list_tokens(project_slug).await)
     }
 
-    fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
-        self.write(self.inner.revoke_token(id))
+    async fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+        self.write(self.inner.revoke_token(id).await)
     }
 
-    fn insert_worker(&self, worker: &Worker) -> StoreResult<()> {
-        self.write(self.inner.insert_worker(worker))
+    async fn insert_worker(&self, worker: &Worker) -> StoreResult<()> {
+        self.write(self.inner.insert_worker(worker).await)
     }
 
-    fn worker(&self, id: &str) -> StoreResult<Option<Worker>> {
-        self.read(self.inner.worker(id))
+    async fn worker(&self, id: &str) -> StoreResult<Option<Worker>> {
+        self.read(self.inner.worker(id).await)
     }
 
-    fn list_workers(&self) -> StoreResult<Vec<Worker>> {
-        self.read(self.inner.list_workers())
+    async fn list_workers(&self) -> StoreResult<Vec<Worker>> {
+        self.read(self.inner.list_workers().await)
     }
 
-    fn insert_gpu(&self, gpu: &Gpu) -> StoreResult<()> {
-        self.write(self.inner.insert_gpu(gpu))
+    async fn insert_gpu(&self, gpu: &Gpu) -> StoreResult<()> {
+        self.write(self.inner.insert_gpu(gpu).await)
     }
 
-    fn gpu(&self, id: &str) -> StoreResult<Option<Gpu>> {
-        self.read(self.inner.gpu(id))
+    async fn gpu(&self, id: &str) -> StoreResult<Option<Gpu>> {
+        self.read(self.inner.gpu(id).await)
     }
 
-    fn list_gpus(&self) -> StoreResult<Vec<Gpu>> {
-        self.read(self.inner.list_gpus())
+    async fn list_gpus(&self) -> StoreResult<Vec<Gpu>> {
+        self.read(self.inner.list_gpus().await)
     }
 
-    fn insert_workload(&self, workload: &WorkloadRecord) -> StoreResult<()> {
-        self.write(self.inner.insert_workload(workload))
+    async fn insert_workload(&self, workload: &WorkloadRecord) -> StoreResult<()> {
+        self.write(self.inner.insert_workload(workload).await)
     }
 
-    fn workload(&self, id: &str) -> StoreResult<Option<WorkloadRecord>> {
-        self.read(self.inner.workload(id))
+    async fn workload(&self, id: &str) -> StoreResult<Option<WorkloadRecord>> {
+        self.read(self.inner.workload(id).await)
     }
 
-    fn workload_by_slug(
+    async fn workload_by_slug(
         &self,
         project_id: &str,
         slug: &str,
     ) -> StoreResult<Option<WorkloadRecord>> {
-        self.read(self.inner.workload_by_slug(project_id, slug))
+        self.read(self.inner.workload_by_slug(project_id, slug).await)
     }
 
-    fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>> {
-        self.read(self.inner.list_workloads(project_id))
+    async fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>> {
+        self.read(self.inner.list_workloads(project_id).await)
     }
 
-    fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>> {
-        self.read(self.inner.quarantined_workloads())
+    async fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>> {
+        self.read(self.inner.quarantined_workloads().await)
     }
 
-    fn update_workload(&self, workload: &WorkloadRecord) -> StoreResult<bool> {
-        self.write(self.inner.update_workload(workload))
+    async fn update_workload(&self, workload: &WorkloadRecord) -> StoreResult<bool> {
+        self.write(self.inner.update_workload(workload).await)
     }
 
-    fn delete_workload(&self, id: &str) -> StoreResult<bool> {
-        self.write(self.inner.delete_workload(id))
+    async fn delete_workload(&self, id: &str) -> StoreResult<bool> {
+        self.write(self.inner.delete_workload(id).await)
     }
 
-    fn set_workload_status(&self, id: &str, status: &str, message: &str) -> StoreResult<()> {
-        self.write(self.inner.set_workload_status(id, status, message))
+    async fn set_workload_status(&self, id: &str, status: &str, message: &str) -> StoreResult<()> {
+        self.write(self.inner.set_workload_status(id, status, message).await)
     }
 
-    fn idempotency_begin(
+    async fn idempotency_begin(
         &self,
         token_id: &str,
         key: &str,
@@ -172,45 +173,54 @@ impl Store for Watched {
     ) -> StoreResult<IdempotencyBegin> {
         self.write(
             self.inner
-                .idempotency_begin(token_id, key, fingerprint, ttl_secs),
+                .idempotency_begin(token_id, key, fingerprint, ttl_secs)
+                .await,
         )
     }
 
-    fn idempotency_finish(
+    async fn idempotency_finish(
         &self,
         token_id: &str,
         key: &str,
         status: u16,
         body: &[u8],
     ) -> StoreResult<()> {
-        self.write(self.inner.idempotency_finish(token_id, key, status, body))
+        self.write(
+            self.inner
+                .idempotency_finish(token_id, key, status, body)
+                .await,
+        )
     }
 
-    fn idempotency_abandon(&self, token_id: &str, key: &str) -> StoreResult<()> {
-        self.write(self.inner.idempotency_abandon(token_id, key))
+    async fn idempotency_abandon(&self, token_id: &str, key: &str) -> StoreResult<()> {
+        self.write(self.inner.idempotency_abandon(token_id, key).await)
     }
 
-    fn idempotency_reset_running(&self) -> StoreResult<()> {
-        self.write(self.inner.idempotency_reset_running())
+    async fn idempotency_reset_running(&self) -> StoreResult<()> {
+        self.write(self.inner.idempotency_reset_running().await)
     }
 
-    fn insert_job(&self, job: &JobRecord, limits: QueueLimits) -> StoreResult<Admission> {
-        self.write(self.inner.insert_job(job, limits))
+    async fn insert_job(&self, job: &JobRecord, limits: QueueLimits) -> StoreResult<Admission> {
+        self.write(self.inner.insert_job(job, limits).await)
     }
 
-    fn job(&self, id: &str) -> StoreResult<Option<JobRecord>> {
-        self.read(self.inner.job(id))
+    async fn job(&self, id: &str) -> StoreResult<Option<JobRecord>> {
+        self.read(self.inner.job(id).await)
     }
 
-    fn list_jobs(&self, project_id: Option<&str>, limit: usize) -> StoreResult<Vec<JobRecord>> {
-        self.read(self.inner.list_jobs(project_id, limit))
+    async fn list_jobs(
+        &self,
+        project_id: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<JobRecord>> {
+        self.read(self.inner.list_jobs(project_id, limit).await)
     }
 
-    fn claim_next_job(&self) -> StoreResult<Option<JobRecord>> {
-        self.write(self.inner.claim_next_job())
+    async fn claim_next_job(&self) -> StoreResult<Option<JobRecord>> {
+        self.write(self.inner.claim_next_job().await)
     }
 
-    fn finish_job(
+    async fn finish_job(
         &self,
         id: &str,
         status: JobStatus,
@@ -218,76 +228,92 @@ impl Store for Watched {
         error: Option<&Value>,
         delivery: Option<&DeliveryRecord>,
     ) -> StoreResult<()> {
-        self.write(self.inner.finish_job(id, status, result, error, delivery))
+        self.write(
+            self.inner
+                .finish_job(id, status, result, error, delivery)
+                .await,
+        )
     }
 
-    fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize> {
-        self.write(self.inner.delete_finished_jobs_before(cutoff))
+    async fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize> {
+        self.write(self.inner.delete_finished_jobs_before(cutoff).await)
     }
 
-    fn requeue_running_jobs(&self) -> StoreResult<usize> {
-        self.write(self.inner.requeue_running_jobs())
+    async fn requeue_running_jobs(&self) -> StoreResult<usize> {
+        self.write(self.inner.requeue_running_jobs().await)
     }
 
-    fn put_webhook(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
-        self.write(self.inner.put_webhook(webhook))
+    async fn put_webhook(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
+        self.write(self.inner.put_webhook(webhook).await)
     }
 
-    fn webhook(&self, workload_id: &str) -> StoreResult<Option<WebhookRecord>> {
-        self.read(self.inner.webhook(workload_id))
+    async fn webhook(&self, workload_id: &str) -> StoreResult<Option<WebhookRecord>> {
+        self.read(self.inner.webhook(workload_id).await)
     }
 
-    fn delete_webhook(&self, workload_id: &str) -> StoreResult<bool> {
-        self.write(self.inner.delete_webhook(workload_id))
+    async fn delete_webhook(&self, workload_id: &str) -> StoreResult<bool> {
+        self.write(self.inner.delete_webhook(workload_id).await)
     }
 
-    fn claim_due_deliveries(
+    async fn claim_due_deliveries(
         &self,
         now_ms: i64,
         lease_ms: i64,
         limit: usize,
     ) -> StoreResult<Vec<DeliveryRecord>> {
-        self.write(self.inner.claim_due_deliveries(now_ms, lease_ms, limit))
+        self.write(
+            self.inner
+                .claim_due_deliveries(now_ms, lease_ms, limit)
+                .await,
+        )
     }
 
-    fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> StoreResult<()> {
-        self.write(self.inner.record_delivery_attempt(id, outcome))
+    async fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> StoreResult<()> {
+        self.write(self.inner.record_delivery_attempt(id, outcome).await)
     }
 
-    fn list_deliveries(&self, workload_id: &str, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
-        self.read(self.inner.list_deliveries(workload_id, limit))
+    async fn list_deliveries(
+        &self,
+        workload_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        self.read(self.inner.list_deliveries(workload_id, limit).await)
     }
 
-    fn next_delivery_due(&self) -> StoreResult<Option<i64>> {
-        self.read(self.inner.next_delivery_due())
+    async fn next_delivery_due(&self) -> StoreResult<Option<i64>> {
+        self.read(self.inner.next_delivery_due().await)
     }
 
-    fn delete_finished_deliveries_before(&self, cutoff: &str) -> StoreResult<usize> {
-        self.write(self.inner.delete_finished_deliveries_before(cutoff))
+    async fn delete_finished_deliveries_before(&self, cutoff: &str) -> StoreResult<usize> {
+        self.write(self.inner.delete_finished_deliveries_before(cutoff).await)
     }
 
-    fn insert_custom_backend(&self, backend: &CustomBackendRecord) -> StoreResult<()> {
-        self.write(self.inner.insert_custom_backend(backend))
+    async fn insert_custom_backend(&self, backend: &CustomBackendRecord) -> StoreResult<()> {
+        self.write(self.inner.insert_custom_backend(backend).await)
     }
 
-    fn custom_backend_version(
+    async fn custom_backend_version(
         &self,
         tenant_id: &str,
         slug: &str,
         version: &str,
     ) -> StoreResult<Option<CustomBackendRecord>> {
-        self.read(self.inner.custom_backend_version(tenant_id, slug, version))
+        self.read(
+            self.inner
+                .custom_backend_version(tenant_id, slug, version)
+                .await,
+        )
     }
 
-    fn custom_backend(
+    async fn custom_backend(
         &self,
         tenant_id: &str,
         slug: &str,
     ) -> StoreResult<Option<CustomBackendRecord>> {
-        self.read(self.inner.custom_backend(tenant_id, slug))
+        self.read(self.inner.custom_backend(tenant_id, slug).await)
     }
 
-    fn list_custom_backends(&self, tenant_id: &str) -> StoreResult<Vec<CustomBackendRecord>> {
-        self.read(self.inner.list_custom_backends(tenant_id))
+    async fn list_custom_backends(&self, tenant_id: &str) -> StoreResult<Vec<CustomBackendRecord>> {
+        self.read(self.inner.list_custom_backends(tenant_id).await)
     }
 }

@@ -200,3 +200,155 @@ pub fn fill_missing_backends(conn: &Connection) -> rusqlite::Result<Vec<(String,
     }
     Ok(filled)
 }
+
+/// The PostgreSQL schema: the same tables, columns and constraints as [`MIGRATIONS`] in
+/// PostgreSQL's dialect (`BYTEA` for `BLOB`, `BIGINT` for `INTEGER`). Each table that SQLite
+/// orders by `rowid` has a `seq BIGSERIAL` column for the same insertion order. JSON columns
+/// stay `TEXT`, as in SQLite: a job's result is returned as the exact text stored (`JSONB`
+/// would reorder its keys). Timestamps stay RFC 3339 text, compared as text as in SQLite.
+/// Numbered like [`MIGRATIONS`]; `schema_version` records how many have run.
+pub const POSTGRES_MIGRATIONS: &[&str] = &[
+    // 1: the whole schema of SQLite migrations 1-4.
+    r#"
+    CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    INSERT INTO tenants (id, slug, created_at)
+        VALUES ('tnt_local', 'local', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+
+    CREATE TABLE projects (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        slug TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE tokens (
+        seq BIGSERIAL NOT NULL,
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('sdk', 'live', 'admin')),
+        project_id TEXT REFERENCES projects(id) ON DELETE CASCADE,
+        scope TEXT,
+        secret_hash BYTEA NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE INDEX tokens_by_project ON tokens(project_id);
+
+    CREATE TABLE workers (
+        seq BIGSERIAL NOT NULL,
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE gpus (
+        seq BIGSERIAL NOT NULL,
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        worker_id TEXT REFERENCES workers(id),
+        created_at TEXT NOT NULL
+    );
+
+    CREATE TABLE workloads (
+        seq BIGSERIAL NOT NULL,
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        slug TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT,
+        task_type TEXT NOT NULL,
+        backend TEXT,
+        model_name TEXT NOT NULL,
+        config TEXT NOT NULL,
+        worker_id TEXT REFERENCES workers(id),
+        gpu_resource_id TEXT REFERENCES gpus(id),
+        execution_policy TEXT NOT NULL,
+        execution_policy_config TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_message TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (project_id, slug)
+    );
+
+    CREATE TABLE idempotency (
+        token_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint BYTEA NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('running', 'done')),
+        status BIGINT,
+        body BYTEA,
+        created_unix BIGINT NOT NULL,
+        PRIMARY KEY (token_id, key)
+    );
+    CREATE INDEX idempotency_by_age ON idempotency(created_unix);
+
+    CREATE TABLE jobs (
+        seq BIGSERIAL NOT NULL UNIQUE,
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        body BYTEA NOT NULL,
+        content_type TEXT NOT NULL,
+        context TEXT,
+        status TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        token_id TEXT,
+        webhook_url TEXT
+    );
+    CREATE INDEX jobs_queue ON jobs(status, seq);
+    CREATE INDEX jobs_by_token ON jobs(token_id, status);
+    CREATE INDEX jobs_fair ON jobs(status, project_id, workload_id);
+    CREATE INDEX jobs_finished ON jobs(status, updated_at);
+
+    CREATE TABLE webhooks (
+        workload_id TEXT PRIMARY KEY REFERENCES workloads(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE webhook_deliveries (
+        seq BIGSERIAL NOT NULL,
+        id TEXT PRIMARY KEY,
+        workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+        job_id TEXT NOT NULL,
+        event TEXT NOT NULL,
+        url TEXT NOT NULL,
+        body BYTEA NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts BIGINT NOT NULL DEFAULT 0,
+        next_attempt_ms BIGINT NOT NULL,
+        last_status BIGINT,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_ms);
+    CREATE INDEX webhook_deliveries_by_workload ON webhook_deliveries(workload_id, seq);
+
+    CREATE TABLE custom_backends (
+        seq BIGSERIAL NOT NULL,
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        slug TEXT NOT NULL,
+        version TEXT NOT NULL,
+        task_type TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant_id, slug, version)
+    );
+    CREATE INDEX custom_backends_by_slug ON custom_backends(tenant_id, slug, created_at);
+    "#,
+];

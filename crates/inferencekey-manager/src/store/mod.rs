@@ -2,14 +2,19 @@
 //!
 //! Everything the Manager must remember across a restart goes through [`Store`]. It is a trait
 //! so a PostgreSQL store can replace SQLite when one machine is not enough; the API layers only
-//! see these records. Methods are synchronous and short: callers may use them from async code
-//! because no call holds a lock across an `.await`.
+//! see these records. Methods are async: [`PostgresStore`] waits on its server; [`SqliteStore`]
+//! runs its short statements inline on the calling task (no `.await` inside, so its lock is
+//! never held across one), as the store did when the trait was synchronous.
 
 mod health;
 mod migrations;
+mod postgres;
 mod sqlite;
+#[cfg(test)]
+pub(crate) mod suite;
 
 pub use health::{StorageProblem, Watched};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use inferencekey_core::token::TokenKind;
@@ -26,6 +31,8 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Db(rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(tokio_postgres::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -314,50 +321,57 @@ pub struct CustomBackendRecord {
 }
 
 /// The Manager's persistence. Implementations must make each method atomic.
+///
+/// Async so a networked store (PostgreSQL) can wait for its server without blocking the
+/// Manager's worker; `async_trait` keeps it object-safe (`Arc<dyn Store>`).
+#[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates the project if it does not exist; the flag says whether it was created.
-    fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)>;
-    fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>>;
-    fn list_projects(&self) -> StoreResult<Vec<Project>>;
+    async fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)>;
+    async fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>>;
+    async fn list_projects(&self) -> StoreResult<Vec<Project>>;
 
-    fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
-    fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
+    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
+    async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
     /// Every non-admin token, optionally of one project, oldest first.
-    fn list_tokens(&self, project_slug: Option<&str>) -> StoreResult<Vec<TokenRecord>>;
+    async fn list_tokens(&self, project_slug: Option<&str>) -> StoreResult<Vec<TokenRecord>>;
     /// Marks a token revoked (keeping the first revocation time) and returns it.
-    fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
+    async fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
 
-    fn insert_worker(&self, worker: &Worker) -> StoreResult<()>;
-    fn worker(&self, id: &str) -> StoreResult<Option<Worker>>;
-    fn list_workers(&self) -> StoreResult<Vec<Worker>>;
-    fn insert_gpu(&self, gpu: &Gpu) -> StoreResult<()>;
-    fn gpu(&self, id: &str) -> StoreResult<Option<Gpu>>;
-    fn list_gpus(&self) -> StoreResult<Vec<Gpu>>;
+    async fn insert_worker(&self, worker: &Worker) -> StoreResult<()>;
+    async fn worker(&self, id: &str) -> StoreResult<Option<Worker>>;
+    async fn list_workers(&self) -> StoreResult<Vec<Worker>>;
+    async fn insert_gpu(&self, gpu: &Gpu) -> StoreResult<()>;
+    async fn gpu(&self, id: &str) -> StoreResult<Option<Gpu>>;
+    async fn list_gpus(&self) -> StoreResult<Vec<Gpu>>;
 
     /// Fails with [`StoreError::Conflict`] when the project already has the slug.
-    fn insert_workload(&self, workload: &WorkloadRecord) -> StoreResult<()>;
-    fn workload(&self, id: &str) -> StoreResult<Option<WorkloadRecord>>;
-    fn workload_by_slug(&self, project_id: &str, slug: &str)
-        -> StoreResult<Option<WorkloadRecord>>;
+    async fn insert_workload(&self, workload: &WorkloadRecord) -> StoreResult<()>;
+    async fn workload(&self, id: &str) -> StoreResult<Option<WorkloadRecord>>;
+    async fn workload_by_slug(
+        &self,
+        project_id: &str,
+        slug: &str,
+    ) -> StoreResult<Option<WorkloadRecord>>;
     /// Workloads of one project (or all), oldest first; rows that do not parse are left out.
-    fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>>;
+    async fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>>;
     /// Workload rows that do not parse: `(id, why)`. They are never run or listed.
-    fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>>;
+    async fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>>;
     /// Replaces the desired-state fields; returns false when the workload is gone.
-    fn update_workload(&self, workload: &WorkloadRecord) -> StoreResult<bool>;
-    fn delete_workload(&self, id: &str) -> StoreResult<bool>;
-    fn set_workload_status(&self, id: &str, status: &str, message: &str) -> StoreResult<()>;
+    async fn update_workload(&self, workload: &WorkloadRecord) -> StoreResult<bool>;
+    async fn delete_workload(&self, id: &str) -> StoreResult<bool>;
+    async fn set_workload_status(&self, id: &str, status: &str, message: &str) -> StoreResult<()>;
 
     /// Claims `key` for `token_id`, or reports what an earlier request with it did.
     /// Records older than `ttl_secs` are treated as absent.
-    fn idempotency_begin(
+    async fn idempotency_begin(
         &self,
         token_id: &str,
         key: &str,
         fingerprint: &[u8; 32],
         ttl_secs: i64,
     ) -> StoreResult<IdempotencyBegin>;
-    fn idempotency_finish(
+    async fn idempotency_finish(
         &self,
         token_id: &str,
         key: &str,
@@ -365,22 +379,26 @@ pub trait Store: Send + Sync + 'static {
         body: &[u8],
     ) -> StoreResult<()>;
     /// Releases a claimed key without an answer, so a retry can run again.
-    fn idempotency_abandon(&self, token_id: &str, key: &str) -> StoreResult<()>;
+    async fn idempotency_abandon(&self, token_id: &str, key: &str) -> StoreResult<()>;
     /// Drops claims left by a crash: after a restart nothing can still be running.
-    fn idempotency_reset_running(&self) -> StoreResult<()>;
+    async fn idempotency_reset_running(&self) -> StoreResult<()>;
 
     /// Queues a job unless its key or the whole queue is at its limit.
-    fn insert_job(&self, job: &JobRecord, limits: QueueLimits) -> StoreResult<Admission>;
-    fn job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
+    async fn insert_job(&self, job: &JobRecord, limits: QueueLimits) -> StoreResult<Admission>;
+    async fn job(&self, id: &str) -> StoreResult<Option<JobRecord>>;
     /// The newest jobs of one project (or all), newest first, without their bodies and
     /// results (which may be large): for listings.
-    fn list_jobs(&self, project_id: Option<&str>, limit: usize) -> StoreResult<Vec<JobRecord>>;
+    async fn list_jobs(
+        &self,
+        project_id: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<JobRecord>>;
     /// Atomically moves the next queued job to `running` and returns it. Fair: the next job
     /// is the oldest of the project with the fewest running jobs (then of its workload with
     /// the fewest), so one tenant's backlog never blocks another's.
-    fn claim_next_job(&self) -> StoreResult<Option<JobRecord>>;
+    async fn claim_next_job(&self) -> StoreResult<Option<JobRecord>>;
     /// Records a job's outcome and, in the same transaction, queues its webhook delivery.
-    fn finish_job(
+    async fn finish_job(
         &self,
         id: &str,
         status: JobStatus,
@@ -389,48 +407,52 @@ pub trait Store: Send + Sync + 'static {
         delivery: Option<&DeliveryRecord>,
     ) -> StoreResult<()>;
     /// Deletes finished jobs last updated before `cutoff` (RFC 3339); returns how many.
-    fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize>;
+    async fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize>;
     /// Puts jobs a crash left `running` back in the queue; returns how many.
-    fn requeue_running_jobs(&self) -> StoreResult<usize>;
+    async fn requeue_running_jobs(&self) -> StoreResult<usize>;
 
     /// Creates or replaces a workload's webhook; true when it was created.
-    fn put_webhook(&self, webhook: &WebhookRecord) -> StoreResult<bool>;
-    fn webhook(&self, workload_id: &str) -> StoreResult<Option<WebhookRecord>>;
-    fn delete_webhook(&self, workload_id: &str) -> StoreResult<bool>;
+    async fn put_webhook(&self, webhook: &WebhookRecord) -> StoreResult<bool>;
+    async fn webhook(&self, workload_id: &str) -> StoreResult<Option<WebhookRecord>>;
+    async fn delete_webhook(&self, workload_id: &str) -> StoreResult<bool>;
     /// Pending deliveries due at `now_ms`, oldest due first, at most `limit`; each is leased
     /// (its next attempt moved to `now_ms + lease_ms`) so it is not claimed twice while in
     /// flight, and a crash mid-attempt only delays it by the lease.
-    fn claim_due_deliveries(
+    async fn claim_due_deliveries(
         &self,
         now_ms: i64,
         lease_ms: i64,
         limit: usize,
     ) -> StoreResult<Vec<DeliveryRecord>>;
     /// Records one attempt (counting it) and its outcome.
-    fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> StoreResult<()>;
+    async fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> StoreResult<()>;
     /// A workload's newest deliveries, newest first, without their bodies.
-    fn list_deliveries(&self, workload_id: &str, limit: usize) -> StoreResult<Vec<DeliveryRecord>>;
+    async fn list_deliveries(
+        &self,
+        workload_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
     /// The earliest next attempt of any pending delivery (to sleep until it).
-    fn next_delivery_due(&self) -> StoreResult<Option<i64>>;
+    async fn next_delivery_due(&self) -> StoreResult<Option<i64>>;
     /// Deletes finished deliveries last updated before `cutoff` (RFC 3339).
-    fn delete_finished_deliveries_before(&self, cutoff: &str) -> StoreResult<usize>;
+    async fn delete_finished_deliveries_before(&self, cutoff: &str) -> StoreResult<usize>;
 
     /// Records a published custom backend; [`StoreError::Conflict`] when the tenant already
     /// has this slug and version.
-    fn insert_custom_backend(&self, backend: &CustomBackendRecord) -> StoreResult<()>;
+    async fn insert_custom_backend(&self, backend: &CustomBackendRecord) -> StoreResult<()>;
     /// One published version of a slug.
-    fn custom_backend_version(
+    async fn custom_backend_version(
         &self,
         tenant_id: &str,
         slug: &str,
         version: &str,
     ) -> StoreResult<Option<CustomBackendRecord>>;
     /// The newest published version of a slug: the one workloads naming it run.
-    fn custom_backend(
+    async fn custom_backend(
         &self,
         tenant_id: &str,
         slug: &str,
     ) -> StoreResult<Option<CustomBackendRecord>>;
     /// Every published version of the tenant's backends, newest first.
-    fn list_custom_backends(&self, tenant_id: &str) -> StoreResult<Vec<CustomBackendRecord>>;
+    async fn list_custom_backends(&self, tenant_id: &str) -> StoreResult<Vec<CustomBackendRecord>>;
 }

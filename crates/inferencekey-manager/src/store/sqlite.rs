@@ -258,8 +258,9 @@ fn finish_job_row(row: Option<(JobRecord, String)>) -> StoreResult<Option<JobRec
     .transpose()
 }
 
+#[async_trait::async_trait]
 impl Store for SqliteStore {
-    fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)> {
+    async fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)> {
         let conn = self.conn();
         let id = new_id("prj");
         let created = conn.execute(
@@ -275,7 +276,7 @@ impl Store for SqliteStore {
         Ok((project, created))
     }
 
-    fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>> {
+    async fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>> {
         Ok(self
             .conn()
             .query_row(
@@ -286,7 +287,7 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn list_projects(&self) -> StoreResult<Vec<Project>> {
+    async fn list_projects(&self) -> StoreResult<Vec<Project>> {
         let conn = self.conn();
         let mut stmt =
             conn.prepare_cached("SELECT id, slug, created_at FROM projects ORDER BY slug")?;
@@ -294,7 +295,7 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
+    async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
         self.conn()
             .execute(
                 "INSERT INTO tokens (id, kind, project_id, scope, secret_hash, created_at, revoked_at)
@@ -319,7 +320,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+    async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN projects p ON p.id = t.project_id
@@ -328,7 +329,7 @@ impl Store for SqliteStore {
         Ok(stmt.query_row([id], token_row).optional()?)
     }
 
-    fn list_tokens(&self, project_slug: Option<&str>) -> StoreResult<Vec<TokenRecord>> {
+    async fn list_tokens(&self, project_slug: Option<&str>) -> StoreResult<Vec<TokenRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens t LEFT JOIN projects p ON p.id = t.project_id
@@ -339,7 +340,7 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
+    async fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRecord>> {
         {
             let conn = self.conn();
             conn.execute(
@@ -347,10 +348,10 @@ impl Store for SqliteStore {
                 params![id, now_rfc3339()],
             )?;
         }
-        self.token(id)
+        self.token(id).await
     }
 
-    fn insert_worker(&self, w: &Worker) -> StoreResult<()> {
+    async fn insert_worker(&self, w: &Worker) -> StoreResult<()> {
         self.conn().execute(
             "INSERT INTO workers (id, tenant_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![w.id, TENANT, w.name, w.created_at],
@@ -358,7 +359,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn worker(&self, id: &str) -> StoreResult<Option<Worker>> {
+    async fn worker(&self, id: &str) -> StoreResult<Option<Worker>> {
         Ok(self
             .conn()
             .query_row(
@@ -369,7 +370,7 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn list_workers(&self) -> StoreResult<Vec<Worker>> {
+    async fn list_workers(&self) -> StoreResult<Vec<Worker>> {
         let conn = self.conn();
         let mut stmt =
             conn.prepare_cached("SELECT id, name, created_at FROM workers ORDER BY rowid")?;
@@ -377,7 +378,7 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn insert_gpu(&self, g: &Gpu) -> StoreResult<()> {
+    async fn insert_gpu(&self, g: &Gpu) -> StoreResult<()> {
         self.conn().execute(
             "INSERT INTO gpus (id, tenant_id, name, worker_id, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -386,7 +387,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn gpu(&self, id: &str) -> StoreResult<Option<Gpu>> {
+    async fn gpu(&self, id: &str) -> StoreResult<Option<Gpu>> {
         Ok(self
             .conn()
             .query_row(
@@ -397,7 +398,7 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn list_gpus(&self) -> StoreResult<Vec<Gpu>> {
+    async fn list_gpus(&self) -> StoreResult<Vec<Gpu>> {
         let conn = self.conn();
         let mut stmt =
             conn.prepare_cached("SELECT id, name, worker_id, created_at FROM gpus ORDER BY rowid")?;
@@ -405,7 +406,7 @@ impl Store for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn insert_workload(&self, w: &WorkloadRecord) -> StoreResult<()> {
+    async fn insert_workload(&self, w: &WorkloadRecord) -> StoreResult<()> {
         self.conn()
             .execute(
                 "INSERT INTO workloads (id, project_id, slug, name, description, task_type, backend,
@@ -442,7 +443,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn workload(&self, id: &str) -> StoreResult<Option<WorkloadRecord>> {
+    async fn workload(&self, id: &str) -> StoreResult<Option<WorkloadRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {WORKLOAD_COLUMNS} FROM workloads w JOIN projects p ON p.id = w.project_id
@@ -451,7 +452,7 @@ impl Store for SqliteStore {
         Ok(stmt.query_row([id], workload_row).optional()?)
     }
 
-    fn workload_by_slug(
+    async fn workload_by_slug(
         &self,
         project_id: &str,
         slug: &str,
@@ -466,7 +467,7 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>> {
+    async fn list_workloads(&self, project_id: Option<&str>) -> StoreResult<Vec<WorkloadRecord>> {
         // Rows that do not parse are left out (see `quarantined_workloads`): one bad row must
         // not stop the Manager, or a listing, for every tenant.
         Ok(self
@@ -476,7 +477,7 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>> {
+    async fn quarantined_workloads(&self) -> StoreResult<Vec<(String, String)>> {
         Ok(self
             .scan_workloads(None)?
             .into_iter()
@@ -484,7 +485,7 @@ impl Store for SqliteStore {
             .collect())
     }
 
-    fn update_workload(&self, w: &WorkloadRecord) -> StoreResult<bool> {
+    async fn update_workload(&self, w: &WorkloadRecord) -> StoreResult<bool> {
         Ok(self.conn().execute(
             "UPDATE workloads SET name = ?2, description = ?3, task_type = ?4, backend = ?5,
                 model_name = ?6, config = ?7, worker_id = ?8, gpu_resource_id = ?9,
@@ -507,14 +508,14 @@ impl Store for SqliteStore {
         )? == 1)
     }
 
-    fn delete_workload(&self, id: &str) -> StoreResult<bool> {
+    async fn delete_workload(&self, id: &str) -> StoreResult<bool> {
         Ok(self
             .conn()
             .execute("DELETE FROM workloads WHERE id = ?1", [id])?
             == 1)
     }
 
-    fn set_workload_status(&self, id: &str, status: &str, message: &str) -> StoreResult<()> {
+    async fn set_workload_status(&self, id: &str, status: &str, message: &str) -> StoreResult<()> {
         self.conn().execute(
             "UPDATE workloads SET status = ?2, status_message = ?3 WHERE id = ?1",
             params![id, status, message],
@@ -522,7 +523,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn idempotency_begin(
+    async fn idempotency_begin(
         &self,
         token_id: &str,
         key: &str,
@@ -583,7 +584,7 @@ impl Store for SqliteStore {
         Ok(outcome)
     }
 
-    fn idempotency_finish(
+    async fn idempotency_finish(
         &self,
         token_id: &str,
         key: &str,
@@ -598,7 +599,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn idempotency_abandon(&self, token_id: &str, key: &str) -> StoreResult<()> {
+    async fn idempotency_abandon(&self, token_id: &str, key: &str) -> StoreResult<()> {
         self.conn().execute(
             "DELETE FROM idempotency WHERE token_id = ?1 AND key = ?2 AND state = 'running'",
             params![token_id, key],
@@ -606,13 +607,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn idempotency_reset_running(&self) -> StoreResult<()> {
+    async fn idempotency_reset_running(&self) -> StoreResult<()> {
         self.conn()
             .execute("DELETE FROM idempotency WHERE state = 'running'", [])?;
         Ok(())
     }
 
-    fn insert_job(&self, j: &JobRecord, limits: QueueLimits) -> StoreResult<Admission> {
+    async fn insert_job(&self, j: &JobRecord, limits: QueueLimits) -> StoreResult<Admission> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Some(token) = &j.token_id {
@@ -659,7 +660,7 @@ impl Store for SqliteStore {
         Ok(Admission::Queued)
     }
 
-    fn job(&self, id: &str) -> StoreResult<Option<JobRecord>> {
+    async fn job(&self, id: &str) -> StoreResult<Option<JobRecord>> {
         let row = {
             let conn = self.conn();
             let mut stmt =
@@ -669,7 +670,11 @@ impl Store for SqliteStore {
         finish_job_row(row)
     }
 
-    fn list_jobs(&self, project_id: Option<&str>, limit: usize) -> StoreResult<Vec<JobRecord>> {
+    async fn list_jobs(
+        &self,
+        project_id: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<JobRecord>> {
         let rows = {
             let conn = self.conn();
             // Same columns as JOB_COLUMNS, with the body and the result left out.
@@ -693,7 +698,7 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    fn claim_next_job(&self) -> StoreResult<Option<JobRecord>> {
+    async fn claim_next_job(&self) -> StoreResult<Option<JobRecord>> {
         let row = {
             let mut conn = self.conn();
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -729,7 +734,7 @@ impl Store for SqliteStore {
         finish_job_row(row)
     }
 
-    fn finish_job(
+    async fn finish_job(
         &self,
         id: &str,
         status: JobStatus,
@@ -756,21 +761,21 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize> {
+    async fn delete_finished_jobs_before(&self, cutoff: &str) -> StoreResult<usize> {
         Ok(self.conn().execute(
             "DELETE FROM jobs WHERE status IN ('succeeded', 'failed') AND updated_at < ?1",
             [cutoff],
         )?)
     }
 
-    fn requeue_running_jobs(&self) -> StoreResult<usize> {
+    async fn requeue_running_jobs(&self) -> StoreResult<usize> {
         Ok(self.conn().execute(
             "UPDATE jobs SET status = 'queued', updated_at = ?1 WHERE status = 'running'",
             [now_rfc3339()],
         )?)
     }
 
-    fn put_webhook(&self, w: &WebhookRecord) -> StoreResult<bool> {
+    async fn put_webhook(&self, w: &WebhookRecord) -> StoreResult<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let existed: bool = tx
@@ -792,7 +797,7 @@ impl Store for SqliteStore {
         Ok(!existed)
     }
 
-    fn webhook(&self, workload_id: &str) -> StoreResult<Option<WebhookRecord>> {
+    async fn webhook(&self, workload_id: &str) -> StoreResult<Option<WebhookRecord>> {
         Ok(self
             .conn()
             .query_row(
@@ -812,14 +817,14 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn delete_webhook(&self, workload_id: &str) -> StoreResult<bool> {
+    async fn delete_webhook(&self, workload_id: &str) -> StoreResult<bool> {
         Ok(self
             .conn()
             .execute("DELETE FROM webhooks WHERE workload_id = ?1", [workload_id])?
             == 1)
     }
 
-    fn claim_due_deliveries(
+    async fn claim_due_deliveries(
         &self,
         now_ms: i64,
         lease_ms: i64,
@@ -848,7 +853,7 @@ impl Store for SqliteStore {
         rows.into_iter().map(finish_delivery_row).collect()
     }
 
-    fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> StoreResult<()> {
+    async fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> StoreResult<()> {
         let (state, next, status, error) = match outcome {
             AttemptOutcome::Delivered { status } => {
                 (DeliveryState::Delivered, None, Some(*status), None)
@@ -878,7 +883,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn list_deliveries(&self, workload_id: &str, limit: usize) -> StoreResult<Vec<DeliveryRecord>> {
+    async fn list_deliveries(
+        &self,
+        workload_id: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
         let rows = {
             let conn = self.conn();
             let mut stmt = conn.prepare_cached(
@@ -896,7 +905,7 @@ impl Store for SqliteStore {
         rows.into_iter().map(finish_delivery_row).collect()
     }
 
-    fn next_delivery_due(&self) -> StoreResult<Option<i64>> {
+    async fn next_delivery_due(&self) -> StoreResult<Option<i64>> {
         Ok(self.conn().query_row(
             "SELECT MIN(next_attempt_ms) FROM webhook_deliveries WHERE state = 'pending'",
             [],
@@ -904,7 +913,7 @@ impl Store for SqliteStore {
         )?)
     }
 
-    fn delete_finished_deliveries_before(&self, cutoff: &str) -> StoreResult<usize> {
+    async fn delete_finished_deliveries_before(&self, cutoff: &str) -> StoreResult<usize> {
         Ok(self.conn().execute(
             "DELETE FROM webhook_deliveries
              WHERE state IN ('delivered', 'failed') AND updated_at < ?1",
@@ -912,7 +921,7 @@ impl Store for SqliteStore {
         )?)
     }
 
-    fn insert_custom_backend(&self, b: &CustomBackendRecord) -> StoreResult<()> {
+    async fn insert_custom_backend(&self, b: &CustomBackendRecord) -> StoreResult<()> {
         self.conn()
             .execute(
                 "INSERT INTO custom_backends
@@ -940,7 +949,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn custom_backend_version(
+    async fn custom_backend_version(
         &self,
         tenant_id: &str,
         slug: &str,
@@ -959,7 +968,7 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn custom_backend(
+    async fn custom_backend(
         &self,
         tenant_id: &str,
         slug: &str,
@@ -977,7 +986,7 @@ impl Store for SqliteStore {
             .optional()?)
     }
 
-    fn list_custom_backends(&self, tenant_id: &str) -> StoreResult<Vec<CustomBackendRecord>> {
+    async fn list_custom_backends(&self, tenant_id: &str) -> StoreResult<Vec<CustomBackendRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {CUSTOM_BACKEND_COLUMNS} FROM custom_backends WHERE tenant_id = ?1
@@ -1046,71 +1055,19 @@ fn finish_delivery_row((mut d, state): (DeliveryRecord, String)) -> StoreResult<
 
 #[cfg(test)]
 mod tests {
+    //! What only SQLite has: old data dirs upgraded in place, and a store reopened from its
+    //! file. Everything else is in the shared suite (`super::super::suite`).
     use super::*;
+    use crate::store::suite::workload;
     use serde_json::json;
 
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("manager.db")).unwrap();
-        (dir, store)
-    }
-
-    fn workload(project: &Project, slug: &str) -> WorkloadRecord {
-        WorkloadRecord {
-            id: new_id("wl"),
-            project_id: project.id.clone(),
-            project_slug: project.slug.clone(),
-            name: slug.into(),
-            slug: slug.into(),
-            description: None,
-            task_type: "text2text".into(),
-            backend: Some("vllm".into()),
-            model_name: "m".into(),
-            config: json!({"command": "vllm serve m"}),
-            worker_id: None,
-            gpu_resource_id: None,
-            execution_policy: "fixed".into(),
-            execution_policy_config: json!({"replicas": 1}),
-            created_at: now_rfc3339(),
-            updated_at: now_rfc3339(),
-            status: "scheduling".into(),
-            status_message: String::new(),
-        }
-    }
-
-    #[test]
-    fn projects_and_workloads_round_trip() {
-        let (_dir, s) = store();
-        let (p, created) = s.ensure_project("acme").unwrap();
-        assert!(created);
-        let (again, created) = s.ensure_project("acme").unwrap();
-        assert!(!created);
-        assert_eq!(p, again);
-
-        let w = workload(&p, "bot");
-        s.insert_workload(&w).unwrap();
-        assert_eq!(s.workload(&w.id).unwrap().unwrap(), w);
-        assert_eq!(s.workload_by_slug(&p.id, "bot").unwrap().unwrap(), w);
-        let dup = workload(&p, "bot");
-        assert!(matches!(
-            s.insert_workload(&dup),
-            Err(StoreError::Conflict(_))
-        ));
-        let mut changed = w.clone();
-        changed.model_name = "m2".into();
-        assert!(s.update_workload(&changed).unwrap());
-        assert_eq!(s.workload(&w.id).unwrap().unwrap().model_name, "m2");
-        assert!(s.delete_workload(&w.id).unwrap());
-        assert!(s.workload(&w.id).unwrap().is_none());
-    }
-
-    #[test]
-    fn rows_without_a_backend_are_filled_from_their_command_or_quarantined() {
+    #[tokio::test]
+    async fn rows_without_a_backend_are_filled_from_their_command_or_quarantined() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("manager.db");
         let (p, ids) = {
             let s = SqliteStore::open(&path).unwrap();
-            let (p, _) = s.ensure_project("acme").unwrap();
+            let (p, _) = s.ensure_project("acme").await.unwrap();
             let mut ids = Vec::new();
             for (slug, command) in [
                 ("vllm", json!("vllm serve m")),
@@ -1127,7 +1084,7 @@ mod tests {
                 } else {
                     json!({ "command": command })
                 };
-                s.insert_workload(&w).unwrap();
+                s.insert_workload(&w).await.unwrap();
                 ids.push(w.id);
             }
             // What an older Manager stored: no backend at all.
@@ -1139,6 +1096,7 @@ mod tests {
         let s = SqliteStore::open(&path).unwrap();
         let listed: Vec<(String, Option<String>)> = s
             .list_workloads(Some(&p.id))
+            .await
             .unwrap()
             .into_iter()
             .map(|w| (w.slug, w.backend))
@@ -1152,6 +1110,7 @@ mod tests {
         );
         let quarantined: Vec<String> = s
             .quarantined_workloads()
+            .await
             .unwrap()
             .into_iter()
             .map(|(id, why)| {
@@ -1162,335 +1121,19 @@ mod tests {
         assert_eq!(quarantined, ids[2..].to_vec());
     }
 
-    #[test]
-    fn idempotency_states() {
-        let (_dir, s) = store();
-        let fp = [1u8; 32];
-        let other = [2u8; 32];
-        assert_eq!(
-            s.idempotency_begin("tok", "k", &fp, 86400).unwrap(),
-            IdempotencyBegin::Started
-        );
-        assert_eq!(
-            s.idempotency_begin("tok", "k", &fp, 86400).unwrap(),
-            IdempotencyBegin::InUse
-        );
-        assert_eq!(
-            s.idempotency_begin("tok", "k", &other, 86400).unwrap(),
-            IdempotencyBegin::Reused
-        );
-        s.idempotency_finish("tok", "k", 201, b"{}").unwrap();
-        assert_eq!(
-            s.idempotency_begin("tok", "k", &fp, 86400).unwrap(),
-            IdempotencyBegin::Replay {
-                status: 201,
-                body: b"{}".to_vec()
-            }
-        );
-        // Another token's key space is separate; an expired record is replaced.
-        assert_eq!(
-            s.idempotency_begin("tok2", "k", &other, 86400).unwrap(),
-            IdempotencyBegin::Started
-        );
-        assert_eq!(
-            s.idempotency_begin("tok", "k", &other, 0).unwrap(),
-            IdempotencyBegin::Started
-        );
-    }
-
-    const LIMITS: QueueLimits = QueueLimits {
-        per_key: 100,
-        total: 1000,
-    };
-
-    #[test]
-    fn custom_backends_are_recorded_and_the_newest_version_wins() {
-        let (_dir, s) = store();
-        let rec = |version: &str, at: &str| CustomBackendRecord {
-            id: new_id("cb"),
-            tenant_id: TENANT.into(),
-            slug: "shout".into(),
-            version: version.into(),
-            task_type: "text2text".into(),
-            manifest: json!({"name": "shout"}),
-            sha256: format!("{version:0>64}"),
-            size_bytes: 10,
-            created_at: at.into(),
+    #[tokio::test]
+    async fn a_reopened_store_keeps_its_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manager.db");
+        let (p, w) = {
+            let s = SqliteStore::open(&path).unwrap();
+            let (p, _) = s.ensure_project("acme").await.unwrap();
+            let w = workload(&p, "bot");
+            s.insert_workload(&w).await.unwrap();
+            (p, w)
         };
-        assert!(s.custom_backend(TENANT, "shout").unwrap().is_none());
-        s.insert_custom_backend(&rec("1", "2026-01-01T00:00:00.000Z"))
-            .unwrap();
-        s.insert_custom_backend(&rec("2", "2026-01-02T00:00:00.000Z"))
-            .unwrap();
-        assert!(matches!(
-            s.insert_custom_backend(&rec("2", "2026-01-03T00:00:00.000Z")),
-            Err(StoreError::Conflict(_))
-        ));
-        assert_eq!(
-            s.custom_backend(TENANT, "shout").unwrap().unwrap().version,
-            "2"
-        );
-        let one = s
-            .custom_backend_version(TENANT, "shout", "1")
-            .unwrap()
-            .unwrap();
-        assert_eq!(one.manifest, json!({"name": "shout"}));
-        let all = s.list_custom_backends(TENANT).unwrap();
-        assert_eq!(
-            all.iter().map(|b| b.version.as_str()).collect::<Vec<_>>(),
-            ["2", "1"]
-        );
-        assert!(s.list_custom_backends("tnt_other").unwrap().is_empty());
-    }
-
-    fn job_for(p: &Project, w: &WorkloadRecord, token: &str) -> JobRecord {
-        JobRecord {
-            id: new_id("job"),
-            project_id: p.id.clone(),
-            workload_id: w.id.clone(),
-            token_id: Some(token.into()),
-            kind: "chat".into(),
-            body: b"{}".to_vec(),
-            content_type: "application/json".into(),
-            context: Some(json!({"order": 7})),
-            status: JobStatus::Queued,
-            result: None,
-            error: None,
-            created_at: now_rfc3339(),
-            updated_at: now_rfc3339(),
-            webhook_url: None,
-        }
-    }
-
-    fn delivery_for(w: &WorkloadRecord, job_id: &str, due: i64) -> DeliveryRecord {
-        DeliveryRecord {
-            id: new_id("whd"),
-            workload_id: w.id.clone(),
-            job_id: job_id.into(),
-            event: "job".into(),
-            url: "http://127.0.0.1:9/h".into(),
-            body: b"{}".to_vec(),
-            state: DeliveryState::Pending,
-            attempts: 0,
-            next_attempt_ms: due,
-            last_status: None,
-            last_error: None,
-            created_at: now_rfc3339(),
-            updated_at: now_rfc3339(),
-        }
-    }
-
-    #[test]
-    fn the_outbox_row_is_written_with_the_result_and_leased_when_claimed() {
-        let (dir, s) = store();
-        let (p, _) = s.ensure_project("acme").unwrap();
-        let w = workload(&p, "bot");
-        s.insert_workload(&w).unwrap();
-        let job = job_for(&p, &w, "tok");
-        s.insert_job(&job, LIMITS).unwrap();
-        s.claim_next_job().unwrap().unwrap();
-        let d = delivery_for(&w, &job.id, 1_000);
-        s.finish_job(&job.id, JobStatus::Failed, None, Some(&json!({})), Some(&d))
-            .unwrap();
-        assert_eq!(s.next_delivery_due().unwrap(), Some(1_000));
-        assert!(
-            s.claim_due_deliveries(999, 50, 10).unwrap().is_empty(),
-            "not due"
-        );
-        let claimed = s.claim_due_deliveries(1_000, 50, 10).unwrap();
-        assert_eq!(claimed.len(), 1);
-        assert_eq!(claimed[0].body, b"{}");
-        // Leased: not claimed again until the lease ends (a crash mid-attempt).
-        assert!(s.claim_due_deliveries(1_049, 50, 10).unwrap().is_empty());
-        assert_eq!(s.claim_due_deliveries(1_050, 50, 10).unwrap().len(), 1);
-        s.record_delivery_attempt(
-            &d.id,
-            &AttemptOutcome::Retry {
-                next_attempt_ms: 5_000,
-                status: Some(500),
-                error: "the receiver answered 500".into(),
-            },
-        )
-        .unwrap();
-        // Durable: a reopened store (a restarted Manager) still has it.
-        drop(s);
-        let s = SqliteStore::open(&dir.path().join("manager.db")).unwrap();
-        assert!(s.claim_due_deliveries(4_999, 50, 10).unwrap().is_empty());
-        let again = s.claim_due_deliveries(5_000, 50, 10).unwrap();
-        assert_eq!(again[0].attempts, 1);
-        assert_eq!(again[0].last_status, Some(500));
-        s.record_delivery_attempt(&d.id, &AttemptOutcome::Delivered { status: 204 })
-            .unwrap();
-        assert!(s.claim_due_deliveries(i64::MAX, 50, 10).unwrap().is_empty());
-        assert_eq!(s.next_delivery_due().unwrap(), None);
-        let listed = s.list_deliveries(&w.id, 10).unwrap();
-        assert_eq!(listed[0].state, DeliveryState::Delivered);
-        assert_eq!(listed[0].attempts, 2);
-        assert!(listed[0].body.is_empty(), "listings leave the body out");
-        // The claim is bounded.
-        for i in 0..5 {
-            s.finish_job(
-                &job.id,
-                JobStatus::Failed,
-                None,
-                None,
-                Some(&delivery_for(&w, &job.id, i)),
-            )
-            .unwrap();
-        }
-        assert_eq!(s.claim_due_deliveries(10, 50, 3).unwrap().len(), 3);
-        assert_eq!(s.delete_finished_deliveries_before("9999").unwrap(), 1);
-    }
-
-    #[test]
-    fn webhooks_are_put_read_and_deleted() {
-        let (_dir, s) = store();
-        let (p, _) = s.ensure_project("acme").unwrap();
-        let w = workload(&p, "bot");
-        s.insert_workload(&w).unwrap();
-        let mut hook = WebhookRecord {
-            workload_id: w.id.clone(),
-            url: "http://127.0.0.1:9/a".into(),
-            secret: "whsec_x".into(),
-            created_at: now_rfc3339(),
-            updated_at: now_rfc3339(),
-        };
-        assert!(s.put_webhook(&hook).unwrap());
-        hook.url = "http://127.0.0.1:9/b".into();
-        assert!(!s.put_webhook(&hook).unwrap());
-        assert_eq!(
-            s.webhook(&w.id).unwrap().unwrap().url,
-            "http://127.0.0.1:9/b"
-        );
-        assert!(!format!("{hook:?}").contains("whsec_x"));
-        assert!(s.delete_webhook(&w.id).unwrap());
-        assert!(!s.delete_webhook(&w.id).unwrap());
-        assert!(s.webhook(&w.id).unwrap().is_none());
-    }
-
-    #[test]
-    fn jobs_queue_and_requeue() {
-        let (_dir, s) = store();
-        let (p, _) = s.ensure_project("acme").unwrap();
-        let w = workload(&p, "bot");
-        s.insert_workload(&w).unwrap();
-        let job = job_for(&p, &w, "tok");
-        assert_eq!(s.insert_job(&job, LIMITS).unwrap(), Admission::Queued);
-        let claimed = s.claim_next_job().unwrap().unwrap();
-        assert_eq!(claimed.id, job.id);
-        assert_eq!(claimed.status, JobStatus::Running);
-        assert!(s.claim_next_job().unwrap().is_none());
-        assert_eq!(s.requeue_running_jobs().unwrap(), 1);
-        assert_eq!(s.claim_next_job().unwrap().unwrap().id, job.id);
-        let result = serde_json::value::RawValue::from_string(r#"{"ok":true}"#.into()).unwrap();
-        s.finish_job(&job.id, JobStatus::Succeeded, Some(&result), None, None)
-            .unwrap();
-        let done = s.job(&job.id).unwrap().unwrap();
-        assert_eq!(done.status, JobStatus::Succeeded);
-        assert_eq!(done.result.unwrap().get(), r#"{"ok":true}"#);
-        assert_eq!(done.context, Some(json!({"order": 7})));
-
-        let second = JobRecord {
-            id: new_id("job"),
-            ..job.clone()
-        };
-        s.insert_job(&second, LIMITS).unwrap();
-        let listed = s.list_jobs(Some(&p.id), 10).unwrap();
-        let ids: Vec<&str> = listed.iter().map(|j| j.id.as_str()).collect();
-        assert_eq!(ids, [second.id.as_str(), job.id.as_str()], "newest first");
-        assert_eq!(listed[1].status, JobStatus::Succeeded);
-        assert!(
-            listed[1].body.is_empty() && listed[1].result.is_none(),
-            "no payloads"
-        );
-        assert_eq!(s.list_jobs(None, 1).unwrap().len(), 1);
-        assert!(s.list_jobs(Some("prj_other"), 10).unwrap().is_empty());
-        assert_eq!(done.token_id.as_deref(), Some("tok"));
-    }
-
-    #[test]
-    fn claims_are_fair_across_projects_and_workloads() {
-        let (_dir, s) = store();
-        let (a, _) = s.ensure_project("a").unwrap();
-        let (b, _) = s.ensure_project("b").unwrap();
-        let wa = workload(&a, "bot");
-        let wb = workload(&b, "bot");
-        s.insert_workload(&wa).unwrap();
-        s.insert_workload(&wb).unwrap();
-        let a_jobs: Vec<_> = (0..5).map(|_| job_for(&a, &wa, "ka")).collect();
-        for j in &a_jobs {
-            s.insert_job(j, LIMITS).unwrap();
-        }
-        let b_job = job_for(&b, &wb, "kb");
-        s.insert_job(&b_job, LIMITS).unwrap();
-        let order: Vec<String> = (0..3)
-            .map(|_| s.claim_next_job().unwrap().unwrap().id)
-            .collect();
-        // A's first, then B's (B runs nothing, A runs one), then A's second.
-        assert_eq!(
-            order,
-            [a_jobs[0].id.clone(), b_job.id, a_jobs[1].id.clone()]
-        );
-    }
-
-    #[test]
-    fn the_queue_is_bounded_per_key_and_in_total() {
-        let (_dir, s) = store();
-        let (p, _) = s.ensure_project("acme").unwrap();
-        let w = workload(&p, "bot");
-        s.insert_workload(&w).unwrap();
-        let limits = QueueLimits {
-            per_key: 2,
-            total: 3,
-        };
-        for _ in 0..2 {
-            assert_eq!(
-                s.insert_job(&job_for(&p, &w, "k1"), limits).unwrap(),
-                Admission::Queued
-            );
-        }
-        let third = job_for(&p, &w, "k1");
-        assert_eq!(s.insert_job(&third, limits).unwrap(), Admission::KeyQuota);
-        assert_eq!(
-            s.insert_job(&job_for(&p, &w, "k2"), limits).unwrap(),
-            Admission::Queued
-        );
-        assert_eq!(
-            s.insert_job(&job_for(&p, &w, "k3"), limits).unwrap(),
-            Admission::QueueFull
-        );
-        // A finished job frees its key's slot.
-        let claimed = s.claim_next_job().unwrap().unwrap();
-        s.finish_job(&claimed.id, JobStatus::Failed, None, Some(&json!({})), None)
-            .unwrap();
-        assert_eq!(s.insert_job(&third, limits).unwrap(), Admission::Queued);
-    }
-
-    #[test]
-    fn retention_deletes_only_finished_jobs_before_the_cutoff() {
-        let (_dir, s) = store();
-        let (p, _) = s.ensure_project("acme").unwrap();
-        let w = workload(&p, "bot");
-        s.insert_workload(&w).unwrap();
-        let old = job_for(&p, &w, "k");
-        let queued = job_for(&p, &w, "k");
-        s.insert_job(&old, LIMITS).unwrap();
-        s.insert_job(&queued, LIMITS).unwrap();
-        let claimed = s.claim_next_job().unwrap().unwrap();
-        assert_eq!(claimed.id, old.id);
-        s.finish_job(&old.id, JobStatus::Failed, None, Some(&json!({})), None)
-            .unwrap();
-        assert_eq!(
-            s.delete_finished_jobs_before("2000-01-01T00:00:00.000Z")
-                .unwrap(),
-            0
-        );
-        assert_eq!(
-            s.delete_finished_jobs_before("9999-01-01T00:00:00.000Z")
-                .unwrap(),
-            1
-        );
-        assert!(s.job(&old.id).unwrap().is_none());
-        assert!(s.job(&queued.id).unwrap().is_some());
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.project_by_slug("acme").await.unwrap().unwrap(), p);
+        assert_eq!(s.workload(&w.id).await.unwrap().unwrap(), w);
     }
 }

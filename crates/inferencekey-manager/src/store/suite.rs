@@ -1,0 +1,815 @@
+//! The store test suite: every test runs against SQLite and PostgreSQL.
+//!
+//! Each test is an async fn over `&dyn Store` (or two stores on one database, standing for two
+//! Manager processes); [`store_suite!`] makes a `#[tokio::test]` of it per backend. The
+//! PostgreSQL half connects to `INFERENCEKEY_TEST_POSTGRES` (a URL; `scripts/postgres start`
+//! prints one) and gives each test its own schema. Without the variable it is skipped with a
+//! loud notice, except under CI (`CI` set), where it fails: `scripts/test` exports it, so CI
+//! always runs it.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::*;
+use crate::util::{new_id, now_rfc3339};
+
+const TENANT: &str = "tnt_local";
+
+/// Where a test's stores live: each [`Backend::open`] is another connection (another
+/// "process") on the same database.
+pub(super) enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Backend {
+    pub(super) fn sqlite() -> Backend {
+        Backend::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    /// A fresh schema on the test server, or `None` (after a notice) when there is none.
+    pub(super) async fn postgres() -> Option<Backend> {
+        let Some(base) = std::env::var("INFERENCEKEY_TEST_POSTGRES")
+            .ok()
+            .filter(|v| !v.is_empty())
+        else {
+            if std::env::var_os("CI").is_some() {
+                panic!(
+                    "INFERENCEKEY_TEST_POSTGRES is not set: CI runs the store suite on \
+                     PostgreSQL too (scripts/test starts one with scripts/postgres)"
+                );
+            }
+            eprintln!(
+                "\n*** SKIPPED the PostgreSQL half of the store suite: set \
+                 INFERENCEKEY_TEST_POSTGRES to a postgres:// URL (eval $(scripts/postgres start)) ***\n"
+            );
+            return None;
+        };
+        let schema = format!(
+            "t_{}",
+            new_id("s").replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        )
+        .to_ascii_lowercase();
+        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to INFERENCEKEY_TEST_POSTGRES={base}: {e}"));
+        let task = tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        drop(client);
+        let _ = task.await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Some(Backend::Postgres(format!(
+            "{base}{sep}options=-csearch_path%3D{schema}"
+        )))
+    }
+
+    pub(super) async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Backend::Sqlite(dir) => {
+                Arc::new(SqliteStore::open(&dir.path().join("manager.db")).unwrap())
+            }
+            Backend::Postgres(url) => Arc::new(PostgresStore::open(url).await.unwrap()),
+        }
+    }
+}
+
+/// One `#[tokio::test]` per backend for each suite fn: `one` fns take a store, `two` fns
+/// take two stores on one database.
+macro_rules! store_suite {
+    (one: [$($one:ident),* $(,)?], two: [$($two:ident),* $(,)?]) => {
+        mod on_sqlite {
+            use super::*;
+            $(#[tokio::test]
+            async fn $one() {
+                let b = Backend::sqlite();
+                super::$one(&*b.open().await).await;
+            })*
+            $(#[tokio::test]
+            async fn $two() {
+                let b = Backend::sqlite();
+                super::$two(&*b.open().await, &*b.open().await).await;
+            })*
+        }
+        mod on_postgres {
+            use super::*;
+            $(#[tokio::test]
+            async fn $one() {
+                let Some(b) = Backend::postgres().await else { return };
+                super::$one(&*b.open().await).await;
+            })*
+            $(#[tokio::test]
+            async fn $two() {
+                let Some(b) = Backend::postgres().await else { return };
+                super::$two(&*b.open().await, &*b.open().await).await;
+            })*
+        }
+    };
+}
+
+store_suite!(
+    one: [
+        projects_and_workloads_round_trip,
+        tokens_are_stored_listed_and_revoked,
+        workers_and_gpus_round_trip,
+        idempotency_states,
+        custom_backends_are_recorded_and_the_newest_version_wins,
+        the_outbox_row_is_written_with_the_result_and_leased_when_claimed,
+        webhooks_are_put_read_and_deleted,
+        jobs_queue_and_requeue,
+        claims_are_fair_across_projects_and_workloads,
+        the_queue_is_bounded_per_key_and_in_total,
+        retention_deletes_only_finished_jobs_before_the_cutoff,
+    ],
+    two: [
+        what_one_store_writes_another_reads,
+        slugs_are_unique_across_stores,
+        an_idempotency_key_is_claimed_once_across_stores,
+        no_job_is_claimed_twice_across_stores,
+        the_queue_limits_hold_across_stores,
+        no_delivery_is_claimed_twice_across_stores,
+    ]
+);
+
+pub(super) fn workload(project: &Project, slug: &str) -> WorkloadRecord {
+    WorkloadRecord {
+        id: new_id("wl"),
+        project_id: project.id.clone(),
+        project_slug: project.slug.clone(),
+        name: slug.into(),
+        slug: slug.into(),
+        description: None,
+        task_type: "text2text".into(),
+        backend: Some("vllm".into()),
+        model_name: "m".into(),
+        config: json!({"command": "vllm serve m"}),
+        worker_id: None,
+        gpu_resource_id: None,
+        execution_policy: "fixed".into(),
+        execution_policy_config: json!({"replicas": 1}),
+        created_at: now_rfc3339(),
+        updated_at: now_rfc3339(),
+        status: "scheduling".into(),
+        status_message: String::new(),
+    }
+}
+
+pub(super) async fn projects_and_workloads_round_trip(s: &dyn Store) {
+    let (p, created) = s.ensure_project("acme").await.unwrap();
+    assert!(created);
+    let (again, created) = s.ensure_project("acme").await.unwrap();
+    assert!(!created);
+    assert_eq!(p, again);
+
+    let w = workload(&p, "bot");
+    s.insert_workload(&w).await.unwrap();
+    assert_eq!(s.workload(&w.id).await.unwrap().unwrap(), w);
+    assert_eq!(s.workload_by_slug(&p.id, "bot").await.unwrap().unwrap(), w);
+    let dup = workload(&p, "bot");
+    assert!(matches!(
+        s.insert_workload(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut changed = w.clone();
+    changed.model_name = "m2".into();
+    assert!(s.update_workload(&changed).await.unwrap());
+    assert_eq!(s.workload(&w.id).await.unwrap().unwrap().model_name, "m2");
+    assert!(s.delete_workload(&w.id).await.unwrap());
+    assert!(s.workload(&w.id).await.unwrap().is_none());
+}
+
+pub(super) async fn idempotency_states(s: &dyn Store) {
+    let fp = [1u8; 32];
+    let other = [2u8; 32];
+    assert_eq!(
+        s.idempotency_begin("tok", "k", &fp, 86400).await.unwrap(),
+        IdempotencyBegin::Started
+    );
+    assert_eq!(
+        s.idempotency_begin("tok", "k", &fp, 86400).await.unwrap(),
+        IdempotencyBegin::InUse
+    );
+    assert_eq!(
+        s.idempotency_begin("tok", "k", &other, 86400)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Reused
+    );
+    s.idempotency_finish("tok", "k", 201, b"{}").await.unwrap();
+    assert_eq!(
+        s.idempotency_begin("tok", "k", &fp, 86400).await.unwrap(),
+        IdempotencyBegin::Replay {
+            status: 201,
+            body: b"{}".to_vec()
+        }
+    );
+    // Another token's key space is separate; an expired record is replaced.
+    assert_eq!(
+        s.idempotency_begin("tok2", "k", &other, 86400)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
+    assert_eq!(
+        s.idempotency_begin("tok", "k", &other, 0).await.unwrap(),
+        IdempotencyBegin::Started
+    );
+}
+
+const LIMITS: QueueLimits = QueueLimits {
+    per_key: 100,
+    total: 1000,
+};
+
+pub(super) async fn custom_backends_are_recorded_and_the_newest_version_wins(s: &dyn Store) {
+    let rec = |version: &str, at: &str| CustomBackendRecord {
+        id: new_id("cb"),
+        tenant_id: TENANT.into(),
+        slug: "shout".into(),
+        version: version.into(),
+        task_type: "text2text".into(),
+        manifest: json!({"name": "shout"}),
+        sha256: format!("{version:0>64}"),
+        size_bytes: 10,
+        created_at: at.into(),
+    };
+    assert!(s.custom_backend(TENANT, "shout").await.unwrap().is_none());
+    s.insert_custom_backend(&rec("1", "2026-01-01T00:00:00.000Z"))
+        .await
+        .unwrap();
+    s.insert_custom_backend(&rec("2", "2026-01-02T00:00:00.000Z"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.insert_custom_backend(&rec("2", "2026-01-03T00:00:00.000Z"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.custom_backend(TENANT, "shout")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        "2"
+    );
+    let one = s
+        .custom_backend_version(TENANT, "shout", "1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.manifest, json!({"name": "shout"}));
+    let all = s.list_custom_backends(TENANT).await.unwrap();
+    assert_eq!(
+        all.iter().map(|b| b.version.as_str()).collect::<Vec<_>>(),
+        ["2", "1"]
+    );
+    assert!(s
+        .list_custom_backends("tnt_other")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+fn job_for(p: &Project, w: &WorkloadRecord, token: &str) -> JobRecord {
+    JobRecord {
+        id: new_id("job"),
+        project_id: p.id.clone(),
+        workload_id: w.id.clone(),
+        token_id: Some(token.into()),
+        kind: "chat".into(),
+        body: b"{}".to_vec(),
+        content_type: "application/json".into(),
+        context: Some(json!({"order": 7})),
+        status: JobStatus::Queued,
+        result: None,
+        error: None,
+        created_at: now_rfc3339(),
+        updated_at: now_rfc3339(),
+        webhook_url: None,
+    }
+}
+
+fn delivery_for(w: &WorkloadRecord, job_id: &str, due: i64) -> DeliveryRecord {
+    DeliveryRecord {
+        id: new_id("whd"),
+        workload_id: w.id.clone(),
+        job_id: job_id.into(),
+        event: "job".into(),
+        url: "http://127.0.0.1:9/h".into(),
+        body: b"{}".to_vec(),
+        state: DeliveryState::Pending,
+        attempts: 0,
+        next_attempt_ms: due,
+        last_status: None,
+        last_error: None,
+        created_at: now_rfc3339(),
+        updated_at: now_rfc3339(),
+    }
+}
+
+pub(super) async fn the_outbox_row_is_written_with_the_result_and_leased_when_claimed(
+    s: &dyn Store,
+) {
+    let (p, _) = s.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    s.insert_workload(&w).await.unwrap();
+    let job = job_for(&p, &w, "tok");
+    s.insert_job(&job, LIMITS).await.unwrap();
+    s.claim_next_job().await.unwrap().unwrap();
+    let d = delivery_for(&w, &job.id, 1_000);
+    s.finish_job(&job.id, JobStatus::Failed, None, Some(&json!({})), Some(&d))
+        .await
+        .unwrap();
+    assert_eq!(s.next_delivery_due().await.unwrap(), Some(1_000));
+    assert!(
+        s.claim_due_deliveries(999, 50, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due"
+    );
+    let claimed = s.claim_due_deliveries(1_000, 50, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].body, b"{}");
+    // Leased: not claimed again until the lease ends (a crash mid-attempt).
+    assert!(s
+        .claim_due_deliveries(1_049, 50, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.claim_due_deliveries(1_050, 50, 10).await.unwrap().len(),
+        1
+    );
+    s.record_delivery_attempt(
+        &d.id,
+        &AttemptOutcome::Retry {
+            next_attempt_ms: 5_000,
+            status: Some(500),
+            error: "the receiver answered 500".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(s
+        .claim_due_deliveries(4_999, 50, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let again = s.claim_due_deliveries(5_000, 50, 10).await.unwrap();
+    assert_eq!(again[0].attempts, 1);
+    assert_eq!(again[0].last_status, Some(500));
+    s.record_delivery_attempt(&d.id, &AttemptOutcome::Delivered { status: 204 })
+        .await
+        .unwrap();
+    assert!(s
+        .claim_due_deliveries(i64::MAX, 50, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.next_delivery_due().await.unwrap(), None);
+    let listed = s.list_deliveries(&w.id, 10).await.unwrap();
+    assert_eq!(listed[0].state, DeliveryState::Delivered);
+    assert_eq!(listed[0].attempts, 2);
+    assert!(listed[0].body.is_empty(), "listings leave the body out");
+    // The claim is bounded.
+    for i in 0..5 {
+        s.finish_job(
+            &job.id,
+            JobStatus::Failed,
+            None,
+            None,
+            Some(&delivery_for(&w, &job.id, i)),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(s.claim_due_deliveries(10, 50, 3).await.unwrap().len(), 3);
+    assert_eq!(
+        s.delete_finished_deliveries_before("9999").await.unwrap(),
+        1
+    );
+}
+
+pub(super) async fn webhooks_are_put_read_and_deleted(s: &dyn Store) {
+    let (p, _) = s.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    s.insert_workload(&w).await.unwrap();
+    let mut hook = WebhookRecord {
+        workload_id: w.id.clone(),
+        url: "http://127.0.0.1:9/a".into(),
+        secret: "whsec_x".into(),
+        created_at: now_rfc3339(),
+        updated_at: now_rfc3339(),
+    };
+    assert!(s.put_webhook(&hook).await.unwrap());
+    hook.url = "http://127.0.0.1:9/b".into();
+    assert!(!s.put_webhook(&hook).await.unwrap());
+    assert_eq!(
+        s.webhook(&w.id).await.unwrap().unwrap().url,
+        "http://127.0.0.1:9/b"
+    );
+    assert!(!format!("{hook:?}").contains("whsec_x"));
+    assert!(s.delete_webhook(&w.id).await.unwrap());
+    assert!(!s.delete_webhook(&w.id).await.unwrap());
+    assert!(s.webhook(&w.id).await.unwrap().is_none());
+}
+
+pub(super) async fn jobs_queue_and_requeue(s: &dyn Store) {
+    let (p, _) = s.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    s.insert_workload(&w).await.unwrap();
+    let job = job_for(&p, &w, "tok");
+    assert_eq!(s.insert_job(&job, LIMITS).await.unwrap(), Admission::Queued);
+    let claimed = s.claim_next_job().await.unwrap().unwrap();
+    assert_eq!(claimed.id, job.id);
+    assert_eq!(claimed.status, JobStatus::Running);
+    assert!(s.claim_next_job().await.unwrap().is_none());
+    assert_eq!(s.requeue_running_jobs().await.unwrap(), 1);
+    assert_eq!(s.claim_next_job().await.unwrap().unwrap().id, job.id);
+    let result = serde_json::value::RawValue::from_string(r#"{"ok":true}"#.into()).unwrap();
+    s.finish_job(&job.id, JobStatus::Succeeded, Some(&result), None, None)
+        .await
+        .unwrap();
+    let done = s.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(done.status, JobStatus::Succeeded);
+    assert_eq!(done.result.unwrap().get(), r#"{"ok":true}"#);
+    assert_eq!(done.context, Some(json!({"order": 7})));
+
+    let second = JobRecord {
+        id: new_id("job"),
+        ..job.clone()
+    };
+    s.insert_job(&second, LIMITS).await.unwrap();
+    let listed = s.list_jobs(Some(&p.id), 10).await.unwrap();
+    let ids: Vec<&str> = listed.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(ids, [second.id.as_str(), job.id.as_str()], "newest first");
+    assert_eq!(listed[1].status, JobStatus::Succeeded);
+    assert!(
+        listed[1].body.is_empty() && listed[1].result.is_none(),
+        "no payloads"
+    );
+    assert_eq!(s.list_jobs(None, 1).await.unwrap().len(), 1);
+    assert!(s.list_jobs(Some("prj_other"), 10).await.unwrap().is_empty());
+    assert_eq!(done.token_id.as_deref(), Some("tok"));
+}
+
+pub(super) async fn claims_are_fair_across_projects_and_workloads(s: &dyn Store) {
+    let (a, _) = s.ensure_project("a").await.unwrap();
+    let (b, _) = s.ensure_project("b").await.unwrap();
+    let wa = workload(&a, "bot");
+    let wb = workload(&b, "bot");
+    s.insert_workload(&wa).await.unwrap();
+    s.insert_workload(&wb).await.unwrap();
+    let a_jobs: Vec<_> = (0..5).map(|_| job_for(&a, &wa, "ka")).collect();
+    for j in &a_jobs {
+        s.insert_job(j, LIMITS).await.unwrap();
+    }
+    let b_job = job_for(&b, &wb, "kb");
+    s.insert_job(&b_job, LIMITS).await.unwrap();
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        order.push(s.claim_next_job().await.unwrap().unwrap().id);
+    }
+    // A's first, then B's (B runs nothing, A runs one), then A's second.
+    assert_eq!(
+        order,
+        [a_jobs[0].id.clone(), b_job.id, a_jobs[1].id.clone()]
+    );
+}
+
+pub(super) async fn the_queue_is_bounded_per_key_and_in_total(s: &dyn Store) {
+    let (p, _) = s.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    s.insert_workload(&w).await.unwrap();
+    let limits = QueueLimits {
+        per_key: 2,
+        total: 3,
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            s.insert_job(&job_for(&p, &w, "k1"), limits).await.unwrap(),
+            Admission::Queued
+        );
+    }
+    let third = job_for(&p, &w, "k1");
+    assert_eq!(
+        s.insert_job(&third, limits).await.unwrap(),
+        Admission::KeyQuota
+    );
+    assert_eq!(
+        s.insert_job(&job_for(&p, &w, "k2"), limits).await.unwrap(),
+        Admission::Queued
+    );
+    assert_eq!(
+        s.insert_job(&job_for(&p, &w, "k3"), limits).await.unwrap(),
+        Admission::QueueFull
+    );
+    // A finished job frees its key's slot.
+    let claimed = s.claim_next_job().await.unwrap().unwrap();
+    s.finish_job(&claimed.id, JobStatus::Failed, None, Some(&json!({})), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.insert_job(&third, limits).await.unwrap(),
+        Admission::Queued
+    );
+}
+
+pub(super) async fn retention_deletes_only_finished_jobs_before_the_cutoff(s: &dyn Store) {
+    let (p, _) = s.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    s.insert_workload(&w).await.unwrap();
+    let old = job_for(&p, &w, "k");
+    let queued = job_for(&p, &w, "k");
+    s.insert_job(&old, LIMITS).await.unwrap();
+    s.insert_job(&queued, LIMITS).await.unwrap();
+    let claimed = s.claim_next_job().await.unwrap().unwrap();
+    assert_eq!(claimed.id, old.id);
+    s.finish_job(&old.id, JobStatus::Failed, None, Some(&json!({})), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.delete_finished_jobs_before("2000-01-01T00:00:00.000Z")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.delete_finished_jobs_before("9999-01-01T00:00:00.000Z")
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(s.job(&old.id).await.unwrap().is_none());
+    assert!(s.job(&queued.id).await.unwrap().is_some());
+}
+
+fn token(project: &Project, kind: TokenKind) -> TokenRecord {
+    TokenRecord {
+        id: new_id("t"),
+        kind,
+        project_id: Some(project.id.clone()),
+        project_slug: Some(project.slug.clone()),
+        scope: (kind == TokenKind::Live).then(|| "*".to_string()),
+        secret_hash: [7u8; 32],
+        created_at: now_rfc3339(),
+        revoked_at: None,
+    }
+}
+
+pub(super) async fn tokens_are_stored_listed_and_revoked(s: &dyn Store) {
+    let (a, _) = s.ensure_project("a").await.unwrap();
+    let (b, _) = s.ensure_project("b").await.unwrap();
+    let sdk = token(&a, TokenKind::Sdk);
+    let live = token(&b, TokenKind::Live);
+    let admin = TokenRecord {
+        project_id: None,
+        project_slug: None,
+        ..token(&a, TokenKind::Admin)
+    };
+    for t in [&sdk, &live, &admin] {
+        s.insert_token(t).await.unwrap();
+    }
+    assert!(matches!(
+        s.insert_token(&sdk).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.token(&sdk.id).await.unwrap().unwrap(), sdk);
+    assert_eq!(s.token(&admin.id).await.unwrap().unwrap(), admin);
+    let ids = |v: Vec<TokenRecord>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.list_tokens(None).await.unwrap()),
+        [sdk.id.clone(), live.id.clone()],
+        "oldest first, admin tokens left out"
+    );
+    assert_eq!(
+        ids(s.list_tokens(Some("b")).await.unwrap()),
+        [live.id.clone()]
+    );
+    let revoked = s.revoke_token(&sdk.id).await.unwrap().unwrap();
+    let at = revoked.revoked_at.clone().unwrap();
+    // The first revocation time is kept.
+    let again = s.revoke_token(&sdk.id).await.unwrap().unwrap();
+    assert_eq!(again.revoked_at, Some(at));
+    assert!(s.revoke_token("nope").await.unwrap().is_none());
+    assert_eq!(
+        s.list_projects()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.slug)
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(s.project_by_slug("b").await.unwrap().unwrap(), b);
+    assert!(s.project_by_slug("c").await.unwrap().is_none());
+}
+
+pub(super) async fn workers_and_gpus_round_trip(s: &dyn Store) {
+    let w = Worker {
+        id: new_id("wrk"),
+        name: "box".into(),
+        created_at: now_rfc3339(),
+    };
+    s.insert_worker(&w).await.unwrap();
+    let g = Gpu {
+        id: new_id("gpu"),
+        name: "a100".into(),
+        worker_id: Some(w.id.clone()),
+        created_at: now_rfc3339(),
+    };
+    s.insert_gpu(&g).await.unwrap();
+    assert_eq!(s.worker(&w.id).await.unwrap().unwrap(), w);
+    assert_eq!(s.list_workers().await.unwrap(), [w.clone()]);
+    assert_eq!(s.gpu(&g.id).await.unwrap().unwrap(), g);
+    assert_eq!(s.list_gpus().await.unwrap(), [g]);
+    assert!(s.worker("nope").await.unwrap().is_none());
+}
+
+/// A second store on the same database (a restarted Manager, or another one) sees every
+/// record the first wrote.
+pub(super) async fn what_one_store_writes_another_reads(a: &dyn Store, b: &dyn Store) {
+    let (p, created) = a.ensure_project("acme").await.unwrap();
+    assert!(created);
+    let (same, created) = b.ensure_project("acme").await.unwrap();
+    assert!(!created);
+    assert_eq!(same, p);
+    let w = workload(&p, "bot");
+    a.insert_workload(&w).await.unwrap();
+    a.set_workload_status(&w.id, "ready", "serving")
+        .await
+        .unwrap();
+    let read = b.workload_by_slug(&p.id, "bot").await.unwrap().unwrap();
+    assert_eq!(
+        (read.status.as_str(), read.status_message.as_str()),
+        ("ready", "serving")
+    );
+    let t = token(&p, TokenKind::Sdk);
+    a.insert_token(&t).await.unwrap();
+    assert!(b
+        .revoke_token(&t.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert!(a.token(&t.id).await.unwrap().unwrap().revoked_at.is_some());
+    let job = job_for(&p, &w, "tok");
+    a.insert_job(&job, LIMITS).await.unwrap();
+    assert_eq!(b.claim_next_job().await.unwrap().unwrap().id, job.id);
+    // A restart puts what a crash left running back in the queue.
+    assert_eq!(a.requeue_running_jobs().await.unwrap(), 1);
+    assert_eq!(
+        b.job(&job.id).await.unwrap().unwrap().status,
+        JobStatus::Queued
+    );
+}
+
+pub(super) async fn slugs_are_unique_across_stores(a: &dyn Store, b: &dyn Store) {
+    let (pa, pb) = tokio::join!(a.ensure_project("acme"), b.ensure_project("acme"));
+    let ((pa, ca), (pb, cb)) = (pa.unwrap(), pb.unwrap());
+    assert_eq!(pa, pb);
+    assert!(ca ^ cb, "exactly one store created the project");
+    for round in 0..5 {
+        let slug = format!("bot{round}");
+        let (wa, wb) = (workload(&pa, &slug), workload(&pa, &slug));
+        let (ra, rb) = tokio::join!(a.insert_workload(&wa), b.insert_workload(&wb));
+        let conflicts = [&ra, &rb]
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Conflict(_))))
+            .count();
+        assert!(ra.is_ok() ^ rb.is_ok(), "{ra:?} {rb:?}");
+        assert_eq!(conflicts, 1, "{ra:?} {rb:?}");
+    }
+    assert_eq!(a.list_workloads(Some(&pa.id)).await.unwrap().len(), 5);
+}
+
+pub(super) async fn an_idempotency_key_is_claimed_once_across_stores(a: &dyn Store, b: &dyn Store) {
+    let fp = [1u8; 32];
+    for round in 0..5 {
+        let key = format!("k{round}");
+        let (ra, rb) = tokio::join!(
+            a.idempotency_begin("tok", &key, &fp, 86400),
+            b.idempotency_begin("tok", &key, &fp, 86400)
+        );
+        let mut got = [ra.unwrap(), rb.unwrap()];
+        got.sort_by_key(|g| format!("{g:?}"));
+        assert_eq!(got, [IdempotencyBegin::InUse, IdempotencyBegin::Started]);
+    }
+    a.idempotency_finish("tok", "k0", 201, b"{}").await.unwrap();
+    assert_eq!(
+        b.idempotency_begin("tok", "k0", &fp, 86400).await.unwrap(),
+        IdempotencyBegin::Replay {
+            status: 201,
+            body: b"{}".to_vec()
+        }
+    );
+    b.idempotency_abandon("tok", "k1").await.unwrap();
+    assert_eq!(
+        a.idempotency_begin("tok", "k1", &fp, 86400).await.unwrap(),
+        IdempotencyBegin::Started
+    );
+}
+
+pub(super) async fn no_job_is_claimed_twice_across_stores(a: &dyn Store, b: &dyn Store) {
+    let (p, _) = a.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    a.insert_workload(&w).await.unwrap();
+    let mut ids: Vec<String> = Vec::new();
+    for _ in 0..20 {
+        let j = job_for(&p, &w, "tok");
+        ids.push(j.id.clone());
+        a.insert_job(&j, LIMITS).await.unwrap();
+    }
+    async fn drain(s: &dyn Store) -> Vec<String> {
+        let mut got = Vec::new();
+        while let Some(j) = s.claim_next_job().await.unwrap() {
+            assert_eq!(j.status, JobStatus::Running);
+            got.push(j.id);
+        }
+        got
+    }
+    let (ga, gb) = tokio::join!(drain(a), drain(b));
+    let mut all: Vec<String> = ga.into_iter().chain(gb).collect();
+    all.sort();
+    ids.sort();
+    assert_eq!(all, ids, "every job claimed exactly once");
+}
+
+pub(super) async fn the_queue_limits_hold_across_stores(a: &dyn Store, b: &dyn Store) {
+    let (p, _) = a.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    a.insert_workload(&w).await.unwrap();
+    let limits = QueueLimits {
+        per_key: 3,
+        total: 5,
+    };
+    async fn submit(
+        s: &dyn Store,
+        p: &Project,
+        w: &WorkloadRecord,
+        key: &str,
+        limits: QueueLimits,
+    ) -> Vec<Admission> {
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            got.push(s.insert_job(&job_for(p, w, key), limits).await.unwrap());
+        }
+        got
+    }
+    // Two keys, each submitting through both stores at once.
+    let (r1, r2, r3, r4) = tokio::join!(
+        submit(a, &p, &w, "k1", limits),
+        submit(b, &p, &w, "k1", limits),
+        submit(a, &p, &w, "k2", limits),
+        submit(b, &p, &w, "k2", limits),
+    );
+    let all: Vec<Admission> = [r1, r2, r3, r4].concat();
+    let queued = all.iter().filter(|x| **x == Admission::Queued).count();
+    assert_eq!(queued, 5, "{all:?}");
+    let jobs = b.list_jobs(Some(&p.id), 100).await.unwrap();
+    assert_eq!(jobs.len(), 5);
+    for key in ["k1", "k2"] {
+        let n = jobs
+            .iter()
+            .filter(|j| j.token_id.as_deref() == Some(key))
+            .count();
+        assert!(n <= 3, "{key} has {n} jobs, over its quota of 3");
+    }
+}
+
+pub(super) async fn no_delivery_is_claimed_twice_across_stores(a: &dyn Store, b: &dyn Store) {
+    let (p, _) = a.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    a.insert_workload(&w).await.unwrap();
+    let job = job_for(&p, &w, "tok");
+    a.insert_job(&job, LIMITS).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let d = delivery_for(&w, &job.id, i);
+        ids.push(d.id.clone());
+        a.finish_job(&job.id, JobStatus::Failed, None, None, Some(&d))
+            .await
+            .unwrap();
+    }
+    async fn drain(s: &dyn Store) -> Vec<String> {
+        let mut got = Vec::new();
+        loop {
+            let batch = s.claim_due_deliveries(1_000, 1_000_000, 3).await.unwrap();
+            if batch.is_empty() {
+                return got;
+            }
+            got.extend(batch.into_iter().map(|d| d.id));
+        }
+    }
+    let (ga, gb) = tokio::join!(drain(a), drain(b));
+    let mut all: Vec<String> = ga.into_iter().chain(gb).collect();
+    all.sort();
+    ids.sort();
+    assert_eq!(all, ids, "every delivery leased exactly once");
+}
