@@ -77,9 +77,34 @@ class Manager:
         return out
 
 
+STORE_ENV = "INFERENCEKEY_TEST_STORE"
+
+
+def _store_args() -> list[str]:
+    """`--store` for a Manager when INFERENCEKEY_TEST_STORE names a PostgreSQL server (a
+    postgres:// URL, e.g. from `scripts/postgres start`): each Manager gets a fresh schema of
+    it, as it would a fresh data dir. Unset: the default SQLite store in the data dir."""
+    url = os.environ.get(STORE_ENV, "").strip()
+    if not url:
+        return []
+    schema = "it_" + uuid.uuid4().hex[:12]
+    subprocess.run(
+        ["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", f"CREATE SCHEMA {schema}"],
+        check=True,
+        capture_output=True,
+    )
+    sep = "&" if "?" in url else "?"
+    return ["--store", f"{url}{sep}options=-csearch_path%3D{schema}"]
+
+
 def _start(data_dir: Path, env: dict[str, str] | None = None) -> Manager:
     return Manager.of(
-        start_manager(data_dir, ["--allow-any-command"], env=env, log=data_dir / "manager-test.log")
+        start_manager(
+            data_dir,
+            ["--allow-any-command", *_store_args()],
+            env=env,
+            log=data_dir / "manager-test.log",
+        )
     )
 
 

@@ -154,6 +154,12 @@ struct ServeArgs {
     /// (the local Manager is for development).
     #[arg(long)]
     allow_remote_webhooks: bool,
+    /// Where the Manager keeps its state: `sqlite` (the default: manager.db in the data dir)
+    /// or a PostgreSQL URL (postgres://user:password@host:5432/db) that several Managers can
+    /// share (docs/storage.md).
+    #[arg(long, value_name = "URL", env = "INFERENCEKEY_STORE", hide_env_values = true,
+          value_parser = crate::config::StoreLocation::parse)]
+    store: Option<crate::config::StoreLocation>,
     /// Divide the webhook retry schedule (1 min, 5 min, 15 min, 1 h, 6 h) by this, so tests
     /// see the retries in milliseconds.
     #[arg(long, value_name = "N", default_value_t = 1,
@@ -285,6 +291,7 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
             allow_remote: a.allow_remote_webhooks,
             time_scale: a.webhook_time_scale,
         },
+        store: a.store.unwrap_or_default(),
         ..ManagerConfig::default()
     };
     let mut config = config;

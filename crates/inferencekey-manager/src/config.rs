@@ -46,6 +46,75 @@ pub struct ManagerConfig {
     pub max_replicas: usize,
     /// Webhook delivery: remote destinations, and the retry schedule's time scale.
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// Where the durable state lives (`--store`).
+    pub store: StoreLocation,
+}
+
+/// `--store`: SQLite in the data dir (the default), or a PostgreSQL database several
+/// Managers can share.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum StoreLocation {
+    /// `<data dir>/manager.db`.
+    #[default]
+    Sqlite,
+    /// A `postgres://` (or `postgresql://`) connection URL.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// Reads a `--store` value: `sqlite` or a PostgreSQL URL. The error names the option and
+    /// the forms it takes.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let v = value.trim();
+        if v.is_empty() || v == "sqlite" {
+            return Ok(StoreLocation::Sqlite);
+        }
+        if v.starts_with("postgres://") || v.starts_with("postgresql://") {
+            return Ok(StoreLocation::Postgres(v.to_string()));
+        }
+        Err(format!(
+            "--store {:?} (or INFERENCEKEY_STORE) is neither `sqlite` (the default: manager.db \
+             in the data dir) nor a PostgreSQL URL such as postgres://user:password@host:5432/db",
+            redact_url(v)
+        ))
+    }
+
+    /// For messages: the location with any password in a URL replaced by `***`.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreLocation::Sqlite => "SQLite in the data dir".into(),
+            StoreLocation::Postgres(url) => format!("PostgreSQL at {}", redact_url(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`; a password given as a query
+/// parameter (`?password=…`) is cut too.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon + 1..rest_start + at, "***");
+            }
+        }
+    }
+    if let Some(q) = out.find("password=") {
+        let end = out[q..].find('&').map_or(out.len(), |i| q + i);
+        out.replace_range(q + "password=".len()..end, "***");
+    }
+    out
 }
 
 /// The default for [`ManagerConfig::max_replicas`].
@@ -72,6 +141,7 @@ impl Default for ManagerConfig {
             clock: Arc::new(SystemClock::default()),
             max_replicas: DEFAULT_MAX_REPLICAS,
             webhooks: crate::webhooks::WebhookConfig::default(),
+            store: StoreLocation::Sqlite,
         }
     }
 }

@@ -19,13 +19,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, errors, API_BODY_LIMIT};
 use crate::auth::Auth;
+use crate::config::StoreLocation;
 use crate::config::{is_loopback_host, ManagerConfig};
 use crate::gateway;
 use crate::jobs::Jobs;
 use crate::runtime::process::{kill_leftovers, LaunchSettings};
 use crate::runtime::Runtime;
 use crate::state::{App, AppState};
-use crate::store::{SqliteStore, Store, StoreError, Watched};
+use crate::store::{PostgresStore, SqliteStore, Store, StoreError, Watched};
 
 /// Why a Manager could not start.
 #[derive(Debug, thiserror::Error)]
@@ -251,9 +252,18 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
     let _ = fs::remove_file(dir.join(MANAGER_FILE));
     let _ = fs::remove_file(dir.join(ADDRESS_FILE));
 
-    let storage = Arc::new(Watched::new(Arc::new(SqliteStore::open(
-        &dir.join(DB_FILE),
-    )?)));
+    let inner: Arc<dyn Store> = match &config.store {
+        StoreLocation::Sqlite => Arc::new(SqliteStore::open(&dir.join(DB_FILE))?),
+        StoreLocation::Postgres(url) => Arc::new(PostgresStore::open(url).await.map_err(|e| {
+            ManagerError::Config(format!(
+                "--store {}: cannot open the PostgreSQL store: {e}; check that the server is \
+                 running and reachable and that the URL's user, password, host, port and \
+                 database are right (or leave --store out to use SQLite in the data dir)",
+                crate::config::redact_url(url)
+            ))
+        })?),
+    };
+    let storage = Arc::new(Watched::new(inner));
     let store: Arc<dyn Store> = storage.clone();
     // After the open: SQLite creates its files (and WAL files) with the default umask.
     match crate::datadir::tighten(&dir) {

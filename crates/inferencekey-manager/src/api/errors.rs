@@ -133,8 +133,9 @@ impl From<StoreError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",
                 format!(
-                    "the Manager cannot write its data dir ({detail}); reads keep working, \
-                     changes fail until the operator frees disk space; retry later"
+                    "the Manager cannot write its store ({detail}); changes fail until the \
+                     operator frees disk space (SQLite) or brings the database back \
+                     (PostgreSQL); retry later"
                 ),
             )
             .with_retry_after(5);

@@ -21,13 +21,15 @@ use inferencekey_core::token::TokenKind;
 use serde_json::Value;
 
 /// A storage failure. Callers branch on `Conflict` (a UNIQUE constraint) and `Unavailable`
-/// (the disk is full or failing: a 503 the client may retry); everything else is an internal
-/// error.
+/// (SQLite's disk is full or failing, or the PostgreSQL server is unreachable: a 503 the
+/// client may retry); everything else is an internal error.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("already exists: {0}")]
     Conflict(String),
-    #[error("the disk holding the database is full or failing: {0}")]
+    #[error(
+        "the store is unavailable (its disk is full or failing, or its server is unreachable): {0}"
+    )]
     Unavailable(String),
     #[error("database error: {0}")]
     Db(rusqlite::Error),
