@@ -206,7 +206,10 @@ pub fn fill_missing_backends(conn: &Connection) -> rusqlite::Result<Vec<(String,
 /// orders by `rowid` has a `seq BIGSERIAL` column for the same insertion order. JSON columns
 /// stay `TEXT`, as in SQLite: a job's result is returned as the exact text stored (`JSONB`
 /// would reorder its keys). Timestamps stay RFC 3339 text, compared as text as in SQLite.
-/// Numbered like [`MIGRATIONS`]; `schema_version` records how many have run.
+/// Numbered like [`MIGRATIONS`]; `schema_version` records how many have run. Beyond SQLite's
+/// columns, running jobs and idempotency claims record the Manager that holds them
+/// (`claimed_by`, see `PostgresStore`), so a starting Manager only releases what a dead one
+/// left.
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
     // 1: the whole schema of SQLite migrations 1-4.
     r#"
@@ -284,6 +287,7 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
         status BIGINT,
         body BYTEA,
         created_unix BIGINT NOT NULL,
+        claimed_by INTEGER,
         PRIMARY KEY (token_id, key)
     );
     CREATE INDEX idempotency_by_age ON idempotency(created_unix);
@@ -303,7 +307,8 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         token_id TEXT,
-        webhook_url TEXT
+        webhook_url TEXT,
+        claimed_by INTEGER
     );
     CREATE INDEX jobs_queue ON jobs(status, seq);
     CREATE INDEX jobs_by_token ON jobs(token_id, status);

@@ -9,6 +9,13 @@
 //! row locks (`FOR UPDATE`, `FOR UPDATE SKIP LOCKED` for claims) and one transaction-scoped
 //! advisory lock that serializes job admission (the queue limits count rows). Nothing relies
 //! on an in-process lock.
+//!
+//! A Manager starting after a crash puts the jobs it left running back in the queue and drops
+//! its unfinished idempotency claims. With several Managers on one database, "its" matters:
+//! each store takes an instance number and holds a session advisory lock on it for its whole
+//! life, on a connection of its own; running jobs and claims record that number
+//! (`claimed_by`), and a start releases only those whose holder's lock is gone (its process,
+//! or its connection, died), never a live Manager's.
 
 use std::time::Duration;
 
@@ -39,9 +46,29 @@ const ADMISSION_LOCK: i64 = 0x494b_6a6f_6273;
 /// The advisory lock key held while migrating, so two Managers starting at once do not both
 /// create the schema.
 const MIGRATION_LOCK: i64 = 0x494b_6d69_6772;
+/// The first key of the two-key advisory locks that mark live stores ("IKMg").
+const LIVE_LOCK_SPACE: i32 = 0x494b_4d67;
+
+/// A claim (`claimed_by`) is live when its store still holds its advisory lock. `me` is the
+/// parameter holding the caller's own instance, whose claims count as dead: a store releasing
+/// its own claims is restarting them.
+fn claim_is_dead(me: &str) -> String {
+    format!(
+        "(claimed_by IS NULL OR claimed_by = {me} OR NOT EXISTS (
+        SELECT 1 FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.classid = {LIVE_LOCK_SPACE}::oid AND l.objid = claimed_by::oid))"
+    )
+}
 
 pub struct PostgresStore {
     pool: Pool,
+    /// This store's number in `claimed_by` (positive, random).
+    instance: i32,
+    /// The connection holding the advisory lock on `instance` while the store lives;
+    /// dropping the store closes it, which releases the lock.
+    _alive: tokio_postgres::Client,
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -61,7 +88,7 @@ impl PostgresStore {
             config.application_name("inferencekey-manager");
         }
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -74,7 +101,25 @@ impl PostgresStore {
             .create_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Corrupt(format!("cannot make a connection pool: {e}")))?;
-        let store = PostgresStore { pool };
+        let (alive, connection) = config.connect(NoTls).await.map_err(pg_err)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::error!(error = %e, "lost the PostgreSQL connection that marks this Manager alive; another Manager starting now may re-queue its running jobs");
+            }
+        });
+        let instance = rand::random_range(1..i32::MAX);
+        alive
+            .execute(
+                "SELECT pg_advisory_lock($1, $2)",
+                &[&LIVE_LOCK_SPACE, &instance],
+            )
+            .await
+            .map_err(pg_err)?;
+        let store = PostgresStore {
+            pool,
+            instance,
+            _alive: alive,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -715,9 +760,9 @@ impl Store for PostgresStore {
                     if now - created >= ttl_secs {
                         tx.execute(
                             "UPDATE idempotency SET fingerprint = $3, state = 'running',
-                                status = NULL, body = NULL, created_unix = $4
+                                status = NULL, body = NULL, created_unix = $4, claimed_by = $5
                              WHERE token_id = $1 AND key = $2",
-                            &[&token_id, &key, &fp, &now],
+                            &[&token_id, &key, &fp, &now, &self.instance],
                         )
                         .await
                         .map_err(pg_err)?;
@@ -740,10 +785,11 @@ impl Store for PostgresStore {
                     let inserted = tx
                         .execute(
                             "INSERT INTO idempotency
-                                (token_id, key, fingerprint, state, status, body, created_unix)
-                             VALUES ($1, $2, $3, 'running', NULL, NULL, $4)
+                                (token_id, key, fingerprint, state, status, body, created_unix,
+                                 claimed_by)
+                             VALUES ($1, $2, $3, 'running', NULL, NULL, $4, $5)
                              ON CONFLICT (token_id, key) DO NOTHING",
-                            &[&token_id, &key, &fp, &now],
+                            &[&token_id, &key, &fp, &now, &self.instance],
                         )
                         .await
                         .map_err(pg_err)?;
@@ -788,11 +834,16 @@ impl Store for PostgresStore {
     }
 
     async fn idempotency_reset_running(&self) -> StoreResult<()> {
-        // With several Managers on one database another one's claims are still live; this
-        // runs at start, as on SQLite, and is documented (docs/storage.md) as dropping every
-        // Manager's in-flight claims (their requests then answer without a stored replay).
-        self.execute("DELETE FROM idempotency WHERE state = 'running'", &[])
-            .await?;
+        // Only the claims of Managers that are gone (see the module doc): another live
+        // Manager's request is still running.
+        self.execute(
+            &format!(
+                "DELETE FROM idempotency WHERE state = 'running' AND {}",
+                claim_is_dead("$1")
+            ),
+            &[&self.instance],
+        )
+        .await?;
         Ok(())
     }
 
@@ -907,10 +958,11 @@ impl Store for PostgresStore {
                 let seq: i64 = r.get(0);
                 tx.query_opt(
                     &format!(
-                        "UPDATE jobs SET status = 'running', updated_at = $1 WHERE seq = $2
+                        "UPDATE jobs SET status = 'running', updated_at = $1, claimed_by = $3
+                         WHERE seq = $2
                          RETURNING {JOB_COLUMNS}"
                     ),
-                    &[&now_rfc3339(), &seq],
+                    &[&now_rfc3339(), &seq, &self.instance],
                 )
                 .await
                 .map_err(pg_err)?
@@ -983,8 +1035,12 @@ impl Store for PostgresStore {
     async fn requeue_running_jobs(&self) -> StoreResult<usize> {
         Ok(self
             .execute(
-                "UPDATE jobs SET status = 'queued', updated_at = $1 WHERE status = 'running'",
-                &[&now_rfc3339()],
+                &format!(
+                    "UPDATE jobs SET status = 'queued', updated_at = $1, claimed_by = NULL
+                     WHERE status = 'running' AND {}",
+                    claim_is_dead("$2")
+                ),
+                &[&now_rfc3339(), &self.instance],
             )
             .await? as usize)
     }

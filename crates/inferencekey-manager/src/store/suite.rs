@@ -80,7 +80,8 @@ impl Backend {
 /// One `#[tokio::test]` per backend for each suite fn: `one` fns take a store, `two` fns
 /// take two stores on one database.
 macro_rules! store_suite {
-    (one: [$($one:ident),* $(,)?], two: [$($two:ident),* $(,)?]) => {
+    (one: [$($one:ident),* $(,)?], two: [$($two:ident),* $(,)?],
+     postgres: [$($pg:ident),* $(,)?]) => {
         mod on_sqlite {
             use super::*;
             $(#[tokio::test]
@@ -105,6 +106,11 @@ macro_rules! store_suite {
             async fn $two() {
                 let Some(b) = Backend::postgres().await else { return };
                 super::$two(&*b.open().await, &*b.open().await).await;
+            })*
+            $(#[tokio::test]
+            async fn $pg() {
+                let Some(b) = Backend::postgres().await else { return };
+                super::$pg(&b).await;
             })*
         }
     };
@@ -131,7 +137,10 @@ store_suite!(
         no_job_is_claimed_twice_across_stores,
         the_queue_limits_hold_across_stores,
         no_delivery_is_claimed_twice_across_stores,
-    ]
+    ],
+    // Only PostgreSQL has several live Managers on one database (SQLite's data dir is
+    // locked to one).
+    postgres: [a_starting_manager_releases_only_what_dead_ones_left]
 );
 
 pub(super) fn workload(project: &Project, slug: &str) -> WorkloadRecord {
@@ -663,7 +672,7 @@ pub(super) async fn what_one_store_writes_another_reads(a: &dyn Store, b: &dyn S
     a.insert_job(&job, LIMITS).await.unwrap();
     assert_eq!(b.claim_next_job().await.unwrap().unwrap().id, job.id);
     // A restart puts what a crash left running back in the queue.
-    assert_eq!(a.requeue_running_jobs().await.unwrap(), 1);
+    assert_eq!(b.requeue_running_jobs().await.unwrap(), 1);
     assert_eq!(
         b.job(&job.id).await.unwrap().unwrap().status,
         JobStatus::Queued
@@ -812,4 +821,60 @@ pub(super) async fn no_delivery_is_claimed_twice_across_stores(a: &dyn Store, b:
     all.sort();
     ids.sort();
     assert_eq!(all, ids, "every delivery leased exactly once");
+}
+
+/// A Manager starting next to a live one leaves the live one's running jobs and idempotency
+/// claims alone; once that one is gone, the next start releases them.
+pub(super) async fn a_starting_manager_releases_only_what_dead_ones_left(b: &Backend) {
+    let first = b.open().await;
+    let (p, _) = first.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    first.insert_workload(&w).await.unwrap();
+    let job = job_for(&p, &w, "tok");
+    first.insert_job(&job, LIMITS).await.unwrap();
+    assert_eq!(first.claim_next_job().await.unwrap().unwrap().id, job.id);
+    let fp = [3u8; 32];
+    assert_eq!(
+        first
+            .idempotency_begin("tok", "k", &fp, 86400)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
+
+    let second = b.open().await;
+    assert_eq!(second.requeue_running_jobs().await.unwrap(), 0);
+    second.idempotency_reset_running().await.unwrap();
+    assert_eq!(
+        second.job(&job.id).await.unwrap().unwrap().status,
+        JobStatus::Running
+    );
+    assert_eq!(
+        second
+            .idempotency_begin("tok", "k", &fp, 86400)
+            .await
+            .unwrap(),
+        IdempotencyBegin::InUse
+    );
+
+    // The first Manager dies: its lock goes with its connection (the server notices the
+    // closed socket; until then a start sees it alive, so this waits for that).
+    drop(first);
+    let mut requeued = 0;
+    for _ in 0..200 {
+        requeued = second.requeue_running_jobs().await.unwrap();
+        if requeued > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(requeued, 1, "the dead Manager's job was never re-queued");
+    second.idempotency_reset_running().await.unwrap();
+    assert_eq!(
+        second
+            .idempotency_begin("tok", "k", &fp, 86400)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
 }
