@@ -33,7 +33,7 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Db(rusqlite::Error),
-    #[error("database error: {0}")]
+    #[error("database error: {}", postgres::describe(.0))]
     Postgres(tokio_postgres::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

@@ -205,11 +205,26 @@ impl PostgresStore {
     }
 }
 
+/// A PostgreSQL error with what its `Display` leaves out: the server's message and SQLSTATE,
+/// or the socket error underneath ("error connecting to server: Connection refused").
+pub(super) fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
+    match std::error::Error::source(e) {
+        Some(source) => format!("{e}: {source}"),
+        None => e.to_string(),
+    }
+}
+
 /// Maps a PostgreSQL error: a lost or refused connection, a server shutting down or out of
 /// disk or memory is `Unavailable` (a 503 the client may retry), like SQLite's full disk.
 fn pg_err(e: tokio_postgres::Error) -> StoreError {
     if e.is_closed() {
-        return StoreError::Unavailable(format!("the PostgreSQL connection closed: {e}"));
+        return StoreError::Unavailable(format!(
+            "the PostgreSQL connection closed: {}",
+            describe(&e)
+        ));
     }
     match e.code() {
         Some(code) => {
@@ -219,13 +234,13 @@ fn pg_err(e: tokio_postgres::Error) -> StoreError {
                 || c.starts_with("57P") // admin shutdown, crash shutdown, cannot connect now
                 || *code == SqlState::READ_ONLY_SQL_TRANSACTION
             {
-                StoreError::Unavailable(e.to_string())
+                StoreError::Unavailable(describe(&e))
             } else {
                 StoreError::Postgres(e)
             }
         }
         // No SQLSTATE: the error came from the socket (connect, read or write).
-        None => StoreError::Unavailable(format!("cannot reach PostgreSQL: {e}")),
+        None => StoreError::Unavailable(format!("cannot reach PostgreSQL: {}", describe(&e))),
     }
 }
 
