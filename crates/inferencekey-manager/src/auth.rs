@@ -3,7 +3,8 @@
 //!
 //! Verified tokens are cached in memory so the gateway's hot path does no database query.
 //! Revocation goes through [`Auth::revoke`], which evicts the cache entry, so it takes effect
-//! on the very next request.
+//! on the very next request. A store shared with other Managers ([`Store::shared`]) can be
+//! revoked through any of them, so there an entry is trusted for [`SHARED_CACHE_AGE`] only.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -52,14 +53,21 @@ impl fmt::Debug for IssuedToken {
     }
 }
 
+/// How long a verified token is trusted without a look at a shared store: a revocation
+/// through another Manager takes effect here within this.
+pub const SHARED_CACHE_AGE: std::time::Duration = std::time::Duration::from_secs(2);
+
 struct Cached {
     hash: [u8; 32],
     identity: Arc<Identity>,
+    loaded: std::time::Instant,
 }
 
 pub struct Auth {
     store: Arc<dyn Store>,
     cache: RwLock<HashMap<String, Arc<Cached>>>,
+    /// `Some` when the store is shared with other Managers.
+    max_age: Option<std::time::Duration>,
 }
 
 pub fn hash_secret(secret: &str) -> [u8; 32] {
@@ -87,6 +95,7 @@ fn wanted(kind: TokenKind) -> &'static str {
 impl Auth {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Auth {
+            max_age: store.shared().then_some(SHARED_CACHE_AGE),
             store,
             cache: RwLock::new(HashMap::new()),
         }
@@ -182,7 +191,8 @@ impl Auth {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(parsed.id)
-            .cloned();
+            .cloned()
+            .filter(|c| self.max_age.is_none_or(|age| c.loaded.elapsed() < age));
         let cached = match cached {
             Some(c) => c,
             None => self.load(parsed.id, parsed.kind, raw).await?,
@@ -214,6 +224,7 @@ impl Auth {
                 project_slug: record.project_slug,
                 scope: record.scope,
             }),
+            loaded: std::time::Instant::now(),
         });
         self.cache
             .write()

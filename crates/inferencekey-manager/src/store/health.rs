@@ -76,6 +76,10 @@ impl Watched {
 
 #[async_trait::async_trait]
 impl Store for Watched {
+    fn shared(&self) -> bool {
+        self.inner.shared()
+    }
+
     async fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)> {
         self.write(self.inner.ensure_project(slug).await)
     }

@@ -328,6 +328,12 @@ pub struct CustomBackendRecord {
 /// Manager's worker; `async_trait` keeps it object-safe (`Arc<dyn Store>`).
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Whether other Managers may write the same store at the same time (PostgreSQL), so
+    /// what this one caches (verified tokens) must be re-read now and then.
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// Creates the project if it does not exist; the flag says whether it was created.
     async fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)>;
     async fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>>;

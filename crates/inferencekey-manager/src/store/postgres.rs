@@ -454,6 +454,10 @@ fn limit_param(limit: usize) -> i64 {
 
 #[async_trait::async_trait]
 impl Store for PostgresStore {
+    fn shared(&self) -> bool {
+        true
+    }
+
     async fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)> {
         let created = self
             .execute(
