@@ -596,10 +596,7 @@ pub(super) async fn tokens_are_stored_listed_and_revoked(s: &dyn Store) {
         [sdk.id.clone(), live.id.clone()],
         "oldest first, admin tokens left out"
     );
-    assert_eq!(
-        ids(s.list_tokens(Some("b")).await.unwrap()),
-        [live.id.clone()]
-    );
+    assert_eq!(ids(s.list_tokens(Some("b")).await.unwrap()), [live.id]);
     let revoked = s.revoke_token(&sdk.id).await.unwrap().unwrap();
     let at = revoked.revoked_at.clone().unwrap();
     // The first revocation time is kept.
@@ -634,7 +631,7 @@ pub(super) async fn workers_and_gpus_round_trip(s: &dyn Store) {
     };
     s.insert_gpu(&g).await.unwrap();
     assert_eq!(s.worker(&w.id).await.unwrap().unwrap(), w);
-    assert_eq!(s.list_workers().await.unwrap(), [w.clone()]);
+    assert_eq!(s.list_workers().await.unwrap(), [w]);
     assert_eq!(s.gpu(&g.id).await.unwrap().unwrap(), g);
     assert_eq!(s.list_gpus().await.unwrap(), [g]);
     assert!(s.worker("nope").await.unwrap().is_none());
