@@ -62,8 +62,9 @@ impl Backend {
         drop(client);
         let _ = task.await;
         let sep = if base.contains('?') { '&' } else { '?' };
+        // The schema is also the connections' application_name, so a test can find its own.
         Some(Backend::Postgres(format!(
-            "{base}{sep}options=-csearch_path%3D{schema}"
+            "{base}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
         )))
     }
 
@@ -140,7 +141,10 @@ store_suite!(
     ],
     // Only PostgreSQL has several live Managers on one database (SQLite's data dir is
     // locked to one).
-    postgres: [a_starting_manager_releases_only_what_dead_ones_left]
+    postgres: [
+        a_starting_manager_releases_only_what_dead_ones_left,
+        a_lost_connection_is_unavailable_and_the_store_recovers,
+    ]
 );
 
 pub(super) fn workload(project: &Project, slug: &str) -> WorkloadRecord {
@@ -874,4 +878,48 @@ pub(super) async fn a_starting_manager_releases_only_what_dead_ones_left(b: &Bac
             .unwrap(),
         IdempotencyBegin::Started
     );
+}
+
+/// A server that cannot be reached is `Unavailable` (a 503, or `serve`'s typed error); when
+/// the server drops the store's connections, the store reconnects on its next calls.
+pub(super) async fn a_lost_connection_is_unavailable_and_the_store_recovers(b: &Backend) {
+    // Port 1 on loopback: nothing listens there.
+    match PostgresStore::open("postgres://postgres@127.0.0.1:1/postgres").await {
+        Err(StoreError::Unavailable(why)) => assert!(why.contains("PostgreSQL"), "{why}"),
+        Err(other) => panic!("refused connection gave {other:?}"),
+        Ok(_) => panic!("a store opened on a closed port"),
+    }
+    let s = b.open().await;
+    s.ensure_project("acme").await.unwrap();
+    let Backend::Postgres(url) = b else {
+        unreachable!()
+    };
+    let app = url.rsplit("application_name=").next().unwrap().to_string();
+    let (admin, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            &[&app],
+        )
+        .await
+        .unwrap();
+    assert!(!killed.is_empty(), "the store had no connection to drop");
+    // Each call may meet one dropped connection (then it is `Unavailable`); the pool
+    // replaces those, so the store answers again within a few calls.
+    let mut answered = None;
+    for _ in 0..20 {
+        match s.project_by_slug("acme").await {
+            Ok(p) => {
+                answered = p;
+                break;
+            }
+            Err(StoreError::Unavailable(_)) => continue,
+            Err(other) => panic!("a dropped connection gave {other:?}, not Unavailable"),
+        }
+    }
+    assert_eq!(answered.map(|p| p.slug).as_deref(), Some("acme"));
 }
