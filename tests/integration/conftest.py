@@ -80,13 +80,9 @@ class Manager:
 STORE_ENV = "INFERENCEKEY_TEST_STORE"
 
 
-def _store_args() -> list[str]:
-    """`--store` for a Manager when INFERENCEKEY_TEST_STORE names a PostgreSQL server (a
-    postgres:// URL, e.g. from `scripts/postgres start`): each Manager gets a fresh schema of
-    it, as it would a fresh data dir. Unset: the default SQLite store in the data dir."""
-    url = os.environ.get(STORE_ENV, "").strip()
-    if not url:
-        return []
+def _postgres_schema_url() -> str:
+    """A fresh schema of the INFERENCEKEY_TEST_STORE server, as a URL selecting it."""
+    url = os.environ[STORE_ENV].strip()
     schema = "it_" + uuid.uuid4().hex[:12]
     subprocess.run(
         ["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", f"CREATE SCHEMA {schema}"],
@@ -94,7 +90,16 @@ def _store_args() -> list[str]:
         capture_output=True,
     )
     sep = "&" if "?" in url else "?"
-    return ["--store", f"{url}{sep}options=-csearch_path%3D{schema}"]
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+def _store_args() -> list[str]:
+    """`--store` for a Manager when INFERENCEKEY_TEST_STORE names a PostgreSQL server (a
+    postgres:// URL, e.g. from `scripts/postgres start`): each Manager gets a fresh schema of
+    it, as it would a fresh data dir. Unset: the default SQLite store in the data dir."""
+    if not os.environ.get(STORE_ENV, "").strip():
+        return []
+    return ["--store", _postgres_schema_url()]
 
 
 def _start(data_dir: Path, env: dict[str, str] | None = None) -> Manager:
