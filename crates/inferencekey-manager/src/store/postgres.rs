@@ -956,18 +956,22 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_err)?;
         // The fair order of SQLite's claim (the project, then the workload, running the
-        // fewest jobs; then the oldest job), over single rows so the pick can be locked: SKIP
-        // LOCKED lets another Manager's concurrent claim take the next job instead of
-        // waiting for (and then double-claiming) this one.
+        // fewest jobs; then the oldest job): the running counts are grouped once and joined
+        // to the queued rows, so the pick is a single row that can be locked. SKIP LOCKED
+        // lets another Manager's concurrent claim take the next job instead of waiting for
+        // (and then double-claiming) this one.
         let next = tx
             .query_opt(
-                "SELECT j.seq FROM jobs j WHERE j.status = 'queued'
-                 ORDER BY (SELECT COUNT(*) FROM jobs r
-                           WHERE r.status = 'running' AND r.project_id = j.project_id),
-                          (SELECT COUNT(*) FROM jobs r
-                           WHERE r.status = 'running' AND r.workload_id = j.workload_id),
-                          j.seq
-                 LIMIT 1 FOR UPDATE SKIP LOCKED",
+                "WITH by_project AS (SELECT project_id, COUNT(*) AS n FROM jobs
+                                     WHERE status = 'running' GROUP BY project_id),
+                      by_workload AS (SELECT workload_id, COUNT(*) AS n FROM jobs
+                                      WHERE status = 'running' GROUP BY workload_id)
+                 SELECT j.seq FROM jobs j
+                 LEFT JOIN by_project p ON p.project_id = j.project_id
+                 LEFT JOIN by_workload w ON w.workload_id = j.workload_id
+                 WHERE j.status = 'queued'
+                 ORDER BY COALESCE(p.n, 0), COALESCE(w.n, 0), j.seq
+                 LIMIT 1 FOR UPDATE OF j SKIP LOCKED",
                 &[],
             )
             .await
