@@ -42,7 +42,7 @@ impl Backend {
             }
             eprintln!(
                 "\n*** SKIPPED the PostgreSQL half of the store suite: set \
-                 INFERENCEKEY_TEST_POSTGRES to a postgres:// URL (eval $(scripts/postgres start)) ***\n"
+                 INFERENCEKEY_TEST_POSTGRES to a postgres:// URL: export INFERENCEKEY_TEST_POSTGRES=$(scripts/postgres start) ***\n"
             );
             return None;
         };
