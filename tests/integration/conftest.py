@@ -93,20 +93,26 @@ def _postgres_schema_url() -> str:
     return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 
-def _store_args() -> list[str]:
+_SCHEMAS: dict[Path, str] = {}
+
+
+def _store_args(data_dir: Path) -> list[str]:
     """`--store` for a Manager when INFERENCEKEY_TEST_STORE names a PostgreSQL server (a
-    postgres:// URL, e.g. from `scripts/postgres start`): each Manager gets a fresh schema of
-    it, as it would a fresh data dir. Unset: the default SQLite store in the data dir."""
+    postgres:// URL, e.g. from `scripts/postgres start`): each data dir gets a fresh schema of
+    it, and a Manager restarted on the same data dir gets the same one back. Unset: the
+    default SQLite store in the data dir."""
     if not os.environ.get(STORE_ENV, "").strip():
         return []
-    return ["--store", _postgres_schema_url()]
+    if data_dir not in _SCHEMAS:
+        _SCHEMAS[data_dir] = _postgres_schema_url()
+    return ["--store", _SCHEMAS[data_dir]]
 
 
 def _start(data_dir: Path, env: dict[str, str] | None = None) -> Manager:
     return Manager.of(
         start_manager(
             data_dir,
-            ["--allow-any-command", *_store_args()],
+            ["--allow-any-command", *_store_args(data_dir)],
             env=env,
             log=data_dir / "manager-test.log",
         )
