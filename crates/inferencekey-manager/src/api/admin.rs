@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use inferencekey_core::slug::validate_slug;
 use inferencekey_core::token::{parse_token, TokenKind};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::errors::ApiError;
@@ -63,19 +63,87 @@ fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Api
     }
 }
 
-fn project_json(p: &Project) -> Value {
-    json!({"id": p.id, "slug": p.slug, "created_at": p.created_at})
+/// A project as the admin API answers it.
+// Fields of these views are in alphabetical order: the order the answers have always been
+// written in (serde_json's map, before they were typed).
+#[derive(Serialize)]
+pub(crate) struct ProjectView<'a> {
+    created_at: &'a str,
+    id: &'a str,
+    slug: &'a str,
+}
+
+impl<'a> From<&'a Project> for ProjectView<'a> {
+    fn from(p: &'a Project) -> Self {
+        ProjectView {
+            created_at: &p.created_at,
+            id: &p.id,
+            slug: &p.slug,
+        }
+    }
+}
+
+/// `POST /admin/projects`: the project, and whether this call made it.
+#[derive(Serialize)]
+struct EnsuredProject<'a> {
+    created: bool,
+    #[serde(flatten)]
+    project: ProjectView<'a>,
+}
+
+/// A token or key as listed: never its secret.
+#[derive(Serialize)]
+pub(crate) struct TokenView<'a> {
+    created_at: &'a str,
+    id: &'a str,
+    /// `sdk`, `live` or `admin`.
+    kind: &'a str,
+    project: Option<&'a str>,
+    revoked_at: Option<&'a str>,
+    scope: Option<&'a str>,
+}
+
+impl<'a> From<&'a TokenRecord> for TokenView<'a> {
+    fn from(t: &'a TokenRecord) -> Self {
+        TokenView {
+            created_at: &t.created_at,
+            id: &t.id,
+            kind: t
+                .kind
+                .prefix()
+                .trim_start_matches("ik_")
+                .trim_end_matches('_'),
+            project: t.project_slug.as_deref(),
+            revoked_at: t.revoked_at.as_deref(),
+            scope: t.scope.as_deref(),
+        }
+    }
+}
+
+/// An `ik_sdk_` token as issued: the listed view plus the whole token, shown this once.
+#[derive(Serialize)]
+struct IssuedToken<'a> {
+    #[serde(flatten)]
+    record: TokenView<'a>,
+    token: &'a str,
+}
+
+/// An `ik_live_` key as issued: the listed view plus the whole key, shown this once.
+#[derive(Serialize)]
+struct IssuedKey<'a> {
+    #[serde(flatten)]
+    record: TokenView<'a>,
+    key: &'a str,
+}
+
+/// A value as a JSON object with its keys sorted, the order these answers have always had
+/// (a flattened struct would write its own fields last).
+fn sorted(value: impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 pub(crate) fn token_json(t: &TokenRecord) -> Value {
-    json!({
-        "id": t.id,
-        "kind": t.kind.prefix().trim_start_matches("ik_").trim_end_matches('_'),
-        "project": t.project_slug,
-        "scope": t.scope,
-        "created_at": t.created_at,
-        "revoked_at": t.revoked_at,
-    })
+    sorted(TokenView::from(t))
 }
 
 fn existing_project(app: &App, raw: &str) -> Result<Project, ApiError> {
@@ -89,13 +157,9 @@ fn existing_project(app: &App, raw: &str) -> Result<Project, ApiError> {
 }
 
 async fn list_projects(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
-    let projects: Vec<Value> = app
-        .store
-        .list_projects()?
-        .iter()
-        .map(project_json)
-        .collect();
-    Ok(Json(projects).into_response())
+    let projects = app.store.list_projects()?;
+    let views: Vec<ProjectView<'_>> = projects.iter().map(ProjectView::from).collect();
+    Ok(Json(views).into_response())
 }
 
 /// Creates a project, or returns the existing one (200) so `init` can be re-run.
@@ -115,8 +179,10 @@ async fn create_project(
     } else {
         StatusCode::OK
     };
-    let mut body = project_json(&project);
-    body["created"] = json!(created);
+    let body = EnsuredProject {
+        created,
+        project: ProjectView::from(&project),
+    };
     Ok((status, Json(body)).into_response())
 }
 
@@ -130,8 +196,10 @@ async fn issue_sdk_token(
     only_keys(&body_object(body)?, &[])?;
     let project = existing_project(&app, &project)?;
     let issued = app.auth.issue(TokenKind::Sdk, Some(&project), None)?;
-    let mut body = token_json(&issued.record);
-    body["token"] = json!(issued.token);
+    let body = IssuedToken {
+        record: TokenView::from(&issued.record),
+        token: &issued.token,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -177,9 +245,10 @@ pub(crate) fn issue_key_for(
     let issued = app
         .auth
         .issue(TokenKind::Live, Some(&project), Some(&scope))?;
-    let mut body = token_json(&issued.record);
-    body["key"] = json!(issued.token);
-    Ok(body)
+    Ok(sorted(IssuedKey {
+        record: TokenView::from(&issued.record),
+        key: &issued.token,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -197,13 +266,9 @@ async fn list_keys(
         Some(p) => Some(existing_project(&app, &p)?.slug),
         None => None,
     };
-    let keys: Vec<Value> = app
-        .store
-        .list_tokens(project.as_deref())?
-        .iter()
-        .map(token_json)
-        .collect();
-    Ok(Json(keys).into_response())
+    let tokens = app.store.list_tokens(project.as_deref())?;
+    let views: Vec<TokenView<'_>> = tokens.iter().map(TokenView::from).collect();
+    Ok(Json(views).into_response())
 }
 
 /// Revokes by id; a whole token is accepted too (only its id is used, never logged).
@@ -228,13 +293,28 @@ pub(crate) fn revoke_key_by_id(app: &App, raw: &str) -> Result<Value, ApiError> 
     Ok(token_json(&record))
 }
 
-fn worker_json(w: &Worker) -> Value {
-    json!({"id": w.id, "name": w.name, "created_at": w.created_at})
+/// A registered worker.
+#[derive(Serialize)]
+struct WorkerView<'a> {
+    created_at: &'a str,
+    id: &'a str,
+    name: &'a str,
+}
+
+impl<'a> From<&'a Worker> for WorkerView<'a> {
+    fn from(w: &'a Worker) -> Self {
+        WorkerView {
+            created_at: &w.created_at,
+            id: &w.id,
+            name: &w.name,
+        }
+    }
 }
 
 async fn list_workers(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
-    let workers: Vec<Value> = app.store.list_workers()?.iter().map(worker_json).collect();
-    Ok(Json(workers).into_response())
+    let workers = app.store.list_workers()?;
+    let views: Vec<WorkerView<'_>> = workers.iter().map(WorkerView::from).collect();
+    Ok(Json(views).into_response())
 }
 
 async fn register_worker(
@@ -252,16 +332,33 @@ async fn register_worker(
         created_at: now_rfc3339(),
     };
     app.store.insert_worker(&worker)?;
-    Ok((StatusCode::CREATED, Json(worker_json(&worker))).into_response())
+    Ok((StatusCode::CREATED, Json(WorkerView::from(&worker))).into_response())
 }
 
-fn gpu_json(g: &Gpu) -> Value {
-    json!({"id": g.id, "name": g.name, "worker_id": g.worker_id, "created_at": g.created_at})
+/// A registered GPU resource.
+#[derive(Serialize)]
+struct GpuView<'a> {
+    created_at: &'a str,
+    id: &'a str,
+    name: &'a str,
+    worker_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a Gpu> for GpuView<'a> {
+    fn from(g: &'a Gpu) -> Self {
+        GpuView {
+            created_at: &g.created_at,
+            id: &g.id,
+            name: &g.name,
+            worker_id: g.worker_id.as_deref(),
+        }
+    }
 }
 
 async fn list_gpus(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
-    let gpus: Vec<Value> = app.store.list_gpus()?.iter().map(gpu_json).collect();
-    Ok(Json(gpus).into_response())
+    let gpus = app.store.list_gpus()?;
+    let views: Vec<GpuView<'_>> = gpus.iter().map(GpuView::from).collect();
+    Ok(Json(views).into_response())
 }
 
 async fn register_gpu(
@@ -293,7 +390,7 @@ async fn register_gpu(
         created_at: now_rfc3339(),
     };
     app.store.insert_gpu(&gpu)?;
-    Ok((StatusCode::CREATED, Json(gpu_json(&gpu))).into_response())
+    Ok((StatusCode::CREATED, Json(GpuView::from(&gpu))).into_response())
 }
 
 /// Whether the Manager can write its data dir, and how many log lines it lost.

@@ -8,8 +8,21 @@ pub mod webhook;
 pub mod workload;
 
 use serde_json::{Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::state::App;
 use errors::ApiError;
+
+/// The documented `/api` routes with their OpenAPI operations: the control plane and the
+/// document itself ([`crate::openapi`]). The admin API and the dashboard are not part of the
+/// document and are merged by the server.
+pub fn router() -> OpenApiRouter<App> {
+    control::router()
+        .merge(webhook::router())
+        .merge(custom_backend::router())
+        .routes(routes!(crate::openapi::serve))
+}
 
 /// Request body limit on `/api` and `/admin`.
 pub const API_BODY_LIMIT: usize = 1 << 20;
