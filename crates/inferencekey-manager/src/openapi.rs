@@ -168,6 +168,44 @@ error_set! {
     }
 }
 
+/// A 200 that is a JSON object, or with `stream: true` an SSE stream, whose frames the
+/// document does not describe (they are the engine's).
+fn json_or_stream(description: &str) -> BTreeMap<String, RefOr<openapi::Response>> {
+    let json = ContentBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+        .build();
+    let resp = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", json)
+        .content("text/event-stream", ContentBuilder::new().build())
+        .build();
+    BTreeMap::from([("200".to_string(), RefOr::T(resp))])
+}
+
+/// The 200 of `POST …/v1/chat/completions`.
+pub struct ChatAnswer;
+
+impl IntoResponses for ChatAnswer {
+    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+        json_or_stream(
+            "A chat.completion, or with stream=true an SSE stream of chat.completion.chunk \
+             ended by [DONE].",
+        )
+    }
+}
+
+/// The 200 of `POST …/v1/completions`.
+pub struct CompletionAnswer;
+
+impl IntoResponses for CompletionAnswer {
+    fn responses() -> BTreeMap<String, RefOr<openapi::Response>> {
+        json_or_stream(
+            "A text_completion, or with stream=true an SSE stream of them ended by [DONE] \
+             (engines that serve the legacy route).",
+        )
+    }
+}
+
 /// The error response components, with the documented body.
 fn error_responses() -> BTreeMap<String, RefOr<openapi::Response>> {
     ERROR_RESPONSES
@@ -473,6 +511,51 @@ pub struct EmbeddingsRequest {
     input: Value,
 }
 
+/// An OpenAI (legacy) completions body, bounded as [`ChatRequest`].
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CompletionRequest {
+    #[schema(nullable = false)]
+    model: Option<String>,
+    prompt: String,
+    #[schema(nullable = false, minimum = 1, maximum = 64)]
+    max_tokens: Option<u32>,
+    #[schema(nullable = false, minimum = 0, maximum = 2)]
+    temperature: Option<f64>,
+    #[schema(nullable = false)]
+    stream: Option<bool>,
+}
+
+/// A rerank body (the `/v1/rerank` of vLLM and Cohere): up to 16 documents.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RerankRequest {
+    #[schema(nullable = false)]
+    model: Option<String>,
+    query: String,
+    #[schema(max_items = 16)]
+    documents: Vec<String>,
+    #[schema(nullable = false, minimum = 1, maximum = 16)]
+    top_n: Option<u32>,
+}
+
+/// A forecast body (docs/contract.md §5, `forecast` workloads): `horizon` steps of one
+/// series, bounded to a short series.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ForecastRequest {
+    #[schema(min_length = 1)]
+    id: String,
+    #[schema(min_items = 1, max_items = 64)]
+    target: Vec<f64>,
+    #[schema(minimum = 1, maximum = 32)]
+    horizon: u32,
+    #[schema(nullable = false, max_items = 9)]
+    quantile_levels: Option<Vec<f64>>,
+    #[schema(nullable = false)]
+    model: Option<String>,
+}
+
 // ---- Data-plane operations (one catch-all route serves them; see crate::gateway) -----------
 
 /// The documented data-plane operations, one function each: the gateway forwards every
@@ -497,15 +580,51 @@ mod data_plane {
         security(("liveKey" = [])),
         params(EndpointPath),
         request_body(content = ChatRequest, content_type = "application/json"),
+        responses(ChatAnswer, ForwardErrors),
+    )]
+    pub fn chat_completions() {}
+
+    #[utoipa::path(
+        post,
+        path = "/endpoint/{project}/{workload}/v1/completions",
+        operation_id = "completions",
+        tag = "data-plane",
+        security(("liveKey" = [])),
+        params(EndpointPath),
+        request_body(content = CompletionRequest, content_type = "application/json"),
+        responses(CompletionAnswer, ForwardErrors),
+    )]
+    pub fn completions() {}
+
+    #[utoipa::path(
+        post,
+        path = "/endpoint/{project}/{workload}/v1/rerank",
+        operation_id = "rerank",
+        tag = "data-plane",
+        security(("liveKey" = [])),
+        params(EndpointPath),
+        request_body(content = RerankRequest, content_type = "application/json"),
         responses(
-            (status = 200,
-             description = "A chat.completion, or with stream=true an SSE stream of \
-                            chat.completion.chunk ended by [DONE].",
-             content((Object = "application/json"), (String = "text/event-stream"))),
+            (status = 200, description = "Results by relevance, highest first", body = Object),
             ForwardErrors,
         ),
     )]
-    pub fn chat_completions() {}
+    pub fn rerank() {}
+
+    #[utoipa::path(
+        post,
+        path = "/endpoint/{project}/{workload}/forecast",
+        operation_id = "forecast",
+        tag = "data-plane",
+        security(("liveKey" = [])),
+        params(EndpointPath),
+        request_body(content = ForecastRequest, content_type = "application/json"),
+        responses(
+            (status = 200, description = "The forecast (`forecast` workloads)", body = Object),
+            ForwardErrors,
+        ),
+    )]
+    pub fn forecast() {}
 
     #[utoipa::path(
         post,
@@ -578,7 +697,10 @@ mod data_plane {
     ),
     paths(
         data_plane::chat_completions,
+        data_plane::completions,
         data_plane::embeddings,
+        data_plane::rerank,
+        data_plane::forecast,
         data_plane::models,
         data_plane::submit_job,
         data_plane::get_job,

@@ -43,7 +43,7 @@ fn fill(template: &str) -> String {
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
         let close = rest[open..].find('}').expect("closed parameter") + open;
-        out.push_str("x");
+        out.push('x');
         rest = &rest[close + 1..];
     }
     out.push_str(rest);
