@@ -448,3 +448,94 @@ async fn status(State(app): State<App>, _admin: AdminAuth) -> Result<Response, A
     }))
     .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn token(kind: TokenKind, scope: Option<&str>, revoked: Option<&str>) -> TokenRecord {
+        TokenRecord {
+            id: "abc123".into(),
+            kind,
+            project_id: Some("prj_1".into()),
+            project_slug: Some("acme".into()),
+            scope: scope.map(Into::into),
+            secret_hash: [0; 32],
+            created_at: "2026-01-01T00:00:00Z".into(),
+            revoked_at: revoked.map(Into::into),
+        }
+    }
+
+    /// The typed answers write the bytes the `json!` answers they replaced wrote (same keys,
+    /// same order), so no client sees a change.
+    #[test]
+    fn typed_answers_keep_the_bytes() {
+        fn bytes<T: Serialize>(v: &T) -> String {
+            serde_json::to_string(v).unwrap()
+        }
+        let p = Project {
+            id: "prj_1".into(),
+            slug: "acme".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let old_project = json!({"id": p.id, "slug": p.slug, "created_at": p.created_at});
+        assert_eq!(bytes(&ProjectView::from(&p)), bytes(&old_project));
+        let mut old_ensured = old_project.clone();
+        old_ensured["created"] = json!(true);
+        let ensured = EnsuredProject {
+            created: true,
+            project: ProjectView::from(&p),
+        };
+        assert_eq!(bytes(&ensured), bytes(&old_ensured));
+
+        for t in [
+            token(TokenKind::Sdk, None, None),
+            token(TokenKind::Live, Some("*"), Some("2026-01-02T00:00:00Z")),
+        ] {
+            let old = json!({
+                "id": t.id,
+                "kind": t.kind.prefix().trim_start_matches("ik_").trim_end_matches('_'),
+                "project": t.project_slug,
+                "scope": t.scope,
+                "created_at": t.created_at,
+                "revoked_at": t.revoked_at,
+            });
+            assert_eq!(bytes(&TokenView::from(&t)), bytes(&old));
+            assert_eq!(bytes(&token_json(&t)), bytes(&old));
+            let mut old_issued = old.clone();
+            old_issued["token"] = json!("ik_sdk_secret");
+            let issued = IssuedToken {
+                record: TokenView::from(&t),
+                token: "ik_sdk_secret",
+            };
+            assert_eq!(bytes(&issued), bytes(&old_issued));
+            let mut old_key = old.clone();
+            old_key["key"] = json!("ik_live_secret");
+            let key = sorted(IssuedKey {
+                record: TokenView::from(&t),
+                key: "ik_live_secret",
+            });
+            assert_eq!(bytes(&key), bytes(&old_key));
+        }
+
+        let w = Worker {
+            id: "wrk_1".into(),
+            name: "box".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let old = json!({"id": w.id, "name": w.name, "created_at": w.created_at});
+        assert_eq!(bytes(&WorkerView::from(&w)), bytes(&old));
+        for worker_id in [None, Some("wrk_1".to_string())] {
+            let g = Gpu {
+                id: "gpu_1".into(),
+                name: "NVIDIA L4".into(),
+                worker_id,
+                created_at: "2026-01-01T00:00:00Z".into(),
+            };
+            let old = json!({"id": g.id, "name": g.name, "worker_id": g.worker_id,
+                             "created_at": g.created_at});
+            assert_eq!(bytes(&GpuView::from(&g)), bytes(&old));
+        }
+    }
+}

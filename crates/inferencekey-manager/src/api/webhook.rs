@@ -301,3 +301,47 @@ async fn deliveries(
     let items: Vec<DeliveryView<'_>> = rows.iter().map(DeliveryView::from).collect();
     Ok(axum::Json(items).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The typed list item writes the bytes the `json!` one it replaced wrote.
+    #[test]
+    fn delivery_view_keeps_the_bytes() {
+        for (last_status, last_error) in [(None, None), (Some(500), Some("boom".to_string()))] {
+            let d = DeliveryRecord {
+                id: "dlv_1".into(),
+                workload_id: "wl_1".into(),
+                job_id: "job_1".into(),
+                event: "job".into(),
+                url: "http://127.0.0.1:9/hook".into(),
+                body: Vec::new(),
+                state: DeliveryState::Pending,
+                attempts: 2,
+                next_attempt_ms: 0,
+                last_status,
+                last_error,
+                created_at: "2026-01-01T00:00:00Z".into(),
+                updated_at: "2026-01-01T00:00:01Z".into(),
+            };
+            let old = json!({
+                "id": d.id,
+                "job_id": d.job_id,
+                "event": d.event,
+                "url": d.url,
+                "state": d.state.as_str(),
+                "attempts": d.attempts,
+                "last_status": d.last_status,
+                "last_error": d.last_error,
+                "created_at": d.created_at,
+                "updated_at": d.updated_at,
+            });
+            assert_eq!(
+                serde_json::to_string(&DeliveryView::from(&d)).unwrap(),
+                serde_json::to_string(&old).unwrap()
+            );
+        }
+    }
+}
