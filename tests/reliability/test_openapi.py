@@ -1,5 +1,7 @@
 """Property-based HTTP tests of the Manager from the OpenAPI document it serves
-(`GET /api/openapi.json`, the file crates/inferencekey-manager/src/openapi.json): schemathesis
+(`GET /api/openapi.json`, generated from the Manager's code; its committed copy is
+crates/inferencekey-manager/src/openapi.json, checked against the code by
+`cargo test -p inferencekey-manager --test openapi`): schemathesis
 generates valid and invalid requests for every operation; no answer may be a 5xx, and every
 answer must match the document — every 4xx with the documented error body.
 
