@@ -3,16 +3,18 @@
 //!
 //! The control-plane operations are the `#[utoipa::path]` attributes on their handlers in
 //! [`crate::api`], registered through `utoipa_axum::routes!`, so a route and its operation are
-//! one declaration. The data plane forwards every `/endpoint/{project}/{workload}/v1/...` path
-//! to the engine through one catch-all route ([`crate::gateway`]); its documented operations
-//! are the attributed functions below. Response bodies are the typed structs the handlers
-//! write (the core's wire types where the core has one); request bodies the Manager forwards
-//! without decoding (OpenAI chat and embeddings bodies) are described here, bounded so a
-//! generated request stays cheap for an engine to answer.
+//! one declaration. The data plane forwards every `/endpoint/{project}/{workload}/...` path to
+//! the engine through one catch-all route ([`crate::gateway`]); its documented operations are
+//! the attributed functions below. Response bodies are the typed structs the handlers write
+//! (the core's wire types where the core has one). Request bodies are the core's types where
+//! the core decodes them (`JobRequest`, `WebhookDestinationRequest`); the workload bodies,
+//! which the Manager reads field by field, and the bodies it forwards without decoding
+//! (OpenAI chat, completions, embeddings, rerank, forecast) are described here, the forwarded
+//! ones bounded so a generated request stays cheap for an engine to answer.
 //!
-//! `crates/inferencekey-manager/src/openapi.json` is a copy for readers and for the tests that read
-//! the document without a Manager; `committed_document_is_current` fails when it differs from
-//! the generated one (`INFERENCEKEY_BLESS=1` rewrites it).
+//! `src/openapi.json` is a copy for readers and for the tests that read the document without
+//! a Manager; `tests/openapi.rs` fails when it differs from the generated one
+//! (`INFERENCEKEY_BLESS=1` rewrites it).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -30,7 +32,7 @@ use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
 use inferencekey_core::enums::{ExecutionPolicy, TaskType};
 use inferencekey_core::wire::ErrorBody;
 
-/// Error response components: name, description, headers (name, schema, required).
+/// A header of an error response: name, schema, required.
 type HeaderSpec = (&'static str, fn() -> Object, bool);
 
 fn integer() -> Object {
