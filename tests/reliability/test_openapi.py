@@ -109,7 +109,10 @@ def _steer(case: Any, project: Project, wid: str) -> None:
 
 def _check(case: Any, m: Manager, p: Project, wid: str) -> None:
     _steer(case, p, wid)
-    token = p.sdk_token if case.path.startswith("/api") else p.key
+    if case.path.startswith("/admin"):
+        token = (m.data_dir / "admin_token").read_text().strip()
+    else:
+        token = p.sdk_token if case.path.startswith("/api") else p.key
     headers = {"Authorization": f"Bearer {token}"}
     resp = case.call(base_url=m.url, headers=headers, timeout=30)
     CASES["requests"] = CASES.get("requests", 0) + 1

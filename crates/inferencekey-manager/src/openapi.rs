@@ -1,4 +1,4 @@
-//! The OpenAPI document of `/api` and `/endpoint`, generated from the code with utoipa and
+//! The OpenAPI document of `/api`, `/admin` and `/endpoint`, generated from the code with utoipa and
 //! served at `GET /api/openapi.json`.
 //!
 //! The control-plane operations are the `#[utoipa::path]` attributes on their handlers in
@@ -260,6 +260,10 @@ impl Modify for Components {
             bearer("ik_sdk_ control-plane token of one project"),
         );
         components.add_security_scheme(
+            "adminToken",
+            bearer("ik_admin_ token of the Manager, in its data dir (file admin_token)"),
+        );
+        components.add_security_scheme(
             "liveKey",
             bearer("ik_live_ data-plane key of one workload or a whole project"),
         );
@@ -360,7 +364,72 @@ pub struct IdempotencyHeader {
     idempotency_key: Option<String>,
 }
 
+/// `/admin/projects/{project}/...`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct AdminProjectPath {
+    /// Project slug.
+    project: String,
+}
+
+/// `/admin/keys/{id}/revoke`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct AdminPath {
+    /// The token's or key's id (a whole token is accepted too; only its id is used).
+    id: String,
+}
+
+/// `GET /admin/keys?project=`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeysQuery {
+    /// Only the tokens and keys of this project.
+    #[param(nullable = false)]
+    pub project: Option<String>,
+}
+
 // ---- Request bodies the Manager reads field by field -----------------------------------------
+
+/// `POST /admin/projects`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ProjectCreate {
+    slug: String,
+}
+
+/// `POST /admin/projects/{project}/keys`: exactly one of `workload` (a workload slug, which
+/// need not exist yet) or `"all": true`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct KeyRequest {
+    #[schema(nullable = false)]
+    workload: Option<String>,
+    #[schema(nullable = false)]
+    all: Option<bool>,
+}
+
+/// `POST /admin/workers`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct WorkerRegister {
+    name: String,
+}
+
+/// `POST /admin/gpus`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct GpuRegister {
+    name: String,
+    #[schema(nullable = false)]
+    worker_id: Option<String>,
+}
 
 fn task_type_schema() -> Object {
     TaskType::known_schema()
@@ -691,8 +760,9 @@ mod data_plane {
 #[openapi(
     info(
         title = "InferenceKey local Manager",
-        description = "The control plane (/api, ik_sdk_ tokens) and data plane (/endpoint, \
-                       ik_live_ keys) of the local Manager, as in CONTRACT.md. Every error the \
+        description = "The control plane (/api, ik_sdk_ tokens), data plane (/endpoint, \
+                       ik_live_ keys) and admin API (/admin, the ik_admin_ token) of the local \
+                       Manager, as in CONTRACT.md. Every error the \
                        Manager itself answers has the body {\"error\": {\"code\", \"message\", \
                        \"field\"?}}; errors an engine answers on the data plane pass through in \
                        OpenAI's form. Clients must ignore unknown response fields."
@@ -715,6 +785,7 @@ mod data_plane {
         (name = "custom-backends", description = "Publishing custom backends (docs/contract.md §7)"),
         (name = "data-plane", description = "OpenAI-compatible calls forwarded to a ready replica (docs/contract.md §5)"),
         (name = "jobs", description = "Asynchronous jobs (docs/contract.md §5)"),
+        (name = "admin", description = "Bootstrapping without a dashboard: projects, tokens, keys, workers, GPUs"),
         (name = "meta", description = "This document"),
     ),
 )]

@@ -204,7 +204,6 @@ fn router(state: App) -> Router {
     // them once, by crate::openapi::document.
     let (documented, _) = api::router().split_for_parts();
     let api = documented
-        .merge(api::admin::router())
         .merge(crate::dashboard::router())
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
     api.merge(gateway::router())

@@ -7,33 +7,37 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use inferencekey_core::slug::validate_slug;
 use inferencekey_core::token::{parse_token, TokenKind};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::errors::ApiError;
 use super::{json_object, API_BODY_LIMIT};
 use crate::auth::AdminAuth;
+use crate::openapi::{
+    AdminPath, AdminProjectPath, GpuRegister, KeyRequest, KeysQuery, ProjectCreate, ReadErrors,
+    UpdateErrors, WorkerRegister,
+};
 use crate::state::App;
 use crate::store::{Gpu, Project, TokenRecord, Worker};
 use crate::util::{new_id, now_rfc3339};
 
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/admin/projects", get(list_projects).post(create_project))
-        .route(
-            "/admin/projects/{project}/sdk-tokens",
-            post(issue_sdk_token),
-        )
-        .route("/admin/projects/{project}/keys", post(issue_key))
-        .route("/admin/keys", get(list_keys))
-        .route("/admin/keys/{id}/revoke", post(revoke_key))
-        .route("/admin/workers", get(list_workers).post(register_worker))
-        .route("/admin/gpus", get(list_gpus).post(register_gpu))
-        .route("/admin/status", get(status))
+/// The admin routes, each registered with its OpenAPI operation (crate::openapi).
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(issue_sdk_token))
+        .routes(routes!(issue_key))
+        .routes(routes!(list_keys))
+        .routes(routes!(revoke_key))
+        .routes(routes!(list_workers, register_worker))
+        .routes(routes!(list_gpus, register_gpu))
+        .routes(routes!(status))
 }
 
 /// An optional body: empty means `{}`.
@@ -66,7 +70,8 @@ fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Api
 /// A project as the admin API answers it.
 // Fields of these views are in alphabetical order: the order the answers have always been
 // written in (serde_json's map, before they were typed).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Project)]
 pub(crate) struct ProjectView<'a> {
     created_at: &'a str,
     id: &'a str,
@@ -84,7 +89,7 @@ impl<'a> From<&'a Project> for ProjectView<'a> {
 }
 
 /// `POST /admin/projects`: the project, and whether this call made it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct EnsuredProject<'a> {
     created: bool,
     #[serde(flatten)]
@@ -92,7 +97,8 @@ struct EnsuredProject<'a> {
 }
 
 /// A token or key as listed: never its secret.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Token)]
 pub(crate) struct TokenView<'a> {
     created_at: &'a str,
     id: &'a str,
@@ -121,7 +127,7 @@ impl<'a> From<&'a TokenRecord> for TokenView<'a> {
 }
 
 /// An `ik_sdk_` token as issued: the listed view plus the whole token, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct IssuedToken<'a> {
     #[serde(flatten)]
     record: TokenView<'a>,
@@ -129,7 +135,7 @@ struct IssuedToken<'a> {
 }
 
 /// An `ik_live_` key as issued: the listed view plus the whole key, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct IssuedKey<'a> {
     #[serde(flatten)]
     record: TokenView<'a>,
@@ -156,6 +162,14 @@ fn existing_project(app: &App, raw: &str) -> Result<Project, ApiError> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/projects",
+    operation_id = "adminListProjects",
+    tag = "admin",
+    security(("adminToken" = [])),
+    responses((status = 200, description = "Every project", body = Vec<ProjectView>), ReadErrors),
+)]
 async fn list_projects(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let projects = app.store.list_projects()?;
     let views: Vec<ProjectView<'_>> = projects.iter().map(ProjectView::from).collect();
@@ -163,6 +177,15 @@ async fn list_projects(State(app): State<App>, _admin: AdminAuth) -> Result<Resp
 }
 
 /// Creates a project, or returns the existing one (200) so `init` can be re-run.
+#[utoipa::path(
+    post,
+    path = "/admin/projects",
+    operation_id = "adminCreateProject",
+    tag = "admin",
+    security(("adminToken" = [])),
+    request_body(content = ProjectCreate, content_type = "application/json"),
+    responses((status = 201, description = "Created", body = EnsuredProject), (status = 200, description = "It existed already", body = EnsuredProject), UpdateErrors),
+)]
 async fn create_project(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -186,6 +209,15 @@ async fn create_project(
     Ok((status, Json(body)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/projects/{project}/sdk-tokens",
+    operation_id = "adminIssueSdkToken",
+    tag = "admin",
+    security(("adminToken" = [])),
+    params(AdminProjectPath),
+    responses((status = 201, description = "Issued; the only answer with the token", body = IssuedToken), UpdateErrors),
+)]
 async fn issue_sdk_token(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -205,6 +237,16 @@ async fn issue_sdk_token(
 
 /// Issues a live key for one workload slug (which need not exist yet) or, with
 /// `"all": true`, for every workload of the project.
+#[utoipa::path(
+    post,
+    path = "/admin/projects/{project}/keys",
+    operation_id = "adminIssueKey",
+    tag = "admin",
+    security(("adminToken" = [])),
+    params(AdminProjectPath),
+    request_body(content = KeyRequest, content_type = "application/json"),
+    responses((status = 201, description = "Issued; the only answer with the key", body = IssuedKey), UpdateErrors),
+)]
 async fn issue_key(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -251,11 +293,15 @@ pub(crate) fn issue_key_for(
     }))
 }
 
-#[derive(Deserialize)]
-struct KeysQuery {
-    project: Option<String>,
-}
-
+#[utoipa::path(
+    get,
+    path = "/admin/keys",
+    operation_id = "adminListKeys",
+    tag = "admin",
+    security(("adminToken" = [])),
+    params(KeysQuery),
+    responses((status = 200, description = "Tokens and keys, never their secrets", body = Vec<TokenView>), ReadErrors),
+)]
 async fn list_keys(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -272,6 +318,15 @@ async fn list_keys(
 }
 
 /// Revokes by id; a whole token is accepted too (only its id is used, never logged).
+#[utoipa::path(
+    post,
+    path = "/admin/keys/{id}/revoke",
+    operation_id = "adminRevokeKey",
+    tag = "admin",
+    security(("adminToken" = [])),
+    params(AdminPath),
+    responses((status = 200, description = "The revoked token or key", body = TokenView), UpdateErrors),
+)]
 async fn revoke_key(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -294,7 +349,8 @@ pub(crate) fn revoke_key_by_id(app: &App, raw: &str) -> Result<Value, ApiError> 
 }
 
 /// A registered worker.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Worker)]
 struct WorkerView<'a> {
     created_at: &'a str,
     id: &'a str,
@@ -311,12 +367,29 @@ impl<'a> From<&'a Worker> for WorkerView<'a> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/workers",
+    operation_id = "adminListWorkers",
+    tag = "admin",
+    security(("adminToken" = [])),
+    responses((status = 200, description = "Registered workers", body = Vec<WorkerView>), ReadErrors),
+)]
 async fn list_workers(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let workers = app.store.list_workers()?;
     let views: Vec<WorkerView<'_>> = workers.iter().map(WorkerView::from).collect();
     Ok(Json(views).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/workers",
+    operation_id = "adminRegisterWorker",
+    tag = "admin",
+    security(("adminToken" = [])),
+    request_body(content = WorkerRegister, content_type = "application/json"),
+    responses((status = 201, description = "Registered", body = WorkerView), UpdateErrors),
+)]
 async fn register_worker(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -336,7 +409,8 @@ async fn register_worker(
 }
 
 /// A registered GPU resource.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Gpu)]
 struct GpuView<'a> {
     created_at: &'a str,
     id: &'a str,
@@ -355,12 +429,29 @@ impl<'a> From<&'a Gpu> for GpuView<'a> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/gpus",
+    operation_id = "adminListGpus",
+    tag = "admin",
+    security(("adminToken" = [])),
+    responses((status = 200, description = "Registered GPU resources", body = Vec<GpuView>), ReadErrors),
+)]
 async fn list_gpus(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let gpus = app.store.list_gpus()?;
     let views: Vec<GpuView<'_>> = gpus.iter().map(GpuView::from).collect();
     Ok(Json(views).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/gpus",
+    operation_id = "adminRegisterGpu",
+    tag = "admin",
+    security(("adminToken" = [])),
+    request_body(content = GpuRegister, content_type = "application/json"),
+    responses((status = 201, description = "Registered", body = GpuView), UpdateErrors),
+)]
 async fn register_gpu(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -404,6 +495,14 @@ fn storage_json(app: &App) -> Value {
 }
 
 /// Everything `inferencekey status` shows.
+#[utoipa::path(
+    get,
+    path = "/admin/status",
+    operation_id = "adminStatus",
+    tag = "admin",
+    security(("adminToken" = [])),
+    responses((status = 200, description = "What `inferencekey status` shows", body = Object), ReadErrors),
+)]
 async fn status(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let workloads = app.store.list_workloads(None)?;
     let projects: Vec<Value> = app

@@ -14,13 +14,15 @@ use utoipa_axum::routes;
 use crate::state::App;
 use errors::ApiError;
 
-/// The documented `/api` routes with their OpenAPI operations: the control plane and the
-/// document itself ([`crate::openapi`]). The admin API and the dashboard are not part of the
-/// document and are merged by the server.
+/// The documented `/api` and `/admin` routes with their OpenAPI operations: the control
+/// plane, the admin API and the document itself ([`crate::openapi`]). The dashboard is not
+/// part of the document (its `/dashboard/...` routes and `POST /admin/dashboard/login-codes`)
+/// and is merged by the server.
 pub fn router() -> OpenApiRouter<App> {
     control::router()
         .merge(webhook::router())
         .merge(custom_backend::router())
+        .merge(admin::router())
         .routes(routes!(crate::openapi::serve))
 }
 
