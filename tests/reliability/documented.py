@@ -1,5 +1,6 @@
 """Checks a real answer of the Manager against its OpenAPI document
-(crates/inferencekey-manager/src/openapi.json, served at /api/openapi.json).
+(the committed copy crates/inferencekey-manager/src/openapi.json of the document the Manager
+generates from its code and serves at /api/openapi.json; a Rust test keeps the two equal).
 
 Schemathesis (test_openapi.py) only sees the answers its generated requests provoke; the
 hardening answers (408 slow body, 413 body too large, 429 job quota, 503 storage_unavailable)

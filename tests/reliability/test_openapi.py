@@ -1,5 +1,7 @@
 """Property-based HTTP tests of the Manager from the OpenAPI document it serves
-(`GET /api/openapi.json`, the file crates/inferencekey-manager/src/openapi.json): schemathesis
+(`GET /api/openapi.json`, generated from the Manager's code; its committed copy is
+crates/inferencekey-manager/src/openapi.json, checked against the code by
+`cargo test -p inferencekey-manager --test openapi`): schemathesis
 generates valid and invalid requests for every operation; no answer may be a 5xx, and every
 answer must match the document — every 4xx with the documented error body.
 
@@ -107,7 +109,10 @@ def _steer(case: Any, project: Project, wid: str) -> None:
 
 def _check(case: Any, m: Manager, p: Project, wid: str) -> None:
     _steer(case, p, wid)
-    token = p.sdk_token if case.path.startswith("/api") else p.key
+    if case.path.startswith("/admin"):
+        token = (m.data_dir / "admin_token").read_text().strip()
+    else:
+        token = p.sdk_token if case.path.startswith("/api") else p.key
     headers = {"Authorization": f"Bearer {token}"}
     resp = case.call(base_url=m.url, headers=headers, timeout=30)
     CASES["requests"] = CASES.get("requests", 0) + 1

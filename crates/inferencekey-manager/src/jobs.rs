@@ -104,19 +104,39 @@ fn accepted_kinds() -> String {
 
 /// The `GET /jobs/{id}` answer. The result is written out as the JSON text it was stored
 /// as, never parsed into a tree.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Job)]
 pub struct JobView<'a> {
     job_id: &'a str,
+    #[schema(schema_with = job_status_schema)]
     status: &'static str,
     kind: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Value)]
     result: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Value)]
     error: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Value)]
     context: Option<&'a Value>,
     created_at: &'a str,
     updated_at: &'a str,
+}
+
+fn job_status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(
+            [
+                JobStatus::Queued,
+                JobStatus::Running,
+                JobStatus::Succeeded,
+                JobStatus::Failed,
+            ]
+            .map(JobStatus::as_str),
+        ))
+        .build()
 }
 
 pub fn job_json(job: &JobRecord) -> JobView<'_> {

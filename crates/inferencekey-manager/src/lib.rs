@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod jobs;
 mod limits;
 pub mod logging;
+pub mod openapi;
 pub mod request_context;
 pub mod runtime;
 pub mod server;

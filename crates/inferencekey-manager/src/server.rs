@@ -199,25 +199,13 @@ pub fn http_client() -> Result<reqwest::Client, ManagerError> {
         .map_err(|e| ManagerError::Config(format!("could not build the HTTP client: {e}")))
 }
 
-/// The OpenAPI document of `/api` and `/endpoint`; unauthenticated so tools can fetch it.
-async fn openapi() -> impl axum::response::IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/json"),
-        )],
-        include_str!("openapi.json"),
-    )
-}
-
 fn router(state: App) -> Router {
     let body_timeout = state.config.body_timeout;
-    let api = api::control::router()
-        .merge(api::webhook::router())
-        .merge(api::admin::router())
-        .merge(api::custom_backend::router())
+    // The documented routes carry their OpenAPI operations; the document is rendered from
+    // them once, by crate::openapi::document.
+    let (documented, _) = api::router().split_for_parts();
+    let api = documented
         .merge(crate::dashboard::router())
-        .route("/api/openapi.json", axum::routing::get(openapi))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT));
     api.merge(gateway::router())
         .fallback(errors::route_not_found)

@@ -274,6 +274,7 @@ impl BackendManifest {
 /// A published custom backend, as `POST`/`GET /api/tenants/{tenant}/custom-backends` answer
 /// it (docs/contract.md §7). The Manager renders this type and the SDK decodes it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishedBackend {
     pub id: String,
     pub slug: String,
@@ -282,6 +283,7 @@ pub struct PublishedBackend {
     pub size_bytes: u64,
     pub version: String,
     pub task_type: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
 }
 

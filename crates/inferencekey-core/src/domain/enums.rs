@@ -83,6 +83,36 @@ macro_rules! open_enum {
                 Ok(Self::from_wire(&s))
             }
         }
+
+        /// A string: the known values are listed, but decoding keeps any other, so the schema
+        /// is open (a request that must name a known one uses [`Self::known_schema`]).
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(format!(
+                        "{}: one of {}; a newer server may send another",
+                        $what,
+                        Self::known_list()
+                    )))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
+
+        #[cfg(feature = "openapi")]
+        impl $name {
+            /// The closed schema: exactly the known wire strings.
+            pub fn known_schema() -> utoipa::openapi::schema::Object {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($wire),+]))
+                    .build()
+            }
+        }
     };
 }
 

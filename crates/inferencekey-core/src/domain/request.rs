@@ -31,15 +31,28 @@ macro_rules! call_type {
             }
         }
     };
+    // `schema;` first: the type derives `utoipa::ToSchema` (feature `openapi`), whose schema
+    // leaves the per-call overrides out.
+    (schema; $(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        call_type! {
+            @emit [#[cfg_attr(feature = "openapi", schema(ignore))]]
+            $(#[$m])* pub struct $name { $($body)* }
+        }
+    };
     ($(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        call_type! { @emit [] $(#[$m])* pub struct $name { $($body)* } }
+    };
+    (@emit [$($skip:tt)*] $(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
         $(#[$m])*
         pub struct $name {
             $($body)*
             /// This call's total deadline (retries included); not part of the body.
             #[serde(default, skip_serializing)]
+            $($skip)*
             pub timeout: Option<Seconds>,
             /// This call's retry count (at most 100); not part of the body.
             #[serde(default, skip_serializing)]
+            $($skip)*
             pub max_retries: Option<Retries>,
         }
         impl PerCall for $name {
@@ -217,26 +230,46 @@ impl ForecastRequest {
 }
 
 call_type! {
+    schema;
     /// An async job submission: exactly one of `body` (JSON) or `data` (bytes) with
     /// `content_type`.
+    // With the `openapi` feature, also the schema of `POST …/jobs` (the per-call overrides
+    // are not part of the body).
     #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     #[serde(deny_unknown_fields)]
     pub struct JobRequest {
+        #[cfg_attr(feature = "openapi", schema(schema_with = job_kind_schema))]
         pub kind: String,
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(nullable = false, value_type = Option<Object>))]
         pub body: Option<Value>,
         /// The binary payload; base64-encoded (`body_b64`) when it crosses as JSON.
         #[serde(default, rename = "body_b64", with = "base64_bytes")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false, value_type = Option<String>))]
         pub data: Option<Vec<u8>>,
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         pub content_type: Option<String>,
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Value))]
         pub context: Option<Value>,
         /// Where this job's result is delivered (a signed POST, docs/contract.md §6) instead
-        /// of the workload's webhook URL; signed with the workload's webhook secret.
+        /// of the workload's webhook URL; signed with the workload's webhook secret. Loopback
+        /// only unless the Manager runs with --allow-remote-webhooks; needs the workload's
+        /// webhook (its secret signs the delivery).
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         pub webhook_url: Option<String>,
     }
+}
+
+#[cfg(feature = "openapi")]
+fn job_kind_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(JOB_KINDS.iter().copied()))
+        .build()
 }
 
 /// Job kinds the platform accepts (docs/contract.md, "Jobs"), with their aliases.

@@ -40,6 +40,7 @@ pub fn retry_delay(failed_attempts: u32) -> Option<Duration> {
 
 /// `PUT …/workloads/{workload}/webhook`: where a workload's job results are delivered.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WebhookDestinationRequest {
     /// An `http` or `https` URL; the local Manager takes loopback addresses only unless
@@ -54,10 +55,13 @@ pub struct WebhookDestinationRequest {
 /// A workload's webhook destination as the Manager answers it. `secret` is present only in
 /// the answer that made it; every later answer carries `secret_hint` (its last characters).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookDestination {
     pub workload_id: String,
     pub url: String,
+    /// Only in the answer that made the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub secret: Option<String>,
     pub secret_hint: String,
     pub created_at: String,
@@ -77,6 +81,7 @@ impl std::fmt::Debug for WebhookDestination {
 
 /// The answer of `POST …/webhook/test`: one signed `ping`, sent once, not retried.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookTestResult {
     /// The receiver answered 2xx.
     pub delivered: bool,

@@ -18,35 +18,90 @@ fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error
 }
 
 /// A workload as the control plane returns it.
+// With the `openapi` feature this is also the schema of the Manager's answer, which always
+// sends the fields marked required and omits an absent optional one rather than send `null`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct Workload {
     #[serde(deserialize_with = "id_string")]
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false))]
     pub id: Option<String>,
     #[serde(deserialize_with = "id_string")]
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false))]
     pub project_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false))]
     pub project_slug: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false))]
     pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false))]
     pub slug: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false))]
     pub workload_slug: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false))]
     pub task_type: Option<TaskType>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub backend: Option<Backend>,
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false))]
     pub model_name: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, nullable = false, value_type = Object)
+    )]
     pub config: Option<Value>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub worker_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub gpu_resource_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true, nullable = false))]
     pub execution_policy: Option<ExecutionPolicy>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, nullable = false, value_type = Object)
+    )]
     pub execution_policy_config: Option<Value>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, nullable = false, format = DateTime)
+    )]
     pub created_at: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, nullable = false, format = DateTime)
+    )]
     pub updated_at: Option<String>,
     /// Local Manager extension: the current readiness phase.
+    #[cfg_attr(feature = "openapi", schema(nullable = false, schema_with = phase_schema))]
     pub status: Option<String>,
     /// Local Manager extension: what the phase means in words (e.g. which engine serves).
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub status_message: Option<String>,
     /// Fields this SDK version does not know, kept so callers still see them.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
     pub extra: serde_json::Map<String, Value>,
+}
+
+/// The readiness phases (docs/contract.md §3.4), in order.
+pub const PHASES: &[&str] = &[
+    "scheduling",
+    "provisioning",
+    "bootstrapping",
+    "ready",
+    "error",
+];
+
+#[cfg(feature = "openapi")]
+fn phase_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .description(Some(
+            "Local Manager extension: the current readiness phase.",
+        ))
+        .enum_values(Some(PHASES.iter().copied()))
+        .build()
 }
 
 impl Workload {
@@ -114,6 +169,7 @@ pub fn decode_workload(body: &[u8]) -> Result<Workload, Error> {
 
 /// One frame of the readiness stream.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ReadinessEvent {
     pub phase: String,
@@ -131,16 +187,31 @@ impl ReadinessEvent {
 }
 
 /// The Manager's error body (docs/contract.md §2).
+// `deny_unknown_fields` only shapes the OpenAPI schema (no other key is ever sent); the type
+// is never decoded.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ErrorBody {
+    #[cfg_attr(feature = "openapi", schema(inline))]
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ErrorDetail {
+    /// validation_failed, unauthenticated, wrong_credential_type, project_scope_mismatch,
+    /// scope_insufficient, not_found, method_not_allowed, slug_conflict,
+    /// idempotency_key_in_use, idempotency_key_reused, payload_too_large, rate_limited,
+    /// workload_not_ready, backend_unavailable
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub code: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub message: String,
+    /// JSON path of the offending field
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub field: Option<String>,
 }
 

@@ -7,33 +7,37 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use inferencekey_core::slug::validate_slug;
 use inferencekey_core::token::{parse_token, TokenKind};
-use serde::Deserialize;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::errors::ApiError;
 use super::{json_object, API_BODY_LIMIT};
 use crate::auth::AdminAuth;
+use crate::openapi::{
+    AdminPath, AdminProjectPath, GpuRegister, KeyRequest, KeysQuery, ProjectCreate, ReadErrors,
+    UpdateErrors, WorkerRegister,
+};
 use crate::state::App;
 use crate::store::{Gpu, Project, TokenRecord, Worker};
 use crate::util::{new_id, now_rfc3339};
 
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/admin/projects", get(list_projects).post(create_project))
-        .route(
-            "/admin/projects/{project}/sdk-tokens",
-            post(issue_sdk_token),
-        )
-        .route("/admin/projects/{project}/keys", post(issue_key))
-        .route("/admin/keys", get(list_keys))
-        .route("/admin/keys/{id}/revoke", post(revoke_key))
-        .route("/admin/workers", get(list_workers).post(register_worker))
-        .route("/admin/gpus", get(list_gpus).post(register_gpu))
-        .route("/admin/status", get(status))
+/// The admin routes, each registered with its OpenAPI operation (crate::openapi).
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(issue_sdk_token))
+        .routes(routes!(issue_key))
+        .routes(routes!(list_keys))
+        .routes(routes!(revoke_key))
+        .routes(routes!(list_workers, register_worker))
+        .routes(routes!(list_gpus, register_gpu))
+        .routes(routes!(status))
 }
 
 /// An optional body: empty means `{}`.
@@ -63,19 +67,89 @@ fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Api
     }
 }
 
-fn project_json(p: &Project) -> Value {
-    json!({"id": p.id, "slug": p.slug, "created_at": p.created_at})
+/// A project as the admin API answers it.
+// Fields of these views are in alphabetical order: the order the answers have always been
+// written in (serde_json's map, before they were typed).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Project)]
+pub(crate) struct ProjectView<'a> {
+    created_at: &'a str,
+    id: &'a str,
+    slug: &'a str,
+}
+
+impl<'a> From<&'a Project> for ProjectView<'a> {
+    fn from(p: &'a Project) -> Self {
+        ProjectView {
+            created_at: &p.created_at,
+            id: &p.id,
+            slug: &p.slug,
+        }
+    }
+}
+
+/// `POST /admin/projects`: the project, and whether this call made it.
+#[derive(Serialize, ToSchema)]
+struct EnsuredProject<'a> {
+    created: bool,
+    #[serde(flatten)]
+    project: ProjectView<'a>,
+}
+
+/// A token or key as listed: never its secret.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Token)]
+pub(crate) struct TokenView<'a> {
+    created_at: &'a str,
+    id: &'a str,
+    /// `sdk`, `live` or `admin`.
+    kind: &'a str,
+    project: Option<&'a str>,
+    revoked_at: Option<&'a str>,
+    scope: Option<&'a str>,
+}
+
+impl<'a> From<&'a TokenRecord> for TokenView<'a> {
+    fn from(t: &'a TokenRecord) -> Self {
+        TokenView {
+            created_at: &t.created_at,
+            id: &t.id,
+            kind: t
+                .kind
+                .prefix()
+                .trim_start_matches("ik_")
+                .trim_end_matches('_'),
+            project: t.project_slug.as_deref(),
+            revoked_at: t.revoked_at.as_deref(),
+            scope: t.scope.as_deref(),
+        }
+    }
+}
+
+/// An `ik_sdk_` token as issued: the listed view plus the whole token, shown this once.
+#[derive(Serialize, ToSchema)]
+struct IssuedToken<'a> {
+    #[serde(flatten)]
+    record: TokenView<'a>,
+    token: &'a str,
+}
+
+/// An `ik_live_` key as issued: the listed view plus the whole key, shown this once.
+#[derive(Serialize, ToSchema)]
+struct IssuedKey<'a> {
+    #[serde(flatten)]
+    record: TokenView<'a>,
+    key: &'a str,
+}
+
+/// A value as a JSON object with its keys sorted, the order these answers have always had
+/// (a flattened struct would write its own fields last).
+fn sorted(value: impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 pub(crate) fn token_json(t: &TokenRecord) -> Value {
-    json!({
-        "id": t.id,
-        "kind": t.kind.prefix().trim_start_matches("ik_").trim_end_matches('_'),
-        "project": t.project_slug,
-        "scope": t.scope,
-        "created_at": t.created_at,
-        "revoked_at": t.revoked_at,
-    })
+    sorted(TokenView::from(t))
 }
 
 async fn existing_project(app: &App, raw: &str) -> Result<Project, ApiError> {
@@ -88,18 +162,30 @@ async fn existing_project(app: &App, raw: &str) -> Result<Project, ApiError> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/projects",
+    operation_id = "adminListProjects",
+    tag = "admin",
+    security(("adminToken" = [])),
+    responses((status = 200, description = "Every project", body = Vec<ProjectView>), ReadErrors),
+)]
 async fn list_projects(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
-    let projects: Vec<Value> = app
-        .store
-        .list_projects()
-        .await?
-        .iter()
-        .map(project_json)
-        .collect();
-    Ok(Json(projects).into_response())
+    let projects = app.store.list_projects().await?;
+    let views: Vec<ProjectView<'_>> = projects.iter().map(ProjectView::from).collect();
+    Ok(Json(views).into_response())
 }
 
 /// Creates a project, or returns the existing one (200) so `init` can be re-run.
+#[utoipa::path(
+    post,
+    path = "/admin/projects",
+    operation_id = "adminCreateProject",
+    tag = "admin",
+    security(("adminToken" = [])),
+    request_body(content = ProjectCreate, content_type = "application/json"),
+    responses((status = 201, description = "Created", body = EnsuredProject), (status = 200, description = "It existed already", body = EnsuredProject), UpdateErrors),
+)]
 async fn create_project(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -116,11 +202,22 @@ async fn create_project(
     } else {
         StatusCode::OK
     };
-    let mut body = project_json(&project);
-    body["created"] = json!(created);
+    let body = EnsuredProject {
+        created,
+        project: ProjectView::from(&project),
+    };
     Ok((status, Json(body)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/projects/{project}/sdk-tokens",
+    operation_id = "adminIssueSdkToken",
+    tag = "admin",
+    security(("adminToken" = [])),
+    params(AdminProjectPath),
+    responses((status = 201, description = "Issued; the only answer with the token", body = IssuedToken), UpdateErrors),
+)]
 async fn issue_sdk_token(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -131,13 +228,25 @@ async fn issue_sdk_token(
     only_keys(&body_object(body)?, &[])?;
     let project = existing_project(&app, &project).await?;
     let issued = app.auth.issue(TokenKind::Sdk, Some(&project), None).await?;
-    let mut body = token_json(&issued.record);
-    body["token"] = json!(issued.token);
+    let body = IssuedToken {
+        record: TokenView::from(&issued.record),
+        token: &issued.token,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// Issues a live key for one workload slug (which need not exist yet) or, with
 /// `"all": true`, for every workload of the project.
+#[utoipa::path(
+    post,
+    path = "/admin/projects/{project}/keys",
+    operation_id = "adminIssueKey",
+    tag = "admin",
+    security(("adminToken" = [])),
+    params(AdminProjectPath),
+    request_body(content = KeyRequest, content_type = "application/json"),
+    responses((status = 201, description = "Issued; the only answer with the key", body = IssuedKey), UpdateErrors),
+)]
 async fn issue_key(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -179,16 +288,21 @@ pub(crate) async fn issue_key_for(
         .auth
         .issue(TokenKind::Live, Some(&project), Some(&scope))
         .await?;
-    let mut body = token_json(&issued.record);
-    body["key"] = json!(issued.token);
-    Ok(body)
+    Ok(sorted(IssuedKey {
+        record: TokenView::from(&issued.record),
+        key: &issued.token,
+    }))
 }
 
-#[derive(Deserialize)]
-struct KeysQuery {
-    project: Option<String>,
-}
-
+#[utoipa::path(
+    get,
+    path = "/admin/keys",
+    operation_id = "adminListKeys",
+    tag = "admin",
+    security(("adminToken" = [])),
+    params(KeysQuery),
+    responses((status = 200, description = "Tokens and keys, never their secrets", body = Vec<TokenView>), ReadErrors),
+)]
 async fn list_keys(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -199,17 +313,21 @@ async fn list_keys(
         Some(p) => Some(existing_project(&app, &p).await?.slug),
         None => None,
     };
-    let keys: Vec<Value> = app
-        .store
-        .list_tokens(project.as_deref())
-        .await?
-        .iter()
-        .map(token_json)
-        .collect();
-    Ok(Json(keys).into_response())
+    let tokens = app.store.list_tokens(project.as_deref()).await?;
+    let views: Vec<TokenView<'_>> = tokens.iter().map(TokenView::from).collect();
+    Ok(Json(views).into_response())
 }
 
 /// Revokes by id; a whole token is accepted too (only its id is used, never logged).
+#[utoipa::path(
+    post,
+    path = "/admin/keys/{id}/revoke",
+    operation_id = "adminRevokeKey",
+    tag = "admin",
+    security(("adminToken" = [])),
+    params(AdminPath),
+    responses((status = 200, description = "The revoked token or key", body = TokenView), UpdateErrors),
+)]
 async fn revoke_key(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -232,21 +350,48 @@ pub(crate) async fn revoke_key_by_id(app: &App, raw: &str) -> Result<Value, ApiE
     Ok(token_json(&record))
 }
 
-fn worker_json(w: &Worker) -> Value {
-    json!({"id": w.id, "name": w.name, "created_at": w.created_at})
+/// A registered worker.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Worker)]
+struct WorkerView<'a> {
+    created_at: &'a str,
+    id: &'a str,
+    name: &'a str,
 }
 
+impl<'a> From<&'a Worker> for WorkerView<'a> {
+    fn from(w: &'a Worker) -> Self {
+        WorkerView {
+            created_at: &w.created_at,
+            id: &w.id,
+            name: &w.name,
+        }
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/workers",
+    operation_id = "adminListWorkers",
+    tag = "admin",
+    security(("adminToken" = [])),
+    responses((status = 200, description = "Registered workers", body = Vec<WorkerView>), ReadErrors),
+)]
 async fn list_workers(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
-    let workers: Vec<Value> = app
-        .store
-        .list_workers()
-        .await?
-        .iter()
-        .map(worker_json)
-        .collect();
-    Ok(Json(workers).into_response())
+    let workers = app.store.list_workers().await?;
+    let views: Vec<WorkerView<'_>> = workers.iter().map(WorkerView::from).collect();
+    Ok(Json(views).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/workers",
+    operation_id = "adminRegisterWorker",
+    tag = "admin",
+    security(("adminToken" = [])),
+    request_body(content = WorkerRegister, content_type = "application/json"),
+    responses((status = 201, description = "Registered", body = WorkerView), UpdateErrors),
+)]
 async fn register_worker(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -262,18 +407,53 @@ async fn register_worker(
         created_at: now_rfc3339(),
     };
     app.store.insert_worker(&worker).await?;
-    Ok((StatusCode::CREATED, Json(worker_json(&worker))).into_response())
+    Ok((StatusCode::CREATED, Json(WorkerView::from(&worker))).into_response())
 }
 
-fn gpu_json(g: &Gpu) -> Value {
-    json!({"id": g.id, "name": g.name, "worker_id": g.worker_id, "created_at": g.created_at})
+/// A registered GPU resource.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Gpu)]
+struct GpuView<'a> {
+    created_at: &'a str,
+    id: &'a str,
+    name: &'a str,
+    worker_id: Option<&'a str>,
 }
 
+impl<'a> From<&'a Gpu> for GpuView<'a> {
+    fn from(g: &'a Gpu) -> Self {
+        GpuView {
+            created_at: &g.created_at,
+            id: &g.id,
+            name: &g.name,
+            worker_id: g.worker_id.as_deref(),
+        }
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/gpus",
+    operation_id = "adminListGpus",
+    tag = "admin",
+    security(("adminToken" = [])),
+    responses((status = 200, description = "Registered GPU resources", body = Vec<GpuView>), ReadErrors),
+)]
 async fn list_gpus(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
-    let gpus: Vec<Value> = app.store.list_gpus().await?.iter().map(gpu_json).collect();
-    Ok(Json(gpus).into_response())
+    let gpus = app.store.list_gpus().await?;
+    let views: Vec<GpuView<'_>> = gpus.iter().map(GpuView::from).collect();
+    Ok(Json(views).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/gpus",
+    operation_id = "adminRegisterGpu",
+    tag = "admin",
+    security(("adminToken" = [])),
+    request_body(content = GpuRegister, content_type = "application/json"),
+    responses((status = 201, description = "Registered", body = GpuView), UpdateErrors),
+)]
 async fn register_gpu(
     State(app): State<App>,
     _admin: AdminAuth,
@@ -303,7 +483,7 @@ async fn register_gpu(
         created_at: now_rfc3339(),
     };
     app.store.insert_gpu(&gpu).await?;
-    Ok((StatusCode::CREATED, Json(gpu_json(&gpu))).into_response())
+    Ok((StatusCode::CREATED, Json(GpuView::from(&gpu))).into_response())
 }
 
 /// Whether the Manager can write its data dir, and how many log lines it lost.
@@ -317,6 +497,14 @@ fn storage_json(app: &App) -> Value {
 }
 
 /// Everything `inferencekey status` shows.
+#[utoipa::path(
+    get,
+    path = "/admin/status",
+    operation_id = "adminStatus",
+    tag = "admin",
+    security(("adminToken" = [])),
+    responses((status = 200, description = "What `inferencekey status` shows", body = Object), ReadErrors),
+)]
 async fn status(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let workloads = app.store.list_workloads(None).await?;
     let projects: Vec<Value> = app
@@ -361,4 +549,95 @@ async fn status(State(app): State<App>, _admin: AdminAuth) -> Result<Response, A
         "projects": projects,
     }))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn token(kind: TokenKind, scope: Option<&str>, revoked: Option<&str>) -> TokenRecord {
+        TokenRecord {
+            id: "abc123".into(),
+            kind,
+            project_id: Some("prj_1".into()),
+            project_slug: Some("acme".into()),
+            scope: scope.map(Into::into),
+            secret_hash: [0; 32],
+            created_at: "2026-01-01T00:00:00Z".into(),
+            revoked_at: revoked.map(Into::into),
+        }
+    }
+
+    /// The typed answers write the bytes the `json!` answers they replaced wrote (same keys,
+    /// same order), so no client sees a change.
+    #[test]
+    fn typed_answers_keep_the_bytes() {
+        fn bytes<T: Serialize>(v: &T) -> String {
+            serde_json::to_string(v).unwrap()
+        }
+        let p = Project {
+            id: "prj_1".into(),
+            slug: "acme".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let old_project = json!({"id": p.id, "slug": p.slug, "created_at": p.created_at});
+        assert_eq!(bytes(&ProjectView::from(&p)), bytes(&old_project));
+        let mut old_ensured = old_project.clone();
+        old_ensured["created"] = json!(true);
+        let ensured = EnsuredProject {
+            created: true,
+            project: ProjectView::from(&p),
+        };
+        assert_eq!(bytes(&ensured), bytes(&old_ensured));
+
+        for t in [
+            token(TokenKind::Sdk, None, None),
+            token(TokenKind::Live, Some("*"), Some("2026-01-02T00:00:00Z")),
+        ] {
+            let old = json!({
+                "id": t.id,
+                "kind": t.kind.prefix().trim_start_matches("ik_").trim_end_matches('_'),
+                "project": t.project_slug,
+                "scope": t.scope,
+                "created_at": t.created_at,
+                "revoked_at": t.revoked_at,
+            });
+            assert_eq!(bytes(&TokenView::from(&t)), bytes(&old));
+            assert_eq!(bytes(&token_json(&t)), bytes(&old));
+            let mut old_issued = old.clone();
+            old_issued["token"] = json!("ik_sdk_secret");
+            let issued = IssuedToken {
+                record: TokenView::from(&t),
+                token: "ik_sdk_secret",
+            };
+            assert_eq!(bytes(&issued), bytes(&old_issued));
+            let mut old_key = old.clone();
+            old_key["key"] = json!("ik_live_secret");
+            let key = sorted(IssuedKey {
+                record: TokenView::from(&t),
+                key: "ik_live_secret",
+            });
+            assert_eq!(bytes(&key), bytes(&old_key));
+        }
+
+        let w = Worker {
+            id: "wrk_1".into(),
+            name: "box".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let old = json!({"id": w.id, "name": w.name, "created_at": w.created_at});
+        assert_eq!(bytes(&WorkerView::from(&w)), bytes(&old));
+        for worker_id in [None, Some("wrk_1".to_string())] {
+            let g = Gpu {
+                id: "gpu_1".into(),
+                name: "NVIDIA L4".into(),
+                worker_id,
+                created_at: "2026-01-01T00:00:00Z".into(),
+            };
+            let old = json!({"id": g.id, "name": g.name, "worker_id": g.worker_id,
+                             "created_at": g.created_at});
+            assert_eq!(bytes(&GpuView::from(&g)), bytes(&old));
+        }
+    }
 }

@@ -10,19 +10,23 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use futures_util::StreamExt;
 use inferencekey_core::slug::canonical_slug;
 use inferencekey_core::token::scrub;
-use inferencekey_core::wire::ErrorBody;
+use inferencekey_core::wire::{ErrorBody, Workload};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::errors::ApiError;
 use super::{json_object, workload, API_BODY_LIMIT};
 use crate::auth::{Identity, SdkAuth};
 use crate::idempotency::{self, Claim};
+use crate::openapi::{
+    CreateErrors, DeleteErrors, IdempotencyHeader, ProjectPath, ReadErrors, SlugQuery,
+    UpdateErrors, WorkloadCreate, WorkloadIdPath, WorkloadSlugPath, WorkloadUpdate,
+};
 use crate::runtime::readiness;
 use crate::state::{App, AppState};
 use crate::store::{IdempotencyBegin, Project, StoreError, WorkloadRecord};
@@ -34,18 +38,13 @@ fn command_policy(app: &AppState) -> crate::runtime::process::CommandPolicy {
     }
 }
 
-pub fn router() -> Router<App> {
-    Router::new()
-        .route("/api/projects/{project}/workloads", get(list).post(create))
-        .route("/api/projects/{project}/workloads/{slug}", get(get_one))
-        .route(
-            "/api/projects/{project}/workloads/{slug}/readiness-events",
-            get(readiness_events),
-        )
-        .route(
-            "/api/workloads/{id}",
-            get(get_by_id).patch(update).delete(delete),
-        )
+/// The workload routes, each registered with its OpenAPI operation (crate::openapi).
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one))
+        .routes(routes!(readiness_events))
+        .routes(routes!(get_by_id, update, delete))
 }
 
 /// The project named in the path, which must be the token's.
@@ -110,6 +109,16 @@ struct ListQuery {
     slug: Option<String>,
 }
 
+/// The project's workloads.
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/workloads",
+    operation_id = "listWorkloads",
+    tag = "workloads",
+    security(("sdkToken" = [])),
+    params(ProjectPath, SlugQuery),
+    responses((status = 200, description = "Workloads", body = Vec<Workload>), ReadErrors),
+)]
 async fn list(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,
@@ -138,6 +147,15 @@ async fn list(
     Ok(axum::Json(items).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/workloads/{slug}",
+    operation_id = "getWorkload",
+    tag = "workloads",
+    security(("sdkToken" = [])),
+    params(WorkloadSlugPath),
+    responses((status = 200, description = "OK", body = Workload), ReadErrors),
+)]
 async fn get_one(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,
@@ -149,6 +167,15 @@ async fn get_one(
     Ok(axum::Json(render(&app, &w)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/workloads/{id}",
+    operation_id = "getWorkloadById",
+    tag = "workloads",
+    security(("sdkToken" = [])),
+    params(WorkloadIdPath),
+    responses((status = 200, description = "OK", body = Workload), ReadErrors),
+)]
 async fn get_by_id(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,
@@ -200,6 +227,21 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
         .into_response()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/projects/{project}/workloads",
+    operation_id = "createWorkload",
+    tag = "workloads",
+    security(("sdkToken" = [])),
+    params(ProjectPath, IdempotencyHeader),
+    request_body(content = WorkloadCreate, content_type = "application/json"),
+    responses(
+        (status = 201,
+         description = "Created (or the replay of a create with the same Idempotency-Key)",
+         body = Workload),
+        CreateErrors,
+    ),
+)]
 async fn create(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,
@@ -249,6 +291,16 @@ async fn create(
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/workloads/{id}",
+    operation_id = "updateWorkload",
+    tag = "workloads",
+    security(("sdkToken" = [])),
+    params(WorkloadIdPath),
+    request_body(content = WorkloadUpdate, content_type = "application/json"),
+    responses((status = 200, description = "OK", body = Workload), UpdateErrors),
+)]
 async fn update(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,
@@ -271,6 +323,15 @@ async fn update(
     Ok(axum::Json(render(&app, &updated)).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/workloads/{id}",
+    operation_id = "deleteWorkload",
+    tag = "workloads",
+    security(("sdkToken" = [])),
+    params(WorkloadIdPath),
+    responses((status = 204, description = "Deleted"), DeleteErrors),
+)]
 async fn delete(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,
@@ -286,6 +347,22 @@ async fn delete(
 /// Keep-alive comments keep proxies from closing a quiet stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// The readiness stream (docs/contract.md §3.4).
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/workloads/{slug}/readiness-events",
+    operation_id = "readinessEvents",
+    tag = "workloads",
+    security(("sdkToken" = [])),
+    params(WorkloadSlugPath),
+    responses(
+        (status = 200,
+         description = "A stream of ReadinessEvent JSON frames; the current phase at once, \
+                        ending after ready or error.",
+         content_type = "text/event-stream"),
+        ReadErrors,
+    ),
+)]
 async fn readiness_events(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,

@@ -9,27 +9,27 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use inferencekey_core::custom_backend::{PublishedBackend, LOCAL_TENANT};
 use inferencekey_core::Backend;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::errors::ApiError;
 use crate::auth::SdkAuth;
 use crate::custom_backends::{self as packages, ArchiveError, MAX_ARCHIVE_BYTES};
+use crate::openapi::{BackendListErrors, CustomBackendUpload, PublishErrors, TenantPath};
 use crate::state::App;
 use crate::store::{CustomBackendRecord, StoreError};
 use crate::util::{new_id, now_rfc3339};
 
-const PATH: &str = "/api/tenants/{tenant}/custom-backends";
 /// The text parts a publish carries, each checked against the package's manifest.
 const TEXT_PARTS: [&str; 5] = ["name", "slug", "version", "task_type", "entrypoint"];
 
-pub fn router() -> Router<App> {
-    Router::new().route(
-        PATH,
-        get(list)
-            .post(publish)
+/// The custom-backend routes, registered with their OpenAPI operations (crate::openapi).
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new().routes(
+        routes!(list, publish)
             // The package is the body: its own bound, above the JSON routes' 1 MiB (the
             // multipart framing and text parts fit in the 64 KiB over).
             .layer(DefaultBodyLimit::max(MAX_ARCHIVE_BYTES + 64 * 1024)),
@@ -61,6 +61,19 @@ fn answer(r: &CustomBackendRecord) -> PublishedBackend {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/tenants/{tenant}/custom-backends",
+    operation_id = "listCustomBackends",
+    tag = "custom-backends",
+    security(("sdkToken" = [])),
+    params(TenantPath),
+    responses(
+        (status = 200, description = "Every published version, newest first",
+         body = Vec<PublishedBackend>),
+        BackendListErrors,
+    ),
+)]
 async fn list(
     State(app): State<App>,
     _sdk: SdkAuth,
@@ -80,6 +93,23 @@ fn multipart_error(e: impl std::fmt::Display, status: StatusCode) -> ApiError {
     ))
 }
 
+/// Publishes a custom backend package (CONTRACT.md §7): a .tar.gz with manifest.json and
+/// requirements.txt at its root. Text parts, when sent, must match the manifest.
+#[utoipa::path(
+    post,
+    path = "/api/tenants/{tenant}/custom-backends",
+    operation_id = "publishCustomBackend",
+    tag = "custom-backends",
+    security(("sdkToken" = [])),
+    params(TenantPath),
+    request_body(content = CustomBackendUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "The same package was already published: the first answer",
+         body = PublishedBackend),
+        (status = 201, description = "Published", body = PublishedBackend),
+        PublishErrors,
+    ),
+)]
 async fn publish(
     State(app): State<App>,
     _sdk: SdkAuth,

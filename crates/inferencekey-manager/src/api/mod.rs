@@ -8,8 +8,23 @@ pub mod webhook;
 pub mod workload;
 
 use serde_json::{Map, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::state::App;
 use errors::ApiError;
+
+/// The documented `/api` and `/admin` routes with their OpenAPI operations: the control
+/// plane, the admin API and the document itself ([`crate::openapi`]). The dashboard is not
+/// part of the document (its `/dashboard/...` routes and `POST /admin/dashboard/login-codes`)
+/// and is merged by the server.
+pub fn router() -> OpenApiRouter<App> {
+    control::router()
+        .merge(webhook::router())
+        .merge(custom_backend::router())
+        .merge(admin::router())
+        .routes(routes!(crate::openapi::serve))
+}
 
 /// Request body limit on `/api` and `/admin`.
 pub const API_BODY_LIMIT: usize = 1 << 20;

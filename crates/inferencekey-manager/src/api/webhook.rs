@@ -9,29 +9,92 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
-use inferencekey_core::webhook::WebhookDestinationRequest;
-use serde_json::{json, Value};
+use inferencekey_core::webhook::{
+    WebhookDestination, WebhookDestinationRequest, WebhookTestResult,
+};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::openapi::{Object, ObjectBuilder, Type};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::control::{project_for, workload_by_slug};
 use super::errors::ApiError;
 use super::{json_object, API_BODY_LIMIT};
 use crate::auth::{Identity, SdkAuth};
+use crate::openapi::{DeleteErrors, ReadErrors, UpdateErrors, WebhookPath};
 use crate::state::{App, AppState};
-use crate::store::{WebhookRecord, WorkloadRecord};
+use crate::store::{DeliveryRecord, DeliveryState, WebhookRecord, WorkloadRecord};
 use crate::util::now_rfc3339;
 use crate::webhooks;
 
-const BASE: &str = "/api/projects/{project}/workloads/{workload}/webhook";
 /// Deliveries `GET …/deliveries` lists.
 const LISTED: usize = 100;
 
-pub fn router() -> Router<App> {
-    Router::new()
-        .route(BASE, get(get_one).put(put).delete(delete))
-        .route(&format!("{BASE}/test"), post(test))
-        .route(&format!("{BASE}/deliveries"), get(deliveries))
+/// The webhook routes, each registered with its OpenAPI operation (crate::openapi).
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(get_one, put, delete))
+        .routes(routes!(test))
+        .routes(routes!(deliveries))
+}
+
+/// One delivery of the workload's outbox, as `GET …/webhook/deliveries` lists it.
+// Fields in alphabetical order: the order the answer has always been written in.
+#[derive(Serialize, ToSchema)]
+#[schema(as = WebhookDelivery)]
+pub struct DeliveryView<'a> {
+    attempts: u32,
+    created_at: &'a str,
+    #[schema(schema_with = event_schema)]
+    event: &'a str,
+    id: &'a str,
+    job_id: &'a str,
+    last_error: Option<&'a str>,
+    last_status: Option<u16>,
+    #[schema(schema_with = state_schema)]
+    state: &'static str,
+    updated_at: &'a str,
+    url: &'a str,
+}
+
+fn event_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["job", "ping"]))
+        .build()
+}
+
+fn state_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            [
+                DeliveryState::Pending,
+                DeliveryState::Delivered,
+                DeliveryState::Failed,
+            ]
+            .map(DeliveryState::as_str),
+        ))
+        .build()
+}
+
+impl<'a> From<&'a DeliveryRecord> for DeliveryView<'a> {
+    fn from(d: &'a DeliveryRecord) -> Self {
+        DeliveryView {
+            attempts: d.attempts,
+            created_at: &d.created_at,
+            event: &d.event,
+            id: &d.id,
+            job_id: &d.job_id,
+            last_error: d.last_error.as_deref(),
+            last_status: d.last_status,
+            state: d.state.as_str(),
+            updated_at: &d.updated_at,
+            url: &d.url,
+        }
+    }
 }
 
 /// The workload named in the path, by slug or id, of the token's project.
@@ -93,6 +156,22 @@ fn request(body: &[u8]) -> Result<WebhookDestinationRequest, ApiError> {
     Ok(WebhookDestinationRequest { url, rotate_secret })
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/projects/{project}/workloads/{workload}/webhook",
+    operation_id = "setWebhook",
+    tag = "webhooks",
+    security(("sdkToken" = [])),
+    params(WebhookPath),
+    request_body(content = WebhookDestinationRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Updated (the secret shown only with rotate_secret)",
+         body = WebhookDestination),
+        (status = 201, description = "Created; the only answer with the secret",
+         body = WebhookDestination),
+        UpdateErrors,
+    ),
+)]
 async fn put(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,
@@ -133,6 +212,19 @@ async fn put(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/workloads/{workload}/webhook",
+    operation_id = "getWebhook",
+    tag = "webhooks",
+    security(("sdkToken" = [])),
+    params(WebhookPath),
+    responses(
+        (status = 200, description = "The destination; the secret redacted",
+         body = WebhookDestination),
+        ReadErrors,
+    ),
+)]
 async fn get_one(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,
@@ -147,6 +239,15 @@ async fn get_one(
     Ok(axum::Json(webhooks::destination(&record, false)).into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/projects/{project}/workloads/{workload}/webhook",
+    operation_id = "deleteWebhook",
+    tag = "webhooks",
+    security(("sdkToken" = [])),
+    params(WebhookPath),
+    responses((status = 204, description = "Deleted"), DeleteErrors),
+)]
 async fn delete(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,
@@ -159,6 +260,19 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/projects/{project}/workloads/{workload}/webhook/test",
+    operation_id = "testWebhook",
+    tag = "webhooks",
+    security(("sdkToken" = [])),
+    params(WebhookPath),
+    responses(
+        (status = 200, description = "One signed ping sent, not retried",
+         body = WebhookTestResult),
+        ReadErrors,
+    ),
+)]
 async fn test(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,
@@ -173,19 +287,55 @@ async fn test(
     Ok(axum::Json(app.webhooks.ping(&record).await).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project}/workloads/{workload}/webhook/deliveries",
+    operation_id = "listWebhookDeliveries",
+    tag = "webhooks",
+    security(("sdkToken" = [])),
+    params(WebhookPath),
+    responses(
+        (status = 200, description = "The newest deliveries, newest first",
+         body = Vec<DeliveryView>),
+        ReadErrors,
+    ),
+)]
 async fn deliveries(
     State(app): State<App>,
     SdkAuth(who): SdkAuth,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let w = target(&app, &who, path).await?;
-    let items: Vec<Value> = app
-        .store
-        .list_deliveries(&w.id, LISTED)
-        .await?
-        .into_iter()
-        .map(|d| {
-            json!({
+    let rows = app.store.list_deliveries(&w.id, LISTED).await?;
+    let items: Vec<DeliveryView<'_>> = rows.iter().map(DeliveryView::from).collect();
+    Ok(axum::Json(items).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The typed list item writes the bytes the `json!` one it replaced wrote.
+    #[test]
+    fn delivery_view_keeps_the_bytes() {
+        for (last_status, last_error) in [(None, None), (Some(500), Some("boom".to_string()))] {
+            let d = DeliveryRecord {
+                id: "dlv_1".into(),
+                workload_id: "wl_1".into(),
+                job_id: "job_1".into(),
+                event: "job".into(),
+                url: "http://127.0.0.1:9/hook".into(),
+                body: Vec::new(),
+                state: DeliveryState::Pending,
+                attempts: 2,
+                next_attempt_ms: 0,
+                last_status,
+                last_error,
+                created_at: "2026-01-01T00:00:00Z".into(),
+                updated_at: "2026-01-01T00:00:01Z".into(),
+            };
+            let old = json!({
                 "id": d.id,
                 "job_id": d.job_id,
                 "event": d.event,
@@ -196,8 +346,11 @@ async fn deliveries(
                 "last_error": d.last_error,
                 "created_at": d.created_at,
                 "updated_at": d.updated_at,
-            })
-        })
-        .collect();
-    Ok(axum::Json(items).into_response())
+            });
+            assert_eq!(
+                serde_json::to_string(&DeliveryView::from(&d)).unwrap(),
+                serde_json::to_string(&old).unwrap()
+            );
+        }
+    }
 }
