@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tokio::sync::Mutex as AsyncMutex;
 
-use crate::bridge::{dual, spawn, wait, Armed, Closable, Step};
+use crate::bridge::{dual, spawn, wait, wait_shared, Armed, Closable, Step};
 use crate::convert::{client_settings, from_kwargs, seconds, value_to_py};
 use crate::errors::ResultExt;
 use crate::results::{py_repr, EndpointRef, Json, Workload};
@@ -143,7 +143,8 @@ dual! {
             slug: &str,
             project: Option<String>,
         ) -> PyResult<ReadinessIter> {
-            let stream = wait(
+            // On the shared runtime: a blocking iterator may be read from other threads.
+            let stream = wait_shared(
                 py,
                 self.inner
                     .readiness_events(slug, project.as_deref(), &Default::default()),
@@ -378,7 +379,7 @@ impl ReadinessIter {
         let Some(stream) = guard.as_mut() else {
             return Ok(None);
         };
-        match wait(py, stream.next_event())? {
+        match wait_shared(py, stream.next_event())? {
             Some(ev) => Ok(Some(event(&ev).or_raise(py)?)),
             None => {
                 *guard = None;
