@@ -103,14 +103,26 @@ impl Local {
             .expect("the OS refused to create the SDK's runtime");
         let driver_fd = match (before, epoll_fds()) {
             (Some(before), Some(after)) => {
+                // mio keeps the epoll fd and a `dup` of it (its registry): both name one
+                // epoll instance when their registrations (fdinfo's `tfd` lines) agree.
                 let new: Vec<i32> = after
                     .into_iter()
                     .filter(|fd| !before.contains(fd))
                     .collect();
-                match new.as_slice() {
-                    [fd] => Some(*fd),
-                    _ => None,
-                }
+                let registrations = |fd: &i32| {
+                    std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}"))
+                        .ok()
+                        .map(|info| {
+                            info.lines()
+                                .filter(|l| l.starts_with("tfd:"))
+                                .map(str::to_string)
+                                .collect::<Vec<_>>()
+                        })
+                };
+                let first = new.first().and_then(registrations);
+                let one_instance =
+                    first.is_some() && new.iter().skip(1).all(|fd| registrations(fd) == first);
+                new.first().copied().filter(|_| one_instance)
             }
             _ => None,
         };
