@@ -10,6 +10,7 @@ pub mod request;
 pub mod retry;
 pub mod sse;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
@@ -105,9 +106,35 @@ pub fn build_http(options: &ClientOptions) -> Result<Http, Error> {
     })
 }
 
+/// The rustls configuration every pool uses, built once: the platform verifier it holds
+/// loads the system's roots, which costs milliseconds, and a thread's first call builds a
+/// pool. The same settings reqwest would choose (ring, TLS 1.2 and 1.3, ALPN h2 and
+/// http/1.1).
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    static TLS: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
+    TLS.get_or_init(|| {
+        ensure_crypto_provider();
+        let provider = rustls::crypto::CryptoProvider::get_default()
+            .cloned()
+            .unwrap_or_else(|| std::sync::Arc::new(rustls::crypto::ring::default_provider()));
+        let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+            .map_err(|e| format!("could not load the system's TLS roots: {e}"))?;
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| format!("could not configure TLS: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(tls)
+    })
+    .clone()
+    .map_err(Error::configuration)
+}
+
 fn build_client(options: &ClientOptions) -> Result<reqwest::Client, Error> {
-    ensure_crypto_provider();
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config()?)
         .user_agent(format!(
             "inferencekey-{}/{}",
             options.language,
