@@ -359,14 +359,21 @@ struct LoopState {
 
 impl LoopState {
     /// Turns the local runtime (running `first` in it) and delivers what finished.
-    fn turn<R>(&self, py: Python<'_>, first: impl FnOnce() -> R) -> R {
+    fn turn<R>(self: &std::sync::Arc<Self>, py: Python<'_>, first: impl FnOnce() -> R) -> R {
         let Some(local) = self.local.as_ref() else {
             return first();
         };
         let previous = TURNING.replace(std::sync::Arc::as_ptr(&self.completions).cast());
-        let out = local.turn(first);
+        let (out, more) = local.turn(first);
         TURNING.set(previous);
         self.completions.drain(py);
+        if more {
+            // Events kept arriving: let the loop run its other callbacks, then turn again.
+            let _ = self
+                .event_loop
+                .bind(py)
+                .call_method1(pyo3::intern!(py, "call_soon"), (TurnRuntime(self.clone()),));
+        }
         out
     }
 

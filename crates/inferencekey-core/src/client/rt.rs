@@ -14,12 +14,11 @@
 //! hang). The transport therefore keeps one `reqwest::Client` per local runtime that uses it
 //! (`transport::Http`), keyed by [`driving`], which is set while a [`Local`] runs.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
-use std::task::{Context, Poll};
+use std::task::Poll;
 
 use tokio::runtime::{Builder, Runtime};
 
@@ -57,9 +56,50 @@ pub struct LocalKey {
 thread_local! {
     static LOCAL: RefCell<Option<Arc<Local>>> = const { RefCell::new(None) };
     static DRIVING: RefCell<Option<LocalKey>> = const { RefCell::new(None) };
-    /// Bumped by every poll of a future spawned with [`Local::spawn`]: how [`Local::turn`]
-    /// tells that a round did something.
-    static PROGRESS: Cell<u64> = const { Cell::new(0) };
+    /// While [`Local::turn`] runs: its driver fd, its future's waker, and whether the fd had
+    /// events when the scheduler last ran out of tasks.
+    static TURN: RefCell<Option<TurnState>> = const { RefCell::new(None) };
+}
+
+struct TurnState {
+    fd: i32,
+    waker: std::task::Waker,
+    /// Set by [`idle_hook`]: `Some(readable)` once the queue emptied since the last poll.
+    idle: Option<bool>,
+}
+
+/// The scheduler's `on_thread_park` hook: it runs when the task queue is empty, just before
+/// the scheduler polls the driver (and would block in it). During a turn it notes whether the
+/// driver's fd has events and wakes the turn's future, so the driver is polled without
+/// blocking and the turn then ends, or runs the tasks those events woke.
+fn idle_hook() {
+    TURN.with_borrow_mut(|turn| {
+        if let Some(t) = turn.as_mut() {
+            t.idle = Some(fd_readable(t.fd));
+            t.waker.wake_by_ref();
+        }
+    });
+}
+
+/// Whether `fd` is readable now (a zero-timeout `poll`).
+fn fd_readable(fd: i32) -> bool {
+    #[repr(C)]
+    struct PollFd {
+        fd: i32,
+        events: i16,
+        revents: i16,
+    }
+    extern "C" {
+        fn poll(fds: *mut PollFd, n: u64, timeout: i32) -> i32;
+    }
+    const POLLIN: i16 = 1;
+    let mut p = PollFd {
+        fd,
+        events: POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout.
+    unsafe { poll(&mut p, 1, 0) > 0 }
 }
 
 /// This thread's local runtime, built on first use.
@@ -99,6 +139,7 @@ impl Local {
         let before = epoll_fds();
         let rt = Builder::new_current_thread()
             .enable_all()
+            .on_thread_park(idle_hook)
             .build()
             .expect("the OS refused to create the SDK's runtime");
         let driver_fd = match (before, epoll_fds()) {
@@ -152,39 +193,56 @@ impl Local {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.rt.spawn(Counted(fut))
+        self.rt.spawn(fut)
     }
 
-    /// Drives the runtime without blocking: runs `first` inside the runtime (spawning there
-    /// queues a task without waking anything), then every task that is ready, polling the IO
-    /// driver and the timers between rounds, until a round spawned futures made no progress
-    /// (at most a few rounds). For event loops: call it when [`Local::driver_fd`] is readable,
-    /// and now and then while calls are in flight (for timers).
+    /// Drives the runtime without blocking, for an event loop that watches
+    /// [`Local::driver_fd`]: runs `first` inside the runtime (spawning there queues a task
+    /// without waking anything), then every task that is ready, polling the IO driver and the
+    /// timers whenever the queue empties, until the queue is empty and the driver's fd has no
+    /// events left. It returns `true` when it stopped early (after many rounds with events
+    /// still arriving): the caller should turn again soon. Call it when the fd is readable,
+    /// and now and then while calls are in flight (timers do not make the fd readable).
     ///
-    /// Must not be called from inside a runtime (see [`in_runtime`]).
-    pub fn turn<R>(&self, first: impl FnOnce() -> R) -> R {
-        // Each `Pending` with a self-wake makes the scheduler run every queued task and then
-        // poll the driver without blocking before polling this again. Two rounds at least,
-        // then until a round in which no spawned future was polled.
-        const MAX_ROUNDS: u32 = 16;
+    /// Must not be called from inside a runtime (see [`in_runtime`]); without a driver fd
+    /// it only runs `first`.
+    pub fn turn<R>(&self, first: impl FnOnce() -> R) -> (R, bool) {
+        const MAX_ROUNDS: u32 = 64;
+        let Some(fd) = self.driver_fd else {
+            return (first(), false);
+        };
         let mut first = Some(first);
         let mut out = None;
-        let (mut rounds, mut last) = (0u32, 0u64);
+        let mut rounds = 0u32;
+        let mut more = false;
+        TURN.with_borrow_mut(|turn| *turn = None);
         self.block_on(std::future::poll_fn(|cx| {
             if let Some(f) = first.take() {
                 out = Some(f());
-                last = PROGRESS.get();
             }
-            let now = PROGRESS.get();
-            if rounds >= MAX_ROUNDS || (rounds >= 2 && now == last) {
+            let idle = TURN.with_borrow_mut(|turn| {
+                let t = turn.get_or_insert_with(|| TurnState {
+                    fd,
+                    waker: cx.waker().clone(),
+                    idle: None,
+                });
+                t.idle.take()
+            });
+            // The queue had emptied and the driver's fd had no events before the poll that
+            // just ran: nothing is left to run (a later event makes the fd readable again).
+            if idle == Some(false) {
                 return Poll::Ready(());
             }
             rounds += 1;
-            last = now;
-            cx.waker().wake_by_ref();
+            if rounds > MAX_ROUNDS {
+                more = true;
+                return Poll::Ready(());
+            }
+            // Not woken: the scheduler runs the queue, then `idle_hook` wakes this.
             Poll::Pending
         }));
-        out.expect("the first step ran")
+        TURN.with_borrow_mut(|turn| *turn = None);
+        (out.expect("the first step ran"), more)
     }
 
     /// The runtime's IO driver's epoll fd, when it could be identified: it is readable
@@ -198,19 +256,6 @@ impl Local {
 /// True inside any Tokio runtime's context, where `block_on` would panic.
 pub fn in_runtime() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
-}
-
-/// Counts its polls in [`PROGRESS`].
-struct Counted<F>(F);
-
-impl<F: Future> Future for Counted<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        PROGRESS.set(PROGRESS.get().wrapping_add(1));
-        // SAFETY: structural pinning of the only field; `Counted` never moves it.
-        unsafe { self.map_unchecked_mut(|c| &mut c.0) }.poll(cx)
-    }
 }
 
 /// The epoll fds of this process (Linux), or `None` if `/proc/self/fd` cannot be read.
@@ -274,7 +319,8 @@ mod tests {
                 libc_poll(fd, 10_000) > 0,
                 "the driver's fd never became readable"
             );
-            local.turn(|| ());
+            let (_, more) = local.turn(|| ());
+            assert!(!more);
         };
         assert_eq!(&got, b"pong");
         server.join().unwrap();
