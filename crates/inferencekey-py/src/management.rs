@@ -181,9 +181,11 @@ dual! {
                     let Ok(value) = event(ev) else {
                         return;
                     };
-                    // Events are rare (a handful per start), so taking the GIL here is cheap;
-                    // `block_in_place` moves this worker's other tasks elsewhere meanwhile.
-                    tokio::task::block_in_place(|| {
+                    // Events are rare (a handful per start), so taking the GIL here is cheap.
+                    // On the loop's own thread (its local runtime) the GIL is held already;
+                    // on a shared-runtime worker `block_in_place` moves the worker's other
+                    // tasks elsewhere meanwhile.
+                    let schedule = || {
                         Python::attach(|py| {
                             let scheduled = value_to_py(py, &value.0).and_then(|d| {
                                 event_loop.call_method1(py, "call_soon_threadsafe", (cb, d))
@@ -192,7 +194,14 @@ dual! {
                                 e.write_unraisable(py, None);
                             }
                         })
-                    });
+                    };
+                    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+                        == tokio::runtime::RuntimeFlavor::MultiThread;
+                    if multi_thread {
+                        tokio::task::block_in_place(schedule);
+                    } else {
+                        schedule();
+                    }
                 };
                 let ev = client
                     .wait_until_ready(&slug, project.as_deref(), limit, forward)
