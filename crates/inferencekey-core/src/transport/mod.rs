@@ -8,6 +8,7 @@ pub mod deadline;
 pub mod options;
 pub mod request;
 pub mod retry;
+pub mod rt;
 pub mod sse;
 
 use std::sync::OnceLock;
@@ -62,7 +63,7 @@ impl std::fmt::Debug for Transport {
 }
 
 /// A client's connection pools: one for the shared runtime, and one per local runtime
-/// (`crate::rt::local`) that has made a call, built on its first call there. Pools are per
+/// (`crate::transport::rt::local`) that has made a call, built on its first call there. Pools are per
 /// runtime because hyper runs each connection as a task on the runtime that opened it: a
 /// connection checked out on another runtime would wait for a task nobody drives. Clones
 /// share the pools (every endpoint of a `DataClient` does).
@@ -70,7 +71,8 @@ impl std::fmt::Debug for Transport {
 pub struct Http {
     shared: reqwest::Client,
     options: ClientOptions,
-    locals: std::sync::Arc<std::sync::Mutex<Vec<(crate::rt::LocalKey, reqwest::Client)>>>,
+    locals:
+        std::sync::Arc<std::sync::Mutex<Vec<(crate::transport::rt::LocalKey, reqwest::Client)>>>,
 }
 
 impl std::fmt::Debug for Http {
@@ -82,7 +84,7 @@ impl std::fmt::Debug for Http {
 impl Http {
     /// The pool of the runtime this call runs on.
     fn client(&self) -> Result<reqwest::Client, Error> {
-        let Some(key) = crate::rt::driving() else {
+        let Some(key) = crate::transport::rt::driving() else {
             return Ok(self.shared.clone());
         };
         let mut locals = self.locals.lock().unwrap_or_else(|p| p.into_inner());
