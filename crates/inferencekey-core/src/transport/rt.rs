@@ -3,7 +3,8 @@
 //! * [`runtime`]: one shared multi-threaded runtime per process (timers, the IO driver and
 //!   connection pools shared by every client). The C ABI spawns onto it; bindings use it where
 //!   a call must not depend on any one thread (streams a program may read from other threads).
-//! * [`local`]: a current-thread runtime per OS thread. A blocking call `block_on`s it on the
+//! * [`local`]: a current-thread runtime per OS thread (an ended thread's runtime, with its
+//!   pools, is handed to the next new thread). A blocking call `block_on`s it on the
 //!   calling thread, so the whole exchange (write, wait, read, decode) stays on that thread:
 //!   no hand-off to a worker and back, which on a loaded machine costs tens of microseconds
 //!   per call. An event loop can drive the same runtime without blocking ([`Local::turn`],
@@ -53,8 +54,29 @@ pub struct LocalKey {
     pub alive: Weak<()>,
 }
 
+/// This thread's local runtime; when the thread ends it goes back to [`SPARE`].
+struct Slot(Option<Arc<Local>>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(local) = self.0.take() {
+            let mut spare = SPARE.lock().unwrap_or_else(|p| p.into_inner());
+            if spare.len() < MAX_SPARE {
+                spare.push(local);
+            }
+        }
+    }
+}
+
+/// Runtimes of threads that have ended, with their connection pools, for the next new
+/// thread: a program that starts a thread per batch of calls (or per request) would otherwise
+/// pay for a runtime and a fresh connection on every thread's first call. Idle, they hold
+/// only idle keep-alive connections.
+static SPARE: std::sync::Mutex<Vec<Arc<Local>>> = std::sync::Mutex::new(Vec::new());
+const MAX_SPARE: usize = 64;
+
 thread_local! {
-    static LOCAL: RefCell<Option<Arc<Local>>> = const { RefCell::new(None) };
+    static LOCAL: RefCell<Slot> = const { RefCell::new(Slot(None)) };
     static DRIVING: RefCell<Option<LocalKey>> = const { RefCell::new(None) };
     /// While [`Local::turn`] runs: its driver fd, its future's waker, and whether the fd had
     /// events when the scheduler last ran out of tasks.
@@ -104,7 +126,14 @@ fn fd_readable(fd: i32) -> bool {
 
 /// This thread's local runtime, built on first use.
 pub fn local() -> Arc<Local> {
-    LOCAL.with_borrow_mut(|slot| slot.get_or_insert_with(|| Arc::new(Local::new())).clone())
+    LOCAL.with_borrow_mut(|slot| {
+        slot.0
+            .get_or_insert_with(|| {
+                let spare = SPARE.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                spare.unwrap_or_else(|| Arc::new(Local::new()))
+            })
+            .clone()
+    })
 }
 
 /// The local runtime running on this thread right now, if any (`None` on the shared
