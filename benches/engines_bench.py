@@ -124,8 +124,13 @@ def engine_start_seconds(command: list[str], port: int, limit: float = ENGINE_ST
                 raise SystemExit("the engine exited during start-up")
             time.sleep(0.005)
     finally:
+        # A launcher that ignores SIGTERM (seen once under load) must not hang the bench.
         proc.terminate()
-        proc.wait()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -418,6 +419,46 @@ def _gateway_paths(
 
     streams = interleaved({name: keep(name) for name in conns}, cfg["rounds"], meter)
 
+    # 32 concurrent clients, each on its own kept-alive connection, the same chat call.
+    clients = 32
+    per_client = max(calls // 8, 2)
+
+    def concurrent_op(name: str) -> Callable[[Meter], Tally]:
+        base, path, auth = paths[name]
+        pool = [Plain(base, path, auth) for _ in range(clients)]
+        for c in pool:
+            c.chat()
+
+        def run(mt: Meter) -> Tally:
+            t = Tally()
+            start = threading.Barrier(clients + 1)
+            lats: list[list[int]] = [[] for _ in pool]
+
+            def client(i: int) -> None:
+                c, lat, clock = pool[i], lats[i], time.perf_counter_ns
+                start.wait()
+                for _ in range(per_client):
+                    t0 = clock()
+                    c.chat()
+                    lat.append(clock() - t0)
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+            for th in threads:
+                th.start()
+            mt.start()
+            start.wait()
+            for th in threads:
+                th.join()
+            mt.stop(t)
+            for lat in lats:
+                t.latencies_ns += lat
+            t.calls = clients * per_client
+            return t
+
+        return run
+
+    together = interleaved({name: concurrent_op(name) for name in conns}, cfg["rounds"], meter)
+
     # Unbuffered pass-through: the engine waits `delay` before each chunk and writes each on
     # its own; through the gateway each chunk must still arrive as it is written.
     delay_ms, paced_chunks = 20, 10
@@ -445,6 +486,7 @@ def _gateway_paths(
         "plain": {k: t.summary() for k, t in plain.items()},
         "stream": {k: dict(t.summary(), ttfc_p50_us=p50(ttfcs[k])) for k, t in streams.items()},
         "paced": paced,
+        "concurrent": {k: t.summary() for k, t in together.items()},
     }
     added_plain = (
         res["plain"]["http.client, gateway"]["p50_us"]
@@ -456,6 +498,12 @@ def _gateway_paths(
         res["plain"]["http.client, nginx proxy"]["p50_us"]
         - res["plain"]["http.client, direct"]["p50_us"]
     )
+    added_nginx_ttfc = (
+        res["stream"]["nginx proxy"]["ttfc_p50_us"] - res["stream"]["direct"]["ttfc_p50_us"]
+    )
+    cc = res["concurrent"]
+    added_cc = cc["gateway"]["p50_us"] - cc["direct"]["p50_us"]
+    added_cc_nginx = cc["nginx proxy"]["p50_us"] - cc["direct"]["p50_us"]
     g, d = paced["gateway"], paced["direct"]
     unbuffered = (
         g["first_content_ms"] < d["first_content_ms"] + delay_ms / 2
@@ -480,6 +528,22 @@ def _gateway_paths(
     )
     table += [
         "",
+        f"| {clients} concurrent clients (chat) | p50 | p99 | calls/s | server-side CPU per call |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in conns:
+        row = cc[name]
+        table.append(
+            f"| http.client, {name} | {fmt(row['p50_us'], 0, ' µs')} | "
+            f"{fmt(row['p99_us'], 0, ' µs')} | {fmt(row['calls_per_s'], 0, '')} | "
+            f"{fmt(row['server_cpu_us_per_call'], 0, ' µs')} |"
+        )
+    table += [
+        "",
+        f"Added p50 against nginx's: chat {added_plain:+.0f} / {added_nginx:+.0f} µs, first "
+        f"chunk {added_ttfc:+.0f} / {added_nginx_ttfc:+.0f} µs, {clients} concurrent "
+        f"{added_cc:+.0f} / {added_cc_nginx:+.0f} µs.",
+        "",
         f"Paced stream ({paced_chunks} chunks, engine waits {delay_ms} ms before each): first "
         f"content chunk at {d['first_content_ms']:.1f} ms direct / {g['first_content_ms']:.1f} ms "
         f"through the gateway; median gap {d['median_gap_ms']:.1f} / {g['median_gap_ms']:.1f} ms; "
@@ -492,7 +556,9 @@ def _gateway_paths(
             f"+{added_plain:.0f} µs chat p50, +{added_ttfc:.0f} µs stream TTFC p50, "
             f"+{added_stream:.0f} µs whole {tokens}-chunk stream; "
             f"{'unbuffered' if unbuffered else 'BUFFERED'} (paced chunks arrive as written); "
-            f"for scale, nginx as a reverse proxy adds +{added_nginx:.0f} µs chat p50 here"
+            f"for scale, nginx as a reverse proxy adds +{added_nginx:.0f} µs chat p50 here "
+            f"(+{added_nginx_ttfc:.0f} µs TTFC); {clients} concurrent clients: gateway "
+            f"+{added_cc:.0f} µs p50, nginx +{added_cc_nginx:.0f} µs"
         ),
         "table": table,
         "note": (
