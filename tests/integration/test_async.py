@@ -389,8 +389,12 @@ def test_200_concurrent_calls_on_one_client(project: Project) -> None:
         assert 1 <= len(opened) <= 200
         again = await asyncio.gather(*(ep.generate_text(prompt="x") for _ in range(50)))
         assert len(again) == 50
-        # Reused, not reopened: no call needed a connection beyond those already pooled.
-        assert our_connections(port) - before <= opened
+        # Reused, not reopened: the second burst opened only what the pool lacked. A call is
+        # sent as soon as it is made, so on a busy machine early calls of the first burst may
+        # finish and lend their connection to later ones: that burst can end with fewer than
+        # 50 pooled, and 50 at once then need the difference, never more.
+        now = our_connections(port) - before
+        assert len(now - opened) <= max(0, 50 - len(opened))
 
     asyncio.run(main())
 
