@@ -57,6 +57,20 @@ fn is_fallback(status: u16, body: &Value) -> bool {
         || (status == 405 && message.contains("is not supported on"))
 }
 
+/// `method` on the document's path `template` (placeholders filled), without a token: the
+/// status and the JSON body (`null` when it is not JSON).
+async fn call(h: &Harness, method: &str, template: &str) -> (u16, Value) {
+    let url = format!("{}{}", h.url, fill(template));
+    let resp = h
+        .http
+        .request(method.parse().unwrap(), &url)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
 /// Every documented operation is served by a route (an unauthenticated call reaches the
 /// route's auth, not the router's fallback), and a documented `/api` or `/admin` path has no
 /// route for a method the document does not list. Together with `utoipa_axum::routes!`, which
@@ -69,15 +83,7 @@ async fn every_operation_has_a_route_and_every_api_route_an_operation() {
     let ops = operations(&doc);
     assert!(ops.len() >= 20, "{ops:?}");
     for (method, template) in &ops {
-        let url = format!("{}{}", h.url, fill(template));
-        let resp = h
-            .http
-            .request(method.parse().unwrap(), &url)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let (status, body) = call(&h, method, template).await;
         assert!(
             !is_fallback(status, &body),
             "{method} {template} is documented but no route serves it ({status} {body})"
@@ -97,15 +103,7 @@ async fn every_operation_has_a_route_and_every_api_route_an_operation() {
             if ops.iter().any(|(m, p)| m == method && p == path) {
                 continue;
             }
-            let url = format!("{}{}", h.url, fill(path));
-            let resp = h
-                .http
-                .request(method.parse().unwrap(), &url)
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            let (status, body) = call(&h, method, path).await;
             assert!(
                 status == 405 && is_fallback(status, &body),
                 "{method} {path} is served ({status} {body}) but not documented"
