@@ -307,6 +307,31 @@ pub enum AttemptOutcome {
     },
 }
 
+impl AttemptOutcome {
+    /// The delivery row's new `state`, `next_attempt_ms`, `last_status` and `last_error`:
+    /// one mapping for every store.
+    pub(crate) fn columns(&self) -> (DeliveryState, Option<i64>, Option<u16>, Option<&str>) {
+        match self {
+            AttemptOutcome::Delivered { status } => {
+                (DeliveryState::Delivered, None, Some(*status), None)
+            }
+            AttemptOutcome::Retry {
+                next_attempt_ms,
+                status,
+                error,
+            } => (
+                DeliveryState::Pending,
+                Some(*next_attempt_ms),
+                *status,
+                Some(error.as_str()),
+            ),
+            AttemptOutcome::GaveUp { status, error } => {
+                (DeliveryState::Failed, None, *status, Some(error.as_str()))
+            }
+        }
+    }
+}
+
 /// A published custom backend (docs/contract.md §7): one version of a tenant's package.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CustomBackendRecord {

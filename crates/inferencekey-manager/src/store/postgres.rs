@@ -1172,24 +1172,7 @@ impl Store for PostgresStore {
     }
 
     async fn record_delivery_attempt(&self, id: &str, outcome: &AttemptOutcome) -> StoreResult<()> {
-        let (state, next, status, error) = match outcome {
-            AttemptOutcome::Delivered { status } => {
-                (DeliveryState::Delivered, None, Some(*status), None)
-            }
-            AttemptOutcome::Retry {
-                next_attempt_ms,
-                status,
-                error,
-            } => (
-                DeliveryState::Pending,
-                Some(*next_attempt_ms),
-                *status,
-                Some(error.as_str()),
-            ),
-            AttemptOutcome::GaveUp { status, error } => {
-                (DeliveryState::Failed, None, *status, Some(error.as_str()))
-            }
-        };
+        let (state, next, status, error) = outcome.columns();
         self.execute(
             "UPDATE webhook_deliveries
              SET state = $2, attempts = attempts + 1,
