@@ -366,6 +366,20 @@ class OursAsync:
 
         self.data = aio.AsyncDataClient(PROJECT, base_url=base_url, api_key=KEY)
         self.chat_ep = self.data.endpoint(routes.chat)
+        self.stream_eps: dict[str, Any] = {}
+
+    async def stream(self, workload: str) -> int:
+        """Reads one stream, handing each chunk's text to the caller; the chunk count."""
+        ep = self.stream_eps.get(workload)
+        if ep is None:
+            ep = self.stream_eps[workload] = self.data.endpoint(workload)
+        n = 0
+        async for chunk in ep.generate_text_stream(
+            prompt=PROMPT, model=MODEL, max_tokens=MAX_TOKENS
+        ):
+            _ = chunk.text
+            n += 1
+        return n
 
     async def chat(self) -> str:
         r = await self.chat_ep.generate_text(prompt=PROMPT, model=MODEL, max_tokens=MAX_TOKENS)

@@ -141,6 +141,25 @@ def bar(res: dict[str, Any]) -> list[str]:
         fmt(v, 2, "\u00d7 http.client"),
         None if v is None else v >= 2.0,
     )
+    if "chat" in res:
+        v = ratio(get(res, "chat", OURS, "p50_us"), get(res, "chat", "raw socket", "p50_us"))
+        add(
+            "sequential chat p50 (issue 17)",
+            "≤ 1.15\u00d7 the raw socket",
+            fmt(v, 2, "\u00d7 raw socket"),
+            None if v is None else v <= 1.15,
+        )
+    if "threads" in res:
+        v = ratio(
+            get(res, "threads", OURS, "calls_per_s"),
+            get(res, "threads", "raw socket", "calls_per_s"),
+        )
+        add(
+            "32 threads (issue 17)",
+            "≥ 1.3\u00d7 the raw socket's calls/s",
+            fmt(v, 2, "\u00d7 raw socket"),
+            None if v is None else v >= 1.3,
+        )
     if "asyncio" in res:
         a = get(res, "asyncio", OURS_ASYNC, "calls_per_s")
         o = get(res, "asyncio", "openai (asyncio)", "calls_per_s")
@@ -205,6 +224,21 @@ def bar(res: dict[str, Any]) -> list[str]:
             f"{fmt(v, 2, X)} {best}{mem_text}",
             ok,
         )
+        sync_v = get(res, "sse", OURS, "items_per_s")
+        async_v = get(res, "sse", OURS_ASYNC, "items_per_s")
+        if async_v is not None:
+            a_sync = ratio(async_v, sync_v)
+            a_best = ratio(async_v, get(res, "sse", best, "items_per_s"))
+            s_best = v
+            add(
+                "SSE stream, asyncio (issue 17)",
+                "asyncio ≥ 0.9\u00d7 sync chunks/s; both ≥ 3\u00d7 the fastest Python client",
+                f"asyncio {fmt(a_sync, 2, X)} sync; asyncio {fmt(a_best, 2, X)} {best}, "
+                f"sync {fmt(s_best, 2, X)} {best}",
+                None
+                if a_sync is None or a_best is None or s_best is None
+                else (a_sync >= 0.9 and a_best >= 3 and s_best >= 3),
+            )
     v = ratio(get(res, "ttfc", OURS, "p50_us"), get(res, "ttfc", FLOOR, "p50_us"))
     add(
         "time to first chunk",
@@ -223,6 +257,7 @@ def bar(res: dict[str, Any]) -> list[str]:
             "for an empty one)",
             t <= 30,
         )
+        add("`import inferencekey` (issue 17)", "≤ 20 ms", fmt(t, 1, " ms"), t <= 20)
     if "ensure" in res:
         e = res["ensure"]
         add(

@@ -273,8 +273,31 @@ def sse(cfg: Config) -> Result:
 
         return run
 
-    totals = interleaved({n: op(n) for n in cs}, cfg["stream_rounds"], Meter(cfg["server_pids"]))
+    ops = {n: op(n) for n in cs}
+    loop = None
+    if C.ours_async_available():
+        # Our asyncio stream on one loop, interleaved with the rest (issue 17's streaming row).
+        loop = asyncio.new_event_loop()
+        ours_async = C.OursAsync(cfg["base_url"], routes)
+        got = loop.run_until_complete(ours_async.stream("stream-short"))
+        check(got == cfg["short_chunks"], f"{ours_async.name}: {got} chunks")
+
+        def run_async(meter: Meter) -> Tally:
+            t = Tally()
+            meter.start()
+            t0 = time.perf_counter_ns()
+            n = loop.run_until_complete(ours_async.stream("stream"))
+            t.latencies_ns.append(time.perf_counter_ns() - t0)
+            meter.stop(t)
+            check(n == expected, f"{ours_async.name}: {n} chunks of {expected}")
+            t.calls, t.items = 1, n
+            return t
+
+        ops[ours_async.name] = run_async
+    totals = interleaved(ops, cfg["stream_rounds"], Meter(cfg["server_pids"]))
     close_all(cs)
+    if loop is not None:
+        loop.close()
     return {"clients": summaries(totals)}
 
 

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::time::Duration;
 
-use inferencekey_core::rt::runtime;
+use inferencekey_core::rt::{self, runtime};
 use inferencekey_core::Error;
 use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
@@ -25,32 +25,72 @@ use tokio::sync::OwnedMutexGuard;
 use crate::errors::{to_py_err, ResultExt};
 
 /// Runs `fut` to completion without the GIL, checking for Python signals while it waits.
+///
+/// It runs on this thread's local runtime ([`inferencekey_core::rt::local`]): the whole
+/// exchange stays on the calling thread, with no hand-off to a runtime worker and back.
+/// Inside a runtime (a Python callback the core calls from a running future) `block_on` is
+/// not allowed, so such a call runs on the shared runtime from a helper thread.
 pub(crate) fn wait<T: Send>(
     py: Python<'_>,
     fut: impl Future<Output = Result<T, Error>> + Send,
 ) -> PyResult<T> {
-    enum Outcome<T> {
-        Done(Result<T, Error>),
-        Interrupted(PyErr),
+    if rt::in_runtime() {
+        return wait_shared(py, fut);
     }
+    let local = rt::local();
+    let outcome = py.detach(|| local.block_on(interruptible(fut)));
+    outcome.finish(py)
+}
+
+/// [`wait`] on the shared multi-threaded runtime. Streams use it: a blocking stream may be
+/// read from other threads than the one that opened it (a server's thread pool iterating a
+/// generator), and its connection's task must run whichever thread reads.
+pub(crate) fn wait_shared<T: Send>(
+    py: Python<'_>,
+    fut: impl Future<Output = Result<T, Error>> + Send,
+) -> PyResult<T> {
     let outcome = py.detach(|| {
-        runtime().block_on(async {
-            tokio::pin!(fut);
-            loop {
-                tokio::select! {
-                    r = &mut fut => return Outcome::Done(r),
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => {
-                        if let Err(e) = Python::attach(|py| py.check_signals()) {
-                            return Outcome::Interrupted(e);
-                        }
-                    }
+        if rt::in_runtime() {
+            // `block_on` is refused inside a runtime's context; a scoped thread has none.
+            std::thread::scope(|s| {
+                s.spawn(|| runtime().block_on(interruptible(fut)))
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            })
+        } else {
+            runtime().block_on(interruptible(fut))
+        }
+    });
+    outcome.finish(py)
+}
+
+enum Waited<T> {
+    Done(Result<T, Error>),
+    Interrupted(PyErr),
+}
+
+impl<T> Waited<T> {
+    fn finish(self, py: Python<'_>) -> PyResult<T> {
+        match self {
+            Waited::Done(r) => r.or_raise(py),
+            Waited::Interrupted(e) => Err(e),
+        }
+    }
+}
+
+/// `fut`, waking every 50 ms so Python can run its signal handlers: Ctrl-C interrupts the
+/// call, and dropping the future closes its connection.
+async fn interruptible<T>(fut: impl Future<Output = Result<T, Error>>) -> Waited<T> {
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            r = &mut fut => return Waited::Done(r),
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                if let Err(e) = Python::attach(|py| py.check_signals()) {
+                    return Waited::Interrupted(e);
                 }
             }
-        })
-    });
-    match outcome {
-        Outcome::Done(r) => r.or_raise(py),
-        Outcome::Interrupted(e) => Err(e),
+        }
     }
 }
 
@@ -87,17 +127,23 @@ impl<'py, V: IntoPyObject<'py>> IntoPyObject<'py> for Step<V> {
     }
 }
 
-/// Runs `fut` on the shared runtime; returns the asyncio future of its outcome. Needs a
-/// running event loop in this thread (the Python wrappers call this from coroutines).
+/// Runs `fut` for asyncio; returns the asyncio future of its outcome. Needs a running event
+/// loop in this thread (the Python wrappers call this from coroutines).
 ///
-/// Hand-written rather than `pyo3_async_runtimes::future_into_py`, which completes each
-/// future from Tokio's blocking pool: a thread hop and a GIL acquisition per call, contended
-/// with the event loop's own thread, and one `call_soon_threadsafe` wake-up per result. Here
-/// a finished call only queues its outcome on its loop's [`Completions`] and, if the loop is
-/// not already due to look, writes one eventfd the loop watches (`add_reader`): the loop then
-/// delivers every queued outcome in one callback, with the GIL it already holds. No Tokio
-/// thread ever takes the GIL for an asyncio call (so none can be caught in interpreter
-/// shutdown), and a burst of concurrent calls costs one wake-up.
+/// Where it can, the call never leaves the loop's thread: it is a task on this thread's
+/// local runtime ([`rt::local`]), run at once until it waits for the network, and the loop
+/// watches that runtime's IO driver (`add_reader` on its epoll fd) and drives it again
+/// ([`rt::Local::turn`]) when the answer arrives; the finished call's outcome is delivered
+/// right after that turn, with the GIL the loop already holds. While calls are in flight a
+/// 5 ms tick also turns it, for the runtime's timers (timeouts, retry back-off).
+///
+/// Where the driver's fd is not known, or from inside a runtime, it runs on the shared
+/// runtime instead: a finished call queues its outcome on its loop's [`Completions`] and, if
+/// the loop is not already due to look, writes one eventfd the loop watches, so a burst of
+/// concurrent calls costs one wake-up, and no Tokio thread ever takes the GIL for an asyncio
+/// call. (Hand-written rather than `pyo3_async_runtimes::future_into_py`, which completes
+/// each future from Tokio's blocking pool: a thread hop, a contended GIL acquisition and one
+/// `call_soon_threadsafe` per result.)
 pub(crate) fn spawn<'py, V>(
     py: Python<'py>,
     fut: impl Future<Output = Result<V, Error>> + Send + 'static,
@@ -107,10 +153,14 @@ where
 {
     use futures_util::FutureExt;
 
-    let (event_loop, completions) = loop_completions(py)?;
-    let py_fut = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let state = loop_state(py)?;
+    let py_fut = state.create_future.bind(py).call0()?;
     let target = py_fut.clone().unbind();
-    let task = runtime().spawn(async move {
+    let completions = state.completions.clone();
+    let local = state.local.as_ref().filter(|_| !rt::in_runtime());
+    let in_flight = InFlight::start(&state.in_flight);
+    let call = async move {
+        let _in_flight = in_flight;
         // A panic must still complete the asyncio future, or its awaiter would hang.
         let outcome = std::panic::AssertUnwindSafe(fut).catch_unwind().await;
         completions.push((
@@ -127,7 +177,17 @@ where
                 )),
             }),
         ));
-    });
+    };
+    let task = match local {
+        Some(local) => {
+            // Run it now, up to its first wait for the network: the request is on the wire
+            // before this returns.
+            let task = state.turn(py, || local.spawn(call));
+            state.ensure_tick(py)?;
+            task
+        }
+        None => runtime().spawn(call),
+    };
     // Cancelling the asyncio future drops the Rust future (closing its connection); aborting
     // a task that already finished does nothing, so the callback need not look at the state.
     py_fut.call_method1(
@@ -137,6 +197,23 @@ where
         },),
     )?;
     Ok(py_fut)
+}
+
+/// Counts a loop's calls in flight (the tick runs while there are any); the count drops
+/// when the call's task ends or is dropped.
+struct InFlight(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl InFlight {
+    fn start(count: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InFlight(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -188,7 +265,8 @@ impl<T> Completions<T> {
         })
     }
 
-    /// Queues an item (from any thread, without the GIL) and wakes the loop if needed.
+    /// Queues an item (from any thread, without the GIL) and wakes the loop if needed: not
+    /// when the loop's own thread is turning its runtime, since it drains right after.
     fn push(&self, item: T) {
         use std::os::fd::AsRawFd;
         use std::sync::atomic::Ordering;
@@ -196,6 +274,9 @@ impl<T> Completions<T> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(item);
+        if TURNING.get() == (self as *const Self).cast() {
+            return;
+        }
         if !self.pending.swap(true, Ordering::SeqCst) {
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a valid u64 to our own eventfd. It cannot block
@@ -216,12 +297,16 @@ impl<T> Completions<T> {
         // after the clear writes a new wake-up, which this read cannot swallow. (Clearing
         // before the read could swallow that write and leave the flag set with nobody
         // writing again: a hang.)
-        let mut count: u64 = 0;
-        // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
-        unsafe {
-            libc::read(self.fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8);
+        // (Without a wake-up pending there is nothing to consume: a push that has not set the
+        // flag yet will write after this, and its item is taken now or on that wake-up.)
+        if self.pending.load(Ordering::SeqCst) {
+            let mut count: u64 = 0;
+            // SAFETY: reads 8 bytes into a valid u64 from our own non-blocking eventfd.
+            unsafe {
+                libc::read(self.fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8);
+            }
+            self.pending.store(false, Ordering::SeqCst);
         }
-        self.pending.store(false, Ordering::SeqCst);
         std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
@@ -255,22 +340,112 @@ impl DrainCompletions {
     }
 }
 
-/// The running loop and its completion queue, registered with it on first use and cached
-/// per thread (a thread runs one loop at a time, so the common case is one comparison).
-fn loop_completions(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, std::sync::Arc<Completions>)> {
+thread_local! {
+    /// The `Completions` whose loop is turning its runtime on this thread right now.
+    static TURNING: std::cell::Cell<*const ()> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// What one event loop needs for its calls: its completion queue, the local runtime it
+/// drives (when the runtime's driver fd is registered with it), the calls in flight and
+/// whether the timer tick is scheduled.
+struct LoopState {
+    event_loop: Py<PyAny>,
+    create_future: Py<PyAny>,
+    completions: std::sync::Arc<Completions>,
+    local: Option<std::sync::Arc<rt::Local>>,
+    in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tick_scheduled: std::sync::atomic::AtomicBool,
+}
+
+impl LoopState {
+    /// Turns the local runtime (running `first` in it) and delivers what finished.
+    fn turn<R>(self: &std::sync::Arc<Self>, py: Python<'_>, first: impl FnOnce() -> R) -> R {
+        let Some(local) = self.local.as_ref() else {
+            return first();
+        };
+        let previous = TURNING.replace(std::sync::Arc::as_ptr(&self.completions).cast());
+        let (out, more) = local.turn(first);
+        TURNING.set(previous);
+        self.completions.drain(py);
+        if more {
+            // Events kept arriving: let the loop run its other callbacks, then turn again.
+            let _ = self
+                .event_loop
+                .bind(py)
+                .call_method1(pyo3::intern!(py, "call_soon"), (TurnRuntime(self.clone()),));
+        }
+        out
+    }
+
+    /// Schedules the tick if calls are in flight and it is not scheduled yet.
+    fn ensure_tick(self: &std::sync::Arc<Self>, py: Python<'_>) -> PyResult<()> {
+        use std::sync::atomic::Ordering;
+        if self.in_flight.load(Ordering::Relaxed) == 0
+            || self.tick_scheduled.swap(true, Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        let scheduled = self.event_loop.bind(py).call_method1(
+            pyo3::intern!(py, "call_later"),
+            (TICK_SECONDS, Tick(self.clone())),
+        );
+        if scheduled.is_err() {
+            self.tick_scheduled.store(false, Ordering::Relaxed);
+        }
+        scheduled.map(drop)
+    }
+}
+
+/// How often a loop with calls in flight turns its runtime even without IO: the runtime's
+/// timers (read and total timeouts, retry back-off) fire at most this late.
+const TICK_SECONDS: f64 = 0.005;
+
+/// The loop's `add_reader` callback for the local runtime's driver fd.
+#[pyclass(frozen, module = "inferencekey._native")]
+struct TurnRuntime(std::sync::Arc<LoopState>);
+
+#[pymethods]
+impl TurnRuntime {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        if !rt::in_runtime() {
+            self.0.turn(py, || ());
+        }
+        self.0.ensure_tick(py)
+    }
+}
+
+/// The loop's `call_later` callback while calls are in flight.
+#[pyclass(frozen, module = "inferencekey._native")]
+struct Tick(std::sync::Arc<LoopState>);
+
+#[pymethods]
+impl Tick {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        self.0
+            .tick_scheduled
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        if !rt::in_runtime() {
+            self.0.turn(py, || ());
+        }
+        self.0.ensure_tick(py)
+    }
+}
+
+/// The running loop's state, registered with it on first use and cached per thread (a
+/// thread runs one loop at a time, so the common case is one comparison).
+fn loop_state(py: Python<'_>) -> PyResult<std::sync::Arc<LoopState>> {
     use std::os::fd::AsRawFd;
     thread_local! {
-        static CACHED: RefCell<Option<(Py<PyAny>, std::sync::Arc<Completions>)>> =
-            const { RefCell::new(None) };
+        static CACHED: RefCell<Option<std::sync::Arc<LoopState>>> = const { RefCell::new(None) };
     }
     let running = pyo3_async_runtimes::get_running_loop(py)?;
     let cached = CACHED.with_borrow(|slot| {
         slot.as_ref()
-            .filter(|(event_loop, _)| event_loop.is(&running))
-            .map(|(_, c)| c.clone())
+            .filter(|state| state.event_loop.is(&running))
+            .cloned()
     });
-    if let Some(c) = cached {
-        return Ok((running, c));
+    if let Some(state) = cached {
+        return Ok(state);
     }
     let completions = std::sync::Arc::new(Completions::new().map_err(|e| {
         pyo3::exceptions::PyOSError::new_err(format!(
@@ -286,22 +461,46 @@ fn loop_completions(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, std::sync::Ar
             },
         ),
     )?;
-    let previous = CACHED
-        .with_borrow_mut(|slot| slot.replace((running.clone().unbind(), completions.clone())));
-    // A loop this thread ran before: stop watching its fd if it still runs (asyncio.run
+    let local = rt::local();
+    let driver_fd = local.driver_fd();
+    let state = std::sync::Arc::new(LoopState {
+        event_loop: running.clone().unbind(),
+        create_future: running
+            .getattr(pyo3::intern!(py, "create_future"))?
+            .unbind(),
+        completions,
+        local: driver_fd.map(|_| local),
+        in_flight: Default::default(),
+        tick_scheduled: Default::default(),
+    });
+    if let Some(fd) = driver_fd {
+        // Another loop this thread ran may have watched the same fd; a loop that is still
+        // open gives it up below.
+        running.call_method1(
+            pyo3::intern!(py, "add_reader"),
+            (fd, TurnRuntime(state.clone())),
+        )?;
+    }
+    let previous = CACHED.with_borrow_mut(|slot| slot.replace(state.clone()));
+    // A loop this thread ran before: stop watching its fds if it still runs (asyncio.run
     // closes its loop, so usually there is nothing to undo).
-    if let Some((old_loop, old)) = previous {
-        let old_loop = old_loop.bind(py);
+    if let Some(old) = previous {
+        let old_loop = old.event_loop.bind(py);
         let closed = old_loop
             .call_method0(pyo3::intern!(py, "is_closed"))
             .and_then(|c| c.is_truthy())
             .unwrap_or(true);
         if !closed {
-            let _ =
-                old_loop.call_method1(pyo3::intern!(py, "remove_reader"), (old.fd.as_raw_fd(),));
+            let _ = old_loop.call_method1(
+                pyo3::intern!(py, "remove_reader"),
+                (old.completions.fd.as_raw_fd(),),
+            );
+            if let Some(fd) = driver_fd {
+                let _ = old_loop.call_method1(pyo3::intern!(py, "remove_reader"), (fd,));
+            }
         }
     }
-    Ok((running, completions))
+    Ok(state)
 }
 
 /// An awaitable that is already done: `await` returns the value (or raises) without a trip

@@ -17,7 +17,7 @@ use inferencekey_core::{DataClient as CoreData, Endpoint as CoreEndpoint, FieldE
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyTuple};
 
-use crate::bridge::{dual, wait};
+use crate::bridge::{dual, wait_shared};
 use crate::convert::{client_settings, from_kwargs, per_call, seconds, to_value};
 use crate::errors::ResultExt;
 use crate::results::{
@@ -311,7 +311,9 @@ dual! {
             kwargs: Option<&Bound<'_, PyDict>>,
         ) -> PyResult<TextStream> {
             let req = text_request(py, prompt, kwargs)?;
-            let stream = wait(py, self.inner.generate_text_stream(&req, &Default::default()))?;
+            // On the shared runtime: a blocking stream may be read from other threads.
+            let stream =
+                wait_shared(py, self.inner.generate_text_stream(&req, &Default::default()))?;
             Ok(TextStream::new(stream))
         }
     }

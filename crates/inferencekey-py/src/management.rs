@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tokio::sync::Mutex as AsyncMutex;
 
-use crate::bridge::{dual, spawn, wait, Armed, Closable, Step};
+use crate::bridge::{dual, spawn, wait, wait_shared, Armed, Closable, Step};
 use crate::convert::{client_settings, from_kwargs, seconds, value_to_py};
 use crate::errors::ResultExt;
 use crate::results::{py_repr, EndpointRef, Json, Workload};
@@ -143,7 +143,8 @@ dual! {
             slug: &str,
             project: Option<String>,
         ) -> PyResult<ReadinessIter> {
-            let stream = wait(
+            // On the shared runtime: a blocking iterator may be read from other threads.
+            let stream = wait_shared(
                 py,
                 self.inner
                     .readiness_events(slug, project.as_deref(), &Default::default()),
@@ -180,9 +181,11 @@ dual! {
                     let Ok(value) = event(ev) else {
                         return;
                     };
-                    // Events are rare (a handful per start), so taking the GIL here is cheap;
-                    // `block_in_place` moves this worker's other tasks elsewhere meanwhile.
-                    tokio::task::block_in_place(|| {
+                    // Events are rare (a handful per start), so taking the GIL here is cheap.
+                    // On the loop's own thread (its local runtime) the GIL is held already;
+                    // on a shared-runtime worker `block_in_place` moves the worker's other
+                    // tasks elsewhere meanwhile.
+                    let schedule = || {
                         Python::attach(|py| {
                             let scheduled = value_to_py(py, &value.0).and_then(|d| {
                                 event_loop.call_method1(py, "call_soon_threadsafe", (cb, d))
@@ -191,7 +194,14 @@ dual! {
                                 e.write_unraisable(py, None);
                             }
                         })
-                    });
+                    };
+                    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+                        == tokio::runtime::RuntimeFlavor::MultiThread;
+                    if multi_thread {
+                        tokio::task::block_in_place(schedule);
+                    } else {
+                        schedule();
+                    }
                 };
                 let ev = client
                     .wait_until_ready(&slug, project.as_deref(), limit, forward)
@@ -378,7 +388,7 @@ impl ReadinessIter {
         let Some(stream) = guard.as_mut() else {
             return Ok(None);
         };
-        match wait(py, stream.next_event())? {
+        match wait_shared(py, stream.next_event())? {
             Some(ev) => Ok(Some(event(&ev).or_raise(py)?)),
             None => {
                 *guard = None;

@@ -15,7 +15,7 @@ use pyo3::types::PyTuple;
 use pyo3::IntoPyObjectExt;
 use tokio::sync::{watch, Mutex as AsyncMutex};
 
-use crate::bridge::{spawn, wait, Armed, Closable, Ready, Step};
+use crate::bridge::{spawn, wait_shared, Armed, Closable, Ready, Step};
 use crate::errors::{to_py_err, ResultExt};
 use crate::results::TextChunk;
 
@@ -49,7 +49,7 @@ impl TextStream {
         // releasing the GIL or entering the runtime.
         let next = match stream.try_next_buffered() {
             Some(r) => r.map(Some).or_raise(py),
-            None => wait(py, stream.next_chunk()),
+            None => wait_shared(py, stream.next_chunk()),
         };
         // At the end (or after an error) the core stream has already let its connection
         // go; it is kept for `final()`, which needs the chunks it folded in.
@@ -64,7 +64,7 @@ impl TextStream {
     fn final_result(&self, py: Python<'_>) -> PyResult<crate::results::TextResult> {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let stream = guard.as_mut().ok_or_else(|| closed_error(py))?;
-        wait(py, stream.final_result()).map(crate::results::TextResult::from_core)
+        wait_shared(py, stream.final_result()).map(crate::results::TextResult::from_core)
     }
 
     fn close(&self) {

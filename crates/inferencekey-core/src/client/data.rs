@@ -60,7 +60,7 @@ pub struct DataConfig {
 /// ```
 #[derive(Debug, Clone)]
 pub struct DataClient {
-    http: reqwest::Client,
+    http: crate::transport::Http,
     base_url: String,
     project: Option<String>,
     default_key: Option<String>,

@@ -8,8 +8,10 @@ pub mod deadline;
 pub mod options;
 pub mod request;
 pub mod retry;
+pub mod rt;
 pub mod sse;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
@@ -44,7 +46,7 @@ fn ensure_crypto_provider() {
 /// The HTTP half of a client: base URL, credential, pool and policies.
 #[derive(Clone)]
 pub struct Transport {
-    http: reqwest::Client,
+    http: Http,
     base_url: String,
     auth: HeaderValue,
     token: Secret,
@@ -60,10 +62,81 @@ impl std::fmt::Debug for Transport {
     }
 }
 
+/// A client's connection pools: one for the shared runtime, and one per local runtime
+/// (`crate::transport::rt::local`) that has made a call, built on its first call there. Pools are per
+/// runtime because hyper runs each connection as a task on the runtime that opened it: a
+/// connection checked out on another runtime would wait for a task nobody drives. Clones
+/// share the pools (every endpoint of a `DataClient` does).
+#[derive(Clone)]
+pub struct Http {
+    shared: reqwest::Client,
+    options: ClientOptions,
+    locals:
+        std::sync::Arc<std::sync::Mutex<Vec<(crate::transport::rt::LocalKey, reqwest::Client)>>>,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http").finish_non_exhaustive()
+    }
+}
+
+impl Http {
+    /// The pool of the runtime this call runs on.
+    fn client(&self) -> Result<reqwest::Client, Error> {
+        let Some(key) = crate::transport::rt::driving() else {
+            return Ok(self.shared.clone());
+        };
+        let mut locals = self.locals.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, c)) = locals.iter().find(|(k, _)| k.id == key.id) {
+            return Ok(c.clone());
+        }
+        // Runtimes that are gone (their threads ended) took their connections with them.
+        locals.retain(|(k, _)| k.alive.strong_count() > 0);
+        let c = build_client(&self.options)?;
+        locals.push((key, c.clone()));
+        Ok(c)
+    }
+}
+
 /// Builds the pooled HTTP client; shared by every endpoint of a `DataClient`.
-pub fn build_http(options: &ClientOptions) -> Result<reqwest::Client, Error> {
-    ensure_crypto_provider();
+pub fn build_http(options: &ClientOptions) -> Result<Http, Error> {
+    Ok(Http {
+        shared: build_client(options)?,
+        options: options.clone(),
+        locals: Default::default(),
+    })
+}
+
+/// The rustls configuration every pool uses, built once: the platform verifier it holds
+/// loads the system's roots, which costs milliseconds, and a thread's first call builds a
+/// pool. The same settings reqwest would choose (ring, TLS 1.2 and 1.3, ALPN h2 and
+/// http/1.1).
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    static TLS: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
+    TLS.get_or_init(|| {
+        ensure_crypto_provider();
+        let provider = rustls::crypto::CryptoProvider::get_default()
+            .cloned()
+            .unwrap_or_else(|| std::sync::Arc::new(rustls::crypto::ring::default_provider()));
+        let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+            .map_err(|e| format!("could not load the system's TLS roots: {e}"))?;
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| format!("could not configure TLS: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(tls)
+    })
+    .clone()
+    .map_err(Error::configuration)
+}
+
+fn build_client(options: &ClientOptions) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls_config()?)
         .user_agent(format!(
             "inferencekey-{}/{}",
             options.language,
@@ -93,7 +166,7 @@ pub fn build_http(options: &ClientOptions) -> Result<reqwest::Client, Error> {
 
 impl Transport {
     pub fn new(
-        http: reqwest::Client,
+        http: Http,
         base_url: String,
         token: Secret,
         options: ClientOptions,
@@ -131,9 +204,10 @@ impl Transport {
         call.resolve(&self.options)
     }
 
-    fn build(&self, req: &Request) -> reqwest::RequestBuilder {
+    fn build(&self, req: &Request) -> Result<reqwest::RequestBuilder, Error> {
         let mut b = self
             .http
+            .client()?
             .request(req.method.clone(), format!("{}{}", self.base_url, req.path))
             .header(AUTHORIZATION, self.auth.clone())
             .header(reqwest::header::ACCEPT, req.accept);
@@ -145,7 +219,7 @@ impl Transport {
                 .header(CONTENT_TYPE, body.content_type.as_ref())
                 .body(body.bytes.clone());
         }
-        b
+        Ok(b)
     }
 
     /// Sends `req` and reads the whole answer, retrying per the module rule. Non-2xx answers
@@ -196,7 +270,7 @@ impl Transport {
         deadline: Option<Instant>,
     ) -> Result<reqwest::Response, Error> {
         let until = min_deadline(Instant::now() + timeouts.read, deadline);
-        match timeout_at(until, self.build(req).send()).await {
+        match timeout_at(until, self.build(req)?.send()).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(e)) => Err(map_reqwest(e, &req.path)),
             Err(_) => Err(timeout_error(&req.path, timeouts, deadline)),
