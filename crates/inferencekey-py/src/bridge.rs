@@ -181,8 +181,11 @@ where
     let task = match local {
         Some(local) => {
             // Run it now, up to its first wait for the network: the request is on the wire
-            // before this returns.
-            let task = state.turn(py, || local.spawn(call));
+            // before this returns. An answer that is already complete is still delivered on
+            // the loop's next iteration, not here: a future that is done when it is returned
+            // lets its awaiter run on without ever yielding, so a fast stream would starve
+            // every other task (and a `task.cancel()`) until it ended.
+            let task = state.turn(py, Delivery::NextIteration, || local.spawn(call));
             state.ensure_tick(py)?;
             task
         }
@@ -288,6 +291,15 @@ impl<T> Completions<T> {
         }
     }
 
+    /// Whether anything is queued (a drain would complete something).
+    fn has_ready(&self) -> bool {
+        !self
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
     /// On the loop's thread, after a wake-up: everything queued so far.
     fn take_ready(&self) -> Vec<T> {
         use std::os::fd::AsRawFd;
@@ -358,15 +370,32 @@ struct LoopState {
 }
 
 impl LoopState {
-    /// Turns the local runtime (running `first` in it) and delivers what finished.
-    fn turn<R>(self: &std::sync::Arc<Self>, py: Python<'_>, first: impl FnOnce() -> R) -> R {
+    /// Turns the local runtime (running `first` in it) and delivers what finished, now or
+    /// from a `call_soon` callback.
+    fn turn<R>(
+        self: &std::sync::Arc<Self>,
+        py: Python<'_>,
+        delivery: Delivery,
+        first: impl FnOnce() -> R,
+    ) -> R {
         let Some(local) = self.local.as_ref() else {
             return first();
         };
         let previous = TURNING.replace(std::sync::Arc::as_ptr(&self.completions).cast());
         let (out, more) = local.turn(first);
         TURNING.set(previous);
-        self.completions.drain(py);
+        match delivery {
+            Delivery::Now => self.completions.drain(py),
+            Delivery::NextIteration if self.completions.has_ready() => {
+                let _ = self.event_loop.bind(py).call_method1(
+                    pyo3::intern!(py, "call_soon"),
+                    (DrainCompletions {
+                        completions: self.completions.clone(),
+                    },),
+                );
+            }
+            Delivery::NextIteration => {}
+        }
         if more {
             // Events kept arriving: let the loop run its other callbacks, then turn again.
             let _ = self
@@ -396,6 +425,16 @@ impl LoopState {
     }
 }
 
+/// When [`LoopState::turn`] completes the futures of the calls that finished in it.
+#[derive(Clone, Copy)]
+enum Delivery {
+    /// Right after the turn: the loop's own callbacks (the driver fd's reader, the tick),
+    /// whose futures were returned to their awaiters earlier.
+    Now,
+    /// From a `call_soon` callback: a turn inside [`spawn`], whose future is not returned yet.
+    NextIteration,
+}
+
 /// How often a loop with calls in flight turns its runtime even without IO: the runtime's
 /// timers (read and total timeouts, retry back-off) fire at most this late.
 const TICK_SECONDS: f64 = 0.005;
@@ -408,7 +447,7 @@ struct TurnRuntime(std::sync::Arc<LoopState>);
 impl TurnRuntime {
     fn __call__(&self, py: Python<'_>) -> PyResult<()> {
         if !rt::in_runtime() {
-            self.0.turn(py, || ());
+            self.0.turn(py, Delivery::Now, || ());
         }
         self.0.ensure_tick(py)
     }
@@ -425,7 +464,7 @@ impl Tick {
             .tick_scheduled
             .store(false, std::sync::atomic::Ordering::Relaxed);
         if !rt::in_runtime() {
-            self.0.turn(py, || ());
+            self.0.turn(py, Delivery::Now, || ());
         }
         self.0.ensure_tick(py)
     }
