@@ -29,7 +29,8 @@ use crate::errors::{to_py_err, ResultExt};
 /// It runs on this thread's local runtime ([`inferencekey_core::rt::local`]): the whole
 /// exchange stays on the calling thread, with no hand-off to a runtime worker and back.
 /// Inside a runtime (a Python callback the core calls from a running future) `block_on` is
-/// not allowed, so such a call runs on the shared runtime from a helper thread.
+/// not allowed, so such a call runs on the shared runtime from a helper thread; so does
+/// every call where the local runtime's driver fd is unknown (no `/proc`).
 pub(crate) fn wait<T: Send>(
     py: Python<'_>,
     fut: impl Future<Output = Result<T, Error>> + Send,
@@ -38,6 +39,11 @@ pub(crate) fn wait<T: Send>(
         return wait_shared(py, fut);
     }
     let local = rt::local();
+    // Without its driver's fd the local runtime cannot catch up on events that arrived
+    // between calls (`Local::block_on`), so its pooled connections could go stale unseen.
+    if local.driver_fd().is_none() {
+        return wait_shared(py, fut);
+    }
     let outcome = py.detach(|| local.block_on(interruptible(fut)));
     outcome.finish(py)
 }
@@ -185,6 +191,11 @@ where
             // the loop's next iteration, not here: a future that is done when it is returned
             // lets its awaiter run on without ever yielding, so a fast stream would starve
             // every other task (and a `task.cancel()`) until it ended.
+            // First read what arrived since the loop last turned the runtime (a server that
+            // closed an idle connection), so the call does not check that connection out.
+            if local.has_events() {
+                state.turn(py, Delivery::NextIteration, || ());
+            }
             let task = state.turn(py, Delivery::NextIteration, || local.spawn(call));
             state.ensure_tick(py)?;
             task

@@ -210,7 +210,30 @@ impl Local {
 
     /// Runs `fut` to completion on the calling thread, driving this runtime's other tasks
     /// meanwhile. Panics inside another runtime's context (Tokio's rule); see [`in_runtime`].
+    ///
+    /// Between calls nothing drives this runtime, so what happened meanwhile on its pooled
+    /// connections is still unread: a server that closed an idle keep-alive connection (its
+    /// idle or header timeout; nginx's `keepalive_timeout`) left an EOF that the
+    /// connection's task has not seen, and the pool would hand that dead connection to the
+    /// next request, which then fails. So when the driver has events waiting, the runtime
+    /// first catches up ([`Local::turn`]): the connection tasks read their EOFs and leave
+    /// the pool before `fut` checks a connection out. No events: one zero-timeout `poll`.
     pub fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        if self.has_events() {
+            self.turn(|| ());
+        }
+        self.drive(fut)
+    }
+
+    /// Whether the IO driver has events nobody has read yet (a zero-timeout `poll` of its
+    /// fd; `false` when the fd is unknown). Before a new call is started on this runtime
+    /// those must be read first, or a connection its server closed meanwhile is reused (see
+    /// [`Local::block_on`]); an event loop starting a call checks this and turns first.
+    pub fn has_events(&self) -> bool {
+        self.driver_fd.is_some_and(fd_readable)
+    }
+
+    fn drive<F: Future>(&self, fut: F) -> F::Output {
         let _driving = Driving::enter(&self.key);
         self.rt.block_on(fut)
     }
@@ -245,7 +268,7 @@ impl Local {
         let mut rounds = 0u32;
         let mut more = false;
         TURN.with_borrow_mut(|turn| *turn = None);
-        self.block_on(std::future::poll_fn(|cx| {
+        self.drive(std::future::poll_fn(|cx| {
             if let Some(f) = first.take() {
                 out = Some(f());
             }
@@ -352,6 +375,49 @@ mod tests {
             assert!(!more);
         };
         assert_eq!(&got, b"pong");
+        server.join().unwrap();
+    }
+
+    /// A keep-alive connection the server closed while no call drove the runtime is not
+    /// handed to the next call: `block_on` catches up on the EOF first. (Before, the second
+    /// call failed with "error sending request": a server's idle timeout broke the next call
+    /// after any pause.) The server closes only after the first call has returned, so the
+    /// EOF arrives while nothing drives the runtime.
+    #[test]
+    fn a_connection_the_server_closed_between_calls_is_not_reused() {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let (first_done, first_done_rx) = std::sync::mpsc::channel::<()>();
+        let (closed, closed_rx) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            for i in 0..2 {
+                let (s, _) = listener.accept().unwrap();
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap() > 0 && !line.ends_with("\r\n\r\n") {}
+                (&s).write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .unwrap();
+                if i == 0 {
+                    first_done_rx.recv().unwrap();
+                    drop(r);
+                    drop(s);
+                    closed.send(()).unwrap();
+                }
+            }
+        });
+        let http = crate::transport::build_http(&Default::default()).unwrap();
+        let local = local();
+        let get = || {
+            local.block_on(async {
+                let c = http.client().unwrap();
+                c.get(&url).send().await?.text().await
+            })
+        };
+        assert_eq!(get().unwrap(), "ok");
+        first_done.send(()).unwrap();
+        closed_rx.recv().unwrap();
+        assert_eq!(get().expect("the second call gets a new connection"), "ok");
         server.join().unwrap();
     }
 
