@@ -214,6 +214,14 @@ enum WorkerCommand {
         #[command(flatten)]
         dir: DataDir,
     },
+    /// Issue an ik_worker_ token for a registered worker and print it (shown this once): the
+    /// token its agent runs with. Revoke it with `key revoke ID`.
+    Token {
+        /// The worker's id, as `worker register` printed it.
+        worker_id: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
 }
 
 #[derive(Subcommand)]
@@ -705,6 +713,23 @@ async fn run_client(command: ClientCommand) -> Result<String, Failure> {
                     })
                     .collect();
                 Ok(table(&["ID", "NAME", "CREATED"], rows))
+            }
+            WorkerCommand::Token { worker_id, dir } => {
+                let m = Remote::find(&dir.path())?;
+                let t = m
+                    .call(
+                        Method::POST,
+                        &format!(
+                            "/admin/workers/{}/tokens",
+                            percent_encoding::utf8_percent_encode(
+                                worker_id.trim(),
+                                percent_encoding::NON_ALPHANUMERIC
+                            )
+                        ),
+                        Some(json!({})),
+                    )
+                    .await?;
+                Ok(text(&t["token"]))
             }
         },
         ClientCommand::Gpu { command } => match command {

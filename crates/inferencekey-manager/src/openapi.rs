@@ -373,6 +373,15 @@ pub struct AdminProjectPath {
     project: String,
 }
 
+/// `/admin/workers/{worker}/...`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct AdminWorkerPath {
+    /// The registered worker's id (`wrk_…`, as `POST /admin/workers` answered it).
+    worker: String,
+}
+
 /// `/admin/keys/{id}/revoke`
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

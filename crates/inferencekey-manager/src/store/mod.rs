@@ -74,7 +74,7 @@ pub struct TokenRecord {
     /// The public `<id>` part of `ik_<kind>_<id>_<secret>`.
     pub id: String,
     pub kind: TokenKind,
-    /// Set for `sdk` and `live` tokens; admin tokens belong to no project.
+    /// Set for `sdk` and `live` tokens; admin and worker tokens belong to no project.
     pub project_id: Option<String>,
     pub project_slug: Option<String>,
     /// For `live` keys: a workload slug, or `*` for every workload of the project.
@@ -82,6 +82,8 @@ pub struct TokenRecord {
     pub secret_hash: [u8; 32],
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// Set for `worker` tokens only: the registered worker the agent holding it acts for.
+    pub worker_id: Option<String>,
 }
 
 impl std::fmt::Debug for TokenRecord {
@@ -91,6 +93,7 @@ impl std::fmt::Debug for TokenRecord {
             .field("kind", &self.kind)
             .field("project_slug", &self.project_slug)
             .field("scope", &self.scope)
+            .field("worker_id", &self.worker_id)
             .field("revoked_at", &self.revoked_at)
             .finish_non_exhaustive()
     }
@@ -366,7 +369,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
     async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
-    /// Every non-admin token, optionally of one project, oldest first.
+    /// Every non-admin token, optionally of one project, oldest first. Worker tokens belong
+    /// to no project: they are listed only when no project is given.
     async fn list_tokens(&self, project_slug: Option<&str>) -> StoreResult<Vec<TokenRecord>>;
     /// Marks a token revoked (keeping the first revocation time) and returns it.
     async fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;

@@ -283,14 +283,6 @@ fn json_text(v: &Value) -> String {
     v.to_string()
 }
 
-fn kind_str(kind: TokenKind) -> &'static str {
-    match kind {
-        TokenKind::Sdk => "sdk",
-        TokenKind::Live => "live",
-        TokenKind::Admin => "admin",
-    }
-}
-
 fn project_row(r: &Row) -> Project {
     Project {
         id: r.get(0),
@@ -317,19 +309,15 @@ fn gpu_row(r: &Row) -> Gpu {
 }
 
 const TOKEN_COLUMNS: &str = "t.id, t.kind, t.project_id, p.slug, t.scope, t.secret_hash, \
-     t.created_at, t.revoked_at";
+     t.created_at, t.revoked_at, t.worker_id";
 
 fn token_row(r: &Row) -> StoreResult<TokenRecord> {
     let kind: String = r.get(1);
     let hash: Vec<u8> = r.get(5);
     Ok(TokenRecord {
         id: r.get(0),
-        kind: match kind.as_str() {
-            "sdk" => TokenKind::Sdk,
-            "live" => TokenKind::Live,
-            "admin" => TokenKind::Admin,
-            other => return Err(bad("kind", format!("token kind {other:?}"))),
-        },
+        kind: TokenKind::from_name(&kind)
+            .ok_or_else(|| bad("kind", format!("token kind {kind:?}")))?,
         project_id: r.get(2),
         project_slug: r.get(3),
         scope: r.get(4),
@@ -338,6 +326,7 @@ fn token_row(r: &Row) -> StoreResult<TokenRecord> {
             .map_err(|_| bad("secret_hash", "not 32 bytes"))?,
         created_at: r.get(6),
         revoked_at: r.get(7),
+        worker_id: r.get(8),
     })
 }
 
@@ -501,16 +490,18 @@ impl Store for PostgresStore {
 
     async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO tokens (id, kind, project_id, scope, secret_hash, created_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO tokens (id, kind, project_id, scope, secret_hash, created_at, revoked_at,
+                                 worker_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &t.id,
-                &kind_str(t.kind),
+                &t.kind.name(),
                 &t.project_id,
                 &t.scope,
                 &&t.secret_hash[..],
                 &t.created_at,
                 &t.revoked_at,
+                &t.worker_id,
             ],
         )
         .await
