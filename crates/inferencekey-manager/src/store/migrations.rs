@@ -177,6 +177,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX tokens_by_project ON tokens(project_id);
     CREATE INDEX tokens_by_worker ON tokens(worker_id);
     "#,
+    // 6: worker agents (docs/contract.md §8). A worker's agent reports where it is reachable
+    // and is heard from at each sync; `replicas` holds what the reconciler assigned to a
+    // worker run by an agent (the launch spec and its hash) and what the agent last reported
+    // of each (its phase, port and last error).
+    r#"
+    ALTER TABLE workers ADD COLUMN address TEXT;
+    ALTER TABLE workers ADD COLUMN last_seen TEXT;
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+        worker_id TEXT NOT NULL REFERENCES workers(id) ON DELETE CASCADE,
+        spec_hash TEXT NOT NULL,
+        launch TEXT NOT NULL,
+        phase TEXT NOT NULL
+            CHECK (phase IN ('assigned', 'provisioning', 'bootstrapping', 'ready', 'error')),
+        port INTEGER CHECK (port BETWEEN 1 AND 65535),
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX replicas_by_worker ON replicas(worker_id);
+    "#,
 ];
 
 /// Brings the schema up to date, all pending migrations in one transaction.
@@ -391,5 +413,25 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
     ALTER TABLE tokens ADD CONSTRAINT tokens_worker_check
         CHECK ((kind = 'worker') = (worker_id IS NOT NULL));
     CREATE INDEX tokens_by_worker ON tokens(worker_id);
+    "#,
+    // 3: SQLite migration 6, worker agents.
+    r#"
+    ALTER TABLE workers ADD COLUMN address TEXT;
+    ALTER TABLE workers ADD COLUMN last_seen TEXT;
+    CREATE TABLE replicas (
+        seq BIGSERIAL NOT NULL,
+        id TEXT PRIMARY KEY,
+        workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+        worker_id TEXT NOT NULL REFERENCES workers(id) ON DELETE CASCADE,
+        spec_hash TEXT NOT NULL,
+        launch TEXT NOT NULL,
+        phase TEXT NOT NULL
+            CHECK (phase IN ('assigned', 'provisioning', 'bootstrapping', 'ready', 'error')),
+        port INTEGER CHECK (port BETWEEN 1 AND 65535),
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX replicas_by_worker ON replicas(worker_id);
     "#,
 ];

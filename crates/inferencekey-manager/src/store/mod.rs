@@ -106,6 +106,80 @@ pub struct Worker {
     pub created_at: String,
 }
 
+/// Where a worker's agent was last heard from (docs/contract.md §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerPresence {
+    /// The host its replicas are reachable on, as the agent reported it.
+    pub address: String,
+    /// RFC 3339, by the Manager's policy clock.
+    pub last_seen: String,
+}
+
+/// A replica's phase as its agent reports it: the readiness phases a replica goes through,
+/// plus `assigned` until the agent first reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaPhase {
+    Assigned,
+    Provisioning,
+    Bootstrapping,
+    Ready,
+    Error,
+}
+
+impl ReplicaPhase {
+    /// Every phase an agent may report (not `assigned`, which only the Manager writes).
+    pub const REPORTED: [ReplicaPhase; 4] = [
+        ReplicaPhase::Provisioning,
+        ReplicaPhase::Bootstrapping,
+        ReplicaPhase::Ready,
+        ReplicaPhase::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicaPhase::Assigned => "assigned",
+            ReplicaPhase::Provisioning => "provisioning",
+            ReplicaPhase::Bootstrapping => "bootstrapping",
+            ReplicaPhase::Ready => "ready",
+            ReplicaPhase::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [ReplicaPhase::Assigned]
+            .into_iter()
+            .chain(ReplicaPhase::REPORTED)
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// A replica the reconciler assigned to a worker that runs an agent: what the agent is told
+/// to run, and what it last reported of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaRecord {
+    pub id: String,
+    pub workload_id: String,
+    pub worker_id: String,
+    /// Hex SHA-256 of `launch` as sent: the agent restarts a replica whose hash changed.
+    pub spec_hash: String,
+    /// The engine launch spec: `task_type`, `backend`, `model`, `command`, `config`.
+    pub launch: Value,
+    pub phase: ReplicaPhase,
+    pub port: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One replica's state in an agent's sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaReport {
+    pub replica_id: String,
+    pub phase: ReplicaPhase,
+    pub port: Option<u16>,
+    pub last_error: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gpu {
     pub id: String,
@@ -378,6 +452,30 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_worker(&self, worker: &Worker) -> StoreResult<()>;
     async fn worker(&self, id: &str) -> StoreResult<Option<Worker>>;
     async fn list_workers(&self) -> StoreResult<Vec<Worker>>;
+    /// Records an agent's sync for its worker: the address it is reachable on, heard from
+    /// `at`. False when the worker is not registered.
+    async fn worker_heartbeat(&self, worker_id: &str, address: &str, at: &str)
+        -> StoreResult<bool>;
+    /// Where and when the worker's agent was last heard from; `None` if it never was.
+    async fn worker_presence(&self, worker_id: &str) -> StoreResult<Option<WorkerPresence>>;
+    /// Records a replica assigned to a worker (phase `assigned`).
+    async fn assign_replica(&self, replica: &ReplicaRecord) -> StoreResult<()>;
+    /// Takes a replica off its worker; false when it was not assigned.
+    async fn unassign_replica(&self, id: &str) -> StoreResult<bool>;
+    async fn replica(&self, id: &str) -> StoreResult<Option<ReplicaRecord>>;
+    /// The replicas assigned to a worker, oldest first.
+    async fn replicas_of_worker(&self, worker_id: &str) -> StoreResult<Vec<ReplicaRecord>>;
+    /// Records what a worker's agent reports of one replica; false (and nothing written)
+    /// when the replica is not assigned to that worker (taken off it, or another's).
+    async fn report_replica(
+        &self,
+        worker_id: &str,
+        report: &ReplicaReport,
+        at: &str,
+    ) -> StoreResult<bool>;
+    /// Takes every replica off its worker: a Manager that owns its store alone starts with
+    /// none assigned (its supervisors assign them again).
+    async fn clear_replicas(&self) -> StoreResult<usize>;
     async fn insert_gpu(&self, gpu: &Gpu) -> StoreResult<()>;
     async fn gpu(&self, id: &str) -> StoreResult<Option<Gpu>>;
     async fn list_gpus(&self) -> StoreResult<Vec<Gpu>>;

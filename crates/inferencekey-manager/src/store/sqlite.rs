@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use super::{
     migrations, Admission, AttemptOutcome, CustomBackendRecord, DeliveryRecord, DeliveryState, Gpu,
-    IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, Store, StoreError, StoreResult,
-    TokenRecord, WebhookRecord, Worker, WorkloadRecord,
+    IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, ReplicaPhase, ReplicaRecord,
+    ReplicaReport, Store, StoreError, StoreResult, TokenRecord, WebhookRecord, Worker,
+    WorkerPresence, WorkloadRecord,
 };
 use crate::util::{new_id, now_rfc3339, now_unix};
 
@@ -155,6 +156,31 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         created_at: r.get(6)?,
         revoked_at: r.get(7)?,
         worker_id: r.get(8)?,
+    })
+}
+
+const REPLICA_COLUMNS: &str = "id, workload_id, worker_id, spec_hash, launch, phase, port, \
+     last_error, created_at, updated_at";
+
+fn replica_row(r: &Row<'_>) -> rusqlite::Result<ReplicaRecord> {
+    let phase: String = r.get(5)?;
+    Ok(ReplicaRecord {
+        id: r.get(0)?,
+        workload_id: r.get(1)?,
+        worker_id: r.get(2)?,
+        spec_hash: r.get(3)?,
+        launch: parse_json("launch", &r.get::<_, String>(4)?)?,
+        phase: ReplicaPhase::parse(&phase).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                5,
+                rusqlite::types::Type::Text,
+                format!("replica phase {phase:?}").into(),
+            )
+        })?,
+        port: r.get(6)?,
+        last_error: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
     })
 }
 
@@ -366,6 +392,115 @@ impl Store for SqliteStore {
             conn.prepare_cached("SELECT id, name, created_at FROM workers ORDER BY rowid")?;
         let rows = stmt.query_map([], worker_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn worker_heartbeat(
+        &self,
+        worker_id: &str,
+        address: &str,
+        at: &str,
+    ) -> StoreResult<bool> {
+        let n = self.conn().execute(
+            "UPDATE workers SET address = ?2, last_seen = ?3 WHERE id = ?1",
+            params![worker_id, address, at],
+        )?;
+        Ok(n == 1)
+    }
+
+    async fn worker_presence(&self, worker_id: &str) -> StoreResult<Option<WorkerPresence>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT address, last_seen FROM workers
+                 WHERE id = ?1 AND address IS NOT NULL AND last_seen IS NOT NULL",
+                [worker_id],
+                |r| {
+                    Ok(WorkerPresence {
+                        address: r.get(0)?,
+                        last_seen: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    async fn assign_replica(&self, r: &ReplicaRecord) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                &format!(
+                    "INSERT INTO replicas ({REPLICA_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                ),
+                params![
+                    r.id,
+                    r.workload_id,
+                    r.worker_id,
+                    r.spec_hash,
+                    json_text(&r.launch),
+                    r.phase.as_str(),
+                    r.port,
+                    r.last_error,
+                    r.created_at,
+                    r.updated_at
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("replica id {}", r.id))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn unassign_replica(&self, id: &str) -> StoreResult<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM replicas WHERE id = ?1", [id])?
+            == 1)
+    }
+
+    async fn replica(&self, id: &str) -> StoreResult<Option<ReplicaRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {REPLICA_COLUMNS} FROM replicas WHERE id = ?1"
+        ))?;
+        Ok(stmt.query_row([id], replica_row).optional()?)
+    }
+
+    async fn replicas_of_worker(&self, worker_id: &str) -> StoreResult<Vec<ReplicaRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {REPLICA_COLUMNS} FROM replicas WHERE worker_id = ?1 ORDER BY rowid"
+        ))?;
+        let rows = stmt.query_map([worker_id], replica_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn report_replica(
+        &self,
+        worker_id: &str,
+        report: &ReplicaReport,
+        at: &str,
+    ) -> StoreResult<bool> {
+        let n = self.conn().execute(
+            "UPDATE replicas SET phase = ?3, port = ?4, last_error = ?5, updated_at = ?6
+             WHERE id = ?1 AND worker_id = ?2",
+            params![
+                report.replica_id,
+                worker_id,
+                report.phase.as_str(),
+                report.port,
+                report.last_error,
+                at
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    async fn clear_replicas(&self) -> StoreResult<usize> {
+        Ok(self.conn().execute("DELETE FROM replicas", [])?)
     }
 
     async fn insert_gpu(&self, g: &Gpu) -> StoreResult<()> {

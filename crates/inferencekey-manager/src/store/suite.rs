@@ -122,6 +122,7 @@ store_suite!(
         projects_and_workloads_round_trip,
         tokens_are_stored_listed_and_revoked,
         worker_tokens_name_their_worker,
+        agents_heartbeat_and_report_their_replicas,
         workers_and_gpus_round_trip,
         idempotency_states,
         custom_backends_are_recorded_and_the_newest_version_wins,
@@ -762,6 +763,127 @@ pub(super) async fn a_schema_from_before_worker_tokens_is_upgraded(b: &Backend) 
         )
         .await
         .is_err());
+}
+
+fn replica_for(w: &WorkloadRecord, worker_id: &str) -> ReplicaRecord {
+    ReplicaRecord {
+        id: new_id("rep"),
+        workload_id: w.id.clone(),
+        worker_id: worker_id.to_string(),
+        spec_hash: "abc".into(),
+        launch: json!({"model": "m", "command": "vllm serve m"}),
+        phase: ReplicaPhase::Assigned,
+        port: None,
+        last_error: None,
+        created_at: now_rfc3339(),
+        updated_at: now_rfc3339(),
+    }
+}
+
+/// A worker's agent is heard from (address and time), its assigned replicas are listed to
+/// it oldest first, and it reports their state; a report for a replica that is not its own
+/// (another worker's, or one taken off) writes nothing. Deleting the workload takes its
+/// replicas off.
+pub(super) async fn agents_heartbeat_and_report_their_replicas(s: &dyn Store) {
+    let (p, _) = s.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    s.insert_workload(&w).await.unwrap();
+    let [a, b] = ["a", "b"].map(|name| Worker {
+        id: new_id("wrk"),
+        name: name.into(),
+        created_at: now_rfc3339(),
+    });
+    for worker in [&a, &b] {
+        s.insert_worker(worker).await.unwrap();
+    }
+    assert_eq!(s.worker_presence(&a.id).await.unwrap(), None);
+    assert!(s
+        .worker_heartbeat(&a.id, "127.0.0.2", "2026-01-01T00:00:00.000Z")
+        .await
+        .unwrap());
+    assert!(s
+        .worker_heartbeat(&a.id, "127.0.0.3", "2026-01-01T00:00:05.000Z")
+        .await
+        .unwrap());
+    assert!(!s
+        .worker_heartbeat("wrk_unknown", "127.0.0.2", "2026-01-01T00:00:00.000Z")
+        .await
+        .unwrap());
+    assert_eq!(
+        s.worker_presence(&a.id).await.unwrap(),
+        Some(WorkerPresence {
+            address: "127.0.0.3".into(),
+            last_seen: "2026-01-01T00:00:05.000Z".into()
+        })
+    );
+    assert_eq!(s.worker_presence(&b.id).await.unwrap(), None);
+
+    let first = replica_for(&w, &a.id);
+    let second = replica_for(&w, &a.id);
+    let theirs = replica_for(&w, &b.id);
+    for r in [&first, &second, &theirs] {
+        s.assign_replica(r).await.unwrap();
+    }
+    assert!(matches!(
+        s.assign_replica(&first).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let ids = |v: Vec<ReplicaRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.replicas_of_worker(&a.id).await.unwrap()),
+        [first.id.clone(), second.id.clone()]
+    );
+    assert_eq!(s.replica(&first.id).await.unwrap().unwrap(), first);
+
+    let ready = ReplicaReport {
+        replica_id: first.id.clone(),
+        phase: ReplicaPhase::Ready,
+        port: Some(8123),
+        last_error: None,
+    };
+    assert!(s
+        .report_replica(&a.id, &ready, "2026-01-01T00:00:06.000Z")
+        .await
+        .unwrap());
+    let got = s.replica(&first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.phase, got.port, got.updated_at.as_str()),
+        (ReplicaPhase::Ready, Some(8123), "2026-01-01T00:00:06.000Z")
+    );
+    // Worker b cannot report a's replica, nor a b's.
+    let stolen = ReplicaReport {
+        phase: ReplicaPhase::Error,
+        port: None,
+        last_error: Some("boom".into()),
+        ..ready.clone()
+    };
+    assert!(!s.report_replica(&b.id, &stolen, "x").await.unwrap());
+    assert_eq!(
+        s.replica(&first.id).await.unwrap().unwrap().phase,
+        ReplicaPhase::Ready
+    );
+    let theirs_report = ReplicaReport {
+        replica_id: theirs.id.clone(),
+        ..stolen.clone()
+    };
+    assert!(!s.report_replica(&a.id, &theirs_report, "x").await.unwrap());
+    assert!(s.unassign_replica(&second.id).await.unwrap());
+    assert!(!s.unassign_replica(&second.id).await.unwrap());
+    let gone = ReplicaReport {
+        replica_id: second.id.clone(),
+        ..ready.clone()
+    };
+    assert!(!s.report_replica(&a.id, &gone, "x").await.unwrap());
+    assert_eq!(ids(s.replicas_of_worker(&a.id).await.unwrap()), [first.id]);
+
+    assert!(s.delete_workload(&w.id).await.unwrap());
+    assert!(s.replicas_of_worker(&a.id).await.unwrap().is_empty());
+    assert!(s.replicas_of_worker(&b.id).await.unwrap().is_empty());
+    let w2 = workload(&p, "bot2");
+    s.insert_workload(&w2).await.unwrap();
+    s.assign_replica(&replica_for(&w2, &b.id)).await.unwrap();
+    assert_eq!(s.clear_replicas().await.unwrap(), 1);
+    assert!(s.replicas_of_worker(&b.id).await.unwrap().is_empty());
 }
 
 pub(super) async fn workers_and_gpus_round_trip(s: &dyn Store) {
