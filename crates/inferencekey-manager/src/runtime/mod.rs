@@ -12,6 +12,7 @@ pub mod process;
 pub mod procgroup;
 pub mod readiness;
 mod reconciler;
+mod remote;
 mod routing;
 mod schedule;
 

@@ -62,7 +62,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const TAIL_LINES: usize = 10;
 
 #[derive(Debug, Clone, PartialEq)]
-enum ReplicaStatus {
+pub(super) enum ReplicaStatus {
     Provisioning(String),
     Bootstrapping(String),
     /// Serving at this base URL.
@@ -71,10 +71,10 @@ enum ReplicaStatus {
     Failing(String),
 }
 
-struct ReplicaEvent {
-    generation: u64,
-    replica: u64,
-    status: ReplicaStatus,
+pub(super) struct ReplicaEvent {
+    pub generation: u64,
+    pub replica: u64,
+    pub status: ReplicaStatus,
 }
 
 struct Replica {
@@ -93,6 +93,9 @@ struct Generation {
     note: Option<String>,
     /// Set when the spec cannot be run at all; the generation then has no replicas.
     failed: Option<String>,
+    /// The worker whose agent runs this generation's replicas (docs/contract.md §8); `None`
+    /// for the local worker.
+    remote: Option<String>,
     replicas: Vec<Replica>,
     cancel: CancellationToken,
 }
@@ -114,6 +117,14 @@ impl Generation {
         self.replicas.len() >= wanted && self.ready_count() == self.replicas.len()
     }
 
+    /// Where the replicas serve, as readiness messages say it.
+    fn place(&self) -> String {
+        match &self.remote {
+            Some(w) => format!("worker {w}"),
+            None => "the local worker".to_string(),
+        }
+    }
+
     fn with_note(&self, message: String) -> String {
         match &self.note {
             Some(note) => format!("{message}; {note}"),
@@ -131,7 +142,7 @@ impl Generation {
         let ready = self.ready_count();
         let plural = if n == 1 { "replica" } else { "replicas" };
         if ready == n {
-            let msg = format!("{n} {plural} serving on the local worker");
+            let msg = format!("{n} {plural} serving on {}", self.place());
             return (Phase::Ready, self.with_note(msg), "ready");
         }
         let failing = self.replicas.iter().find_map(|r| match &r.status {
@@ -143,7 +154,8 @@ impl Generation {
                 Some(m) => format!("; {m}"),
                 None => "; the others are starting".into(),
             };
-            let msg = format!("{ready} of {n} {plural} serving on the local worker{others}");
+            let place = self.place();
+            let msg = format!("{ready} of {n} {plural} serving on {place}{others}");
             return (Phase::Ready, self.with_note(msg), "ready");
         }
         if let Some(m) = failing {
@@ -404,6 +416,31 @@ impl Supervisor {
         let Some(generation) = self.pending.as_mut().or(self.serving.as_mut()) else {
             return;
         };
+        if let Some(worker_id) = generation.remote.clone() {
+            let cancel = generation.cancel.child_token();
+            let label = format!("replica {}", id + 1);
+            generation.replicas.push(Replica {
+                id,
+                status: ReplicaStatus::Provisioning(format!(
+                    "{label}: assigning it to worker {worker_id}"
+                )),
+                cancel: cancel.clone(),
+                slot: None,
+            });
+            let ctx = super::remote::RemoteCtx {
+                generation: generation.id,
+                replica: id,
+                label,
+                workload_id: entry.id.clone(),
+                worker_id,
+                launch: super::remote::launch_spec(&generation.spec),
+                shared,
+                events,
+                cancel,
+            };
+            self.tasks.spawn(super::remote::run_remote_replica(ctx));
+            return;
+        }
         let Some(plan) = generation.plan.clone() else {
             return;
         };
@@ -442,6 +479,34 @@ impl Supervisor {
     async fn start(&mut self, spec: Arc<RuntimeSpec>) {
         let id = self.next_generation;
         self.next_generation += 1;
+        // A pinned workload goes to its worker's agent once that agent has synced; until
+        // then (and for a worker no agent runs) this Manager runs it, as before agents.
+        let remote = match &spec.worker_id {
+            Some(w) => match self.shared.store.worker_presence(w).await {
+                Ok(Some(_)) => Some(w.clone()),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(worker = %w, error = %e, "cannot read whether an agent runs this worker; running the workload on the local worker");
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(w) = remote {
+            let generation = Generation {
+                id,
+                spec: spec.clone(),
+                plan: None,
+                started: Instant::now(),
+                note: Some(format!("pinned to private worker {w}, run by its agent")),
+                failed: None,
+                remote: Some(w),
+                replicas: Vec::new(),
+                cancel: self.entry.cancel.child_token(),
+            };
+            self.install(generation);
+            return;
+        }
         let plan = match &spec.backend {
             Some(inferencekey_core::Backend::Custom(slug)) if spec.command.is_none() => {
                 super::custom::plan(slug, &spec, &self.shared).await
@@ -458,6 +523,7 @@ impl Supervisor {
             started: Instant::now(),
             note: None,
             failed: None,
+            remote: None,
             replicas: Vec::new(),
             cancel: self.entry.cancel.child_token(),
         };
@@ -474,6 +540,11 @@ impl Supervisor {
                 generation.plan = Some(Arc::new(plan));
             }
         }
+        self.install(generation);
+    }
+
+    /// Puts a new generation in place: beside the serving one, or instead of it.
+    fn install(&mut self, generation: Generation) {
         // While the current generation serves traffic the new one waits beside it; if
         // nothing is serving there is nothing to protect, and the new one takes over now.
         let serving_traffic = self.serving.as_ref().is_some_and(|g| g.ready_count() > 0);

@@ -1,0 +1,280 @@
+//! The agent protocol (docs/contract.md §8) against a real Manager: the test plays a worker
+//! agent on its own loopback address (127.0.0.2), syncing over HTTP with a real worker token
+//! and running a real reference engine there for the replica it is assigned. The Manager's
+//! policy clock is the test's, so the worker's loss is a clock move, not a sleep.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::{error_code, eventually, vllm_workload, Harness, BIN};
+use inferencekey_manager::runtime::clock::ManualClock;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const LIMIT: Duration = Duration::from_secs(30);
+const AGENT_HOST: &str = "127.0.0.2";
+
+async fn with_clock() -> (Harness, Arc<ManualClock>) {
+    let start: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let clock = Arc::new(ManualClock::new(start));
+    let c = clock.clone();
+    let h = Harness::start_with(tempfile::tempdir().unwrap(), move |cfg| cfg.clock = c).await;
+    (h, clock)
+}
+
+/// A registered worker and an `ik_worker_` token for it.
+async fn worker(h: &Harness) -> (String, String) {
+    let (s, w) = h
+        .post("/admin/workers", &h.admin, json!({"name": "agent-box"}))
+        .await;
+    assert_eq!(s, 201, "{w}");
+    let id = w["id"].as_str().unwrap().to_string();
+    let (s, t) = h
+        .post(&format!("/admin/workers/{id}/tokens"), &h.admin, json!({}))
+        .await;
+    assert_eq!(s, 201, "{t}");
+    (id, t["token"].as_str().unwrap().to_string())
+}
+
+async fn sync(h: &Harness, token: &str, body: Value) -> (u16, Value) {
+    h.call(Method::POST, "/agent/v1/sync", token, Some(body))
+        .await
+}
+
+/// The reference engine, serving on the agent's address.
+struct Engine {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Engine {
+    async fn start() -> Engine {
+        let port = std::net::TcpListener::bind((AGENT_HOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(BIN)
+            .args(["engine", "--host", AGENT_HOST, "--port", &port.to_string()])
+            .args(["--model", "meta-llama/Llama-3.1-8B-Instruct"])
+            .spawn()
+            .unwrap();
+        let http = common::client();
+        eventually("the agent's engine answers", LIMIT, || {
+            let http = http.clone();
+            async move {
+                let r = http
+                    .get(format!("http://{AGENT_HOST}:{port}/health"))
+                    .send()
+                    .await;
+                r.ok().filter(|r| r.status().is_success())
+            }
+        })
+        .await;
+        Engine { child, port }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn status_message(h: &Harness, sdk: &str) -> String {
+    let (_, w) = h.get("/api/projects/acme/workloads/bot", sdk).await;
+    w["status_message"].as_str().unwrap_or_default().to_string()
+}
+
+/// Bad syncs are typed errors naming the field; only a worker token opens the route, and
+/// only for its own worker.
+#[tokio::test]
+async fn sync_checks_its_token_and_body() {
+    let (h, _clock) = with_clock().await;
+    let sdk = h.project("acme").await;
+    let (wid, token) = worker(&h).await;
+    let good = json!({"worker_id": wid, "address": AGENT_HOST, "replicas": []});
+
+    let (s, e) = sync(&h, "", good.clone()).await;
+    assert_eq!((s, error_code(&e)), (401, "unauthenticated"), "{e}");
+    for other in [&sdk, &h.admin] {
+        let (s, e) = sync(&h, other, good.clone()).await;
+        assert_eq!((s, error_code(&e)), (403, "wrong_credential_type"), "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains("/agent"));
+    }
+    let (_, other_worker) = h
+        .post("/admin/workers", &h.admin, json!({"name": "other"}))
+        .await;
+    let (s, e) = sync(
+        &h,
+        &token,
+        json!({"worker_id": other_worker["id"], "address": AGENT_HOST}),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&e), e["error"]["field"].as_str()),
+        (403, "scope_insufficient", Some("worker_id"))
+    );
+    let bad: [(Value, &str); 6] = [
+        (json!({"address": AGENT_HOST}), "worker_id"),
+        (
+            json!({"worker_id": wid, "address": "http://127.0.0.2:80"}),
+            "address",
+        ),
+        (
+            json!({"worker_id": wid, "address": AGENT_HOST, "extra": 1}),
+            "extra",
+        ),
+        (
+            json!({"worker_id": wid, "address": AGENT_HOST,
+                   "replicas": [{"replica_id": "r", "phase": "running"}]}),
+            "replicas[0].phase",
+        ),
+        (
+            json!({"worker_id": wid, "address": AGENT_HOST,
+                   "replicas": [{"replica_id": "r", "phase": "ready"}]}),
+            "replicas[0].port",
+        ),
+        (
+            json!({"worker_id": wid, "address": AGENT_HOST,
+                   "replicas": [{"replica_id": "r", "phase": "ready", "port": 70000}]}),
+            "replicas[0].port",
+        ),
+    ];
+    for (body, field) in bad {
+        let (s, e) = sync(&h, &token, body.clone()).await;
+        assert_eq!(
+            (s, error_code(&e), e["error"]["field"].as_str()),
+            (400, "validation_failed", Some(field)),
+            "{body}: {e}"
+        );
+    }
+    let (s, ok) = sync(&h, &token, good).await;
+    assert_eq!(s, 200, "{ok}");
+    assert_eq!(ok["worker_id"], wid.as_str());
+    assert_eq!(ok["replicas"], json!([]));
+    assert_eq!(ok["sync_interval_ms"], 2000);
+
+    // A revoked worker token stops at once.
+    let id = token.split('_').nth(2).unwrap();
+    let (s, _) = h
+        .post(&format!("/admin/keys/{id}/revoke"), &h.admin, json!({}))
+        .await;
+    assert_eq!(s, 200);
+    let (s, e) = sync(&h, &token, json!({"worker_id": wid, "address": AGENT_HOST})).await;
+    assert_eq!((s, error_code(&e)), (401, "unauthenticated"), "{e}");
+    h.stop().await;
+}
+
+/// A workload pinned to a worker whose agent has synced is assigned to that agent, not run
+/// here; the agent's report of a ready replica puts the agent's address in the gateway's
+/// ready set, and a call through the gateway reaches the agent's engine. A worker that
+/// stops syncing is lost (readiness says so) until it syncs again; a deleted workload
+/// leaves the agent's answer.
+#[tokio::test]
+async fn pinned_replicas_are_assigned_to_the_agent_and_served_through_the_gateway() {
+    let (h, clock) = with_clock().await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    let (wid, token) = worker(&h).await;
+    let hello = json!({"worker_id": wid, "address": AGENT_HOST, "replicas": []});
+    let (s, first) = sync(&h, &token, hello.clone()).await;
+    assert_eq!((s, &first["replicas"]), (200, &json!([])), "{first}");
+
+    let mut body = vllm_workload("bot");
+    body["worker_id"] = json!(wid);
+    let w = h.create("acme", &sdk, body).await;
+    let workload_id = w["id"].as_str().unwrap().to_string();
+
+    let assignment = eventually("the replica is assigned to the worker", LIMIT, || async {
+        let (_, a) = sync(&h, &token, hello.clone()).await;
+        a["replicas"].as_array().and_then(|r| r.first().cloned())
+    })
+    .await;
+    assert_eq!(assignment["workload_id"], workload_id.as_str());
+    assert_eq!(assignment["spec_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        assignment["launch"]["model"],
+        "meta-llama/Llama-3.1-8B-Instruct"
+    );
+    assert_eq!(assignment["launch"]["backend"], "vllm");
+    assert_eq!(
+        assignment["launch"]["command"],
+        "vllm serve meta-llama/Llama-3.1-8B-Instruct --max-model-len 8192"
+    );
+    let replica_id = assignment["replica_id"].as_str().unwrap().to_string();
+    assert!(h.engine_pids().is_empty(), "nothing runs on the Manager");
+    let message = eventually("readiness waits for the agent", LIMIT, || async {
+        let m = status_message(&h, &sdk).await;
+        m.contains("waiting for its agent to start it").then_some(m)
+    })
+    .await;
+    assert!(message.contains(&wid), "{message}");
+
+    // The agent starts the engine on its host and reports it.
+    let engine = Engine::start().await;
+    let report = |phase: &str, port: Option<u16>| {
+        json!({"worker_id": wid, "address": AGENT_HOST,
+               "replicas": [{"replica_id": replica_id, "phase": phase, "port": port}]})
+    };
+    let (s, a) = sync(&h, &token, report("bootstrapping", None)).await;
+    assert_eq!(s, 200, "{a}");
+    let (s, a) = sync(&h, &token, report("ready", Some(engine.port))).await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["replicas"][0]["replica_id"], replica_id.as_str());
+    h.wait_ready("acme", "bot", &sdk).await;
+    let message = status_message(&h, &sdk).await;
+    assert!(
+        message.contains(&format!("serving on worker {wid}")),
+        "{message}"
+    );
+    let (s, answer) = h.chat("acme", "bot", &key, "hello agent").await;
+    assert_eq!(s, 200, "{answer}");
+    assert!(answer["choices"][0]["message"]["content"].is_string());
+    assert!(
+        h.engine_pids().is_empty(),
+        "still nothing runs on the Manager"
+    );
+
+    // The agent goes quiet past the loss bound: the replica leaves the ready set.
+    clock.advance(Duration::from_secs(20));
+    let message = eventually("the worker is lost", LIMIT, || async {
+        let m = status_message(&h, &sdk).await;
+        m.contains("is lost").then_some(m)
+    })
+    .await;
+    assert!(message.contains(&wid), "{message}");
+    // It syncs again: the replica serves again.
+    let (s, _) = sync(&h, &token, report("ready", Some(engine.port))).await;
+    assert_eq!(s, 200);
+    eventually("the worker serves again", LIMIT, || async {
+        let m = status_message(&h, &sdk).await;
+        m.contains("serving on worker").then_some(m)
+    })
+    .await;
+    let (s, answer) = h.chat("acme", "bot", &key, "back again").await;
+    assert_eq!(s, 200, "{answer}");
+
+    let (s, _) = h
+        .call(
+            Method::DELETE,
+            &format!("/api/workloads/{workload_id}"),
+            &sdk,
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    eventually("the deleted workload leaves the answer", LIMIT, || async {
+        let (_, a) = sync(&h, &token, report("ready", Some(engine.port))).await;
+        (a["replicas"] == json!([])).then_some(())
+    })
+    .await;
+    drop(engine);
+    h.stop().await;
+}
