@@ -278,3 +278,79 @@ async fn pinned_replicas_are_assigned_to_the_agent_and_served_through_the_gatewa
     drop(engine);
     h.stop().await;
 }
+
+/// Pid files under a run dir: the engines (their keepers) running there.
+fn pids_in(run_dir: &std::path::Path) -> Vec<i32> {
+    std::fs::read_dir(run_dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .filter_map(|s| s.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `inferencekey worker run` as its own process on 127.0.0.2, with its own data dir: it
+/// syncs (the worker listing shows its address), runs the replica of a workload pinned to
+/// its worker with the Manager's launcher (here the reference engine, `--dev`), and the
+/// gateway serves through it while nothing runs on the Manager. SIGTERM stops its engines.
+#[tokio::test]
+async fn a_worker_agent_process_runs_its_replicas() {
+    let h = Harness::start().await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    let (wid, token) = worker(&h).await;
+    let agent_dir = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(agent_dir.path().join("agent.log")).unwrap();
+    let mut agent = std::process::Command::new(BIN)
+        .args(["worker", "run", "--manager", &h.url, "--worker-id", &wid])
+        .args(["--address", AGENT_HOST, "--dev", "--data-dir"])
+        .arg(agent_dir.path().join("data"))
+        .env("INFERENCEKEY_WORKER_TOKEN", &token)
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let agent_log = || std::fs::read_to_string(agent_dir.path().join("agent.log")).unwrap();
+
+    let listed = eventually("the agent syncs", LIMIT, || async {
+        let (_, workers) = h.get("/admin/workers", &h.admin).await;
+        workers
+            .as_array()
+            .and_then(|ws| ws.iter().find(|w| w["id"] == wid.as_str()).cloned())
+            .filter(|w| w["last_seen"].is_string())
+    })
+    .await;
+    assert_eq!(listed["address"], AGENT_HOST, "{listed}");
+
+    let mut body = vllm_workload("bot");
+    body["worker_id"] = json!(wid);
+    h.create("acme", &sdk, body).await;
+    let events = h.readiness("acme", "bot", &sdk).await;
+    let last = events.last().unwrap();
+    assert_eq!(last["phase"], "ready", "{events:#?}\n{}", agent_log());
+    let message = status_message(&h, &sdk).await;
+    assert!(
+        message.contains(&format!("serving on worker {wid}")),
+        "{message}"
+    );
+    let (s, answer) = h.chat("acme", "bot", &key, "hello from afar").await;
+    assert_eq!(s, 200, "{answer}");
+    assert!(h.engine_pids().is_empty(), "nothing runs on the Manager");
+    let run_dir = agent_dir.path().join("data").join("run");
+    let engines = pids_in(&run_dir);
+    assert_eq!(engines.len(), 1, "the agent runs the replica: {engines:?}");
+
+    // SIGTERM: the agent stops its engine and exits cleanly.
+    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
+    let status = tokio::task::spawn_blocking(move || agent.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}\n{}", agent_log());
+    for pid in engines {
+        assert!(!common::alive(pid), "engine {pid} outlived its agent");
+    }
+    h.stop().await;
+}

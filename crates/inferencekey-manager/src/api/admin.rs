@@ -359,16 +359,27 @@ pub(crate) async fn revoke_key_by_id(app: &App, raw: &str) -> Result<Value, ApiE
 #[derive(Serialize, ToSchema)]
 #[schema(as = Worker)]
 struct WorkerView<'a> {
+    /// Where its agent's replicas are reachable, as the agent last reported it; absent while
+    /// no agent has synced (docs/contract.md §8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    address: Option<&'a str>,
     created_at: &'a str,
     id: &'a str,
+    /// When its agent last synced; absent while none has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    last_seen: Option<&'a str>,
     name: &'a str,
 }
 
 impl<'a> From<&'a Worker> for WorkerView<'a> {
     fn from(w: &'a Worker) -> Self {
         WorkerView {
+            address: None,
             created_at: &w.created_at,
             id: &w.id,
+            last_seen: None,
             name: &w.name,
         }
     }
@@ -384,7 +395,19 @@ impl<'a> From<&'a Worker> for WorkerView<'a> {
 )]
 async fn list_workers(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let workers = app.store.list_workers().await?;
-    let views: Vec<WorkerView<'_>> = workers.iter().map(WorkerView::from).collect();
+    let mut presence = Vec::with_capacity(workers.len());
+    for w in &workers {
+        presence.push(app.store.worker_presence(&w.id).await?);
+    }
+    let views: Vec<WorkerView<'_>> = workers
+        .iter()
+        .zip(&presence)
+        .map(|(w, p)| WorkerView {
+            address: p.as_ref().map(|p| p.address.as_str()),
+            last_seen: p.as_ref().map(|p| p.last_seen.as_str()),
+            ..WorkerView::from(w)
+        })
+        .collect();
     Ok(Json(views).into_response())
 }
 

@@ -24,8 +24,27 @@ use super::readiness::Phase;
 use super::routing::Slot;
 use super::{RuntimeSpec, Shared, WorkloadEntry};
 
-/// Engines bind loopback only: the gateway is the way in.
+/// The Manager's own engines bind loopback only: the gateway is the way in.
 const HOST: &str = "127.0.0.1";
+
+/// What running engine processes needs: the HTTP client for health checks, the launch
+/// settings, and the host engines bind. The Manager's own worker binds loopback; a worker
+/// agent binds the address the Manager reaches it on (docs/contract.md §8).
+pub(crate) struct Launcher {
+    pub http: reqwest::Client,
+    pub settings: process::LaunchSettings,
+    pub host: String,
+}
+
+impl Launcher {
+    pub fn local(http: reqwest::Client, settings: process::LaunchSettings) -> Self {
+        Launcher {
+            http,
+            settings,
+            host: HOST.to_string(),
+        }
+    }
+}
 /// Health polling while an engine starts, then while it serves.
 const STARTUP_POLL: Duration = Duration::from_millis(100);
 /// How often a starting engine's health is polled during its first seconds: a scale-from-zero
@@ -62,7 +81,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const TAIL_LINES: usize = 10;
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum ReplicaStatus {
+pub(crate) enum ReplicaStatus {
     Provisioning(String),
     Bootstrapping(String),
     /// Serving at this base URL.
@@ -71,7 +90,7 @@ pub(super) enum ReplicaStatus {
     Failing(String),
 }
 
-pub(super) struct ReplicaEvent {
+pub(crate) struct ReplicaEvent {
     pub generation: u64,
     pub replica: u64,
     pub status: ReplicaStatus,
@@ -460,7 +479,7 @@ impl Supervisor {
             replica: id,
             label,
             plan,
-            shared: shared.clone(),
+            launcher: shared.launcher.clone(),
             events,
             cancel,
             log_path: shared
@@ -683,16 +702,18 @@ fn resize(generation: &mut Generation, n: usize) -> (usize, Vec<Replica>) {
     (0, removed)
 }
 
-struct ReplicaCtx {
-    generation: u64,
-    replica: u64,
-    label: String,
-    plan: Arc<LaunchPlan>,
-    shared: Arc<Shared>,
-    events: mpsc::UnboundedSender<ReplicaEvent>,
-    cancel: CancellationToken,
-    log_path: PathBuf,
-    pid_file: PathBuf,
+/// One engine replica: what [`run_replica`] runs, for the Manager's supervisors and for a
+/// worker agent alike.
+pub(crate) struct ReplicaCtx {
+    pub generation: u64,
+    pub replica: u64,
+    pub label: String,
+    pub plan: Arc<LaunchPlan>,
+    pub launcher: Arc<Launcher>,
+    pub events: mpsc::UnboundedSender<ReplicaEvent>,
+    pub cancel: CancellationToken,
+    pub log_path: PathBuf,
+    pub pid_file: PathBuf,
 }
 
 enum Attempt {
@@ -715,7 +736,7 @@ impl ReplicaCtx {
     }
 
     async fn healthy(&self, url: &str) -> bool {
-        self.shared
+        self.launcher
             .http
             .get(url)
             .timeout(HEALTH_TIMEOUT)
@@ -753,7 +774,7 @@ fn restart_after(failures: u32) -> Option<Duration> {
 
 /// Runs one replica until cancelled, restarting it with backoff when it fails, and stopping
 /// it after [`FAIL_AFTER`] failed starts in a row (reported as `error`, which is final).
-async fn run_replica(ctx: ReplicaCtx) {
+pub(crate) async fn run_replica(ctx: ReplicaCtx) {
     let mut failures = 0u32;
     loop {
         let attempt = match &ctx.plan.launch {
@@ -809,11 +830,12 @@ async fn attempt_process(
         reason,
         healthy_for: Duration::ZERO,
     };
-    let port = match process::free_port() {
+    let host = ctx.launcher.host.as_str();
+    let port = match process::free_port_on(host) {
         Ok(p) => p,
-        Err(e) => return failed(format!("no free loopback port: {e}")),
+        Err(e) => return failed(format!("no free port on {host}: {e}")),
     };
-    let argv = process::final_argv(argv, HOST, port);
+    let argv = process::final_argv(argv, host, port);
     ctx.report(ReplicaStatus::Provisioning(format!(
         "{}: starting `{}`",
         ctx.label,
@@ -822,17 +844,17 @@ async fn attempt_process(
     let spawned = process::spawn(
         &argv,
         env,
-        HOST,
+        host,
         port,
         &ctx.log_path,
         &ctx.pid_file,
-        &ctx.shared.settings,
+        &ctx.launcher.settings,
     );
     let mut engine: EngineProcess = match spawned {
         Ok(p) => p,
         Err(e) => return failed(format!("could not start `{}`: {e}", scrub(&argv[0]))),
     };
-    let base = format!("http://{HOST}:{port}");
+    let base = crate::agent_wire::replica_url(host, port);
     let health = format!("{base}{health_path}");
     ctx.report(ReplicaStatus::Bootstrapping(format!(
         "{}: engine started (pid {}); waiting for it to answer {health}",
@@ -914,7 +936,7 @@ async fn attempt_ollama(ctx: &ReplicaCtx, base_url: &str, model: &str) -> Attemp
         ctx.label
     )));
     let pull = ctx
-        .shared
+        .launcher
         .http
         .post(format!("{base_url}/api/pull"))
         .json(&json!({"model": model, "stream": false}))
