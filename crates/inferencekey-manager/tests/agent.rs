@@ -292,6 +292,110 @@ fn pids_in(run_dir: &std::path::Path) -> Vec<i32> {
         .unwrap_or_default()
 }
 
+/// An agent process, killed if a test fails with it still running (its engines go with it).
+struct AgentProcess(std::process::Child);
+
+impl AgentProcess {
+    fn sigterm(&self) {
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// `inferencekey worker run` for `wid` on 127.0.0.2 with the data dir `data`, its stderr
+/// appended to `log`.
+fn spawn_agent(
+    h: &Harness,
+    wid: &str,
+    token: &str,
+    data: &std::path::Path,
+    log: &std::path::Path,
+) -> AgentProcess {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    std::process::Command::new(BIN)
+        .args(["worker", "run", "--manager", &h.url, "--worker-id", wid])
+        .args(["--address", AGENT_HOST, "--dev", "--data-dir"])
+        .arg(data)
+        .env("INFERENCEKEY_WORKER_TOKEN", token)
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map(AgentProcess)
+        .unwrap()
+}
+
+/// kill -9 of the agent: its engine goes with it (its keeper gets the parent-death signal);
+/// once the worker has not synced past the loss bound (a clock move) readiness says it is
+/// lost and the gateway holds no replica of it; an agent started again on the same data dir
+/// is given the same replica, which the Manager no longer takes as ready on the old port,
+/// and serves again.
+#[tokio::test]
+async fn a_killed_agent_is_lost_and_a_restarted_one_serves_again() {
+    let (h, clock) = with_clock().await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    let (wid, token) = worker(&h).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, log) = (dir.path().join("data"), dir.path().join("agent.log"));
+    let agent_log = || std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
+    let mut agent = spawn_agent(&h, &wid, &token, &data, &log);
+    eventually("the agent syncs", LIMIT, || async {
+        let (_, workers) = h.get("/admin/workers", &h.admin).await;
+        workers
+            .as_array()
+            .and_then(|ws| ws.iter().find(|w| w["id"] == wid.as_str()).cloned())
+            .filter(|w| w["last_seen"].is_string())
+    })
+    .await;
+    let mut body = vllm_workload("bot");
+    body["worker_id"] = json!(wid);
+    h.create("acme", &sdk, body).await;
+    let events = h.readiness("acme", "bot", &sdk).await;
+    assert_eq!(events.last().unwrap()["phase"], "ready", "{}", agent_log());
+    let (s, _) = h.chat("acme", "bot", &key, "before").await;
+    assert_eq!(s, 200);
+    let engines = pids_in(&data.join("run"));
+    assert_eq!(engines.len(), 1, "{engines:?}");
+
+    agent.0.kill().unwrap();
+    agent.0.wait().unwrap();
+    eventually("the agent's engine stops with it", LIMIT, || async {
+        engines.iter().all(|p| !common::alive(*p)).then_some(())
+    })
+    .await;
+    clock.advance(Duration::from_secs(20));
+    let message = eventually("the worker is lost", LIMIT, || async {
+        let m = status_message(&h, &sdk).await;
+        m.contains("is lost").then_some(m)
+    })
+    .await;
+    assert!(message.contains(&wid), "{message}");
+    let mut again = spawn_agent(&h, &wid, &token, &data, &log);
+    let message = eventually("the restarted agent serves", LIMIT, || async {
+        let m = status_message(&h, &sdk).await;
+        m.contains("serving on worker").then_some(m)
+    })
+    .await;
+    assert!(message.contains(&wid), "{message}\n{}", agent_log());
+    let (s, answer) = h.chat("acme", "bot", &key, "after").await;
+    assert_eq!(s, 200, "{answer}\n{}", agent_log());
+    again.sigterm();
+    assert!(again.0.wait().unwrap().success(), "{}", agent_log());
+    h.stop().await;
+}
+
 /// `inferencekey worker run` as its own process on 127.0.0.2, with its own data dir: it
 /// syncs (the worker listing shows its address), runs the replica of a workload pinned to
 /// its worker with the Manager's launcher (here the reference engine, `--dev`), and the
@@ -303,15 +407,13 @@ async fn a_worker_agent_process_runs_its_replicas() {
     let key = h.key("acme", None).await;
     let (wid, token) = worker(&h).await;
     let agent_dir = tempfile::tempdir().unwrap();
-    let log = std::fs::File::create(agent_dir.path().join("agent.log")).unwrap();
-    let mut agent = std::process::Command::new(BIN)
-        .args(["worker", "run", "--manager", &h.url, "--worker-id", &wid])
-        .args(["--address", AGENT_HOST, "--dev", "--data-dir"])
-        .arg(agent_dir.path().join("data"))
-        .env("INFERENCEKEY_WORKER_TOKEN", &token)
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let agent = spawn_agent(
+        &h,
+        &wid,
+        &token,
+        &agent_dir.path().join("data"),
+        &agent_dir.path().join("agent.log"),
+    );
     let agent_log = || std::fs::read_to_string(agent_dir.path().join("agent.log")).unwrap();
 
     let listed = eventually("the agent syncs", LIMIT, || async {
@@ -343,11 +445,14 @@ async fn a_worker_agent_process_runs_its_replicas() {
     assert_eq!(engines.len(), 1, "the agent runs the replica: {engines:?}");
 
     // SIGTERM: the agent stops its engine and exits cleanly.
-    unsafe { libc::kill(agent.id() as i32, libc::SIGTERM) };
-    let status = tokio::task::spawn_blocking(move || agent.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    agent.sigterm();
+    let status = tokio::task::spawn_blocking(move || {
+        let mut agent = agent;
+        agent.0.wait()
+    })
+    .await
+    .unwrap()
+    .unwrap();
     assert!(status.success(), "{status}\n{}", agent_log());
     for pid in engines {
         assert!(!common::alive(pid), "engine {pid} outlived its agent");

@@ -136,19 +136,34 @@ async fn sync(
         .runtime
         .now()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    for report in &reports {
+        // A replica taken off the worker meanwhile is not in the answer: the agent stops it.
+        app.store.report_replica(mine, report, &now).await?;
+    }
+    let assigned = app.store.replicas_of_worker(mine).await?;
+    // An assigned replica the agent does not report is not running there (a restarted
+    // agent, or one that has not started it yet): whatever it reported before, such as a
+    // port that a dead engine served on, no longer holds.
+    for r in &assigned {
+        let reported = reports.iter().any(|p| p.replica_id == r.id);
+        if !reported && r.phase != ReplicaPhase::Assigned {
+            let reset = ReplicaReport {
+                replica_id: r.id.clone(),
+                phase: ReplicaPhase::Assigned,
+                port: None,
+                last_error: None,
+            };
+            app.store.report_replica(mine, &reset, &now).await?;
+        }
+    }
+    // The heartbeat last: the Manager takes the worker's replicas as they are reported only
+    // once the reports above are written, never a stale port with a fresh heartbeat.
     if !app.store.worker_heartbeat(mine, &address, &now).await? {
         return Err(ApiError::not_found(format!(
             "worker {mine:?} is no longer registered"
         )));
     }
-    for report in &reports {
-        // A replica taken off the worker meanwhile is not in the answer: the agent stops it.
-        app.store.report_replica(mine, report, &now).await?;
-    }
-    let replicas = app
-        .store
-        .replicas_of_worker(mine)
-        .await?
+    let replicas = assigned
         .into_iter()
         .filter_map(|r| {
             let launch: LaunchSpec = serde_json::from_value(r.launch).ok()?;
