@@ -310,10 +310,10 @@ impl Drop for AgentProcess {
     }
 }
 
-/// `inferencekey worker run` for `wid` on 127.0.0.2 with the data dir `data`, its stderr
-/// appended to `log`.
+/// `inferencekey worker run` for `wid` of the Manager at `manager`, on 127.0.0.2 with the
+/// data dir `data`, its stderr appended to `log`.
 fn spawn_agent(
-    h: &Harness,
+    manager: &str,
     wid: &str,
     token: &str,
     data: &std::path::Path,
@@ -325,7 +325,7 @@ fn spawn_agent(
         .open(log)
         .unwrap();
     std::process::Command::new(BIN)
-        .args(["worker", "run", "--manager", &h.url, "--worker-id", wid])
+        .args(["worker", "run", "--manager", manager, "--worker-id", wid])
         .args(["--address", AGENT_HOST, "--dev", "--data-dir"])
         .arg(data)
         .env("INFERENCEKEY_WORKER_TOKEN", token)
@@ -350,7 +350,7 @@ async fn a_killed_agent_is_lost_and_a_restarted_one_serves_again() {
     let dir = tempfile::tempdir().unwrap();
     let (data, log) = (dir.path().join("data"), dir.path().join("agent.log"));
     let agent_log = || std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
-    let mut agent = spawn_agent(&h, &wid, &token, &data, &log);
+    let mut agent = spawn_agent(&h.url, &wid, &token, &data, &log);
     eventually("the agent syncs", LIMIT, || async {
         let (_, workers) = h.get("/admin/workers", &h.admin).await;
         workers
@@ -382,7 +382,7 @@ async fn a_killed_agent_is_lost_and_a_restarted_one_serves_again() {
     })
     .await;
     assert!(message.contains(&wid), "{message}");
-    let mut again = spawn_agent(&h, &wid, &token, &data, &log);
+    let mut again = spawn_agent(&h.url, &wid, &token, &data, &log);
     let message = eventually("the restarted agent serves", LIMIT, || async {
         let m = status_message(&h, &sdk).await;
         m.contains("serving on worker").then_some(m)
@@ -408,7 +408,7 @@ async fn a_worker_agent_process_runs_its_replicas() {
     let (wid, token) = worker(&h).await;
     let agent_dir = tempfile::tempdir().unwrap();
     let agent = spawn_agent(
-        &h,
+        &h.url,
         &wid,
         &token,
         &agent_dir.path().join("data"),
@@ -457,5 +457,126 @@ async fn a_worker_agent_process_runs_its_replicas() {
     for pid in engines {
         assert!(!common::alive(pid), "engine {pid} outlived its agent");
     }
+    h.stop().await;
+}
+
+/// A TCP proxy on loopback that can cut every connection through it and refuse new ones,
+/// then let them through again: the link between an agent and its Manager.
+struct Link {
+    addr: std::net::SocketAddr,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Link {
+    async fn to(target: &str) -> Link {
+        let target: std::net::SocketAddr = target.trim_start_matches("http://").parse().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let (is_open, cuts) = (open.clone(), cut.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !is_open.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the agent sees the connection reset
+                }
+                let mut cut_rx = cuts.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Link { addr, open, cut }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn set(&self, open: bool) {
+        self.open.store(open, std::sync::atomic::Ordering::SeqCst);
+        if !open {
+            self.cut.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+/// The agent's link to the Manager is cut: the agent keeps its engine running and retries
+/// (saying why in its log), the Manager marks the worker lost once it is silent past the
+/// bound (a clock move) and the gateway stops routing to it; when the link is back the agent
+/// syncs again and the same engine serves again, never restarted.
+#[tokio::test]
+async fn a_cut_link_is_retried_and_the_agent_recovers() {
+    let (h, clock) = with_clock().await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    let (wid, token) = worker(&h).await;
+    let link = Link::to(&h.url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, log) = (dir.path().join("data"), dir.path().join("agent.log"));
+    let agent_log = || std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
+    let agent = spawn_agent(&link.url(), &wid, &token, &data, &log);
+    eventually("the agent syncs", LIMIT, || async {
+        let (_, workers) = h.get("/admin/workers", &h.admin).await;
+        workers
+            .as_array()
+            .and_then(|ws| ws.iter().find(|w| w["id"] == wid.as_str()).cloned())
+            .filter(|w| w["last_seen"].is_string())
+    })
+    .await;
+    let mut body = vllm_workload("bot");
+    body["worker_id"] = json!(wid);
+    h.create("acme", &sdk, body).await;
+    let events = h.readiness("acme", "bot", &sdk).await;
+    assert_eq!(events.last().unwrap()["phase"], "ready", "{}", agent_log());
+    let engines = pids_in(&data.join("run"));
+    assert_eq!(engines.len(), 1);
+
+    link.set(false);
+    eventually(
+        "the agent says it cannot reach the Manager",
+        LIMIT,
+        || async {
+            agent_log()
+                .contains("cannot reach the Manager")
+                .then_some(())
+        },
+    )
+    .await;
+    clock.advance(Duration::from_secs(20));
+    eventually("the worker is lost", LIMIT, || async {
+        status_message(&h, &sdk)
+            .await
+            .contains("is lost")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        engines.iter().all(|p| common::alive(*p)),
+        "the engine keeps running"
+    );
+
+    link.set(true);
+    eventually("the worker serves again", LIMIT, || async {
+        let m = status_message(&h, &sdk).await;
+        m.contains("serving on worker").then_some(m)
+    })
+    .await;
+    let (s, answer) = h.chat("acme", "bot", &key, "after the cut").await;
+    assert_eq!(s, 200, "{answer}\n{}", agent_log());
+    assert_eq!(
+        pids_in(&data.join("run")),
+        engines,
+        "the same engine serves"
+    );
+    agent.sigterm();
+    drop(agent);
     h.stop().await;
 }
