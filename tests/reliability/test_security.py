@@ -308,7 +308,8 @@ def test_tokens_never_leak(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> 
     try:
         p = bootstrap(m)
         scoped = m.key(p.slug, "leak")
-        tokens = [p.sdk_token, p.key, scoped, (data / "admin_token").read_text().strip()]
+        worker = m.cli("worker", "token", m.worker("leak-box")).stdout.strip()
+        tokens = [p.sdk_token, p.key, scoped, (data / "admin_token").read_text().strip(), worker]
         texts: list[str] = []
         with caplog.at_level(logging.DEBUG):
             mgmt = ManagementClient(p.slug, base_url=m.url, sdk_token=p.sdk_token)
