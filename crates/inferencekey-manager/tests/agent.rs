@@ -580,3 +580,44 @@ async fn a_cut_link_is_retried_and_the_agent_recovers() {
     drop(agent);
     h.stop().await;
 }
+
+/// A workload pinned to a worker that no agent runs yet runs on the Manager, as before
+/// agents; once the worker's agent syncs, the workload moves there as a rollout: the agent's
+/// replica becomes ready, traffic switches to it and the Manager's own engine stops.
+#[tokio::test]
+async fn a_workload_running_here_moves_to_its_worker_once_the_agent_syncs() {
+    let h = Harness::start().await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    let (wid, token) = worker(&h).await;
+    let mut body = vllm_workload("bot");
+    body["worker_id"] = json!(wid);
+    h.create("acme", &sdk, body).await;
+    h.wait_ready("acme", "bot", &sdk).await;
+    let local = h.engine_pids();
+    assert_eq!(local.len(), 1, "it runs here first");
+    assert!(status_message(&h, &sdk).await.contains("local worker"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let (data, log) = (dir.path().join("data"), dir.path().join("agent.log"));
+    let agent_log = || std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
+    let agent = spawn_agent(&h.url, &wid, &token, &data, &log);
+    let message = eventually("the workload moves to the worker", LIMIT, || async {
+        let m = status_message(&h, &sdk).await;
+        (m.contains(&format!("serving on worker {wid}")) && h.engine_pids().is_empty()).then_some(m)
+    })
+    .await;
+    assert!(!message.contains("local worker"), "{message}");
+    for pid in local {
+        assert!(
+            !common::alive(pid),
+            "the Manager's engine {pid} was stopped"
+        );
+    }
+    assert_eq!(pids_in(&data.join("run")).len(), 1, "{}", agent_log());
+    let (s, answer) = h.chat("acme", "bot", &key, "moved").await;
+    assert_eq!(s, 200, "{answer}");
+    agent.sigterm();
+    drop(agent);
+    h.stop().await;
+}

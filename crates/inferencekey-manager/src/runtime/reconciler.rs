@@ -207,6 +207,9 @@ struct Draining {
 
 /// How often the supervisor re-reads its policy and checks draining replicas.
 const POLICY_TICK: Duration = Duration::from_millis(200);
+/// How often a workload pinned to a worker and running here checks whether that worker's
+/// agent has synced meanwhile (then it moves there).
+const PLACEMENT_TICK: Duration = crate::agent_wire::SYNC_INTERVAL;
 /// A draining replica is stopped after this long even with requests still open (a stream
 /// that never ends must not keep an old revision alive forever).
 const DRAIN_MAX: Duration = Duration::from_secs(600);
@@ -254,6 +257,8 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
     sup.publish().await;
     let mut tick = tokio::time::interval(POLICY_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut placement = tokio::time::interval(PLACEMENT_TICK);
+    placement.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             // A new spec first: `apply()` has already logged that it is rolling out, and a
@@ -287,6 +292,7 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
             Some(ev) = rx.recv() => sup.on_event(ev),
             Some(_) = sup.tasks.join_next(), if !sup.tasks.is_empty() => {}
             _ = tick.tick() => sup.decide(),
+            _ = placement.tick() => sup.check_placement().await,
             _ = jumps.changed() => sup.decide(),
             _ = sup.entry.demand.notified() => sup.decide(),
         }
@@ -308,6 +314,26 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
 }
 
 impl Supervisor {
+    /// Moves a workload pinned to a worker, and so far run here, to that worker once its
+    /// agent has synced: a new generation of the same spec, assigned to the agent, which
+    /// takes over as any rollout does (the local replicas serve until the agent's are ready).
+    async fn check_placement(&mut self) {
+        let Some(latest) = self.pending.as_ref().or(self.serving.as_ref()) else {
+            return;
+        };
+        let Some(worker) = latest.spec.worker_id.clone() else {
+            return;
+        };
+        if latest.remote.is_some() {
+            return;
+        }
+        if let Ok(Some(_)) = self.shared.store.worker_presence(&worker).await {
+            tracing::info!(workload = %self.entry.id, worker = %worker, "the worker's agent has synced; moving the workload's replicas to it");
+            let spec = latest.spec.clone();
+            self.start(spec).await;
+        }
+    }
+
     /// The newest revision cannot serve and has stopped trying: its launch plan failed, or
     /// every replica gave up.
     fn stopped(&self) -> bool {
