@@ -41,6 +41,8 @@ DOCUMENT = Path(__file__).resolve().parents[2] / "crates/inferencekey-manager/sr
 EXAMPLES = int(os.environ.get("OPENAPI_EXAMPLES", "40"))
 CASES: dict[str, int] = {}
 SERVED: list[bool] = []
+#: A registered worker and its ik_worker_ token, for the agent routes (docs/contract.md §8).
+WORKER: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Manager, 
     m = start_manager(tmp_path_factory.mktemp("openapi") / "data", flags=("--dev",))
     try:
         p = bootstrap(m)
+        WORKER["id"] = m.worker("openapi-box")
+        WORKER["token"] = m.cli("worker", "token", WORKER["id"]).stdout.strip()
         auth = {"Authorization": f"Bearer {p.sdk_token}"}
         r = httpx.post(
             f"{m.url}/api/projects/{p.slug}/workloads",
@@ -105,12 +109,18 @@ def _steer(case: Any, project: Project, wid: str) -> None:
         params["tenant"] = "tnt_local"
     if "id" in params and case.method.upper() != "DELETE":
         params["id"] = wid
+    if "worker" in params:
+        params["worker"] = WORKER["id"]
+    if case.path.startswith("/agent") and isinstance(case.body, dict):
+        case.body["worker_id"] = WORKER["id"]
 
 
 def _check(case: Any, m: Manager, p: Project, wid: str) -> None:
     _steer(case, p, wid)
     if case.path.startswith("/admin"):
         token = (m.data_dir / "admin_token").read_text().strip()
+    elif case.path.startswith("/agent"):
+        token = WORKER["token"]
     else:
         token = p.sdk_token if case.path.startswith("/api") else p.key
     headers = {"Authorization": f"Bearer {token}"}

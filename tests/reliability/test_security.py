@@ -88,7 +88,7 @@ class Tok:
 
     @property
     def prefix_kind(self) -> str | None:
-        for k in ("sdk", "live", "admin"):
+        for k in ("sdk", "live", "admin", "worker"):
             if self.raw and self.raw.startswith(f"ik_{k}_"):
                 return k
         return None
@@ -174,6 +174,9 @@ def world(manager: Manager) -> World:
     for t in (revoked_sdk, revoked_live):
         manager.cli("key", "revoke", t.split("_")[2])
     admin = (manager.data_dir / "admin_token").read_text().strip()
+    # A worker agent's token: no route of the matrix is its plane (/agent), so every cell
+    # refuses it as the wrong kind.
+    worker = manager.cli("worker", "token", manager.worker("matrix-box")).stdout.strip()
     tokens = [
         Tok("none", None, None),
         Tok("not-a-token", "hunter2", None),
@@ -189,6 +192,8 @@ def world(manager: Manager) -> World:
         Tok("live-A-wa1", live_wa1, "live", a.slug, "wa1"),
         Tok("live-B-all", b.key, "live", b.slug, "*"),
         Tok("admin", admin, "admin"),
+        Tok("worker", worker, "worker"),
+        Tok("worker-garbled", "ik_worker_gar bled", None),
     ]
     secrets = [secret(t.raw) for t in tokens if t.raw and t.raw.count("_") >= 3]
     return World(manager, a.slug, b.slug, ids, job, tokens, secrets)
@@ -303,7 +308,8 @@ def test_tokens_never_leak(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> 
     try:
         p = bootstrap(m)
         scoped = m.key(p.slug, "leak")
-        tokens = [p.sdk_token, p.key, scoped, (data / "admin_token").read_text().strip()]
+        worker = m.cli("worker", "token", m.worker("leak-box")).stdout.strip()
+        tokens = [p.sdk_token, p.key, scoped, (data / "admin_token").read_text().strip(), worker]
         texts: list[str] = []
         with caplog.at_level(logging.DEBUG):
             mgmt = ManagementClient(p.slug, base_url=m.url, sdk_token=p.sdk_token)

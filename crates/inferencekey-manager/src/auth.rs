@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::api::errors::ApiError;
-use crate::store::{Project, Store, StoreResult, TokenRecord};
+use crate::store::{Project, Store, StoreResult, TokenRecord, Worker};
 use crate::util::{now_rfc3339, random_alnum};
 
 /// Length of the public id part of a token.
@@ -35,6 +35,8 @@ pub struct Identity {
     pub project_slug: Option<String>,
     /// For live keys: a workload slug or `*`.
     pub scope: Option<String>,
+    /// For worker tokens: the registered worker the agent acts for.
+    pub worker_id: Option<String>,
 }
 
 /// A freshly issued token: the only moment the whole secret exists outside its owner.
@@ -79,6 +81,7 @@ fn plane_name(kind: TokenKind) -> &'static str {
         TokenKind::Sdk => "a control-plane token (ik_sdk_)",
         TokenKind::Live => "a data-plane key (ik_live_)",
         TokenKind::Admin => "the Manager's admin token (ik_admin_)",
+        TokenKind::Worker => "a worker agent's token (ik_worker_)",
     }
 }
 
@@ -88,6 +91,10 @@ fn wanted(kind: TokenKind) -> &'static str {
         TokenKind::Live => "the data plane (/endpoint) needs the workload's ik_live_ key",
         TokenKind::Admin => {
             "the admin API (/admin) needs the ik_admin_ token from the Manager's data dir"
+        }
+        TokenKind::Worker => {
+            "the agent API (/agent) needs an ik_worker_ token, issued for a registered worker \
+             by POST /admin/workers/{worker}/tokens"
         }
     }
 }
@@ -102,12 +109,30 @@ impl Auth {
     }
 
     /// Issues a new token and stores its hash. `project` is required for sdk and live
-    /// tokens; `scope` is a workload slug or `*` for live keys.
+    /// tokens; `scope` is a workload slug or `*` for live keys. Worker tokens are issued by
+    /// [`Auth::issue_worker`], which names their worker.
     pub async fn issue(
         &self,
         kind: TokenKind,
         project: Option<&Project>,
         scope: Option<&str>,
+    ) -> StoreResult<IssuedToken> {
+        self.issue_record(kind, project, scope, None).await
+    }
+
+    /// Issues an `ik_worker_` token for a registered worker: what its agent authenticates
+    /// with on `/agent`.
+    pub async fn issue_worker(&self, worker: &Worker) -> StoreResult<IssuedToken> {
+        self.issue_record(TokenKind::Worker, None, None, Some(&worker.id))
+            .await
+    }
+
+    async fn issue_record(
+        &self,
+        kind: TokenKind,
+        project: Option<&Project>,
+        scope: Option<&str>,
+        worker_id: Option<&str>,
     ) -> StoreResult<IssuedToken> {
         let id = random_alnum(ID_LEN);
         let secret = random_alnum(SECRET_LEN);
@@ -120,6 +145,7 @@ impl Auth {
             secret_hash: hash_secret(&secret),
             created_at: now_rfc3339(),
             revoked_at: None,
+            worker_id: worker_id.map(str::to_string),
         };
         self.store.insert_token(&record).await?;
         Ok(IssuedToken {
@@ -147,6 +173,7 @@ impl Auth {
                 secret_hash: hash_secret(parsed.secret),
                 created_at: now_rfc3339(),
                 revoked_at: None,
+                worker_id: None,
             })
             .await?;
         Ok(true)
@@ -198,7 +225,10 @@ impl Auth {
             None => self.load(parsed.id, parsed.kind, raw).await?,
         };
         let presented = hash_secret(parsed.secret);
-        if !bool::from(presented.ct_eq(&cached.hash)) {
+        // The cache is keyed by id alone: a token whose prefix was rewritten to another kind
+        // (`ik_sdk_<id>_<secret>` presented as `ik_live_<id>_<secret>`) finds the real one's
+        // entry, and is no token of the kind it claims.
+        if cached.identity.kind != parsed.kind || !bool::from(presented.ct_eq(&cached.hash)) {
             return Err(unknown(raw));
         }
         Ok(cached.identity.clone())
@@ -223,6 +253,7 @@ impl Auth {
                 project_id: record.project_id,
                 project_slug: record.project_slug,
                 scope: record.scope,
+                worker_id: record.worker_id,
             }),
             loaded: std::time::Instant::now(),
         });
@@ -308,6 +339,12 @@ plane_extractor!(
     AdminAuth,
     TokenKind::Admin
 );
+plane_extractor!(
+    /// A request with an `ik_worker_` token: a worker agent's routes (`/agent`). The identity
+    /// names the worker (`worker_id`) the agent acts for, and only that one.
+    WorkerAuth,
+    TokenKind::Worker
+);
 
 #[cfg(test)]
 mod tests {
@@ -357,6 +394,15 @@ mod tests {
                 .code,
             "unauthenticated"
         );
+        // The live key (cached now) relabelled as a control token, its real secret kept.
+        let relabelled = format!("ik_sdk_{}", &live.token["ik_live_".len()..]);
+        assert_eq!(
+            auth.authenticate(&headers(&relabelled), TokenKind::Sdk)
+                .await
+                .unwrap_err()
+                .code,
+            "unauthenticated"
+        );
 
         auth.revoke(&live.record.id).await.unwrap();
         let err = auth
@@ -381,5 +427,99 @@ mod tests {
                 .code,
             "wrong_credential_type"
         );
+    }
+
+    /// A worker token authenticates as its worker on the agent routes only; every plane and
+    /// the admin API refuse it as the wrong kind (and it opens nothing as another kind's id),
+    /// every other kind is refused on the agent routes, and revoking it takes effect at once.
+    #[tokio::test]
+    async fn worker_tokens_open_the_agent_routes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+        let (project, _) = store.ensure_project("acme").await.unwrap();
+        let worker = Worker {
+            id: crate::util::new_id("wrk"),
+            name: "box".into(),
+            created_at: now_rfc3339(),
+        };
+        store.insert_worker(&worker).await.unwrap();
+        let auth = Auth::new(store.clone());
+        let issued = auth.issue_worker(&worker).await.unwrap();
+        assert!(issued.token.starts_with("ik_worker_"));
+        let secret = issued.token.rsplit('_').next().unwrap().to_string();
+        assert!(!format!("{issued:?}").contains(&secret));
+        assert_eq!(issued.record.worker_id.as_deref(), Some(worker.id.as_str()));
+        assert_eq!(issued.record.project_id, None);
+
+        let who = auth
+            .authenticate(&headers(&issued.token), TokenKind::Worker)
+            .await
+            .unwrap();
+        assert_eq!(who.kind, TokenKind::Worker);
+        assert_eq!(who.worker_id.as_deref(), Some(worker.id.as_str()));
+        assert_eq!((who.project_id.as_ref(), who.scope.as_ref()), (None, None));
+
+        for (want, plane) in [
+            (TokenKind::Sdk, "/api"),
+            (TokenKind::Live, "/endpoint"),
+            (TokenKind::Admin, "/admin"),
+        ] {
+            let err = auth
+                .authenticate(&headers(&issued.token), want)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                (err.status.as_u16(), err.code),
+                (403, "wrong_credential_type")
+            );
+            assert!(err.message.contains("ik_worker_"), "{}", err.message);
+            assert!(err.message.contains(plane), "{}", err.message);
+            assert!(!err.message.contains(&secret), "{}", err.message);
+        }
+        // The worker token's id under another kind's prefix is no token of that kind, with
+        // the real one in the cache (it was just used) and without.
+        let relabelled = format!("ik_sdk_{}_{secret}", issued.record.id);
+        let err = auth
+            .authenticate(&headers(&relabelled), TokenKind::Sdk)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "unauthenticated");
+        let cold = Auth::new(store.clone());
+        let err = cold
+            .authenticate(&headers(&relabelled), TokenKind::Sdk)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "unauthenticated");
+        // A garbled worker token is still refused as the wrong kind elsewhere.
+        let err = auth
+            .authenticate(&headers("ik_worker_garbled"), TokenKind::Live)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "wrong_credential_type");
+
+        let sdk = auth
+            .issue(TokenKind::Sdk, Some(&project), None)
+            .await
+            .unwrap();
+        let live = auth
+            .issue(TokenKind::Live, Some(&project), Some("*"))
+            .await
+            .unwrap();
+        for other in [&sdk.token, &live.token] {
+            let err = auth
+                .authenticate(&headers(other), TokenKind::Worker)
+                .await
+                .unwrap_err();
+            assert_eq!(err.code, "wrong_credential_type");
+            assert!(err.message.contains("/agent"), "{}", err.message);
+        }
+
+        auth.revoke(&issued.record.id).await.unwrap();
+        let err = auth
+            .authenticate(&headers(&issued.token), TokenKind::Worker)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "unauthenticated");
+        assert!(err.message.contains("revoked"));
     }
 }

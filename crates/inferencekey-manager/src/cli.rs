@@ -214,6 +214,51 @@ enum WorkerCommand {
         #[command(flatten)]
         dir: DataDir,
     },
+    /// Run this host as a registered worker's agent, in the foreground until Ctrl-C or
+    /// SIGTERM: sync with the Manager and run the replicas it assigns (docs/contract.md §8).
+    Run(WorkerRunArgs),
+    /// Issue an ik_worker_ token for a registered worker and print it (shown this once): the
+    /// token its agent runs with. Revoke it with `key revoke ID`.
+    Token {
+        /// The worker's id, as `worker register` printed it.
+        worker_id: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Args)]
+struct WorkerRunArgs {
+    /// The Manager's base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    manager: String,
+    /// The worker's ik_worker_ token (`inferencekey worker token ID`); prefer the
+    /// environment variable, which other users of the host cannot read from the process list.
+    #[arg(long, env = "INFERENCEKEY_WORKER_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The worker's id, as `worker register` printed it.
+    #[arg(long, value_name = "ID")]
+    worker_id: String,
+    /// The address engines bind and the Manager reaches them on (an IP address or host
+    /// name of this host).
+    #[arg(long, default_value = "127.0.0.1")]
+    address: String,
+    /// Where the agent keeps its engines' logs and pid files [default: the Manager's
+    /// default data dir, under agents/<worker id>].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Serve workloads whose engine is not installed here with the reference engine.
+    #[arg(long)]
+    dev: bool,
+    /// Run any engine command, not only the engine a workload's backend names.
+    #[arg(long)]
+    allow_any_command: bool,
+    /// Pass this environment variable to engines too (repeatable).
+    #[arg(long, value_name = "NAME")]
+    engine_env: Vec<String>,
+    /// Let engine commands carry --trust-remote-code.
+    #[arg(long)]
+    allow_trust_remote_code: bool,
 }
 
 #[derive(Subcommand)]
@@ -263,6 +308,13 @@ pub fn cli_main(args: Vec<String>, self_command: Vec<String>) -> i32 {
             code
         }
         Command::Engine { args } => inferencekey_engine::run_cli(&args),
+        Command::Client(ClientCommand::Worker {
+            command: WorkerCommand::Run(a),
+        }) => {
+            let code = worker_run(a, self_command);
+            crate::logging::flush();
+            code
+        }
         Command::Client(c) => client(c),
     }
 }
@@ -352,6 +404,78 @@ fn serve(a: ServeArgs, self_command: Vec<String>) -> i32 {
         eprintln!("inferencekey: stopping engines and shutting down");
         manager.shutdown().await;
         0
+    })
+}
+
+fn worker_run(a: WorkerRunArgs, self_command: Vec<String>) -> i32 {
+    crate::logging::init();
+    let token = inferencekey_core::config::check_token(
+        &a.token,
+        inferencekey_core::token::TokenKind::Worker,
+        "--token",
+    );
+    let token = match token {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("inferencekey: {e} (issue one with `inferencekey worker token ID`)");
+            return USAGE_ERROR;
+        }
+    };
+    let manager = a.manager.trim().trim_end_matches('/').to_string();
+    if !(manager.starts_with("http://") || manager.starts_with("https://")) {
+        eprintln!(
+            "inferencekey: --manager {manager:?} is not an http(s) URL, e.g. http://127.0.0.1:8080"
+        );
+        return USAGE_ERROR;
+    }
+    let data_dir = a
+        .data_dir
+        .unwrap_or_else(|| crate::agent::default_data_dir(a.worker_id.trim()));
+    let config = crate::agent::AgentConfig {
+        manager,
+        token,
+        worker_id: a.worker_id.trim().to_string(),
+        address: a.address.trim().to_string(),
+        settings: crate::runtime::process::LaunchSettings {
+            dev: a.dev,
+            allow_any_command: a.allow_any_command,
+            self_command,
+            data_dir,
+            engine_env: a.engine_env,
+            allow_trust_remote_code: a.allow_trust_remote_code,
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("inferencekey: cannot start the async runtime: {e}");
+            return FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let agent = tokio::spawn(crate::agent::run(config, stop.clone()));
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            wait_for_stop_signal().await;
+            eprintln!("inferencekey worker agent: stopping engines and shutting down");
+            stopper.cancel();
+        });
+        match agent.await {
+            Ok(Ok(())) => 0,
+            Ok(Err(e)) => {
+                eprintln!("inferencekey worker agent: {e}");
+                FAILURE
+            }
+            Err(e) => {
+                eprintln!("inferencekey worker agent: {e}");
+                FAILURE
+            }
+        }
     })
 }
 
@@ -705,6 +829,27 @@ async fn run_client(command: ClientCommand) -> Result<String, Failure> {
                     })
                     .collect();
                 Ok(table(&["ID", "NAME", "CREATED"], rows))
+            }
+            WorkerCommand::Run(_) => Err(Failure(
+                "`worker run` runs in the foreground; it is not a call to a Manager".into(),
+                FAILURE,
+            )),
+            WorkerCommand::Token { worker_id, dir } => {
+                let m = Remote::find(&dir.path())?;
+                let t = m
+                    .call(
+                        Method::POST,
+                        &format!(
+                            "/admin/workers/{}/tokens",
+                            percent_encoding::utf8_percent_encode(
+                                worker_id.trim(),
+                                percent_encoding::NON_ALPHANUMERIC
+                            )
+                        ),
+                        Some(json!({})),
+                    )
+                    .await?;
+                Ok(text(&t["token"]))
             }
         },
         ClientCommand::Gpu { command } => match command {

@@ -5,6 +5,8 @@
 //! Embed it with [`start`] (tests do), or run the whole CLI with [`cli_main`].
 
 mod admission;
+pub mod agent;
+pub mod agent_wire;
 pub mod api;
 pub mod auth;
 mod body_timeout;

@@ -264,6 +264,12 @@ impl Modify for Components {
             bearer("ik_admin_ token of the Manager, in its data dir (file admin_token)"),
         );
         components.add_security_scheme(
+            "workerToken",
+            bearer(
+                "ik_worker_ token of one registered worker, for its agent (docs/contract.md §8)",
+            ),
+        );
+        components.add_security_scheme(
             "liveKey",
             bearer("ik_live_ data-plane key of one workload or a whole project"),
         );
@@ -371,6 +377,15 @@ pub struct IdempotencyHeader {
 pub struct AdminProjectPath {
     /// Project slug.
     project: String,
+}
+
+/// `/admin/workers/{worker}/...`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct AdminWorkerPath {
+    /// The registered worker's id (`wrk_…`, as `POST /admin/workers` answered it).
+    worker: String,
 }
 
 /// `/admin/keys/{id}/revoke`
@@ -761,8 +776,8 @@ mod data_plane {
     info(
         title = "InferenceKey local Manager",
         description = "The control plane (/api, ik_sdk_ tokens), data plane (/endpoint, \
-                       ik_live_ keys) and admin API (/admin, the ik_admin_ token) of the local \
-                       Manager, as in CONTRACT.md. Every error the \
+                       ik_live_ keys), admin API (/admin, the ik_admin_ token) and agent API \
+                       (/agent, ik_worker_ tokens) of the local Manager, as in CONTRACT.md. Every error the \
                        Manager itself answers has the body {\"error\": {\"code\", \"message\", \
                        \"field\"?}}; errors an engine answers on the data plane pass through in \
                        OpenAI's form. Clients must ignore unknown response fields."
@@ -786,6 +801,7 @@ mod data_plane {
         (name = "data-plane", description = "OpenAI-compatible calls forwarded to a ready replica (docs/contract.md §5)"),
         (name = "jobs", description = "Asynchronous jobs (docs/contract.md §5)"),
         (name = "admin", description = "Bootstrapping without a dashboard: projects, tokens, keys, workers, GPUs"),
+        (name = "agent", description = "Worker agents on other hosts: report replicas, get assignments (docs/contract.md §8)"),
         (name = "meta", description = "This document"),
     ),
 )]

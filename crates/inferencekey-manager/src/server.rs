@@ -265,6 +265,19 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         }
     }
     store.idempotency_reset_running().await?;
+    if !store.shared() {
+        // Replicas a previous run assigned to agents' workers belong to supervisors that are
+        // gone; this run's supervisors assign them again, and the agents stop the old ones
+        // when their next sync no longer lists them. (A shared store keeps them: another
+        // Manager's supervisors may own them.)
+        let cleared = store.clear_replicas().await?;
+        if cleared > 0 {
+            tracing::info!(
+                count = cleared,
+                "took the previous run's replicas off agents' workers"
+            );
+        }
+    }
     let requeued = store.requeue_running_jobs().await?;
     let auth = Auth::new(store.clone());
     let admin_token = admin_token(&dir, &auth).await?;

@@ -574,3 +574,135 @@ async fn admin_api_issues_lists_and_revokes() {
     assert_eq!(status["projects"][0]["slug"], "acme-corp");
     h.stop().await;
 }
+
+/// A worker token, issued for a registered worker through the admin API, is refused on the
+/// control plane, the data plane and the admin API as the wrong kind of credential (never its
+/// secret in the answer), is listed and revoked with the other tokens, and cannot be issued
+/// for a worker that is not registered.
+#[tokio::test]
+async fn worker_tokens_are_issued_listed_revoked_and_refused_on_both_planes() {
+    let h = Harness::start().await;
+    let sdk = h.project("acme").await;
+    let w = h.create("acme", &sdk, vllm_workload("bot")).await;
+    let wid_workload = w["id"].as_str().unwrap().to_string();
+
+    let (s, e) = h
+        .post("/admin/workers/wrk_nope/tokens", &h.admin, json!({}))
+        .await;
+    assert_eq!((s, error_code(&e)), (404, "not_found"), "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("wrk_nope"),
+        "{e}"
+    );
+
+    let (s, worker) = h
+        .post("/admin/workers", &h.admin, json!({"name": "gpu-box"}))
+        .await;
+    assert_eq!(s, 201, "{worker}");
+    let wid = worker["id"].as_str().unwrap();
+    let (s, e) = h
+        .post(
+            &format!("/admin/workers/{wid}/tokens"),
+            &h.admin,
+            json!({"scope": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (s, error_code(&e), e["error"]["field"].as_str()),
+        (400, "validation_failed", Some("scope"))
+    );
+    let (s, issued) = h
+        .post(&format!("/admin/workers/{wid}/tokens"), &h.admin, json!({}))
+        .await;
+    assert_eq!(s, 201, "{issued}");
+    assert_eq!(issued["kind"], "worker");
+    assert_eq!(issued["worker_id"], wid);
+    assert!(issued["project"].is_null());
+    let token = issued["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("ik_worker_"), "{token}");
+    let secret = token.rsplit('_').next().unwrap().to_string();
+
+    let refused = [
+        (
+            Method::GET,
+            "/api/projects/acme/workloads".to_string(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/projects/acme/workloads".to_string(),
+            Some(vllm_workload("other")),
+        ),
+        (Method::GET, format!("/api/workloads/{wid_workload}"), None),
+        (
+            Method::POST,
+            "/endpoint/acme/bot/v1/chat/completions".to_string(),
+            Some(json!({"messages": [{"role": "user", "content": "hi"}]})),
+        ),
+        (
+            Method::GET,
+            "/endpoint/acme/bot/v1/models".to_string(),
+            None,
+        ),
+        (Method::GET, "/admin/projects".to_string(), None),
+        (Method::GET, "/admin/keys".to_string(), None),
+        (
+            Method::POST,
+            format!("/admin/workers/{wid}/tokens"),
+            Some(json!({})),
+        ),
+    ];
+    for (method, path, body) in refused {
+        let (s, e) = h.call(method.clone(), &path, &token, body).await;
+        assert_eq!(
+            (s, error_code(&e)),
+            (403, "wrong_credential_type"),
+            "{method} {path}: {e}"
+        );
+        let message = e["error"]["message"].as_str().unwrap();
+        assert!(message.contains("ik_worker_"), "{message}");
+        assert!(!e.to_string().contains(&secret), "no secret in errors");
+    }
+
+    // Listed with the other tokens (not under a project), never with its secret.
+    let (_, all) = h.get("/admin/keys", &h.admin).await;
+    let listed: Vec<&Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "worker")
+        .collect();
+    assert_eq!(listed.len(), 1, "{all}");
+    assert_eq!(listed[0]["worker_id"], wid);
+    assert_eq!(listed[0]["id"], issued["id"]);
+    assert!(!all.to_string().contains(&secret));
+    let (_, of_acme) = h.get("/admin/keys?project=acme", &h.admin).await;
+    assert!(of_acme
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["kind"] != "worker"));
+    let sdk_listed = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "sdk")
+        .unwrap();
+    assert!(
+        sdk_listed.get("worker_id").is_none(),
+        "other kinds have no worker_id: {sdk_listed}"
+    );
+
+    // Revoked by id, as the others.
+    let (s, r) = h
+        .post(
+            &format!("/admin/keys/{}/revoke", issued["id"].as_str().unwrap()),
+            &h.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert!(r["revoked_at"].is_string());
+    assert_eq!(r["kind"], "worker");
+    h.stop().await;
+}

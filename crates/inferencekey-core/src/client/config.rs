@@ -60,6 +60,7 @@ pub fn check_token(raw: &str, want: TokenKind, field: &str) -> Result<Secret, Er
                 TokenKind::Sdk => ("ManagementClient", "an ik_sdk_ control token"),
                 TokenKind::Live => ("a data endpoint", "an ik_live_ data key"),
                 TokenKind::Admin => ("the admin API", "an ik_admin_ token"),
+                TokenKind::Worker => ("a worker agent", "an ik_worker_ token"),
             };
             Err(Error::new(
                 ErrorKind::PermissionDenied,
@@ -184,6 +185,27 @@ mod tests {
         let e = check_token("sk-openai", TokenKind::Live, "api_key").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Configuration);
         assert!(check_token(" ik_sdk_a_b ", TokenKind::Sdk, "sdk_token").is_ok());
+    }
+
+    /// A token of any other kind, a worker agent's included, is refused by both clients before
+    /// a request, with the code and the field and without its secret.
+    #[test]
+    fn every_other_kind_is_refused_by_both_clients() {
+        for (want, field) in [(TokenKind::Sdk, "sdk_token"), (TokenKind::Live, "api_key")] {
+            for kind in TokenKind::ALL.into_iter().filter(|k| *k != want) {
+                let raw = format!("{}abcdefghij_S3cretS3cret", kind.prefix());
+                let e = check_token(&raw, want, field).unwrap_err();
+                assert_eq!(e.kind, ErrorKind::PermissionDenied, "{kind:?}");
+                assert_eq!(e.code.as_deref(), Some("wrong_credential_type"));
+                assert_eq!(e.field.as_deref(), Some(field));
+                let text = e.to_string();
+                assert!(
+                    text.contains(&format!("{}abcdefgh…", kind.prefix())),
+                    "{text}"
+                );
+                assert!(!text.contains("S3cret"), "{text}");
+            }
+        }
     }
 
     #[test]

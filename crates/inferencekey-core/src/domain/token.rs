@@ -12,20 +12,44 @@ pub enum TokenKind {
     Live,
     /// `ik_admin_`: the local Manager's admin API.
     Admin,
+    /// `ik_worker_`: a worker agent on another host, acting for one registered worker
+    /// (the Manager's `/agent` routes only; refused on both planes and the admin API).
+    Worker,
 }
 
 impl TokenKind {
+    /// Every kind: the one list that parsing, scanning and scrubbing go through, so a new
+    /// kind is recognised (and redacted) everywhere once it is added here.
+    pub const ALL: [TokenKind; 4] = [
+        TokenKind::Sdk,
+        TokenKind::Live,
+        TokenKind::Admin,
+        TokenKind::Worker,
+    ];
+
     pub fn prefix(self) -> &'static str {
         match self {
             TokenKind::Sdk => "ik_sdk_",
             TokenKind::Live => "ik_live_",
             TokenKind::Admin => "ik_admin_",
+            TokenKind::Worker => "ik_worker_",
         }
+    }
+
+    /// The kind's name, the `<kind>` of `ik_<kind>_`: what the Manager stores and lists.
+    pub fn name(self) -> &'static str {
+        let p = self.prefix();
+        &p["ik_".len()..p.len() - 1]
+    }
+
+    /// The kind of a [`TokenKind::name`].
+    pub fn from_name(name: &str) -> Option<TokenKind> {
+        TokenKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
     /// The kind a raw string claims by its prefix, even if the rest is malformed.
     pub fn of(raw: &str) -> Option<TokenKind> {
-        [TokenKind::Sdk, TokenKind::Live, TokenKind::Admin]
+        TokenKind::ALL
             .into_iter()
             .find(|k| raw.starts_with(k.prefix()))
     }
@@ -86,19 +110,17 @@ pub fn redact_id(kind: TokenKind, id: &str) -> String {
 /// True when `text` contains something that looks like a token anywhere in it — used to
 /// keep secrets out of specs, which are stored and shown in plans.
 pub fn contains_token(text: &str) -> bool {
-    [TokenKind::Sdk, TokenKind::Live, TokenKind::Admin]
-        .iter()
-        .any(|k| {
-            let p = k.prefix();
-            text.match_indices(p).any(|(i, _)| {
-                // A prefix followed by at least one token character is a (possibly partial)
-                // secret; a bare mention of the prefix in prose is not.
-                text[i + p.len()..]
-                    .chars()
-                    .next()
-                    .is_some_and(is_token_char)
-            })
+    TokenKind::ALL.iter().any(|k| {
+        let p = k.prefix();
+        text.match_indices(p).any(|(i, _)| {
+            // A prefix followed by at least one token character is a (possibly partial)
+            // secret; a bare mention of the prefix in prose is not.
+            text[i + p.len()..]
+                .chars()
+                .next()
+                .is_some_and(is_token_char)
         })
+    })
 }
 
 /// Replaces every token-looking run inside free text (server messages, engine output) with
@@ -250,6 +272,51 @@ mod tests {
         assert!(contains_token("Bearer ik_sdk_x"));
         assert!(!contains_token("use an ik_live_ key"));
         assert!(!contains_token("vllm serve model"));
+    }
+
+    /// Every kind, the same rules: parsed, redacted, scanned and scrubbed by its prefix, its
+    /// secret never shown.
+    #[test]
+    fn every_kind_is_parsed_and_redacted() {
+        let cases = [
+            (TokenKind::Sdk, "ik_sdk_", "sdk"),
+            (TokenKind::Live, "ik_live_", "live"),
+            (TokenKind::Admin, "ik_admin_", "admin"),
+            (TokenKind::Worker, "ik_worker_", "worker"),
+        ];
+        assert_eq!(cases.len(), TokenKind::ALL.len(), "a kind is missing here");
+        for (kind, prefix, name) in cases {
+            assert_eq!(kind.prefix(), prefix);
+            assert_eq!(kind.name(), name);
+            assert_eq!(TokenKind::from_name(name), Some(kind));
+            let raw = format!("{prefix}abcdefghijkl_S3cretS3cretS3cret");
+            let parsed = parse_token(&raw).unwrap();
+            assert_eq!((parsed.kind, parsed.id), (kind, "abcdefghijkl"));
+            assert_eq!(TokenKind::of(&raw), Some(kind));
+            let shown = format!("{prefix}abcdefgh…");
+            assert_eq!(redact(&raw), shown);
+            assert_eq!(redact_id(kind, "abcdefghijkl"), shown);
+            assert_eq!(format!("{:?}", Secret::new(raw.clone())), shown);
+            assert_eq!(Secret::new(raw.clone()).kind(), Some(kind));
+            assert!(contains_token(&format!("--token {raw}")));
+            assert!(!contains_token(&format!("an {prefix} token")));
+            let scrubbed = scrub(&format!("got {raw}: refused"));
+            assert_eq!(scrubbed, format!("got {shown}: refused"));
+            assert!(!scrubbed.contains("S3cret"));
+            assert!(!format!("{parsed:?}").contains("S3cret"));
+            for bad in [
+                prefix.to_string(),
+                format!("{prefix}abc"),
+                format!("{prefix}_x"),
+                format!("{prefix}a_"),
+                format!("{prefix}a b_c"),
+            ] {
+                assert!(parse_token(&bad).is_none(), "{bad}");
+                assert_eq!(redact(&bad), "ik…", "{bad}");
+            }
+        }
+        assert_eq!(TokenKind::from_name("other"), None);
+        assert_eq!(TokenKind::of("ik_workers_a_b"), None);
     }
 
     #[test]

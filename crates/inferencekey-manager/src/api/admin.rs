@@ -1,6 +1,7 @@
 //! The admin API (`/admin`, `ik_admin_` token from the data dir): bootstrapping without a
-//! dashboard. Creates projects, issues `ik_sdk_` tokens and `ik_live_` keys (the secret is in
-//! the answer once and never again), revokes them, registers workers and GPUs.
+//! dashboard. Creates projects, issues `ik_sdk_` tokens, `ik_live_` keys and `ik_worker_`
+//! tokens (the secret is in the answer once and never again), revokes them, registers workers
+//! and GPUs.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -20,8 +21,8 @@ use super::errors::ApiError;
 use super::{json_object, API_BODY_LIMIT};
 use crate::auth::AdminAuth;
 use crate::openapi::{
-    AdminPath, AdminProjectPath, GpuRegister, KeyRequest, KeysQuery, ProjectCreate, ReadErrors,
-    UpdateErrors, WorkerRegister,
+    AdminPath, AdminProjectPath, AdminWorkerPath, GpuRegister, KeyRequest, KeysQuery,
+    ProjectCreate, ReadErrors, UpdateErrors, WorkerRegister,
 };
 use crate::state::App;
 use crate::store::{Gpu, Project, TokenRecord, Worker};
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(list_keys))
         .routes(routes!(revoke_key))
         .routes(routes!(list_workers, register_worker))
+        .routes(routes!(issue_worker_token))
         .routes(routes!(list_gpus, register_gpu))
         .routes(routes!(status))
 }
@@ -102,11 +104,16 @@ struct EnsuredProject<'a> {
 pub(crate) struct TokenView<'a> {
     created_at: &'a str,
     id: &'a str,
-    /// `sdk`, `live` or `admin`.
+    /// `sdk`, `live`, `worker` or `admin`.
     kind: &'a str,
     project: Option<&'a str>,
     revoked_at: Option<&'a str>,
     scope: Option<&'a str>,
+    /// The worker a `worker` token acts for; absent on every other kind (so their answers
+    /// are what they were before worker tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    worker_id: Option<&'a str>,
 }
 
 impl<'a> From<&'a TokenRecord> for TokenView<'a> {
@@ -114,19 +121,17 @@ impl<'a> From<&'a TokenRecord> for TokenView<'a> {
         TokenView {
             created_at: &t.created_at,
             id: &t.id,
-            kind: t
-                .kind
-                .prefix()
-                .trim_start_matches("ik_")
-                .trim_end_matches('_'),
+            kind: t.kind.name(),
             project: t.project_slug.as_deref(),
             revoked_at: t.revoked_at.as_deref(),
             scope: t.scope.as_deref(),
+            worker_id: t.worker_id.as_deref(),
         }
     }
 }
 
-/// An `ik_sdk_` token as issued: the listed view plus the whole token, shown this once.
+/// An `ik_sdk_` or `ik_worker_` token as issued: the listed view plus the whole token, shown
+/// this once.
 #[derive(Serialize, ToSchema)]
 struct IssuedToken<'a> {
     #[serde(flatten)]
@@ -354,16 +359,27 @@ pub(crate) async fn revoke_key_by_id(app: &App, raw: &str) -> Result<Value, ApiE
 #[derive(Serialize, ToSchema)]
 #[schema(as = Worker)]
 struct WorkerView<'a> {
+    /// Where its agent's replicas are reachable, as the agent last reported it; absent while
+    /// no agent has synced (docs/contract.md §8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    address: Option<&'a str>,
     created_at: &'a str,
     id: &'a str,
+    /// When its agent last synced; absent while none has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    last_seen: Option<&'a str>,
     name: &'a str,
 }
 
 impl<'a> From<&'a Worker> for WorkerView<'a> {
     fn from(w: &'a Worker) -> Self {
         WorkerView {
+            address: None,
             created_at: &w.created_at,
             id: &w.id,
+            last_seen: None,
             name: &w.name,
         }
     }
@@ -379,7 +395,19 @@ impl<'a> From<&'a Worker> for WorkerView<'a> {
 )]
 async fn list_workers(State(app): State<App>, _admin: AdminAuth) -> Result<Response, ApiError> {
     let workers = app.store.list_workers().await?;
-    let views: Vec<WorkerView<'_>> = workers.iter().map(WorkerView::from).collect();
+    let mut presence = Vec::with_capacity(workers.len());
+    for w in &workers {
+        presence.push(app.store.worker_presence(&w.id).await?);
+    }
+    let views: Vec<WorkerView<'_>> = workers
+        .iter()
+        .zip(&presence)
+        .map(|(w, p)| WorkerView {
+            address: p.as_ref().map(|p| p.address.as_str()),
+            last_seen: p.as_ref().map(|p| p.last_seen.as_str()),
+            ..WorkerView::from(w)
+        })
+        .collect();
     Ok(Json(views).into_response())
 }
 
@@ -408,6 +436,40 @@ async fn register_worker(
     };
     app.store.insert_worker(&worker).await?;
     Ok((StatusCode::CREATED, Json(WorkerView::from(&worker))).into_response())
+}
+
+/// Issues an `ik_worker_` token for a registered worker: what the agent on that worker's host
+/// authenticates with (`inferencekey worker run --token …`). Listed and revoked with the
+/// other tokens (`/admin/keys`).
+#[utoipa::path(
+    post,
+    path = "/admin/workers/{worker}/tokens",
+    operation_id = "adminIssueWorkerToken",
+    tag = "admin",
+    security(("adminToken" = [])),
+    params(AdminWorkerPath),
+    responses((status = 201, description = "Issued; the only answer with the token", body = IssuedToken), UpdateErrors),
+)]
+async fn issue_worker_token(
+    State(app): State<App>,
+    _admin: AdminAuth,
+    worker: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path(worker) = worker?;
+    only_keys(&body_object(body)?, &[])?;
+    let worker = app.store.worker(worker.trim()).await?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "worker {worker:?} is not registered; register it first with `inferencekey worker \
+             register --name NAME` (POST /admin/workers) and use the id it prints"
+        ))
+    })?;
+    let issued = app.auth.issue_worker(&worker).await?;
+    let body = IssuedToken {
+        record: TokenView::from(&issued.record),
+        token: &issued.token,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// A registered GPU resource.
@@ -566,6 +628,7 @@ mod tests {
             secret_hash: [0; 32],
             created_at: "2026-01-01T00:00:00Z".into(),
             revoked_at: revoked.map(Into::into),
+            worker_id: None,
         }
     }
 

@@ -1,6 +1,8 @@
-//! The HTTP surface: control plane (`/api`), admin API (`/admin`) and their shared errors.
+//! The HTTP surface: control plane (`/api`), admin API (`/admin`), agent API (`/agent`) and
+//! their shared errors.
 
 pub mod admin;
+pub mod agent;
 pub mod control;
 pub mod custom_backend;
 pub mod errors;
@@ -14,7 +16,7 @@ use utoipa_axum::routes;
 use crate::state::App;
 use errors::ApiError;
 
-/// The documented `/api` and `/admin` routes with their OpenAPI operations: the control
+/// The documented `/api`, `/admin` and `/agent` routes with their OpenAPI operations: the control
 /// plane, the admin API and the document itself ([`crate::openapi`]). The dashboard is not
 /// part of the document (its `/dashboard/...` routes and `POST /admin/dashboard/login-codes`)
 /// and is merged by the server.
@@ -23,6 +25,7 @@ pub fn router() -> OpenApiRouter<App> {
         .merge(webhook::router())
         .merge(custom_backend::router())
         .merge(admin::router())
+        .merge(agent::router())
         .routes(routes!(crate::openapi::serve))
 }
 

@@ -11,7 +11,8 @@ mod policy;
 pub mod process;
 pub mod procgroup;
 pub mod readiness;
-mod reconciler;
+pub(crate) mod reconciler;
+mod remote;
 mod routing;
 mod schedule;
 
@@ -254,6 +255,8 @@ pub(crate) struct Shared {
     pub http: reqwest::Client,
     pub settings: LaunchSettings,
     pub clock: Arc<dyn Clock>,
+    /// `http` and `settings` again, for the engine replicas, binding loopback.
+    pub launcher: Arc<reconciler::Launcher>,
 }
 
 pub struct Runtime {
@@ -273,6 +276,7 @@ impl Runtime {
         Runtime {
             shared: Arc::new(Shared {
                 store,
+                launcher: Arc::new(reconciler::Launcher::local(http.clone(), settings.clone())),
                 http,
                 settings,
                 clock,

@@ -630,9 +630,13 @@ pub fn final_argv(argv: &[String], host: &str, port: u16) -> Vec<String> {
 /// A free loopback port. Another process could take it before the engine binds; the engine
 /// then fails to start and the replica is retried on a new port.
 pub fn free_port() -> io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    free_port_on("127.0.0.1")
+}
+
+/// A free port on `host` (a worker agent's engines bind its own address), with the same
+/// race as [`free_port`].
+pub fn free_port_on(host: &str) -> io::Result<u16> {
+    Ok(std::net::TcpListener::bind((host, 0))?.local_addr()?.port())
 }
 
 /// A running engine (under its keeper, see [`super::procgroup`]) and the pid file that lets

@@ -24,8 +24,27 @@ use super::readiness::Phase;
 use super::routing::Slot;
 use super::{RuntimeSpec, Shared, WorkloadEntry};
 
-/// Engines bind loopback only: the gateway is the way in.
+/// The Manager's own engines bind loopback only: the gateway is the way in.
 const HOST: &str = "127.0.0.1";
+
+/// What running engine processes needs: the HTTP client for health checks, the launch
+/// settings, and the host engines bind. The Manager's own worker binds loopback; a worker
+/// agent binds the address the Manager reaches it on (docs/contract.md §8).
+pub(crate) struct Launcher {
+    pub http: reqwest::Client,
+    pub settings: process::LaunchSettings,
+    pub host: String,
+}
+
+impl Launcher {
+    pub fn local(http: reqwest::Client, settings: process::LaunchSettings) -> Self {
+        Launcher {
+            http,
+            settings,
+            host: HOST.to_string(),
+        }
+    }
+}
 /// Health polling while an engine starts, then while it serves.
 const STARTUP_POLL: Duration = Duration::from_millis(100);
 /// How often a starting engine's health is polled during its first seconds: a scale-from-zero
@@ -62,7 +81,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const TAIL_LINES: usize = 10;
 
 #[derive(Debug, Clone, PartialEq)]
-enum ReplicaStatus {
+pub(crate) enum ReplicaStatus {
     Provisioning(String),
     Bootstrapping(String),
     /// Serving at this base URL.
@@ -71,10 +90,10 @@ enum ReplicaStatus {
     Failing(String),
 }
 
-struct ReplicaEvent {
-    generation: u64,
-    replica: u64,
-    status: ReplicaStatus,
+pub(crate) struct ReplicaEvent {
+    pub generation: u64,
+    pub replica: u64,
+    pub status: ReplicaStatus,
 }
 
 struct Replica {
@@ -93,6 +112,9 @@ struct Generation {
     note: Option<String>,
     /// Set when the spec cannot be run at all; the generation then has no replicas.
     failed: Option<String>,
+    /// The worker whose agent runs this generation's replicas (docs/contract.md §8); `None`
+    /// for the local worker.
+    remote: Option<String>,
     replicas: Vec<Replica>,
     cancel: CancellationToken,
 }
@@ -114,6 +136,14 @@ impl Generation {
         self.replicas.len() >= wanted && self.ready_count() == self.replicas.len()
     }
 
+    /// Where the replicas serve, as readiness messages say it.
+    fn place(&self) -> String {
+        match &self.remote {
+            Some(w) => format!("worker {w}"),
+            None => "the local worker".to_string(),
+        }
+    }
+
     fn with_note(&self, message: String) -> String {
         match &self.note {
             Some(note) => format!("{message}; {note}"),
@@ -131,7 +161,7 @@ impl Generation {
         let ready = self.ready_count();
         let plural = if n == 1 { "replica" } else { "replicas" };
         if ready == n {
-            let msg = format!("{n} {plural} serving on the local worker");
+            let msg = format!("{n} {plural} serving on {}", self.place());
             return (Phase::Ready, self.with_note(msg), "ready");
         }
         let failing = self.replicas.iter().find_map(|r| match &r.status {
@@ -143,7 +173,8 @@ impl Generation {
                 Some(m) => format!("; {m}"),
                 None => "; the others are starting".into(),
             };
-            let msg = format!("{ready} of {n} {plural} serving on the local worker{others}");
+            let place = self.place();
+            let msg = format!("{ready} of {n} {plural} serving on {place}{others}");
             return (Phase::Ready, self.with_note(msg), "ready");
         }
         if let Some(m) = failing {
@@ -176,6 +207,9 @@ struct Draining {
 
 /// How often the supervisor re-reads its policy and checks draining replicas.
 const POLICY_TICK: Duration = Duration::from_millis(200);
+/// How often a workload pinned to a worker and running here checks whether that worker's
+/// agent has synced meanwhile (then it moves there).
+const PLACEMENT_TICK: Duration = crate::agent_wire::SYNC_INTERVAL;
 /// A draining replica is stopped after this long even with requests still open (a stream
 /// that never ends must not keep an old revision alive forever).
 const DRAIN_MAX: Duration = Duration::from_secs(600);
@@ -223,6 +257,8 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
     sup.publish().await;
     let mut tick = tokio::time::interval(POLICY_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut placement = tokio::time::interval(PLACEMENT_TICK);
+    placement.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             // A new spec first: `apply()` has already logged that it is rolling out, and a
@@ -256,6 +292,7 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
             Some(ev) = rx.recv() => sup.on_event(ev),
             Some(_) = sup.tasks.join_next(), if !sup.tasks.is_empty() => {}
             _ = tick.tick() => sup.decide(),
+            _ = placement.tick() => sup.check_placement().await,
             _ = jumps.changed() => sup.decide(),
             _ = sup.entry.demand.notified() => sup.decide(),
         }
@@ -277,6 +314,26 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
 }
 
 impl Supervisor {
+    /// Moves a workload pinned to a worker, and so far run here, to that worker once its
+    /// agent has synced: a new generation of the same spec, assigned to the agent, which
+    /// takes over as any rollout does (the local replicas serve until the agent's are ready).
+    async fn check_placement(&mut self) {
+        let Some(latest) = self.pending.as_ref().or(self.serving.as_ref()) else {
+            return;
+        };
+        let Some(worker) = latest.spec.worker_id.clone() else {
+            return;
+        };
+        if latest.remote.is_some() {
+            return;
+        }
+        if let Ok(Some(_)) = self.shared.store.worker_presence(&worker).await {
+            tracing::info!(workload = %self.entry.id, worker = %worker, "the worker's agent has synced; moving the workload's replicas to it");
+            let spec = latest.spec.clone();
+            self.start(spec).await;
+        }
+    }
+
     /// The newest revision cannot serve and has stopped trying: its launch plan failed, or
     /// every replica gave up.
     fn stopped(&self) -> bool {
@@ -404,6 +461,31 @@ impl Supervisor {
         let Some(generation) = self.pending.as_mut().or(self.serving.as_mut()) else {
             return;
         };
+        if let Some(worker_id) = generation.remote.clone() {
+            let cancel = generation.cancel.child_token();
+            let label = format!("replica {}", id + 1);
+            generation.replicas.push(Replica {
+                id,
+                status: ReplicaStatus::Provisioning(format!(
+                    "{label}: assigning it to worker {worker_id}"
+                )),
+                cancel: cancel.clone(),
+                slot: None,
+            });
+            let ctx = super::remote::RemoteCtx {
+                generation: generation.id,
+                replica: id,
+                label,
+                workload_id: entry.id.clone(),
+                worker_id,
+                launch: super::remote::launch_spec(&generation.spec),
+                shared,
+                events,
+                cancel,
+            };
+            self.tasks.spawn(super::remote::run_remote_replica(ctx));
+            return;
+        }
         let Some(plan) = generation.plan.clone() else {
             return;
         };
@@ -423,7 +505,7 @@ impl Supervisor {
             replica: id,
             label,
             plan,
-            shared: shared.clone(),
+            launcher: shared.launcher.clone(),
             events,
             cancel,
             log_path: shared
@@ -442,6 +524,34 @@ impl Supervisor {
     async fn start(&mut self, spec: Arc<RuntimeSpec>) {
         let id = self.next_generation;
         self.next_generation += 1;
+        // A pinned workload goes to its worker's agent once that agent has synced; until
+        // then (and for a worker no agent runs) this Manager runs it, as before agents.
+        let remote = match &spec.worker_id {
+            Some(w) => match self.shared.store.worker_presence(w).await {
+                Ok(Some(_)) => Some(w.clone()),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(worker = %w, error = %e, "cannot read whether an agent runs this worker; running the workload on the local worker");
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(w) = remote {
+            let generation = Generation {
+                id,
+                spec: spec.clone(),
+                plan: None,
+                started: Instant::now(),
+                note: Some(format!("pinned to private worker {w}, run by its agent")),
+                failed: None,
+                remote: Some(w),
+                replicas: Vec::new(),
+                cancel: self.entry.cancel.child_token(),
+            };
+            self.install(generation);
+            return;
+        }
         let plan = match &spec.backend {
             Some(inferencekey_core::Backend::Custom(slug)) if spec.command.is_none() => {
                 super::custom::plan(slug, &spec, &self.shared).await
@@ -458,6 +568,7 @@ impl Supervisor {
             started: Instant::now(),
             note: None,
             failed: None,
+            remote: None,
             replicas: Vec::new(),
             cancel: self.entry.cancel.child_token(),
         };
@@ -474,6 +585,11 @@ impl Supervisor {
                 generation.plan = Some(Arc::new(plan));
             }
         }
+        self.install(generation);
+    }
+
+    /// Puts a new generation in place: beside the serving one, or instead of it.
+    fn install(&mut self, generation: Generation) {
         // While the current generation serves traffic the new one waits beside it; if
         // nothing is serving there is nothing to protect, and the new one takes over now.
         let serving_traffic = self.serving.as_ref().is_some_and(|g| g.ready_count() > 0);
@@ -612,16 +728,18 @@ fn resize(generation: &mut Generation, n: usize) -> (usize, Vec<Replica>) {
     (0, removed)
 }
 
-struct ReplicaCtx {
-    generation: u64,
-    replica: u64,
-    label: String,
-    plan: Arc<LaunchPlan>,
-    shared: Arc<Shared>,
-    events: mpsc::UnboundedSender<ReplicaEvent>,
-    cancel: CancellationToken,
-    log_path: PathBuf,
-    pid_file: PathBuf,
+/// One engine replica: what [`run_replica`] runs, for the Manager's supervisors and for a
+/// worker agent alike.
+pub(crate) struct ReplicaCtx {
+    pub generation: u64,
+    pub replica: u64,
+    pub label: String,
+    pub plan: Arc<LaunchPlan>,
+    pub launcher: Arc<Launcher>,
+    pub events: mpsc::UnboundedSender<ReplicaEvent>,
+    pub cancel: CancellationToken,
+    pub log_path: PathBuf,
+    pub pid_file: PathBuf,
 }
 
 enum Attempt {
@@ -644,7 +762,7 @@ impl ReplicaCtx {
     }
 
     async fn healthy(&self, url: &str) -> bool {
-        self.shared
+        self.launcher
             .http
             .get(url)
             .timeout(HEALTH_TIMEOUT)
@@ -682,7 +800,7 @@ fn restart_after(failures: u32) -> Option<Duration> {
 
 /// Runs one replica until cancelled, restarting it with backoff when it fails, and stopping
 /// it after [`FAIL_AFTER`] failed starts in a row (reported as `error`, which is final).
-async fn run_replica(ctx: ReplicaCtx) {
+pub(crate) async fn run_replica(ctx: ReplicaCtx) {
     let mut failures = 0u32;
     loop {
         let attempt = match &ctx.plan.launch {
@@ -738,11 +856,12 @@ async fn attempt_process(
         reason,
         healthy_for: Duration::ZERO,
     };
-    let port = match process::free_port() {
+    let host = ctx.launcher.host.as_str();
+    let port = match process::free_port_on(host) {
         Ok(p) => p,
-        Err(e) => return failed(format!("no free loopback port: {e}")),
+        Err(e) => return failed(format!("no free port on {host}: {e}")),
     };
-    let argv = process::final_argv(argv, HOST, port);
+    let argv = process::final_argv(argv, host, port);
     ctx.report(ReplicaStatus::Provisioning(format!(
         "{}: starting `{}`",
         ctx.label,
@@ -751,17 +870,17 @@ async fn attempt_process(
     let spawned = process::spawn(
         &argv,
         env,
-        HOST,
+        host,
         port,
         &ctx.log_path,
         &ctx.pid_file,
-        &ctx.shared.settings,
+        &ctx.launcher.settings,
     );
     let mut engine: EngineProcess = match spawned {
         Ok(p) => p,
         Err(e) => return failed(format!("could not start `{}`: {e}", scrub(&argv[0]))),
     };
-    let base = format!("http://{HOST}:{port}");
+    let base = crate::agent_wire::replica_url(host, port);
     let health = format!("{base}{health_path}");
     ctx.report(ReplicaStatus::Bootstrapping(format!(
         "{}: engine started (pid {}); waiting for it to answer {health}",
@@ -843,7 +962,7 @@ async fn attempt_ollama(ctx: &ReplicaCtx, base_url: &str, model: &str) -> Attemp
         ctx.label
     )));
     let pull = ctx
-        .shared
+        .launcher
         .http
         .post(format!("{base_url}/api/pull"))
         .json(&json!({"model": model, "stream": false}))

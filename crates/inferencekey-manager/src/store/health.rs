@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::{
     Admission, AttemptOutcome, CustomBackendRecord, DeliveryRecord, Gpu, IdempotencyBegin,
-    JobRecord, JobStatus, Project, QueueLimits, Store, StoreError, StoreResult, TokenRecord,
-    WebhookRecord, Worker, WorkloadRecord,
+    JobRecord, JobStatus, Project, QueueLimits, ReplicaRecord, ReplicaReport, Store, StoreError,
+    StoreResult, TokenRecord, WebhookRecord, Worker, WorkerPresence, WorkloadRecord,
 };
 
 /// The last storage failure: what it said and when it started.
@@ -114,6 +114,48 @@ impl Store for Watched {
 
     async fn worker(&self, id: &str) -> StoreResult<Option<Worker>> {
         self.read(self.inner.worker(id).await)
+    }
+
+    async fn worker_heartbeat(
+        &self,
+        worker_id: &str,
+        address: &str,
+        at: &str,
+    ) -> StoreResult<bool> {
+        self.write(self.inner.worker_heartbeat(worker_id, address, at).await)
+    }
+
+    async fn worker_presence(&self, worker_id: &str) -> StoreResult<Option<WorkerPresence>> {
+        self.read(self.inner.worker_presence(worker_id).await)
+    }
+
+    async fn assign_replica(&self, replica: &ReplicaRecord) -> StoreResult<()> {
+        self.write(self.inner.assign_replica(replica).await)
+    }
+
+    async fn unassign_replica(&self, id: &str) -> StoreResult<bool> {
+        self.write(self.inner.unassign_replica(id).await)
+    }
+
+    async fn replica(&self, id: &str) -> StoreResult<Option<ReplicaRecord>> {
+        self.read(self.inner.replica(id).await)
+    }
+
+    async fn replicas_of_worker(&self, worker_id: &str) -> StoreResult<Vec<ReplicaRecord>> {
+        self.read(self.inner.replicas_of_worker(worker_id).await)
+    }
+
+    async fn report_replica(
+        &self,
+        worker_id: &str,
+        report: &ReplicaReport,
+        at: &str,
+    ) -> StoreResult<bool> {
+        self.write(self.inner.report_replica(worker_id, report, at).await)
+    }
+
+    async fn clear_replicas(&self) -> StoreResult<usize> {
+        self.write(self.inner.clear_replicas().await)
     }
 
     async fn list_workers(&self) -> StoreResult<Vec<Worker>> {

@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: the initial schema.
     r#"
     CREATE TABLE tenants (
@@ -153,6 +153,52 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX custom_backends_by_slug ON custom_backends(tenant_id, slug, created_at);
     "#,
+    // 5: worker tokens (`ik_worker_`), a third kind, each for one registered worker. SQLite
+    // cannot alter a CHECK, so the table is rebuilt: the same rows under the same rowids (the
+    // listing order), then renamed into place. No table references `tokens`, so dropping the
+    // old one checks no foreign key. A worker token names its worker and no other token does.
+    r#"
+    CREATE TABLE tokens_v5 (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('sdk', 'live', 'admin', 'worker')),
+        project_id TEXT REFERENCES projects(id) ON DELETE CASCADE,
+        scope TEXT,
+        secret_hash BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT,
+        worker_id TEXT REFERENCES workers(id) ON DELETE CASCADE,
+        CHECK ((kind = 'worker') = (worker_id IS NOT NULL))
+    );
+    INSERT INTO tokens_v5 (rowid, id, kind, project_id, scope, secret_hash, created_at, revoked_at)
+        SELECT rowid, id, kind, project_id, scope, secret_hash, created_at, revoked_at
+        FROM tokens;
+    DROP TABLE tokens;
+    ALTER TABLE tokens_v5 RENAME TO tokens;
+    CREATE INDEX tokens_by_project ON tokens(project_id);
+    CREATE INDEX tokens_by_worker ON tokens(worker_id);
+    "#,
+    // 6: worker agents (docs/contract.md §8). A worker's agent reports where it is reachable
+    // and is heard from at each sync; `replicas` holds what the reconciler assigned to a
+    // worker run by an agent (the launch spec and its hash) and what the agent last reported
+    // of each (its phase, port and last error).
+    r#"
+    ALTER TABLE workers ADD COLUMN address TEXT;
+    ALTER TABLE workers ADD COLUMN last_seen TEXT;
+    CREATE TABLE replicas (
+        id TEXT PRIMARY KEY,
+        workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+        worker_id TEXT NOT NULL REFERENCES workers(id) ON DELETE CASCADE,
+        spec_hash TEXT NOT NULL,
+        launch TEXT NOT NULL,
+        phase TEXT NOT NULL
+            CHECK (phase IN ('assigned', 'provisioning', 'bootstrapping', 'ready', 'error')),
+        port INTEGER CHECK (port BETWEEN 1 AND 65535),
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX replicas_by_worker ON replicas(worker_id);
+    "#,
 ];
 
 /// Brings the schema up to date, all pending migrations in one transaction.
@@ -206,10 +252,10 @@ pub fn fill_missing_backends(conn: &Connection) -> rusqlite::Result<Vec<(String,
 /// orders by `rowid` has a `seq BIGSERIAL` column for the same insertion order. JSON columns
 /// stay `TEXT`, as in SQLite: a job's result is returned as the exact text stored (`JSONB`
 /// would reorder its keys). Timestamps stay RFC 3339 text, compared as text as in SQLite.
-/// Numbered like [`MIGRATIONS`]; `schema_version` records how many have run. Beyond SQLite's
-/// columns, running jobs and idempotency claims record the Manager that holds them
-/// (`claimed_by`, see `PostgresStore`), so a starting Manager only releases what a dead one
-/// left.
+/// Numbered on their own (PostgreSQL 1 is SQLite 1-4, each later one says which SQLite one it
+/// matches); `schema_version` records how many have run. Beyond SQLite's columns, running
+/// jobs and idempotency claims record the Manager that holds them (`claimed_by`, see
+/// `PostgresStore`), so a starting Manager only releases what a dead one left.
 pub const POSTGRES_MIGRATIONS: &[&str] = &[
     // 1: the whole schema of SQLite migrations 1-4.
     r#"
@@ -355,5 +401,37 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
         UNIQUE (tenant_id, slug, version)
     );
     CREATE INDEX custom_backends_by_slug ON custom_backends(tenant_id, slug, created_at);
+    "#,
+    // 2: SQLite migration 5, worker tokens. The kind's CHECK was declared inline in
+    // migration 1, so PostgreSQL named it `tokens_kind_check` (<table>_<column>_check); it is
+    // dropped and added again with `worker`, under the same name.
+    r#"
+    ALTER TABLE tokens DROP CONSTRAINT tokens_kind_check;
+    ALTER TABLE tokens ADD CONSTRAINT tokens_kind_check
+        CHECK (kind IN ('sdk', 'live', 'admin', 'worker'));
+    ALTER TABLE tokens ADD COLUMN worker_id TEXT REFERENCES workers(id) ON DELETE CASCADE;
+    ALTER TABLE tokens ADD CONSTRAINT tokens_worker_check
+        CHECK ((kind = 'worker') = (worker_id IS NOT NULL));
+    CREATE INDEX tokens_by_worker ON tokens(worker_id);
+    "#,
+    // 3: SQLite migration 6, worker agents.
+    r#"
+    ALTER TABLE workers ADD COLUMN address TEXT;
+    ALTER TABLE workers ADD COLUMN last_seen TEXT;
+    CREATE TABLE replicas (
+        seq BIGSERIAL NOT NULL,
+        id TEXT PRIMARY KEY,
+        workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+        worker_id TEXT NOT NULL REFERENCES workers(id) ON DELETE CASCADE,
+        spec_hash TEXT NOT NULL,
+        launch TEXT NOT NULL,
+        phase TEXT NOT NULL
+            CHECK (phase IN ('assigned', 'provisioning', 'bootstrapping', 'ready', 'error')),
+        port INTEGER CHECK (port BETWEEN 1 AND 65535),
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX replicas_by_worker ON replicas(worker_id);
     "#,
 ];

@@ -74,7 +74,7 @@ pub struct TokenRecord {
     /// The public `<id>` part of `ik_<kind>_<id>_<secret>`.
     pub id: String,
     pub kind: TokenKind,
-    /// Set for `sdk` and `live` tokens; admin tokens belong to no project.
+    /// Set for `sdk` and `live` tokens; admin and worker tokens belong to no project.
     pub project_id: Option<String>,
     pub project_slug: Option<String>,
     /// For `live` keys: a workload slug, or `*` for every workload of the project.
@@ -82,6 +82,8 @@ pub struct TokenRecord {
     pub secret_hash: [u8; 32],
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// Set for `worker` tokens only: the registered worker the agent holding it acts for.
+    pub worker_id: Option<String>,
 }
 
 impl std::fmt::Debug for TokenRecord {
@@ -91,6 +93,7 @@ impl std::fmt::Debug for TokenRecord {
             .field("kind", &self.kind)
             .field("project_slug", &self.project_slug)
             .field("scope", &self.scope)
+            .field("worker_id", &self.worker_id)
             .field("revoked_at", &self.revoked_at)
             .finish_non_exhaustive()
     }
@@ -101,6 +104,80 @@ pub struct Worker {
     pub id: String,
     pub name: String,
     pub created_at: String,
+}
+
+/// Where a worker's agent was last heard from (docs/contract.md §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerPresence {
+    /// The host its replicas are reachable on, as the agent reported it.
+    pub address: String,
+    /// RFC 3339, by the Manager's policy clock.
+    pub last_seen: String,
+}
+
+/// A replica's phase as its agent reports it: the readiness phases a replica goes through,
+/// plus `assigned` until the agent first reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaPhase {
+    Assigned,
+    Provisioning,
+    Bootstrapping,
+    Ready,
+    Error,
+}
+
+impl ReplicaPhase {
+    /// Every phase an agent may report (not `assigned`, which only the Manager writes).
+    pub const REPORTED: [ReplicaPhase; 4] = [
+        ReplicaPhase::Provisioning,
+        ReplicaPhase::Bootstrapping,
+        ReplicaPhase::Ready,
+        ReplicaPhase::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicaPhase::Assigned => "assigned",
+            ReplicaPhase::Provisioning => "provisioning",
+            ReplicaPhase::Bootstrapping => "bootstrapping",
+            ReplicaPhase::Ready => "ready",
+            ReplicaPhase::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [ReplicaPhase::Assigned]
+            .into_iter()
+            .chain(ReplicaPhase::REPORTED)
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// A replica the reconciler assigned to a worker that runs an agent: what the agent is told
+/// to run, and what it last reported of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaRecord {
+    pub id: String,
+    pub workload_id: String,
+    pub worker_id: String,
+    /// Hex SHA-256 of `launch` as sent: the agent restarts a replica whose hash changed.
+    pub spec_hash: String,
+    /// The engine launch spec: `task_type`, `backend`, `model`, `command`, `config`.
+    pub launch: Value,
+    pub phase: ReplicaPhase,
+    pub port: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One replica's state in an agent's sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaReport {
+    pub replica_id: String,
+    pub phase: ReplicaPhase,
+    pub port: Option<u16>,
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -366,7 +443,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
     async fn token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
-    /// Every non-admin token, optionally of one project, oldest first.
+    /// Every non-admin token, optionally of one project, oldest first. Worker tokens belong
+    /// to no project: they are listed only when no project is given.
     async fn list_tokens(&self, project_slug: Option<&str>) -> StoreResult<Vec<TokenRecord>>;
     /// Marks a token revoked (keeping the first revocation time) and returns it.
     async fn revoke_token(&self, id: &str) -> StoreResult<Option<TokenRecord>>;
@@ -374,6 +452,30 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_worker(&self, worker: &Worker) -> StoreResult<()>;
     async fn worker(&self, id: &str) -> StoreResult<Option<Worker>>;
     async fn list_workers(&self) -> StoreResult<Vec<Worker>>;
+    /// Records an agent's sync for its worker: the address it is reachable on, heard from
+    /// `at`. False when the worker is not registered.
+    async fn worker_heartbeat(&self, worker_id: &str, address: &str, at: &str)
+        -> StoreResult<bool>;
+    /// Where and when the worker's agent was last heard from; `None` if it never was.
+    async fn worker_presence(&self, worker_id: &str) -> StoreResult<Option<WorkerPresence>>;
+    /// Records a replica assigned to a worker (phase `assigned`).
+    async fn assign_replica(&self, replica: &ReplicaRecord) -> StoreResult<()>;
+    /// Takes a replica off its worker; false when it was not assigned.
+    async fn unassign_replica(&self, id: &str) -> StoreResult<bool>;
+    async fn replica(&self, id: &str) -> StoreResult<Option<ReplicaRecord>>;
+    /// The replicas assigned to a worker, oldest first.
+    async fn replicas_of_worker(&self, worker_id: &str) -> StoreResult<Vec<ReplicaRecord>>;
+    /// Records what a worker's agent reports of one replica; false (and nothing written)
+    /// when the replica is not assigned to that worker (taken off it, or another's).
+    async fn report_replica(
+        &self,
+        worker_id: &str,
+        report: &ReplicaReport,
+        at: &str,
+    ) -> StoreResult<bool>;
+    /// Takes every replica off its worker: a Manager that owns its store alone starts with
+    /// none assigned (its supervisors assign them again).
+    async fn clear_replicas(&self) -> StoreResult<usize>;
     async fn insert_gpu(&self, gpu: &Gpu) -> StoreResult<()>;
     async fn gpu(&self, id: &str) -> StoreResult<Option<Gpu>>;
     async fn list_gpus(&self) -> StoreResult<Vec<Gpu>>;

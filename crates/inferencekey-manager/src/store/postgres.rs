@@ -28,8 +28,9 @@ use tokio_postgres::{NoTls, Row};
 
 use super::{
     migrations, Admission, AttemptOutcome, CustomBackendRecord, DeliveryRecord, DeliveryState, Gpu,
-    IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, Store, StoreError, StoreResult,
-    TokenRecord, WebhookRecord, Worker, WorkloadRecord,
+    IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, ReplicaPhase, ReplicaRecord,
+    ReplicaReport, Store, StoreError, StoreResult, TokenRecord, WebhookRecord, Worker,
+    WorkerPresence, WorkloadRecord,
 };
 use crate::util::{new_id, now_rfc3339, now_unix};
 
@@ -275,20 +276,35 @@ fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
     r.try_get(i).map_err(|e| bad(column, e))
 }
 
+const REPLICA_COLUMNS: &str = "id, workload_id, worker_id, spec_hash, launch, phase, port, \
+     last_error, created_at, updated_at";
+
+fn replica_row(r: &Row) -> StoreResult<ReplicaRecord> {
+    let phase: String = get(r, 5, "phase")?;
+    let port: Option<i32> = get(r, 6, "port")?;
+    Ok(ReplicaRecord {
+        id: get(r, 0, "id")?,
+        workload_id: get(r, 1, "workload_id")?,
+        worker_id: get(r, 2, "worker_id")?,
+        spec_hash: get(r, 3, "spec_hash")?,
+        launch: parse_json("launch", &get::<String>(r, 4, "launch")?)?,
+        phase: ReplicaPhase::parse(&phase)
+            .ok_or_else(|| bad("phase", format!("replica phase {phase:?}")))?,
+        port: port
+            .map(|p| u16::try_from(p).map_err(|_| bad("port", p)))
+            .transpose()?,
+        last_error: get(r, 7, "last_error")?,
+        created_at: get(r, 8, "created_at")?,
+        updated_at: get(r, 9, "updated_at")?,
+    })
+}
+
 fn parse_json(column: &str, text: &str) -> StoreResult<Value> {
     serde_json::from_str(text).map_err(|e| bad(column, e))
 }
 
 fn json_text(v: &Value) -> String {
     v.to_string()
-}
-
-fn kind_str(kind: TokenKind) -> &'static str {
-    match kind {
-        TokenKind::Sdk => "sdk",
-        TokenKind::Live => "live",
-        TokenKind::Admin => "admin",
-    }
 }
 
 fn project_row(r: &Row) -> Project {
@@ -317,19 +333,15 @@ fn gpu_row(r: &Row) -> Gpu {
 }
 
 const TOKEN_COLUMNS: &str = "t.id, t.kind, t.project_id, p.slug, t.scope, t.secret_hash, \
-     t.created_at, t.revoked_at";
+     t.created_at, t.revoked_at, t.worker_id";
 
 fn token_row(r: &Row) -> StoreResult<TokenRecord> {
     let kind: String = r.get(1);
     let hash: Vec<u8> = r.get(5);
     Ok(TokenRecord {
         id: r.get(0),
-        kind: match kind.as_str() {
-            "sdk" => TokenKind::Sdk,
-            "live" => TokenKind::Live,
-            "admin" => TokenKind::Admin,
-            other => return Err(bad("kind", format!("token kind {other:?}"))),
-        },
+        kind: TokenKind::from_name(&kind)
+            .ok_or_else(|| bad("kind", format!("token kind {kind:?}")))?,
         project_id: r.get(2),
         project_slug: r.get(3),
         scope: r.get(4),
@@ -338,6 +350,7 @@ fn token_row(r: &Row) -> StoreResult<TokenRecord> {
             .map_err(|_| bad("secret_hash", "not 32 bytes"))?,
         created_at: r.get(6),
         revoked_at: r.get(7),
+        worker_id: r.get(8),
     })
 }
 
@@ -501,16 +514,18 @@ impl Store for PostgresStore {
 
     async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
         self.execute(
-            "INSERT INTO tokens (id, kind, project_id, scope, secret_hash, created_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO tokens (id, kind, project_id, scope, secret_hash, created_at, revoked_at,
+                                 worker_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
                 &t.id,
-                &kind_str(t.kind),
+                &t.kind.name(),
                 &t.project_id,
                 &t.scope,
                 &&t.secret_hash[..],
                 &t.created_at,
                 &t.revoked_at,
+                &t.worker_id,
             ],
         )
         .await
@@ -581,6 +596,114 @@ impl Store for PostgresStore {
             .iter()
             .map(worker_row)
             .collect())
+    }
+
+    async fn worker_heartbeat(
+        &self,
+        worker_id: &str,
+        address: &str,
+        at: &str,
+    ) -> StoreResult<bool> {
+        let n = self
+            .execute(
+                "UPDATE workers SET address = $2, last_seen = $3 WHERE id = $1",
+                &[&worker_id, &address, &at],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn worker_presence(&self, worker_id: &str) -> StoreResult<Option<WorkerPresence>> {
+        Ok(self
+            .query_opt(
+                "SELECT address, last_seen FROM workers
+                 WHERE id = $1 AND address IS NOT NULL AND last_seen IS NOT NULL",
+                &[&worker_id],
+            )
+            .await?
+            .map(|r| WorkerPresence {
+                address: r.get(0),
+                last_seen: r.get(1),
+            }))
+    }
+
+    async fn assign_replica(&self, r: &ReplicaRecord) -> StoreResult<()> {
+        self.execute(
+            &format!(
+                "INSERT INTO replicas ({REPLICA_COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ),
+            &[
+                &r.id,
+                &r.workload_id,
+                &r.worker_id,
+                &r.spec_hash,
+                &json_text(&r.launch),
+                &r.phase.as_str(),
+                &r.port.map(i32::from),
+                &r.last_error,
+                &r.created_at,
+                &r.updated_at,
+            ],
+        )
+        .await
+        .map_err(|e| conflict(e, format!("replica id {}", r.id)))?;
+        Ok(())
+    }
+
+    async fn unassign_replica(&self, id: &str) -> StoreResult<bool> {
+        Ok(self
+            .execute("DELETE FROM replicas WHERE id = $1", &[&id])
+            .await?
+            == 1)
+    }
+
+    async fn replica(&self, id: &str) -> StoreResult<Option<ReplicaRecord>> {
+        self.query_opt(
+            &format!("SELECT {REPLICA_COLUMNS} FROM replicas WHERE id = $1"),
+            &[&id],
+        )
+        .await?
+        .map(|r| replica_row(&r))
+        .transpose()
+    }
+
+    async fn replicas_of_worker(&self, worker_id: &str) -> StoreResult<Vec<ReplicaRecord>> {
+        self.query(
+            &format!("SELECT {REPLICA_COLUMNS} FROM replicas WHERE worker_id = $1 ORDER BY seq"),
+            &[&worker_id],
+        )
+        .await?
+        .iter()
+        .map(replica_row)
+        .collect()
+    }
+
+    async fn report_replica(
+        &self,
+        worker_id: &str,
+        report: &ReplicaReport,
+        at: &str,
+    ) -> StoreResult<bool> {
+        let n = self
+            .execute(
+                "UPDATE replicas SET phase = $3, port = $4, last_error = $5, updated_at = $6
+                 WHERE id = $1 AND worker_id = $2",
+                &[
+                    &report.replica_id,
+                    &worker_id,
+                    &report.phase.as_str(),
+                    &report.port.map(i32::from),
+                    &report.last_error,
+                    &at,
+                ],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn clear_replicas(&self) -> StoreResult<usize> {
+        Ok(self.execute("DELETE FROM replicas", &[]).await? as usize)
     }
 
     async fn insert_gpu(&self, g: &Gpu) -> StoreResult<()> {

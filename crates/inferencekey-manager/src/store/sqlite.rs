@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use super::{
     migrations, Admission, AttemptOutcome, CustomBackendRecord, DeliveryRecord, DeliveryState, Gpu,
-    IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, Store, StoreError, StoreResult,
-    TokenRecord, WebhookRecord, Worker, WorkloadRecord,
+    IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, ReplicaPhase, ReplicaRecord,
+    ReplicaReport, Store, StoreError, StoreResult, TokenRecord, WebhookRecord, Worker,
+    WorkerPresence, WorkloadRecord,
 };
 use crate::util::{new_id, now_rfc3339, now_unix};
 
@@ -108,16 +109,8 @@ fn parse_json(column: &str, text: &str) -> rusqlite::Result<Value> {
     })
 }
 
-fn kind_str(kind: TokenKind) -> &'static str {
-    match kind {
-        TokenKind::Sdk => "sdk",
-        TokenKind::Live => "live",
-        TokenKind::Admin => "admin",
-    }
-}
-
 const TOKEN_COLUMNS: &str = "t.id, t.kind, t.project_id, p.slug, t.scope, t.secret_hash, \
-     t.created_at, t.revoked_at";
+     t.created_at, t.revoked_at, t.worker_id";
 
 /// Row mappers, one per record type, so every query reads its columns the same way.
 fn project_row(r: &Row<'_>) -> rusqlite::Result<Project> {
@@ -153,12 +146,7 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     };
     Ok(TokenRecord {
         id: r.get(0)?,
-        kind: match kind.as_str() {
-            "sdk" => TokenKind::Sdk,
-            "live" => TokenKind::Live,
-            "admin" => TokenKind::Admin,
-            other => return Err(bad(format!("token kind {other:?}"))),
-        },
+        kind: TokenKind::from_name(&kind).ok_or_else(|| bad(format!("token kind {kind:?}")))?,
         project_id: r.get(2)?,
         project_slug: r.get(3)?,
         scope: r.get(4)?,
@@ -167,6 +155,32 @@ fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
             .map_err(|_| bad("token hash is not 32 bytes".into()))?,
         created_at: r.get(6)?,
         revoked_at: r.get(7)?,
+        worker_id: r.get(8)?,
+    })
+}
+
+const REPLICA_COLUMNS: &str = "id, workload_id, worker_id, spec_hash, launch, phase, port, \
+     last_error, created_at, updated_at";
+
+fn replica_row(r: &Row<'_>) -> rusqlite::Result<ReplicaRecord> {
+    let phase: String = r.get(5)?;
+    Ok(ReplicaRecord {
+        id: r.get(0)?,
+        workload_id: r.get(1)?,
+        worker_id: r.get(2)?,
+        spec_hash: r.get(3)?,
+        launch: parse_json("launch", &r.get::<_, String>(4)?)?,
+        phase: ReplicaPhase::parse(&phase).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                5,
+                rusqlite::types::Type::Text,
+                format!("replica phase {phase:?}").into(),
+            )
+        })?,
+        port: r.get(6)?,
+        last_error: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
     })
 }
 
@@ -298,16 +312,18 @@ impl Store for SqliteStore {
     async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
         self.conn()
             .execute(
-                "INSERT INTO tokens (id, kind, project_id, scope, secret_hash, created_at, revoked_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO tokens (id, kind, project_id, scope, secret_hash, created_at, revoked_at,
+                                     worker_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     t.id,
-                    kind_str(t.kind),
+                    t.kind.name(),
                     t.project_id,
                     t.scope,
                     &t.secret_hash[..],
                     t.created_at,
-                    t.revoked_at
+                    t.revoked_at,
+                    t.worker_id
                 ],
             )
             .map_err(|e| {
@@ -376,6 +392,115 @@ impl Store for SqliteStore {
             conn.prepare_cached("SELECT id, name, created_at FROM workers ORDER BY rowid")?;
         let rows = stmt.query_map([], worker_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn worker_heartbeat(
+        &self,
+        worker_id: &str,
+        address: &str,
+        at: &str,
+    ) -> StoreResult<bool> {
+        let n = self.conn().execute(
+            "UPDATE workers SET address = ?2, last_seen = ?3 WHERE id = ?1",
+            params![worker_id, address, at],
+        )?;
+        Ok(n == 1)
+    }
+
+    async fn worker_presence(&self, worker_id: &str) -> StoreResult<Option<WorkerPresence>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT address, last_seen FROM workers
+                 WHERE id = ?1 AND address IS NOT NULL AND last_seen IS NOT NULL",
+                [worker_id],
+                |r| {
+                    Ok(WorkerPresence {
+                        address: r.get(0)?,
+                        last_seen: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    async fn assign_replica(&self, r: &ReplicaRecord) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                &format!(
+                    "INSERT INTO replicas ({REPLICA_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                ),
+                params![
+                    r.id,
+                    r.workload_id,
+                    r.worker_id,
+                    r.spec_hash,
+                    json_text(&r.launch),
+                    r.phase.as_str(),
+                    r.port,
+                    r.last_error,
+                    r.created_at,
+                    r.updated_at
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("replica id {}", r.id))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn unassign_replica(&self, id: &str) -> StoreResult<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM replicas WHERE id = ?1", [id])?
+            == 1)
+    }
+
+    async fn replica(&self, id: &str) -> StoreResult<Option<ReplicaRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {REPLICA_COLUMNS} FROM replicas WHERE id = ?1"
+        ))?;
+        Ok(stmt.query_row([id], replica_row).optional()?)
+    }
+
+    async fn replicas_of_worker(&self, worker_id: &str) -> StoreResult<Vec<ReplicaRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {REPLICA_COLUMNS} FROM replicas WHERE worker_id = ?1 ORDER BY rowid"
+        ))?;
+        let rows = stmt.query_map([worker_id], replica_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn report_replica(
+        &self,
+        worker_id: &str,
+        report: &ReplicaReport,
+        at: &str,
+    ) -> StoreResult<bool> {
+        let n = self.conn().execute(
+            "UPDATE replicas SET phase = ?3, port = ?4, last_error = ?5, updated_at = ?6
+             WHERE id = ?1 AND worker_id = ?2",
+            params![
+                report.replica_id,
+                worker_id,
+                report.phase.as_str(),
+                report.port,
+                report.last_error,
+                at
+            ],
+        )?;
+        Ok(n == 1)
+    }
+
+    async fn clear_replicas(&self) -> StoreResult<usize> {
+        Ok(self.conn().execute("DELETE FROM replicas", [])?)
     }
 
     async fn insert_gpu(&self, g: &Gpu) -> StoreResult<()> {
@@ -1118,5 +1243,83 @@ mod tests {
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.project_by_slug("acme").await.unwrap().unwrap(), p);
         assert_eq!(s.workload(&w.id).await.unwrap().unwrap(), w);
+    }
+
+    /// A data dir from before worker tokens (schema 4) keeps its tokens, in their order, when
+    /// migration 5 rebuilds the table for the new kind; the rebuilt CHECKs still refuse an
+    /// unknown kind and a worker token without its worker.
+    #[tokio::test]
+    async fn a_data_dir_from_before_worker_tokens_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manager.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+            for sql in &migrations::MIGRATIONS[..4] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute_batch(
+                "INSERT INTO projects (id, tenant_id, slug, created_at)
+                     VALUES ('prj_old', 'tnt_local', 'old', '2026-01-01T00:00:00.000Z');
+                 INSERT INTO tokens (id, kind, project_id, scope, secret_hash, created_at)
+                     VALUES ('b_live', 'live', 'prj_old', '*', zeroblob(32), '2026-01-01'),
+                            ('a_sdk', 'sdk', 'prj_old', NULL, zeroblob(32), '2026-01-02'),
+                            ('c_admin', 'admin', NULL, NULL, zeroblob(32), '2026-01-03');",
+            )
+            .unwrap();
+            assert!(conn
+                .execute_batch(
+                    "INSERT INTO tokens (id, kind, secret_hash, created_at)
+                     VALUES ('early', 'worker', zeroblob(32), '2026-01-04')"
+                )
+                .is_err());
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let listed: Vec<(String, TokenKind)> = s
+            .list_tokens(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.id, t.kind))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("b_live".to_string(), TokenKind::Live),
+                ("a_sdk".to_string(), TokenKind::Sdk)
+            ],
+            "the insertion order is kept"
+        );
+        assert_eq!(
+            s.token("c_admin").await.unwrap().unwrap().kind,
+            TokenKind::Admin
+        );
+        let w = Worker {
+            id: new_id("wrk"),
+            name: "box".into(),
+            created_at: now_rfc3339(),
+        };
+        s.insert_worker(&w).await.unwrap();
+        s.conn()
+            .execute_batch(&format!(
+                "INSERT INTO tokens (id, kind, secret_hash, created_at, worker_id)
+                 VALUES ('wt', 'worker', zeroblob(32), '2026-01-04', '{}')",
+                w.id
+            ))
+            .unwrap();
+        for bad in [
+            "INSERT INTO tokens (id, kind, secret_hash, created_at)
+             VALUES ('x1', 'other', zeroblob(32), '2026-01-04')",
+            "INSERT INTO tokens (id, kind, secret_hash, created_at)
+             VALUES ('x2', 'worker', zeroblob(32), '2026-01-04')",
+        ] {
+            assert!(s.conn().execute_batch(bad).is_err(), "{bad}");
+        }
+        let version: i64 = s
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version as usize, migrations::MIGRATIONS.len());
     }
 }

@@ -121,6 +121,8 @@ store_suite!(
     one: [
         projects_and_workloads_round_trip,
         tokens_are_stored_listed_and_revoked,
+        worker_tokens_name_their_worker,
+        agents_heartbeat_and_report_their_replicas,
         workers_and_gpus_round_trip,
         idempotency_states,
         custom_backends_are_recorded_and_the_newest_version_wins,
@@ -144,6 +146,7 @@ store_suite!(
     postgres: [
         a_starting_manager_releases_only_what_dead_ones_left,
         a_lost_connection_is_unavailable_and_the_store_recovers,
+        a_schema_from_before_worker_tokens_is_upgraded,
     ]
 );
 
@@ -572,6 +575,7 @@ fn token(project: &Project, kind: TokenKind) -> TokenRecord {
         secret_hash: [7u8; 32],
         created_at: now_rfc3339(),
         revoked_at: None,
+        worker_id: None,
     }
 }
 
@@ -618,6 +622,268 @@ pub(super) async fn tokens_are_stored_listed_and_revoked(s: &dyn Store) {
     );
     assert_eq!(s.project_by_slug("b").await.unwrap().unwrap(), b);
     assert!(s.project_by_slug("c").await.unwrap().is_none());
+}
+
+fn worker_token(worker_id: &str) -> TokenRecord {
+    TokenRecord {
+        id: new_id("t"),
+        kind: TokenKind::Worker,
+        project_id: None,
+        project_slug: None,
+        scope: None,
+        secret_hash: [9u8; 32],
+        created_at: now_rfc3339(),
+        revoked_at: None,
+        worker_id: Some(worker_id.to_string()),
+    }
+}
+
+/// A worker token is stored with its worker, listed (only when no project is asked for) and
+/// revoked like the others; the database itself refuses a worker token without a worker (or
+/// with an unknown one) and any other kind that names a worker.
+pub(super) async fn worker_tokens_name_their_worker(s: &dyn Store) {
+    let (p, _) = s.ensure_project("acme").await.unwrap();
+    let w = Worker {
+        id: new_id("wrk"),
+        name: "box".into(),
+        created_at: now_rfc3339(),
+    };
+    s.insert_worker(&w).await.unwrap();
+    let sdk = token(&p, TokenKind::Sdk);
+    let wt = worker_token(&w.id);
+    s.insert_token(&sdk).await.unwrap();
+    s.insert_token(&wt).await.unwrap();
+    assert_eq!(s.token(&wt.id).await.unwrap().unwrap(), wt);
+    let ids = |v: Vec<TokenRecord>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.list_tokens(None).await.unwrap()),
+        [sdk.id.clone(), wt.id.clone()]
+    );
+    assert_eq!(ids(s.list_tokens(Some("acme")).await.unwrap()), [sdk.id]);
+    let revoked = s.revoke_token(&wt.id).await.unwrap().unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert_eq!(revoked.worker_id, wt.worker_id);
+
+    let refused = [
+        TokenRecord {
+            worker_id: None,
+            ..worker_token(&w.id)
+        },
+        worker_token("wrk_unknown"),
+        TokenRecord {
+            worker_id: Some(w.id.clone()),
+            ..token(&p, TokenKind::Live)
+        },
+    ];
+    for bad in refused {
+        let got = s.insert_token(&bad).await;
+        assert!(
+            matches!(got, Err(StoreError::Db(_) | StoreError::Postgres(_))),
+            "{bad:?}: {got:?}"
+        );
+        assert!(s.token(&bad.id).await.unwrap().is_none());
+    }
+}
+
+/// A database made before worker tokens (PostgreSQL migration 1 only) keeps its tokens and
+/// takes worker tokens once a Manager opens it: the kind's CHECK, dropped by its name and
+/// added again, admits `worker` and still refuses anything else.
+pub(super) async fn a_schema_from_before_worker_tokens_is_upgraded(b: &Backend) {
+    let Backend::Postgres(url) = b else {
+        unreachable!()
+    };
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(migrations::POSTGRES_MIGRATIONS[0])
+        .await
+        .unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE schema_version (version BIGINT NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1);
+             INSERT INTO projects (id, tenant_id, slug, created_at)
+                 VALUES ('prj_old', 'tnt_local', 'old', '2026-01-01T00:00:00.000Z');
+             INSERT INTO tokens (id, kind, project_id, scope, secret_hash, created_at)
+                 VALUES ('oldsdk', 'sdk', 'prj_old', NULL, decode(repeat('07', 32), 'hex'), '2026-01-01T00:00:00.000Z'),
+                        ('oldlive', 'live', 'prj_old', '*', decode(repeat('07', 32), 'hex'), '2026-01-01T00:00:00.000Z')",
+        )
+        .await
+        .unwrap();
+    // A worker token cannot be stored yet: the old CHECK refuses the kind.
+    assert!(client
+        .batch_execute(
+            "INSERT INTO tokens (id, kind, secret_hash, created_at)
+             VALUES ('early', 'worker', decode(repeat('07', 32), 'hex'), '2026-01-01T00:00:00.000Z')"
+        )
+        .await
+        .is_err());
+
+    let s = b.open().await;
+    let listed: Vec<(String, TokenKind)> = s
+        .list_tokens(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.id, t.kind))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("oldsdk".to_string(), TokenKind::Sdk),
+            ("oldlive".to_string(), TokenKind::Live)
+        ]
+    );
+    let w = Worker {
+        id: new_id("wrk"),
+        name: "box".into(),
+        created_at: now_rfc3339(),
+    };
+    s.insert_worker(&w).await.unwrap();
+    let wt = worker_token(&w.id);
+    s.insert_token(&wt).await.unwrap();
+    assert_eq!(s.token(&wt.id).await.unwrap().unwrap(), wt);
+    let check: String = client
+        .query_one(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+             WHERE conname = 'tokens_kind_check'
+               AND conrelid = 'tokens'::regclass",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(check.contains("'worker'"), "{check}");
+    assert!(client
+        .batch_execute(
+            "INSERT INTO tokens (id, kind, secret_hash, created_at)
+             VALUES ('other', 'other', decode(repeat('07', 32), 'hex'), '2026-01-01T00:00:00.000Z')"
+        )
+        .await
+        .is_err());
+}
+
+fn replica_for(w: &WorkloadRecord, worker_id: &str) -> ReplicaRecord {
+    ReplicaRecord {
+        id: new_id("rep"),
+        workload_id: w.id.clone(),
+        worker_id: worker_id.to_string(),
+        spec_hash: "abc".into(),
+        launch: json!({"model": "m", "command": "vllm serve m"}),
+        phase: ReplicaPhase::Assigned,
+        port: None,
+        last_error: None,
+        created_at: now_rfc3339(),
+        updated_at: now_rfc3339(),
+    }
+}
+
+/// A worker's agent is heard from (address and time), its assigned replicas are listed to
+/// it oldest first, and it reports their state; a report for a replica that is not its own
+/// (another worker's, or one taken off) writes nothing. Deleting the workload takes its
+/// replicas off.
+pub(super) async fn agents_heartbeat_and_report_their_replicas(s: &dyn Store) {
+    let (p, _) = s.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    s.insert_workload(&w).await.unwrap();
+    let [a, b] = ["a", "b"].map(|name| Worker {
+        id: new_id("wrk"),
+        name: name.into(),
+        created_at: now_rfc3339(),
+    });
+    for worker in [&a, &b] {
+        s.insert_worker(worker).await.unwrap();
+    }
+    assert_eq!(s.worker_presence(&a.id).await.unwrap(), None);
+    assert!(s
+        .worker_heartbeat(&a.id, "127.0.0.2", "2026-01-01T00:00:00.000Z")
+        .await
+        .unwrap());
+    assert!(s
+        .worker_heartbeat(&a.id, "127.0.0.3", "2026-01-01T00:00:05.000Z")
+        .await
+        .unwrap());
+    assert!(!s
+        .worker_heartbeat("wrk_unknown", "127.0.0.2", "2026-01-01T00:00:00.000Z")
+        .await
+        .unwrap());
+    assert_eq!(
+        s.worker_presence(&a.id).await.unwrap(),
+        Some(WorkerPresence {
+            address: "127.0.0.3".into(),
+            last_seen: "2026-01-01T00:00:05.000Z".into()
+        })
+    );
+    assert_eq!(s.worker_presence(&b.id).await.unwrap(), None);
+
+    let first = replica_for(&w, &a.id);
+    let second = replica_for(&w, &a.id);
+    let theirs = replica_for(&w, &b.id);
+    for r in [&first, &second, &theirs] {
+        s.assign_replica(r).await.unwrap();
+    }
+    assert!(matches!(
+        s.assign_replica(&first).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let ids = |v: Vec<ReplicaRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.replicas_of_worker(&a.id).await.unwrap()),
+        [first.id.clone(), second.id.clone()]
+    );
+    assert_eq!(s.replica(&first.id).await.unwrap().unwrap(), first);
+
+    let ready = ReplicaReport {
+        replica_id: first.id.clone(),
+        phase: ReplicaPhase::Ready,
+        port: Some(8123),
+        last_error: None,
+    };
+    assert!(s
+        .report_replica(&a.id, &ready, "2026-01-01T00:00:06.000Z")
+        .await
+        .unwrap());
+    let got = s.replica(&first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.phase, got.port, got.updated_at.as_str()),
+        (ReplicaPhase::Ready, Some(8123), "2026-01-01T00:00:06.000Z")
+    );
+    // Worker b cannot report a's replica, nor a b's.
+    let stolen = ReplicaReport {
+        phase: ReplicaPhase::Error,
+        port: None,
+        last_error: Some("boom".into()),
+        ..ready.clone()
+    };
+    assert!(!s.report_replica(&b.id, &stolen, "x").await.unwrap());
+    assert_eq!(
+        s.replica(&first.id).await.unwrap().unwrap().phase,
+        ReplicaPhase::Ready
+    );
+    let theirs_report = ReplicaReport {
+        replica_id: theirs.id.clone(),
+        ..stolen.clone()
+    };
+    assert!(!s.report_replica(&a.id, &theirs_report, "x").await.unwrap());
+    assert!(s.unassign_replica(&second.id).await.unwrap());
+    assert!(!s.unassign_replica(&second.id).await.unwrap());
+    let gone = ReplicaReport {
+        replica_id: second.id.clone(),
+        ..ready.clone()
+    };
+    assert!(!s.report_replica(&a.id, &gone, "x").await.unwrap());
+    assert_eq!(ids(s.replicas_of_worker(&a.id).await.unwrap()), [first.id]);
+
+    assert!(s.delete_workload(&w.id).await.unwrap());
+    assert!(s.replicas_of_worker(&a.id).await.unwrap().is_empty());
+    assert!(s.replicas_of_worker(&b.id).await.unwrap().is_empty());
+    let w2 = workload(&p, "bot2");
+    s.insert_workload(&w2).await.unwrap();
+    s.assign_replica(&replica_for(&w2, &b.id)).await.unwrap();
+    assert_eq!(s.clear_replicas().await.unwrap(), 1);
+    assert!(s.replicas_of_worker(&b.id).await.unwrap().is_empty());
 }
 
 pub(super) async fn workers_and_gpus_round_trip(s: &dyn Store) {
