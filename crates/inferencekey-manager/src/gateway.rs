@@ -688,6 +688,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_undecoded_sync_routes_are_served_in_front_of_the_router() {
+        assert_eq!(
+            front_route("/endpoint/p/w/v1/chat/completions"),
+            Some(("p", "w", "v1/chat/completions"))
+        );
+        assert_eq!(
+            front_route("/endpoint/p/w/forecast"),
+            Some(("p", "w", "forecast"))
+        );
+        for routed in [
+            "/endpoint/p/w/jobs",
+            "/endpoint/p/w/jobs/j1",
+            "/endpoint/p/w/forecast/x",
+            "/endpoint/p/w/v1",
+            "/endpoint/p/w/v2/x",
+            "/endpoint/p/w",
+            "/endpoint/p//v1/x",
+            "/endpoint//w/v1/x",
+            "/endpoint/p%2Dq/w/v1/x",
+            "/endpoint/p/w/v1/a%20b",
+            "/api/projects",
+            "/endpointx/p/w/v1/x",
+        ] {
+            assert_eq!(front_route(routed), None, "{routed}");
+        }
+    }
+
+    #[test]
+    fn front_answers_get_the_routers_length_head_and_connect_handling() {
+        let answer = |method: Method, body: &'static str| {
+            let mut resp = Response::new(Body::from(body));
+            like_a_route(&method, &mut resp);
+            resp
+        };
+        let get = answer(Method::GET, "hello");
+        assert_eq!(get.headers()[header::CONTENT_LENGTH], "5");
+        assert_eq!(get.body().size_hint().exact(), Some(5));
+        let head = answer(Method::HEAD, "hello");
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], "5");
+        assert_eq!(head.body().size_hint().exact(), Some(0));
+        let connect = answer(Method::CONNECT, "hello");
+        assert!(!connect.headers().contains_key(header::CONTENT_LENGTH));
+        assert_eq!(connect.body().size_hint().exact(), Some(0));
+    }
+
+    #[test]
     fn engine_statuses_map_to_documented_codes() {
         let code = |n: u16| {
             let (status, code) = engine_status(StatusCode::from_u16(n).unwrap());
