@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Extension, Router};
 use http_body_util::Limited;
-use inferencekey_core::slug::canonical_slug;
+use inferencekey_core::slug::canonical_slug_cow;
 use inferencekey_core::token::TokenKind;
 use serde::Deserialize;
 
@@ -202,8 +202,9 @@ fn authorize(
     project: &str,
     workload: &str,
 ) -> Result<Arc<WorkloadEntry>, ApiError> {
-    let project = canonical_slug(project);
-    let workload = canonical_slug(workload);
+    let project = canonical_slug_cow(project);
+    let workload = canonical_slug_cow(workload);
+    let (project, workload) = (project.as_ref(), workload.as_ref());
     let own = who.project_slug.as_deref().unwrap_or_default();
     if project != own {
         return Err(ApiError::project_scope_mismatch(format!(
@@ -253,12 +254,11 @@ async fn serve(
     check_task_route(&entry, rest)?;
 
     let admitted = crate::admission::admit(&app, &entry).await?;
-    let base = admitted.lease.url().to_string();
     if entry.custom_runtime() {
         let forecast = rest == "forecast";
         let resp = custom_process(
             &app,
-            &base,
+            admitted.lease.url(),
             forecast,
             &head.method,
             &head.headers,
@@ -284,7 +284,7 @@ async fn serve(
     let target = {
         let path = head.uri.path();
         let raw_rest = raw_rest.map_or(rest, |at| &path[at..]);
-        engine_uri(&base, raw_rest, head.uri.query())?
+        engine_uri(admitted.lease.url(), raw_rest, head.uri.query())?
     };
     forward(&app, target, head, body, request_id, admitted).await
 }
