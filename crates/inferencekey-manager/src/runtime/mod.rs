@@ -242,10 +242,15 @@ impl WorkloadEntry {
     }
 }
 
+/// foldhash rather than SipHash: every data-plane call looks its workload up by slug, and
+/// hashing was a visible share of the gateway's CPU; foldhash is still seeded per map.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Registry {
     by_id: HashMap<String, Arc<WorkloadEntry>>,
-    by_slug: HashMap<(String, String), Arc<WorkloadEntry>>,
+    /// Project slug, then workload slug: looked up with the path's `&str`s, no key built.
+    by_slug: FastMap<String, FastMap<String, Arc<WorkloadEntry>>>,
 }
 
 /// What every supervisor shares.
@@ -298,13 +303,12 @@ impl Runtime {
     }
 
     pub fn lookup(&self, project_slug: &str, slug: &str) -> Option<Arc<WorkloadEntry>> {
-        // Keyed by owned strings; the lookup allocates two short strings, which is cheaper
-        // than the hashing tricks a borrowed tuple key would need.
         self.registry
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .by_slug
-            .get(&(project_slug.to_string(), slug.to_string()))
+            .get(project_slug)?
+            .get(slug)
             .cloned()
     }
 
@@ -372,7 +376,9 @@ impl Runtime {
             let mut reg = self.registry.write().unwrap_or_else(|e| e.into_inner());
             reg.by_id.insert(w.id.clone(), entry.clone());
             reg.by_slug
-                .insert((w.project_slug.clone(), w.slug.clone()), entry.clone());
+                .entry(w.project_slug.clone())
+                .or_default()
+                .insert(w.slug.clone(), entry.clone());
         }
         let shared = self.shared.clone();
         self.tasks
@@ -387,8 +393,12 @@ impl Runtime {
             let mut reg = self.registry.write().unwrap_or_else(|e| e.into_inner());
             let entry = reg.by_id.remove(id);
             if let Some(e) = &entry {
-                reg.by_slug
-                    .remove(&(e.project_slug.clone(), e.slug.clone()));
+                if let Some(project) = reg.by_slug.get_mut(&e.project_slug) {
+                    project.remove(&e.slug);
+                    if project.is_empty() {
+                        reg.by_slug.remove(&e.project_slug);
+                    }
+                }
             }
             entry
         };
