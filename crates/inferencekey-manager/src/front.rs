@@ -37,8 +37,7 @@ impl Front {
     }
 }
 
-type RouterFuture =
-    TowerToHyperServiceFuture<RouterIntoService<Incoming>, Request<Incoming>>;
+type RouterFuture = TowerToHyperServiceFuture<RouterIntoService<Incoming>, Request<Incoming>>;
 
 impl hyper::service::Service<Request<Incoming>> for Front {
     type Response = Response;

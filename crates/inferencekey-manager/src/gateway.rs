@@ -129,7 +129,16 @@ pub async fn front(app: App, req: hyper::http::Request<hyper::body::Incoming>) -
     let (body, tripped) = crate::body_timeout::with_deadline(body, timeout);
     let answer = match front_route(uri.path()) {
         Some((project, workload, rest)) => {
-            front_call(&app, project, workload, rest, head, body, RequestId(id.clone())).await
+            front_call(
+                &app,
+                project,
+                workload,
+                rest,
+                head,
+                body,
+                RequestId(id.clone()),
+            )
+            .await
         }
         // `Front` sends only front routes here.
         None => Err(ApiError::not_found(format!("no route for {}", uri.path()))),
@@ -153,7 +162,10 @@ async fn front_call(
     body: Body,
     request_id: RequestId,
 ) -> Result<Response, ApiError> {
-    let who = app.auth.authenticate(&head.headers, TokenKind::Live).await?;
+    let who = app
+        .auth
+        .authenticate(&head.headers, TokenKind::Live)
+        .await?;
     let entry = authorize(app, &who, project, workload)?;
     serve(app.clone(), request_id, entry, rest, head, body).await
 }
@@ -222,7 +234,7 @@ fn authorize(
             )))
         }
     }
-    let entry = app.runtime.lookup(&project, &workload).ok_or_else(|| {
+    let entry = app.runtime.lookup(project, workload).ok_or_else(|| {
         ApiError::not_found(format!("no workload {workload:?} in project {project:?}"))
     })?;
     Ok(entry)
@@ -487,10 +499,8 @@ async fn forward(
         head.headers.remove(name);
     }
     head.headers.insert(HOP_HEADERS[11].clone(), request_id.0);
-    let req = hyper::http::Request::from_parts(
-        head,
-        Body::new(Limited::new(body, ENDPOINT_BODY_LIMIT)),
-    );
+    let req =
+        hyper::http::Request::from_parts(head, Body::new(Limited::new(body, ENDPOINT_BODY_LIMIT)));
 
     let mut resp = match app.engine.request(req).await {
         Ok(r) => r,

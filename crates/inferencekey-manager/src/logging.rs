@@ -411,9 +411,21 @@ mod tests {
     #[test]
     fn the_hand_written_access_line_is_what_tracing_subscriber_writes() {
         let cases = [
-            (Method::POST, "/endpoint/p/w/v1/chat/completions", 200, 61, "req_1"),
+            (
+                Method::POST,
+                "/endpoint/p/w/v1/chat/completions",
+                200,
+                61,
+                "req_1",
+            ),
             (Method::GET, "/a \"b\" \\ \u{1b}[31m é", 404, 0, "id\"x"),
-            (Method::from_bytes(b"PURGE").unwrap(), "/", 503, 12_345_678, ""),
+            (
+                Method::from_bytes(b"PURGE").unwrap(),
+                "/",
+                503,
+                12_345_678,
+                "",
+            ),
         ];
         for ansi in [false, true] {
             for (method, path, status, latency_us, id) in &cases {
@@ -447,7 +459,13 @@ mod tests {
     #[test]
     fn timestamps_are_rfc3339_with_microseconds_in_utc() {
         use std::time::{Duration, SystemTime, UNIX_EPOCH};
-        for secs in [0u64, 951_782_400, 1_709_164_799, 1_796_279_189, 4_102_444_800] {
+        for secs in [
+            0u64,
+            951_782_400,
+            1_709_164_799,
+            1_796_279_189,
+            4_102_444_800,
+        ] {
             for micros in [0u32, 7, 999_999] {
                 let t = UNIX_EPOCH + Duration::new(secs, micros * 1_000);
                 let mut ours = Vec::new();

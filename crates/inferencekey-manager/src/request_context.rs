@@ -62,13 +62,7 @@ pub fn request_id(headers: &HeaderMap) -> HeaderValue {
 
 /// Ends a request: writes its access-log line (method, path, status, latency — never headers
 /// or bodies) and echoes its id on the answer.
-pub fn finish(
-    resp: &mut Response,
-    method: &Method,
-    path: &str,
-    started: Instant,
-    id: HeaderValue,
-) {
+pub fn finish(resp: &mut Response, method: &Method, path: &str, started: Instant, id: HeaderValue) {
     crate::logging::access(
         method,
         path,
