@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from manager_bench import PROMPT, Plain  # noqa: E402
-from server import children  # noqa: E402
+from manager_bench import PROMPT, Plain
+from server import children
 
-from inferencekey import ManagementClient, WorkloadSpec  # noqa: E402
+from inferencekey import ManagementClient, WorkloadSpec
 
 
 def cli(data: Path, *args: str) -> str:
@@ -147,7 +147,12 @@ def run(args: argparse.Namespace, data: Path, proc: subprocess.Popen[bytes]) -> 
         "instructions_per_chat": round((chat_ir - idle_ir) / n),
         "instructions_per_stream": round((stream_ir - idle2_ir) / n),
         "idle_instructions_per_chat_interval": round(idle_ir / n),
-        "dumps": {"chat": "cg.out.1", "idle": "cg.out.2", "stream": "cg.out.3", "idle2": "cg.out.4"},
+        "dumps": {
+            "chat": "cg.out.1",
+            "idle": "cg.out.2",
+            "stream": "cg.out.3",
+            "idle2": "cg.out.4",
+        },
     }
     print(json.dumps(out, indent=2))
     (args.out / "summary.json").write_text(json.dumps(out, indent=2))
