@@ -16,7 +16,7 @@ mod routing;
 mod schedule;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -117,6 +117,11 @@ pub struct WorkloadEntry {
     wanted: AtomicUsize,
     /// Woken when a request arrives, so a scaled-to-zero workload starts at once.
     demand: Notify,
+    /// Whether an arriving request can change the supervisor's decision, as of its last one:
+    /// false while a fixed policy's replicas serve (it wants the same count whatever the
+    /// load). Waking the supervisor on every request then only re-decided the same thing,
+    /// ~8% of the gateway's instructions per proxied call.
+    demand_matters: AtomicBool,
     next: AtomicUsize,
     cancel: CancellationToken,
 }
@@ -160,12 +165,19 @@ impl WorkloadEntry {
     /// Counts a request against the workload until the returned guard drops.
     pub fn begin(&self) -> InFlight {
         let guard = InFlight::begin(&self.load);
-        self.demand.notify_one();
+        if self.demand_matters.load(Ordering::SeqCst) {
+            self.demand.notify_one();
+        }
         guard
     }
 
     pub fn in_flight(&self) -> usize {
         self.load.current()
+    }
+
+    /// Set by the supervisor after each decision: see `demand_matters`.
+    pub(crate) fn set_demand_matters(&self, matters: bool) {
+        self.demand_matters.store(matters, Ordering::SeqCst);
     }
 
     /// Replicas wanted by the policy, replicas serving, and requests in flight: what
@@ -366,6 +378,7 @@ impl Runtime {
             held: AtomicUsize::new(0),
             wanted: AtomicUsize::new(0),
             demand: Notify::new(),
+            demand_matters: AtomicBool::new(true),
             readiness: watch::Sender::new(ReadinessLog::new(
                 "placing the workload on the local worker",
             )),
