@@ -67,7 +67,9 @@ struct Cached {
 
 pub struct Auth {
     store: Arc<dyn Store>,
-    cache: RwLock<HashMap<String, Arc<Cached>>>,
+    /// foldhash rather than SipHash (every data-plane call looks its key up here); still
+    /// seeded per map, and only ids of stored tokens are ever inserted.
+    cache: RwLock<HashMap<String, Arc<Cached>, foldhash::fast::RandomState>>,
     /// `Some` when the store is shared with other Managers.
     max_age: Option<std::time::Duration>,
 }
@@ -104,7 +106,7 @@ impl Auth {
         Auth {
             max_age: store.shared().then_some(SHARED_CACHE_AGE),
             store,
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(HashMap::default()),
         }
     }
 

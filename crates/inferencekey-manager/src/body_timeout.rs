@@ -39,8 +39,8 @@ use crate::api::errors::ApiError;
 pub struct BodyTimedOut(pub Duration);
 
 /// A request body that fails once `timeout` has passed since its first read.
-struct DeadlineBody {
-    inner: Body,
+struct DeadlineBody<B> {
+    inner: B,
     timeout: Duration,
     /// Set on the first read; the timer is only armed when the body has to wait.
     deadline: Option<Instant>,
@@ -50,7 +50,7 @@ struct DeadlineBody {
     done: bool,
 }
 
-impl DeadlineBody {
+impl<B> DeadlineBody<B> {
     fn trip(&mut self) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         self.done = true;
         self.tripped.store(true, Ordering::Release);
@@ -58,7 +58,11 @@ impl DeadlineBody {
     }
 }
 
-impl HttpBody for DeadlineBody {
+impl<B> HttpBody for DeadlineBody<B>
+where
+    B: HttpBody<Data = Bytes> + Unpin,
+    B::Error: Into<axum::BoxError>,
+{
     type Data = Bytes;
     type Error = axum::Error;
 
@@ -82,7 +86,7 @@ impl HttpBody for DeadlineBody {
                 this.done = true;
                 Poll::Ready(None)
             }
-            Poll::Ready(Some(frame)) => Poll::Ready(Some(frame)),
+            Poll::Ready(Some(frame)) => Poll::Ready(Some(frame.map_err(axum::Error::new))),
             Poll::Pending => {
                 let sleep = this
                     .sleep
@@ -104,8 +108,33 @@ impl HttpBody for DeadlineBody {
     }
 }
 
+/// `body` under the deadline, and the flag that says it was cut off (`None` when the body
+/// is already complete and needs no timer). The middleware ([`limit`]) and the gateway's
+/// fast path (`gateway::front`) both use it; whoever answers the request must answer
+/// [`timed_out`] when the flag is set.
+pub fn with_deadline<B>(body: B, timeout: Duration) -> (Body, Option<Arc<AtomicBool>>)
+where
+    B: HttpBody<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    // Most requests (GETs, small bodies already read with the head) need no timer at all.
+    if body.is_end_stream() {
+        return (Body::new(body), None);
+    }
+    let tripped = Arc::new(AtomicBool::new(false));
+    let body = Body::new(DeadlineBody {
+        inner: body,
+        timeout,
+        deadline: None,
+        sleep: None,
+        tripped: tripped.clone(),
+        done: false,
+    });
+    (body, Some(tripped))
+}
+
 /// The 408 for a body cut off after `timeout`.
-fn timed_out(timeout: Duration) -> Response {
+pub fn timed_out(timeout: Duration) -> Response {
     let mut resp = ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
         "request_timeout",
@@ -123,23 +152,10 @@ fn timed_out(timeout: Duration) -> Response {
 
 /// Middleware: times the request body (see the module doc). `State` is the body timeout.
 pub async fn limit(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
-    // Most requests (GETs, small bodies already read with the head) need no timer at all.
-    if req.body().is_end_stream() {
-        return next.run(req).await;
-    }
-    let tripped = Arc::new(AtomicBool::new(false));
-    let req = req.map(|inner| {
-        Body::new(DeadlineBody {
-            inner,
-            timeout,
-            deadline: None,
-            sleep: None,
-            tripped: tripped.clone(),
-            done: false,
-        })
-    });
-    let resp = next.run(req).await;
-    if tripped.load(Ordering::Acquire) {
+    let (parts, body) = req.into_parts();
+    let (body, tripped) = with_deadline(body, timeout);
+    let resp = next.run(Request::from_parts(parts, body)).await;
+    if tripped.is_some_and(|t| t.load(Ordering::Acquire)) {
         return timed_out(timeout);
     }
     resp

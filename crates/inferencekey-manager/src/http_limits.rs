@@ -16,9 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -59,7 +57,7 @@ pub fn max_connections(fd_limit: u64) -> usize {
 /// Serves `app` on `listener` until `stop`, then drains for at most `drain`.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: crate::front::Front,
     stop: CancellationToken,
     header_timeout: Duration,
     max_conns: usize,
@@ -87,7 +85,7 @@ pub async fn serve(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone().into_service::<hyper::body::Incoming>());
+        let service = app.clone();
         let shutdown = conns.clone();
         tokio::spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();

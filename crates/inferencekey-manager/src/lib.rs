@@ -16,6 +16,7 @@ pub mod custom_backends;
 pub mod dashboard;
 pub mod datadir;
 pub mod engine_client;
+pub mod front;
 pub mod gateway;
 mod gateway_guard;
 pub mod http_limits;

@@ -339,7 +339,7 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
         dashboard: Default::default(),
     });
     let stop = CancellationToken::new();
-    let app = router(state.clone());
+    let app = crate::front::Front::new(state.clone(), router(state.clone()));
     let shutdown = stop.clone();
     let fd_limit = crate::http_limits::raise_fd_limit();
     let max_conns = crate::http_limits::max_connections(fd_limit);

@@ -25,6 +25,23 @@ pub fn canonical_slug(raw: &str) -> String {
     out
 }
 
+/// [`canonical_slug`], borrowing `raw` when it is canonical already (the gateway's hot path:
+/// every data-plane call names its project and workload by their slugs).
+pub fn canonical_slug_cow(raw: &str) -> std::borrow::Cow<'_, str> {
+    let b = raw.as_bytes();
+    let canonical = b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.first() != Some(&b'-')
+        && b.last() != Some(&b'-')
+        && !raw.contains("--");
+    if canonical {
+        std::borrow::Cow::Borrowed(raw)
+    } else {
+        std::borrow::Cow::Owned(canonical_slug(raw))
+    }
+}
+
 /// Canonicalises `raw` and checks it is usable, naming `field` in the error.
 pub fn validate_slug(raw: &str, field: &str) -> Result<String, FieldError> {
     let slug = canonical_slug(raw);
@@ -85,6 +102,15 @@ mod tests {
             prop_assert_eq!(canonical_slug(&once), once.clone());
             prop_assert!(!once.starts_with('-') && !once.ends_with('-') && !once.contains("--"));
             prop_assert!(once.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        }
+
+        #[test]
+        fn the_borrowing_form_is_the_same_rule(s in "[a-zA-Z0-9 _.-]{0,12}") {
+            let borrowed = canonical_slug_cow(&s);
+            let once = canonical_slug(&s);
+            prop_assert_eq!(borrowed.as_ref(), once.as_str());
+            let again = canonical_slug_cow(&once);
+            prop_assert!(matches!(again, std::borrow::Cow::Borrowed(_)));
         }
     }
 }

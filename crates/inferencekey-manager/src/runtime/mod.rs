@@ -17,7 +17,7 @@ mod routing;
 mod schedule;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -118,6 +118,11 @@ pub struct WorkloadEntry {
     wanted: AtomicUsize,
     /// Woken when a request arrives, so a scaled-to-zero workload starts at once.
     demand: Notify,
+    /// Whether an arriving request can change the supervisor's decision, as of its last one:
+    /// false while a fixed policy's replicas serve (it wants the same count whatever the
+    /// load). Waking the supervisor on every request then only re-decided the same thing,
+    /// ~8% of the gateway's instructions per proxied call.
+    demand_matters: AtomicBool,
     next: AtomicUsize,
     cancel: CancellationToken,
 }
@@ -161,12 +166,19 @@ impl WorkloadEntry {
     /// Counts a request against the workload until the returned guard drops.
     pub fn begin(&self) -> InFlight {
         let guard = InFlight::begin(&self.load);
-        self.demand.notify_one();
+        if self.demand_matters.load(Ordering::SeqCst) {
+            self.demand.notify_one();
+        }
         guard
     }
 
     pub fn in_flight(&self) -> usize {
         self.load.current()
+    }
+
+    /// Set by the supervisor after each decision: see `demand_matters`.
+    pub(crate) fn set_demand_matters(&self, matters: bool) {
+        self.demand_matters.store(matters, Ordering::SeqCst);
     }
 
     /// Replicas wanted by the policy, replicas serving, and requests in flight: what
@@ -243,10 +255,15 @@ impl WorkloadEntry {
     }
 }
 
+/// foldhash rather than SipHash: every data-plane call looks its workload up by slug, and
+/// hashing was a visible share of the gateway's CPU; foldhash is still seeded per map.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Registry {
     by_id: HashMap<String, Arc<WorkloadEntry>>,
-    by_slug: HashMap<(String, String), Arc<WorkloadEntry>>,
+    /// Project slug, then workload slug: looked up with the path's `&str`s, no key built.
+    by_slug: FastMap<String, FastMap<String, Arc<WorkloadEntry>>>,
 }
 
 /// What every supervisor shares.
@@ -302,13 +319,12 @@ impl Runtime {
     }
 
     pub fn lookup(&self, project_slug: &str, slug: &str) -> Option<Arc<WorkloadEntry>> {
-        // Keyed by owned strings; the lookup allocates two short strings, which is cheaper
-        // than the hashing tricks a borrowed tuple key would need.
         self.registry
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .by_slug
-            .get(&(project_slug.to_string(), slug.to_string()))
+            .get(project_slug)?
+            .get(slug)
             .cloned()
     }
 
@@ -366,6 +382,7 @@ impl Runtime {
             held: AtomicUsize::new(0),
             wanted: AtomicUsize::new(0),
             demand: Notify::new(),
+            demand_matters: AtomicBool::new(true),
             readiness: watch::Sender::new(ReadinessLog::new(
                 "placing the workload on the local worker",
             )),
@@ -376,7 +393,9 @@ impl Runtime {
             let mut reg = self.registry.write().unwrap_or_else(|e| e.into_inner());
             reg.by_id.insert(w.id.clone(), entry.clone());
             reg.by_slug
-                .insert((w.project_slug.clone(), w.slug.clone()), entry.clone());
+                .entry(w.project_slug.clone())
+                .or_default()
+                .insert(w.slug.clone(), entry.clone());
         }
         let shared = self.shared.clone();
         self.tasks
@@ -391,8 +410,12 @@ impl Runtime {
             let mut reg = self.registry.write().unwrap_or_else(|e| e.into_inner());
             let entry = reg.by_id.remove(id);
             if let Some(e) = &entry {
-                reg.by_slug
-                    .remove(&(e.project_slug.clone(), e.slug.clone()));
+                if let Some(project) = reg.by_slug.get_mut(&e.project_slug) {
+                    project.remove(&e.slug);
+                    if project.is_empty() {
+                        reg.by_slug.remove(&e.project_slug);
+                    }
+                }
             }
             entry
         };

@@ -364,6 +364,10 @@ impl Supervisor {
             self.policy.record(at, n);
         }
         let want = self.policy.want(now, self.entry.in_flight(), cold);
+        // A fixed policy with replicas serving ignores load; anything else (autoscaling,
+        // schedules, a cold or stopped workload) may start or scale on the next request.
+        let load_blind = matches!(self.policy, PolicyState::Fixed(n) if n > 0) && !cold;
+        self.entry.set_demand_matters(!load_blind);
         if want.replicas != self.want.replicas
             || want.closed.is_some() != self.want.closed.is_some()
         {
