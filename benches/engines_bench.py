@@ -159,7 +159,7 @@ def engines(cfg: dict[str, Any]) -> dict[str, Any]:
     tokens = 16 if quick else 1024
     with tempfile.TemporaryDirectory(prefix="ik-bench-engines-") as tmp:
         model = tiny_llama_gguf(Path(tmp, "tiny.gguf"))
-        flags = f"-m {model} -c 16384 -np 32 -t 1 -tb 1"
+        flags = f"-m {model} -c 36864 -np 32 -t 1 -tb 1"
         m = Manager(Path(tmp, "manager"), dev=True)
         try:
             env = m.init("eng")
