@@ -105,6 +105,11 @@ fn idle_hook() {
 
 /// Whether `fd` is readable now (a zero-timeout `poll`).
 fn fd_readable(fd: i32) -> bool {
+    poll_readable(fd, 0)
+}
+
+/// Whether `fd` becomes readable within `timeout_ms` (`poll` on one fd for `POLLIN`).
+fn poll_readable(fd: i32, timeout_ms: i32) -> bool {
     #[repr(C)]
     struct PollFd {
         fd: i32,
@@ -120,8 +125,8 @@ fn fd_readable(fd: i32) -> bool {
         events: POLLIN,
         revents: 0,
     };
-    // SAFETY: one valid pollfd, no timeout.
-    unsafe { poll(&mut p, 1, 0) > 0 }
+    // SAFETY: one valid pollfd.
+    unsafe { poll(&mut p, 1, timeout_ms) > 0 }
 }
 
 /// This thread's local runtime, built on first use.
@@ -368,7 +373,7 @@ mod tests {
                 break v;
             }
             assert!(
-                libc_poll(fd, 10_000) > 0,
+                poll_readable(fd, 10_000),
                 "the driver's fd never became readable"
             );
             let (_, more) = local.turn(|| ());
@@ -419,25 +424,6 @@ mod tests {
         closed_rx.recv().unwrap();
         assert_eq!(get().expect("the second call gets a new connection"), "ok");
         server.join().unwrap();
-    }
-
-    fn libc_poll(fd: i32, timeout_ms: i32) -> i32 {
-        #[repr(C)]
-        struct PollFd {
-            fd: i32,
-            events: i16,
-            revents: i16,
-        }
-        extern "C" {
-            fn poll(fds: *mut PollFd, n: u64, timeout: i32) -> i32;
-        }
-        let mut p = PollFd {
-            fd,
-            events: 1,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        unsafe { poll(&mut p, 1, timeout_ms) }
     }
 
     #[test]
