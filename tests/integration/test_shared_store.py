@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from inferencekey import Backend, DataClient, ManagementClient, WorkloadSpec
 from inferencekey.pytest_plugin import start_manager
 
 from .conftest import STORE_ENV, Manager, _postgres_schema_url
@@ -151,3 +152,156 @@ def test_a_token_revoked_through_one_manager_is_refused_by_the_other(
         assert time.monotonic() < deadline, "B kept accepting a revoked token"
         time.sleep(0.2)
     assert status == 401
+
+
+def status(m: Manager) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(m.cli("status", "--json").stdout)
+    return out
+
+
+def engines(m: Manager) -> list[int]:
+    """The engine processes alive in a Manager's run dir (by their pid files)."""
+    found = []
+    for f in (m.data_dir / "run").glob("*.pid"):
+        try:
+            pid = int(f.read_text().split()[0])
+        except (ValueError, IndexError, OSError):
+            continue
+        if alive(pid):
+            found.append(pid)
+    return found
+
+
+def spec(slug: str, model: str = "m") -> WorkloadSpec:
+    return WorkloadSpec(
+        name=slug, slug=slug, model=model, backend=Backend.VLLM, command=f"vllm serve {model}"
+    )
+
+
+def test_one_manager_leads_and_both_gateways_serve_what_it_runs(
+    pair: tuple[Manager, Manager],
+) -> None:
+    """The leader runs every workload's replicas, whichever Manager it was ensured through;
+    the follower's gateway routes to them from what the leader publishes."""
+    a, b = pair
+    roles = {status(m)["role"] for m in (a, b)}
+    assert roles == {"leader", "follower"}, roles
+    leader, follower = (a, b) if status(a)["role"] == "leader" else (b, a)
+    assert "role      follower" in follower.cli("status").stdout
+    slug = "both-" + uuid.uuid4().hex[:6]
+    env = a.init(slug)
+    token = env["INFERENCEKEY_SDK_TOKEN"]
+    mgmt = ManagementClient(slug, base_url=follower.url, sdk_token=token)
+    ref = mgmt.ensure(spec("bot"))
+    mgmt.wait_until_ready("bot", timeout=60, progress=False)
+    assert mgmt.get("bot")["id"] == ref.workload_id
+    key = leader.key(slug)
+    for m in (leader, follower):
+        data = DataClient(project=slug, base_url=m.url, api_key=key)
+        text = data.endpoint("bot").generate_text(prompt="hello", max_tokens=4).text
+        assert isinstance(text, str) and text
+    assert engines(follower) == [], "only the leader runs engines"
+    assert len(engines(leader)) >= 1
+    # The follower shows the leader's readiness and replica counts.
+    mine = next(
+        w for p in status(follower)["projects"] if p["slug"] == slug for w in p["workloads"]
+    )
+    assert mine["status"] == "ready" and mine["replicas"]["ready"] == 1, mine
+
+
+def test_twenty_ensure_calls_over_two_managers_converge_on_one_workload(
+    pair: tuple[Manager, Manager],
+) -> None:
+    a, b = pair
+    slug = "conv-" + uuid.uuid4().hex[:6]
+    token = a.init(slug)["INFERENCEKEY_SDK_TOKEN"]
+    go = threading.Barrier(20)
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def ensure(m: Manager) -> None:
+        try:
+            mgmt = ManagementClient(slug, base_url=m.url, sdk_token=token)
+            go.wait()
+            ref = mgmt.ensure(spec("bot"))
+            assert ref.workload_id is not None
+            ids.append(ref.workload_id)
+        except BaseException as e:  # reported below, in the test thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=ensure, args=((a, b)[i % 2],)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(ids) == 20 and len(set(ids)) == 1, ids
+    status_code, listed = call(b.url, "GET", f"/api/projects/{slug}/workloads", token, None)
+    assert status_code == 200 and [w["slug"] for w in listed] == ["bot"], listed
+
+
+@pytest.fixture()
+def doomed_pair(tmp_path: Path) -> Iterator[tuple[Manager, Manager]]:
+    """Two Managers on a schema of their own, the first started leading (it is alone when it
+    starts), for a test that kills it."""
+    url = _postgres_schema_url()
+    started: list[Manager] = []
+    try:
+        for name in ("a", "b"):
+            d = tmp_path / ("m-" + name)
+            m = start_manager(
+                d, ["--allow-any-command", "--store", url], log=d / "manager-test.log"
+            )
+            started.append(Manager.of(m))
+        yield started[0], started[1]
+    finally:
+        for m in started:
+            if m.proc.poll() is None:
+                m.proc.terminate()
+                m.proc.wait(timeout=20)
+
+
+def test_kill_9_of_the_leader_mid_rollout_hands_its_workloads_to_the_other(
+    doomed_pair: tuple[Manager, Manager],
+) -> None:
+    a, b = doomed_pair
+    assert (status(a)["role"], status(b)["role"]) == ("leader", "follower")
+    slug = "kill-" + uuid.uuid4().hex[:6]
+    token = a.init(slug)["INFERENCEKEY_SDK_TOKEN"]
+    mgmt_b = ManagementClient(slug, base_url=b.url, sdk_token=token)
+    for name in ("one", "two"):
+        mgmt_b.ensure(spec(name))
+        mgmt_b.wait_until_ready(name, timeout=60, progress=False)
+    doomed = engines(a)
+    assert len(doomed) == 2 and engines(b) == [], (doomed, engines(b))
+    # A change is rolling out on the leader when it dies.
+    mgmt_b.ensure(spec("two", model="m2"))
+    a.proc.kill()
+    a.proc.wait(timeout=20)
+    deadline = time.monotonic() + 30
+    while status(b)["role"] != "leader":
+        assert time.monotonic() < deadline, "the follower never took over"
+        time.sleep(0.2)
+    for name in ("one", "two"):
+        mgmt_b.wait_until_ready(name, timeout=60, progress=False)
+    deadline = time.monotonic() + 30
+    while any(alive(p) for p in doomed):
+        assert time.monotonic() < deadline, "the dead leader's engines outlived it"
+        time.sleep(0.2)
+    _, listed = call(b.url, "GET", f"/api/projects/{slug}/workloads", token, None)
+    assert sorted((w["slug"], w["model_name"]) for w in listed) == [("one", "m"), ("two", "m2")]
+    assert len(engines(b)) == 2, engines(b)
+    key = b.key(slug)
+    data = DataClient(project=slug, base_url=b.url, api_key=key)
+    for name in ("one", "two"):
+        text = data.endpoint(name).generate_text(prompt="after the takeover", max_tokens=4).text
+        assert isinstance(text, str) and text
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie left to an init that does not reap is dead)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")

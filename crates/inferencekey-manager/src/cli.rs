@@ -893,6 +893,19 @@ async fn run_client(command: ClientCommand) -> Result<String, Failure> {
                 format!("data dir  {}", m.dir.display()),
                 storage_line(&status["storage"]),
             ];
+            match status["role"].as_str() {
+                Some("leader") => out.push(
+                    "role      leader: runs the workloads' replicas for every Manager on its \
+                     database"
+                        .to_string(),
+                ),
+                Some("follower") => out.push(
+                    "role      follower: serves the API and the gateway; another Manager on its \
+                     database runs the replicas, and this one takes over if it stops"
+                        .to_string(),
+                ),
+                _ => {}
+            }
             for q in list_of(&status["quarantined"]) {
                 out.push(format!(
                     "QUARANTINED workload {}: its stored row does not parse ({}); it is not run \

@@ -364,6 +364,9 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
     write_atomic(&dir.join(MANAGER_FILE), &format!("{manager_json:#}\n"))?;
     write_atomic(&dir.join(ADDRESS_FILE), &url)?;
 
+    // With a shared store: take the leader lease if no other Manager holds it, and follow
+    // the others' changes from now on (runtime::cluster).
+    runtime.start_cluster().await;
     for w in store.list_workloads(None).await? {
         runtime.apply(&w);
     }

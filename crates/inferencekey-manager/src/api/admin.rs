@@ -602,6 +602,7 @@ async fn status(State(app): State<App>, _admin: AdminAuth) -> Result<Response, A
         "dev": app.config.dev,
         "allow_any_command": app.config.allow_any_command,
         "storage": storage_json(&app),
+        "role": app.runtime.role(),
         "quarantined": app
             .store
             .quarantined_workloads().await?

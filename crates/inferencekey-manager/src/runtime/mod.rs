@@ -4,6 +4,7 @@
 
 mod autoscaler;
 pub mod clock;
+mod cluster;
 mod custom;
 pub mod engine_env;
 mod llamacpp;
@@ -125,6 +126,15 @@ pub struct WorkloadEntry {
     demand_matters: AtomicBool,
     next: AtomicUsize,
     cancel: CancellationToken,
+    /// The `updated_at` of the record applied last: an older one (a workload listing read
+    /// before an update through the API) is not applied over it.
+    applied_at: Mutex<String>,
+    /// The leader: the other Managers' requests in flight per replica URL, as last reported
+    /// (a draining replica is stopped only once none is left anywhere).
+    remote_by_replica: Mutex<HashMap<String, usize>>,
+    /// A follower: slots the leader no longer lists that still carry this gateway's
+    /// requests, so they are reported until they finish.
+    followed_draining: Mutex<Vec<Arc<Slot>>>,
 }
 
 struct Held<'a>(&'a AtomicUsize);
@@ -174,6 +184,16 @@ impl WorkloadEntry {
 
     pub fn in_flight(&self) -> usize {
         self.load.current()
+    }
+
+    /// Requests the other Managers' gateways have in flight on the replica at `url`.
+    pub(crate) fn remote_on(&self, url: &str) -> usize {
+        self.remote_by_replica
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(url)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Set by the supervisor after each decision: see `demand_matters`.
@@ -281,6 +301,9 @@ pub struct Runtime {
     registry: RwLock<Registry>,
     tasks: Mutex<JoinSet<()>>,
     shutdown: CancellationToken,
+    /// Whether this Manager runs the supervisors: always with a store of its own; with a
+    /// shared one, while it holds the leader lease (see `cluster`).
+    leader: watch::Sender<bool>,
 }
 
 impl Runtime {
@@ -291,6 +314,7 @@ impl Runtime {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Runtime {
+            leader: watch::Sender::new(!store.shared()),
             shared: Arc::new(Shared {
                 store,
                 launcher: Arc::new(reconciler::Launcher::local(http.clone(), settings.clone())),
@@ -347,6 +371,13 @@ impl Runtime {
         }
         let spec = Arc::new(RuntimeSpec::from_record(w));
         if let Some(entry) = self.get(&w.id) {
+            {
+                let mut applied = entry.applied_at.lock().unwrap_or_else(|e| e.into_inner());
+                if w.updated_at < *applied {
+                    return;
+                }
+                applied.clone_from(&w.updated_at);
+            }
             let relaunch = !entry.spec.borrow().same_launch(&spec);
             // A workload in `error` has stopped trying; any update starts it again (its
             // error message says so), even one the runtime would not otherwise see.
@@ -359,7 +390,8 @@ impl Runtime {
                     true
                 }
             });
-            if changed && (relaunch || stopped) {
+            // A follower's readiness is the leader's, as it publishes it.
+            if changed && (relaunch || stopped) && self.leading() {
                 let message = if relaunch {
                     "rolling out the change on the local worker"
                 } else {
@@ -383,11 +415,16 @@ impl Runtime {
             wanted: AtomicUsize::new(0),
             demand: Notify::new(),
             demand_matters: AtomicBool::new(true),
-            readiness: watch::Sender::new(ReadinessLog::new(
-                "placing the workload on the local worker",
-            )),
+            readiness: watch::Sender::new(ReadinessLog::new(if self.leading() {
+                "placing the workload on the local worker"
+            } else {
+                "waiting for the leading Manager to place the workload"
+            })),
             next: AtomicUsize::new(0),
             cancel: self.shutdown.child_token(),
+            applied_at: Mutex::new(w.updated_at.clone()),
+            remote_by_replica: Mutex::new(HashMap::new()),
+            followed_draining: Mutex::new(Vec::new()),
         });
         {
             let mut reg = self.registry.write().unwrap_or_else(|e| e.into_inner());
@@ -401,7 +438,7 @@ impl Runtime {
         self.tasks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .spawn(reconciler::supervise(entry, shared));
+            .spawn(cluster::run_entry(entry, shared, self.leader.subscribe()));
     }
 
     /// Stops a deleted workload's replicas (in the background) and forgets it.

@@ -29,6 +29,18 @@ impl Phase {
             Phase::Error => "error",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Phase> {
+        [
+            Phase::Scheduling,
+            Phase::Provisioning,
+            Phase::Bootstrapping,
+            Phase::Ready,
+            Phase::Error,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
 }
 
 /// How many recent events a log keeps for subscribers that fall behind.
@@ -105,6 +117,11 @@ impl ReadinessLog {
     /// The recent events, oldest first (at most [`HISTORY`]), for the dashboard's log.
     pub fn recent(&self) -> Vec<ReadinessEvent> {
         self.events.iter().map(|(_, e)| e.clone()).collect()
+    }
+
+    /// The newest event.
+    pub fn last(&self) -> Option<&ReadinessEvent> {
+        self.events.back().map(|(_, e)| e)
     }
 
     fn current(&self) -> Option<(u64, ReadinessEvent)> {

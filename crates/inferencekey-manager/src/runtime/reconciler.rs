@@ -228,9 +228,17 @@ struct Supervisor {
     /// The reason shown in the status: the one behind the last change of the count.
     shown_reason: String,
     draining: Vec<Draining>,
+    /// What was last published for the other Managers (a shared store only).
+    published: Option<crate::store::ServingState>,
 }
 
-pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
+/// Runs a workload's replicas until `stop` (the workload deleted, or this Manager no longer
+/// leading), then stops them all.
+pub(super) async fn supervise(
+    entry: Arc<WorkloadEntry>,
+    shared: Arc<Shared>,
+    stop: tokio_util::sync::CancellationToken,
+) {
     let (events, mut rx) = mpsc::unbounded_channel();
     let mut spec_rx = entry.spec.subscribe();
     let mut jumps = shared.clock.jumps();
@@ -251,6 +259,7 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
         shown_reason: want.reason.clone(),
         want,
         draining: Vec::new(),
+        published: None,
     };
     sup.entry.closed.send_replace(sup.want.closed.clone());
     sup.start(first).await;
@@ -266,7 +275,7 @@ pub(super) async fn supervise(entry: Arc<WorkloadEntry>, shared: Arc<Shared>) {
             // (a stopped workload's `error`, which a client waiting for the update's
             // readiness would take as final).
             biased;
-            _ = sup.entry.cancel.cancelled() => break,
+            _ = stop.cancelled() => break,
             changed = spec_rx.changed() => {
                 if changed.is_err() {
                     break;
@@ -434,8 +443,13 @@ impl Supervisor {
     }
 
     fn check_drains(&mut self) {
+        let entry = &self.entry;
         self.draining.retain(|d| {
-            let idle = d.slots.iter().all(|s| s.drain());
+            // Idle here and at every other Manager's gateway (a shared store).
+            let idle = d
+                .slots
+                .iter()
+                .all(|s| s.drain() && entry.remote_on(s.url()) == 0);
             if idle || d.since.elapsed() > DRAIN_MAX {
                 d.cancel.cancel();
                 false
@@ -641,7 +655,7 @@ impl Supervisor {
 
     /// Pushes the ready set to the gateway and the phase to readiness subscribers and the
     /// store, each only when it changed.
-    async fn publish(&self) {
+    async fn publish(&mut self) {
         if self.entry.cancel.is_cancelled() {
             return;
         }
@@ -706,6 +720,26 @@ impl Supervisor {
                 phase = phase.as_str(),
                 "{message}"
             );
+        }
+        if self.shared.store.shared() {
+            self.publish_serving().await;
+        }
+    }
+
+    /// Publishes the readiness and ready replicas for the other Managers' gateways, when
+    /// they changed since the last time.
+    async fn publish_serving(&mut self) {
+        let Some(state) = self.entry.serving_state(self.want.closed.as_ref()) else {
+            return;
+        };
+        if self.published.as_ref() == Some(&state) {
+            return;
+        }
+        match self.shared.store.put_serving(&self.entry.id, &state).await {
+            Ok(()) => self.published = Some(state),
+            Err(e) => {
+                tracing::warn!(workload = %self.entry.id, error = %e, "could not publish what this workload serves to the other Managers; retrying")
+            }
         }
     }
 }

@@ -96,6 +96,8 @@ pub struct Load {
 #[derive(Debug, Default)]
 struct LoadInner {
     count: usize,
+    /// Requests in flight at the other Managers' gateways (a shared store), as last read.
+    remote: usize,
     changes: VecDeque<(DateTime<Utc>, usize)>,
 }
 
@@ -118,15 +120,38 @@ impl Load {
         } else {
             g.count.saturating_sub(1)
         };
-        let n = g.count;
+        Self::record(&mut g, now);
+    }
+
+    fn record(g: &mut LoadInner, now: DateTime<Utc>) {
+        let n = g.count + g.remote;
         if g.changes.len() == MAX_CHANGES {
             g.changes.pop_front();
         }
         g.changes.push_back((now, n));
     }
 
+    /// Requests in flight: this gateway's, and the other Managers' as last reported.
     pub fn current(&self) -> usize {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.count + g.remote
+    }
+
+    /// This gateway's requests in flight only (what it reports to the leader).
+    pub fn local(&self) -> usize {
         self.inner.lock().unwrap_or_else(|e| e.into_inner()).count
+    }
+
+    /// Sets the other Managers' requests in flight; true when it changed.
+    pub fn set_remote(&self, n: usize) -> bool {
+        let now = self.clock.now();
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if g.remote == n {
+            return false;
+        }
+        g.remote = n;
+        Self::record(&mut g, now);
+        true
     }
 
     /// The changes since the last call, oldest first.
@@ -175,6 +200,22 @@ mod tests {
         assert_eq!(slots[1].in_flight(), 1);
         drop(b);
         assert_eq!(pick(&slots, 1).unwrap().url(), "b");
+    }
+
+    #[test]
+    fn remote_requests_count_with_local_ones_and_are_stamped() {
+        let start = DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let load = Load::new(Arc::new(crate::runtime::clock::ManualClock::new(start)));
+        let one = InFlight::begin(&load);
+        assert!(load.set_remote(3));
+        assert!(!load.set_remote(3), "an unchanged report is no change");
+        assert_eq!((load.current(), load.local()), (4, 1));
+        drop(one);
+        assert!(load.set_remote(0));
+        let counts: Vec<usize> = load.take_changes().into_iter().map(|(_, n)| n).collect();
+        assert_eq!(counts, [1, 4, 3, 0]);
     }
 
     #[test]

@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::{
-    Admission, AttemptOutcome, CustomBackendRecord, DeliveryRecord, Gpu, IdempotencyBegin,
-    JobRecord, JobStatus, Project, QueueLimits, ReplicaRecord, ReplicaReport, Store, StoreError,
-    StoreResult, TokenRecord, WebhookRecord, Worker, WorkerPresence, WorkloadRecord,
+    Admission, AttemptOutcome, CustomBackendRecord, DeliveryRecord, GatewayLoad, Gpu,
+    IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, ReplicaRecord, ReplicaReport,
+    ServingState, Store, StoreError, StoreResult, TokenRecord, WebhookRecord, Worker,
+    WorkerPresence, WorkloadRecord,
 };
 
 /// The last storage failure: what it said and when it started.
@@ -78,6 +79,26 @@ impl Watched {
 impl Store for Watched {
     fn shared(&self) -> bool {
         self.inner.shared()
+    }
+
+    async fn lead(&self) -> StoreResult<bool> {
+        self.read(self.inner.lead().await)
+    }
+
+    async fn put_serving(&self, workload_id: &str, state: &ServingState) -> StoreResult<()> {
+        self.write(self.inner.put_serving(workload_id, state).await)
+    }
+
+    async fn list_serving(&self) -> StoreResult<Vec<(String, ServingState)>> {
+        self.read(self.inner.list_serving().await)
+    }
+
+    async fn put_gateway_load(&self, loads: &[GatewayLoad], now_ms: i64) -> StoreResult<()> {
+        self.write(self.inner.put_gateway_load(loads, now_ms).await)
+    }
+
+    async fn gateway_load(&self, since_ms: i64) -> StoreResult<Vec<GatewayLoad>> {
+        self.read(self.inner.gateway_load(since_ms).await)
     }
 
     async fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)> {

@@ -434,4 +434,25 @@ pub const POSTGRES_MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX replicas_by_worker ON replicas(worker_id);
     "#,
+    // 4: several Managers (no SQLite counterpart: one SQLite store is one Manager). The
+    // leader publishes each workload's readiness and ready replicas in `serving` for the
+    // other Managers' gateways; each other Manager reports its gateway's requests in flight
+    // per workload in `gateway_load`, for the leader's autoscaler and its draining replicas
+    // (`by_replica`: a JSON object of replica URL to requests; `at_ms` is Unix ms, and a
+    // report older than a few seconds no longer counts).
+    r#"
+    CREATE TABLE serving (
+        workload_id TEXT PRIMARY KEY REFERENCES workloads(id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE gateway_load (
+        instance INTEGER NOT NULL,
+        workload_id TEXT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+        in_flight BIGINT NOT NULL,
+        by_replica TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        PRIMARY KEY (instance, workload_id)
+    );
+    "#,
 ];

@@ -424,6 +424,49 @@ pub struct CustomBackendRecord {
     pub created_at: String,
 }
 
+/// What the leading Manager serves of one workload, published in a shared store for the
+/// other Managers' gateways (docs/manager.md, "Several Managers"): its readiness and where
+/// its ready replicas listen. Stored as JSON, so a field added later is read by an older
+/// Manager as unknown and ignored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ServingState {
+    pub phase: String,
+    pub message: String,
+    #[serde(default)]
+    pub step: Option<String>,
+    #[serde(default)]
+    pub elapsed_ms: u64,
+    /// The ready replicas' base URLs, in the leader's routing order.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// Replicas the policy wants now.
+    #[serde(default)]
+    pub wanted: usize,
+    /// Set while the workload's schedule keeps it down.
+    #[serde(default)]
+    pub closed: Option<ClosedState>,
+}
+
+/// One Manager's gateway load on one workload, as a follower reports it to the leader.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GatewayLoad {
+    pub workload_id: String,
+    /// Requests in flight, held ones included.
+    pub in_flight: usize,
+    /// Of those, the ones sent to each replica (by its URL): the leader stops a draining
+    /// replica only once no Manager has a request on it.
+    pub by_replica: std::collections::BTreeMap<String, usize>,
+}
+
+/// A schedule's closed window as [`ServingState`] carries it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClosedState {
+    pub message: String,
+    /// RFC 3339.
+    #[serde(default)]
+    pub next_start: Option<String>,
+}
+
 /// The Manager's persistence. Implementations must make each method atomic.
 ///
 /// Async so a networked store (PostgreSQL) can wait for its server without blocking the
@@ -434,6 +477,37 @@ pub trait Store: Send + Sync + 'static {
     /// what this one caches (verified tokens) must be re-read now and then.
     fn shared(&self) -> bool {
         false
+    }
+
+    /// Takes the leader lease, or keeps it: true while this store holds it. The leading
+    /// Manager alone runs supervisors (engines, agents' assignments, the autoscaler); the
+    /// others serve the control API and the gateway from what it publishes. A store no other
+    /// Manager shares always leads.
+    async fn lead(&self) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    /// Publishes what the leader serves of a workload (a shared store; others keep nothing).
+    async fn put_serving(&self, _workload_id: &str, _state: &ServingState) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Every workload's published [`ServingState`].
+    async fn list_serving(&self) -> StoreResult<Vec<(String, ServingState)>> {
+        Ok(Vec::new())
+    }
+
+    /// Records this Manager's gateway load (requests in flight, held ones included) per
+    /// workload, reported at `now_ms` (Unix milliseconds), so the leader's autoscaler counts
+    /// requests that arrive at the other Managers (a shared store; others keep nothing).
+    async fn put_gateway_load(&self, _loads: &[GatewayLoad], _now_ms: i64) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// The other Managers' gateway load per workload, summed over reports made at or after
+    /// `since_ms`.
+    async fn gateway_load(&self, _since_ms: i64) -> StoreResult<Vec<GatewayLoad>> {
+        Ok(Vec::new())
     }
 
     /// Creates the project if it does not exist; the flag says whether it was created.

@@ -27,10 +27,10 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::{
-    migrations, Admission, AttemptOutcome, CustomBackendRecord, DeliveryRecord, DeliveryState, Gpu,
-    IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, ReplicaPhase, ReplicaRecord,
-    ReplicaReport, Store, StoreError, StoreResult, TokenRecord, WebhookRecord, Worker,
-    WorkerPresence, WorkloadRecord,
+    migrations, Admission, AttemptOutcome, CustomBackendRecord, DeliveryRecord, DeliveryState,
+    GatewayLoad, Gpu, IdempotencyBegin, JobRecord, JobStatus, Project, QueueLimits, ReplicaPhase,
+    ReplicaRecord, ReplicaReport, ServingState, Store, StoreError, StoreResult, TokenRecord,
+    WebhookRecord, Worker, WorkerPresence, WorkloadRecord,
 };
 use crate::util::{new_id, now_rfc3339, now_unix};
 
@@ -47,6 +47,11 @@ const ADMISSION_LOCK: i64 = 0x494b_6a6f_6273;
 /// The advisory lock key held while migrating, so two Managers starting at once do not both
 /// create the schema.
 const MIGRATION_LOCK: i64 = 0x494b_6d69_6772;
+/// The first key of the leader lease's advisory lock ("IKld"); the second is the hash of the
+/// schema, so Managers on different schemas of one database (the test suites do that) each
+/// have their own leader. Held, on the connection that marks the store alive, by the one
+/// Manager that runs supervisors.
+const LEADER_LOCK_SPACE: i32 = 0x494b_6c64;
 /// The first key of the two-key advisory locks that mark live stores ("IKMg").
 const LIVE_LOCK_SPACE: i32 = 0x494b_4d67;
 
@@ -68,8 +73,12 @@ pub struct PostgresStore {
     /// This store's number in `claimed_by` (positive, random).
     instance: i32,
     /// The connection holding the advisory lock on `instance` while the store lives;
-    /// dropping the store closes it, which releases the lock.
-    _alive: tokio_postgres::Client,
+    /// dropping the store closes it, which releases the lock. The leader lease is held on
+    /// it too: a Manager that dies, or loses this connection, leads no more.
+    alive: tokio_postgres::Client,
+    /// Whether `alive` holds the leader lease (a session lock is re-entrant, so it is
+    /// taken once and then only checked).
+    leading: std::sync::atomic::AtomicBool,
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -119,7 +128,8 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             instance,
-            _alive: alive,
+            alive,
+            leading: std::sync::atomic::AtomicBool::new(false),
         };
         store.migrate().await?;
         Ok(store)
@@ -469,6 +479,120 @@ fn limit_param(limit: usize) -> i64 {
 impl Store for PostgresStore {
     fn shared(&self) -> bool {
         true
+    }
+
+    async fn lead(&self) -> StoreResult<bool> {
+        use std::sync::atomic::Ordering;
+        if self.alive.is_closed() {
+            // The lock went with the connection; another Manager may hold it now.
+            self.leading.store(false, Ordering::SeqCst);
+            return Ok(false);
+        }
+        if self.leading.load(Ordering::SeqCst) {
+            return Ok(true);
+        }
+        let got: bool = self
+            .alive
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
+                &[&LEADER_LOCK_SPACE],
+            )
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        self.leading.store(got, Ordering::SeqCst);
+        Ok(got)
+    }
+
+    async fn put_serving(&self, workload_id: &str, state: &ServingState) -> StoreResult<()> {
+        let text = serde_json::to_string(state)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode a serving state: {e}")))?;
+        // A workload deleted meanwhile has nothing to publish (and its row is gone).
+        self.execute(
+            "INSERT INTO serving (workload_id, state, updated_at)
+             SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM workloads WHERE id = $1)
+             ON CONFLICT (workload_id)
+             DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at",
+            &[&workload_id, &text, &now_rfc3339()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn list_serving(&self) -> StoreResult<Vec<(String, ServingState)>> {
+        let rows = self
+            .query("SELECT workload_id, state FROM serving", &[])
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.get(0);
+            let text: String = r.get(1);
+            match serde_json::from_str(&text) {
+                Ok(state) => out.push((id, state)),
+                Err(e) => {
+                    tracing::warn!(workload = %id, error = %e, "skipped a serving state that does not parse")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put_gateway_load(&self, loads: &[GatewayLoad], now_ms: i64) -> StoreResult<()> {
+        if loads.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = loads.iter().map(|l| l.workload_id.as_str()).collect();
+        let counts: Vec<i64> = loads
+            .iter()
+            .map(|l| i64::try_from(l.in_flight).unwrap_or(i64::MAX))
+            .collect();
+        let by_replica: Vec<String> = loads
+            .iter()
+            .map(|l| serde_json::to_string(&l.by_replica).unwrap_or_else(|_| "{}".into()))
+            .collect();
+        self.execute(
+            "INSERT INTO gateway_load (instance, workload_id, in_flight, by_replica, at_ms)
+             SELECT $1, t.w, t.n, t.r, $5
+             FROM unnest($2::TEXT[], $3::BIGINT[], $4::TEXT[]) AS t(w, n, r)
+             WHERE EXISTS (SELECT 1 FROM workloads WHERE id = t.w)
+             ON CONFLICT (instance, workload_id) DO UPDATE
+             SET in_flight = EXCLUDED.in_flight, by_replica = EXCLUDED.by_replica,
+                 at_ms = EXCLUDED.at_ms",
+            &[&self.instance, &ids, &counts, &by_replica, &now_ms],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn gateway_load(&self, since_ms: i64) -> StoreResult<Vec<GatewayLoad>> {
+        let rows = self
+            .query(
+                "SELECT workload_id, in_flight, by_replica FROM gateway_load
+                 WHERE instance <> $1 AND at_ms >= $2 ORDER BY workload_id",
+                &[&self.instance, &since_ms],
+            )
+            .await?;
+        let mut out: Vec<GatewayLoad> = Vec::new();
+        for r in rows {
+            let id: String = r.get(0);
+            let n: i64 = r.get(1);
+            let by: String = r.get(2);
+            let by: std::collections::BTreeMap<String, usize> =
+                serde_json::from_str(&by).unwrap_or_default();
+            if out.last().is_none_or(|l| l.workload_id != id) {
+                out.push(GatewayLoad {
+                    workload_id: id,
+                    ..GatewayLoad::default()
+                });
+            }
+            if let Some(l) = out.last_mut() {
+                l.in_flight += usize::try_from(n).unwrap_or(0);
+                for (url, k) in by {
+                    *l.by_replica.entry(url).or_default() += k;
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn ensure_project(&self, slug: &str) -> StoreResult<(Project, bool)> {

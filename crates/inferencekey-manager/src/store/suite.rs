@@ -147,6 +147,7 @@ store_suite!(
         a_starting_manager_releases_only_what_dead_ones_left,
         a_lost_connection_is_unavailable_and_the_store_recovers,
         a_schema_from_before_worker_tokens_is_upgraded,
+        one_store_leads_until_it_is_gone_and_publishes_what_it_serves,
     ]
 );
 
@@ -1188,4 +1189,106 @@ pub(super) async fn a_lost_connection_is_unavailable_and_the_store_recovers(b: &
         }
     }
     assert_eq!(answered.map(|p| p.slug).as_deref(), Some("acme"));
+}
+
+/// The leader lease is held by one live store of a schema at a time and passes on when that
+/// store is dropped (its connection closes, as when its process dies); what the leader
+/// publishes and what the others report of their gateways is read across stores.
+pub(super) async fn one_store_leads_until_it_is_gone_and_publishes_what_it_serves(b: &Backend) {
+    let first = b.open().await;
+    let second = b.open().await;
+    assert!(first.lead().await.unwrap(), "the first to ask leads");
+    assert!(first.lead().await.unwrap(), "and keeps leading");
+    assert!(!second.lead().await.unwrap(), "one leader at a time");
+    // Another schema of the same database has a leader of its own.
+    let elsewhere = Backend::postgres().await.unwrap().open().await;
+    assert!(elsewhere.lead().await.unwrap());
+
+    let (p, _) = first.ensure_project("acme").await.unwrap();
+    let w = workload(&p, "bot");
+    first.insert_workload(&w).await.unwrap();
+    let state = ServingState {
+        phase: "ready".into(),
+        message: "serving 1 of 1 replicas".into(),
+        step: Some("ready".into()),
+        elapsed_ms: 1200,
+        urls: vec!["http://127.0.0.1:4001".into()],
+        wanted: 1,
+        closed: None,
+    };
+    first.put_serving(&w.id, &state).await.unwrap();
+    assert_eq!(
+        second.list_serving().await.unwrap(),
+        vec![(w.id.clone(), state)]
+    );
+    // A deleted workload's state is gone with it, and publishing it again writes nothing.
+    let gone = workload(&p, "gone");
+    first.insert_workload(&gone).await.unwrap();
+    first.delete_workload(&gone.id).await.unwrap();
+    first
+        .put_serving(
+            &gone.id,
+            &ServingState {
+                phase: "ready".into(),
+                message: String::new(),
+                step: None,
+                elapsed_ms: 0,
+                urls: vec![],
+                wanted: 0,
+                closed: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.list_serving().await.unwrap().len(), 1);
+
+    let load = |id: &str, n: usize, url: &str| GatewayLoad {
+        workload_id: id.to_string(),
+        in_flight: n,
+        by_replica: [(url.to_string(), n)].into_iter().collect(),
+    };
+    let url = "http://127.0.0.1:4001";
+    second
+        .put_gateway_load(&[load(&w.id, 3, url), load(&gone.id, 9, url)], 10_000)
+        .await
+        .unwrap();
+    elsewhere
+        .put_gateway_load(&[load(&w.id, 5, url)], 10_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.gateway_load(9_000).await.unwrap(),
+        vec![load(&w.id, 3, url)]
+    );
+    // Two reports of one schema add up.
+    let third = b.open().await;
+    third
+        .put_gateway_load(&[load(&w.id, 2, "http://127.0.0.1:4002")], 10_000)
+        .await
+        .unwrap();
+    let summed = first.gateway_load(9_000).await.unwrap();
+    assert_eq!(summed.len(), 1);
+    assert_eq!(summed[0].in_flight, 5);
+    assert_eq!(summed[0].by_replica.values().sum::<usize>(), 5);
+    assert!(
+        first.gateway_load(10_001).await.unwrap().is_empty(),
+        "a stale report"
+    );
+    let others = second.gateway_load(0).await.unwrap();
+    assert_eq!(
+        others.iter().map(|l| l.in_flight).collect::<Vec<_>>(),
+        [2],
+        "a store's own report is not another's load"
+    );
+
+    drop(first);
+    let mut led = false;
+    for _ in 0..100 {
+        if second.lead().await.unwrap() {
+            led = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(led, "the lease passes on once its holder is gone");
 }
