@@ -570,7 +570,153 @@ def _gateway_paths(
     }
 
 
-SCENARIOS = {"ensure": ensure, "gateway": gateway}
+AGENT_HOST = "127.0.0.2"
+
+
+def agent(cfg: Config) -> dict[str, Any]:
+    """The gateway's added latency to a replica on a worker agent (its own process, "another
+    host" on 127.0.0.2) against a local replica of the same engine, both measured against
+    calling each engine directly."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ik-bench-agent-") as tmp:
+        m = Manager(Path(tmp, "manager"), dev=True)
+        try:
+            return _agent(cfg, m, Path(tmp))
+        finally:
+            m.stop()
+
+
+def _agent(cfg: Config, m: Manager, tmp: Path) -> dict[str, Any]:
+    env = m.init("ag")
+    key = m.key("ag")
+    worker = m.cli("worker", "register", "--name", "bench-agent").strip()
+    token = m.cli("worker", "token", worker).strip()
+    log_path = tmp / "agent.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "inferencekey",
+                "worker",
+                "run",
+                "--manager",
+                m.url,
+                "--worker-id",
+                worker,
+                "--address",
+                AGENT_HOST,
+                "--dev",
+                "--allow-any-command",
+                "--data-dir",
+                str(tmp / "agent"),
+            ],
+            env=dict(os.environ, INFERENCEKEY_WORKER_TOKEN=token),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(
+            w["id"] == worker and "last_seen" in w
+            for w in json.loads(m.cli("worker", "list", "--json"))
+        ):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the agent did not sync:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        mc = ManagementClient("ag", base_url=m.url, sdk_token=env["INFERENCEKEY_SDK_TOKEN"])
+        command = (
+            f"{sys.executable} -m inferencekey engine --host {{host}} --port {{port}} "
+            "--model bench-model --task-type text2text"
+        )
+        for slug, pinned in (("local", None), ("agent", worker)):
+            mc.ensure(
+                WorkloadSpec(
+                    name=slug,
+                    slug=slug,
+                    model="bench-model",
+                    backend="vllm",
+                    command=command,
+                    worker_id=pinned,
+                )
+            )
+        for slug in ("local", "agent"):
+            mc.wait_until_ready(slug, 120, progress=False)
+        mine, theirs = (
+            m.engines(),
+            [
+                (pid, port)
+                for pid in children(proc.pid)
+                for port in [_port_of(pid)]
+                if port is not None
+            ],
+        )
+        if len(mine) != 1 or len(theirs) != 1:
+            raise SystemExit(f"expected one engine each, found {mine} here, {theirs} on the agent")
+        paths = {
+            "direct, local": (f"http://127.0.0.1:{mine[0][1]}", "/v1/chat/completions", None),
+            "gateway, local": (m.url, "/endpoint/ag/local/v1/chat/completions", key),
+            "direct, agent": (f"http://{AGENT_HOST}:{theirs[0][1]}", "/v1/chat/completions", None),
+            "gateway, agent": (m.url, "/endpoint/ag/agent/v1/chat/completions", key),
+        }
+        conns = {name: Plain(*p) for name, p in paths.items()}
+        check = {name: c.chat() for name, c in conns.items()}
+        if len(set(check.values())) != 1:
+            raise SystemExit(f"different answers: {check}")
+        calls = cfg["gateway_calls"]
+        ops: dict[str, Callable[[Meter], Tally]] = {
+            name: (lambda mt, c=c: sequential(c.chat, calls, mt)) for name, c in conns.items()
+        }
+        meter = Meter([m.proc.pid, proc.pid, mine[0][0], theirs[0][0]])
+        res = {k: t.summary() for k, t in interleaved(ops, cfg["rounds"], meter).items()}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    added_local = res["gateway, local"]["p50_us"] - res["direct, local"]["p50_us"]
+    added_agent = res["gateway, agent"]["p50_us"] - res["direct, agent"]["p50_us"]
+    table = ["| path | chat p50 | chat p99 |", "|---|---:|---:|"]
+    for name, row in res.items():
+        table.append(
+            f"| http.client, {name} | {fmt(row['p50_us'], 0, ' µs')} | "
+            f"{fmt(row['p99_us'], 0, ' µs')} |"
+        )
+    table += [
+        "",
+        f"Added by the gateway (p50): {added_local:+.0f} µs to a local replica, "
+        f"{added_agent:+.0f} µs to a replica on a worker agent.",
+    ]
+    return {
+        "paths": res,
+        "ok": True,
+        "summary": (
+            f"the gateway adds {added_agent:+.0f} µs p50 to a replica on a worker agent "
+            f"against {added_local:+.0f} µs to a local one"
+        ),
+        "table": table,
+        "note": (
+            "one Manager, one worker agent process on 127.0.0.2 (its own data dir), the "
+            "reference engine on each (one pinned to the agent's worker, one unpinned); the "
+            "same http.client code calls each engine directly and through the gateway, "
+            "interleaved in rounds"
+        ),
+    }
+
+
+def _port_of(pid: int) -> int | None:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    args = [a.decode() for a in argv if a]
+    return int(args[args.index("--port") + 1]) if "--port" in args else None
+
+
+SCENARIOS = {"ensure": ensure, "gateway": gateway, "agent": agent}
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ TITLES = {
     "import": "Cold import",
     "ensure": "ensure() unchanged",
     "gateway": "Manager gateway",
+    "agent": "Gateway to a worker agent's replica",
 }
 
 
@@ -305,7 +306,7 @@ def detail(name: str, r: dict[str, Any]) -> list[str]:
         for c, v in clients.items():
             lines.append(f"| {c} | " + " | ".join(fmt(v.get(k), 0, " KiB") for k in keys) + " |")
         return [*lines, ""]
-    if name in ("ensure", "gateway"):
+    if name in ("ensure", "gateway", "agent"):
         return lines + r.get("table", []) + [""]
     stream = name == "sse"
     if stream:

@@ -38,7 +38,7 @@ FIXED = [
     "sse_memory",
     "import",
 ]
-MANAGER = ["ensure", "gateway"]
+MANAGER = ["ensure", "gateway", "agent"]
 # Real llama.cpp behind the Manager (engines_bench.py).
 ENGINES = ["engines"]
 
