@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from inferencekey import Backend, DataClient, ManagementClient, WorkloadSpec
+from inferencekey import Backend, DataClient, ExecutionPolicy, ManagementClient, WorkloadSpec
 from inferencekey.pytest_plugin import start_manager
 
 from .conftest import STORE_ENV, Manager, _postgres_schema_url
@@ -172,9 +172,14 @@ def engines(m: Manager) -> list[int]:
     return found
 
 
-def spec(slug: str, model: str = "m") -> WorkloadSpec:
+def spec(slug: str, model: str = "m", **more: Any) -> WorkloadSpec:
     return WorkloadSpec(
-        name=slug, slug=slug, model=model, backend=Backend.VLLM, command=f"vllm serve {model}"
+        name=slug,
+        slug=slug,
+        model=model,
+        backend=Backend.VLLM,
+        command=f"vllm serve {model}",
+        **more,
     )
 
 
@@ -305,3 +310,45 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def test_a_request_held_at_a_follower_starts_a_workload_scaled_to_zero(
+    pair: tuple[Manager, Manager],
+) -> None:
+    """The follower reports the held request as its gateway's load; the leader's autoscaler
+    counts it, starts a replica, publishes it, and the follower forwards the request."""
+    a, b = pair
+    leader, follower = (a, b) if status(a)["role"] == "leader" else (b, a)
+    slug = "cold-" + uuid.uuid4().hex[:6]
+    token = a.init(slug)["INFERENCEKEY_SDK_TOKEN"]
+    mgmt = ManagementClient(slug, base_url=follower.url, sdk_token=token)
+    mgmt.ensure(
+        spec(
+            "bot",
+            execution_policy=ExecutionPolicy.AUTOSCALING,
+            execution_policy_config={
+                "min_workers": 0,
+                "max_workers": 1,
+                "max_hourly_cost_usd": 1.0,
+                "workers": {"source": "cloud", "cloud_pool": {"gpu_pool": ["local"]}},
+                "idle_timeout_s": 1,
+            },
+        )
+    )
+    mgmt.wait_until_ready("bot", timeout=60, progress=False)
+
+    def counts() -> dict[str, Any]:
+        w = next(
+            w for p in status(follower)["projects"] if p["slug"] == slug for w in p["workloads"]
+        )
+        return dict(w["replicas"], message=w["status_message"])
+
+    deadline = time.monotonic() + 60
+    while (c := counts())["ready"] != 0 or "scaled to zero" not in c["message"]:
+        assert time.monotonic() < deadline, f"never scaled to zero: {c}"
+        time.sleep(0.2)
+    assert engines(follower) == []
+    data = DataClient(project=slug, base_url=follower.url, api_key=leader.key(slug))
+    text = data.endpoint("bot").generate_text(prompt="wake up", max_tokens=4).text
+    assert isinstance(text, str) and text
+    assert engines(follower) == [], "the follower started no engine of its own"
