@@ -145,7 +145,14 @@ mod tests {
         let busy_a = agent("wrk_a", fresh, 5);
         let lost_a = agent("wrk_a", "2026-03-02T10:00:04Z", 0);
         let edge_a = agent("wrk_a", "2026-03-02T10:00:05Z", 0);
-        let cases: Vec<(&str, Vec<Option<&str>>, Vec<AgentView>, Option<&str>)> = vec![
+        // What, where the workload's replicas are, the agents, where the next one goes.
+        type Case<'a> = (
+            &'a str,
+            Vec<Option<&'a str>>,
+            Vec<AgentView>,
+            Option<&'a str>,
+        );
+        let cases: Vec<Case> = vec![
             ("no agents: local", vec![], vec![], None),
             (
                 "no agents, many local: still local",

@@ -89,6 +89,9 @@ pub(crate) enum ReplicaStatus {
     Ready(String),
     /// Failed [`FAIL_AFTER`] starts in a row and stopped retrying.
     Failing(String),
+    /// On an agent not heard from within `LOST_AFTER` (docs/contract.md §8): it takes no
+    /// traffic until the agent syncs again.
+    WorkerLost(String),
     /// Its worker's agent was lost and the replica was taken off that worker (only for an
     /// unpinned workload's replica on an agent): the supervisor drops it and places another.
     Lost(String),
@@ -121,19 +124,19 @@ struct Generation {
     /// Which workers its replicas run on.
     placing: Placing,
     /// The last replica of this generation whose worker was lost.
-    lost: Option<Lost>,
+    lost: Option<LostReplica>,
     replicas: Vec<Replica>,
     cancel: CancellationToken,
 }
 
 /// A replica whose worker was lost, as readiness keeps saying until the next revision.
-struct Lost {
+struct LostReplica {
     message: String,
     /// The replica placed in its stead, and where.
     again: Option<String>,
 }
 
-impl std::fmt::Display for Lost {
+impl std::fmt::Display for LostReplica {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.again {
             Some(again) => write!(f, "{}; placed it again as {again}", self.message),
@@ -242,12 +245,16 @@ impl Generation {
             ReplicaStatus::Failing(m) => Some(m.clone()),
             _ => None,
         });
+        let worker_lost = self.replicas.iter().find_map(|r| match &r.status {
+            ReplicaStatus::WorkerLost(m) => Some(m.clone()),
+            _ => None,
+        });
         if serving && ready > 0 {
-            let others = match &failing {
-                Some(m) => format!("; {m}"),
+            let others = match (&failing, &worker_lost) {
+                (Some(m), _) | (None, Some(m)) => format!("; {m}"),
                 // The loss, in the note, says why one is starting.
-                None if self.lost.is_some() => String::new(),
-                None => "; the others are starting".into(),
+                (None, None) if self.lost.is_some() => String::new(),
+                (None, None) => "; the others are starting".into(),
             };
             let place = self.place();
             let msg = format!("{ready} of {n} {plural} serving on {place}{others}");
@@ -255,6 +262,9 @@ impl Generation {
         }
         if let Some(m) = failing {
             return (Phase::Error, self.with_note(m), "restart");
+        }
+        if let Some(m) = worker_lost {
+            return (Phase::Provisioning, self.with_note(m), "launch");
         }
         if let Some(m) = self.replicas.iter().find_map(|r| match &r.status {
             ReplicaStatus::Bootstrapping(m) => Some(m.clone()),
@@ -284,7 +294,8 @@ struct Draining {
 /// How often the supervisor re-reads its policy and checks draining replicas.
 const POLICY_TICK: Duration = Duration::from_millis(200);
 /// How often a workload pinned to a worker and running here checks whether that worker's
-/// agent has synced meanwhile (then it moves there).
+/// agent has synced meanwhile (then it moves there), and the agents' snapshot that replicas
+/// are placed by is read again.
 const PLACEMENT_TICK: Duration = crate::agent_wire::SYNC_INTERVAL;
 /// A draining replica is stopped after this long even with requests still open (a stream
 /// that never ends must not keep an old revision alive forever).
@@ -766,7 +777,7 @@ impl Supervisor {
         };
         let replica = g.replicas.remove(i);
         tracing::warn!(workload = %self.entry.id, "{message}; placing it again");
-        g.lost = Some(Lost {
+        g.lost = Some(LostReplica {
             message,
             again: None,
         });

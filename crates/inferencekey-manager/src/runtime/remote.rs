@@ -37,7 +37,8 @@ const RETRY: Duration = Duration::from_secs(1);
 /// gone from a Manager that was not listening (a suspended process, a clock that jumped):
 /// after that every agent looks lost until its next sync, so only a worker still silent
 /// several sync intervals after the Manager saw it lost is taken as gone.
-const CONFIRM_LOST: Duration = Duration::from_secs(3 * crate::agent_wire::SYNC_INTERVAL.as_secs());
+const CONFIRM_LOST: Duration =
+    Duration::from_millis(3 * crate::agent_wire::SYNC_INTERVAL.as_millis() as u64);
 
 /// The launch spec of a runtime spec, as an agent is sent it.
 pub(super) fn launch_spec(spec: &RuntimeSpec) -> LaunchSpec {
@@ -125,7 +126,7 @@ impl RemoteCtx {
                 LOST_AFTER.as_secs()
             );
             *lost = Some(presence.last_seen);
-            return ReplicaStatus::Provisioning(message);
+            return ReplicaStatus::WorkerLost(message);
         }
         let Some(row) = row else {
             return ReplicaStatus::Provisioning(format!(
