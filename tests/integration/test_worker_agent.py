@@ -37,65 +37,6 @@ def alive(pid: int) -> bool:
     return True
 
 
-def test_a_pinned_workload_runs_on_the_agent_and_serves_through_the_gateway(
-    project: Project, tmp_path: Path
-) -> None:
-    m = project.manager
-    worker = m.worker("agent-" + uuid.uuid4().hex[:6])
-    token = m.cli("worker", "token", worker).stdout.strip()
-    data = tmp_path / "agent"
-    log = tmp_path / "agent.log"
-    args = ["--manager", m.url, "--worker-id", worker, "--address", AGENT_HOST, "--dev"]
-    with log.open("wb") as out:
-        agent = subprocess.Popen(
-            [sys.executable, "-m", "inferencekey", "worker", "run", *args, "--data-dir", str(data)],
-            env=dict(os.environ, INFERENCEKEY_WORKER_TOKEN=token),
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            listed = json.loads(m.cli("worker", "list", "--json").stdout)
-            mine = next(w for w in listed if w["id"] == worker)
-            if "last_seen" in mine:
-                break
-            assert agent.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"the agent never synced: {log.read_text()}"
-            time.sleep(0.1)
-        assert mine["address"] == AGENT_HOST
-
-        slug = "agent-" + uuid.uuid4().hex[:6]
-        mgmt = ManagementClient.from_env()
-        mgmt.ensure(
-            WorkloadSpec(
-                name=slug,
-                slug=slug,
-                model="meta-llama/Llama-3.1-8B-Instruct",
-                backend=Backend.VLLM,
-                command="vllm serve meta-llama/Llama-3.1-8B-Instruct",
-                worker_id=worker,
-            )
-        )
-        mgmt.wait_until_ready(slug, timeout=60, progress=False)
-        assert f"serving on worker {worker}" in mgmt.get(slug)["status_message"]
-        answer = DataClient.from_env().endpoint(slug, api_key=project.key)
-        text = answer.generate_text(prompt="hello from another host", max_tokens=8).text
-        assert isinstance(text, str) and text
-        engines = pids(data / "run")
-        assert len(engines) == 1, engines
-        assert all(alive(p) for p in engines)
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        try:
-            code = agent.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            raise
-    assert code == 0, log.read_text()
-    assert not any(alive(p) for p in engines), "an engine outlived its agent"
-
-
 def start_agent(
     m: Manager, host: str, data: Path, log: Path
 ) -> tuple[str, subprocess.Popen[bytes]]:
@@ -121,6 +62,8 @@ def start_agent(
         time.sleep(0.1)
 
 
+# First in the module: the agents that other tests stop stay placement candidates until they are
+# lost, 15 s after their last sync; none is then.
 def test_unpinned_replicas_are_spread_and_a_killed_agents_come_back_elsewhere(
     project: Project, tmp_path: Path
 ) -> None:
@@ -183,3 +126,62 @@ def test_unpinned_replicas_are_spread_and_a_killed_agents_come_back_elsewhere(
             if agent.poll() is None:
                 agent.send_signal(signal.SIGTERM)
                 agent.wait(timeout=30)
+
+
+def test_a_pinned_workload_runs_on_the_agent_and_serves_through_the_gateway(
+    project: Project, tmp_path: Path
+) -> None:
+    m = project.manager
+    worker = m.worker("agent-" + uuid.uuid4().hex[:6])
+    token = m.cli("worker", "token", worker).stdout.strip()
+    data = tmp_path / "agent"
+    log = tmp_path / "agent.log"
+    args = ["--manager", m.url, "--worker-id", worker, "--address", AGENT_HOST, "--dev"]
+    with log.open("wb") as out:
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "inferencekey", "worker", "run", *args, "--data-dir", str(data)],
+            env=dict(os.environ, INFERENCEKEY_WORKER_TOKEN=token),
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            listed = json.loads(m.cli("worker", "list", "--json").stdout)
+            mine = next(w for w in listed if w["id"] == worker)
+            if "last_seen" in mine:
+                break
+            assert agent.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"the agent never synced: {log.read_text()}"
+            time.sleep(0.1)
+        assert mine["address"] == AGENT_HOST
+
+        slug = "agent-" + uuid.uuid4().hex[:6]
+        mgmt = ManagementClient.from_env()
+        mgmt.ensure(
+            WorkloadSpec(
+                name=slug,
+                slug=slug,
+                model="meta-llama/Llama-3.1-8B-Instruct",
+                backend=Backend.VLLM,
+                command="vllm serve meta-llama/Llama-3.1-8B-Instruct",
+                worker_id=worker,
+            )
+        )
+        mgmt.wait_until_ready(slug, timeout=60, progress=False)
+        assert f"serving on worker {worker}" in mgmt.get(slug)["status_message"]
+        answer = DataClient.from_env().endpoint(slug, api_key=project.key)
+        text = answer.generate_text(prompt="hello from another host", max_tokens=8).text
+        assert isinstance(text, str) and text
+        engines = pids(data / "run")
+        assert len(engines) == 1, engines
+        assert all(alive(p) for p in engines)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        try:
+            code = agent.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            raise
+    assert code == 0, log.read_text()
+    assert not any(alive(p) for p in engines), "an engine outlived its agent"
