@@ -60,7 +60,10 @@ struct Running {
 /// A replica's status as the protocol reports it.
 fn state(replica_id: &str, status: &ReplicaStatus) -> ReplicaState {
     let (phase, port, last_error) = match status {
-        ReplicaStatus::Provisioning(_) => ("provisioning", None, None),
+        // The lost ones are only the Manager's, for a replica on an agent; never one's own.
+        ReplicaStatus::Provisioning(_) | ReplicaStatus::WorkerLost(_) | ReplicaStatus::Lost(_) => {
+            ("provisioning", None, None)
+        }
         ReplicaStatus::Bootstrapping(_) => ("bootstrapping", None, None),
         ReplicaStatus::Ready(url) => {
             let port = url.rsplit(':').next().and_then(|p| p.parse().ok());

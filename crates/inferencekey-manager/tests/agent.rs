@@ -310,12 +310,13 @@ impl Drop for AgentProcess {
     }
 }
 
-/// `inferencekey worker run` for `wid` of the Manager at `manager`, on 127.0.0.2 with the
-/// data dir `data`, its stderr appended to `log`.
+/// `inferencekey worker run` for `wid` of the Manager at `manager`, on `host` (a loopback
+/// address) with the data dir `data`, its stderr appended to `log`.
 fn spawn_agent(
     manager: &str,
     wid: &str,
     token: &str,
+    host: &str,
     data: &std::path::Path,
     log: &std::path::Path,
 ) -> AgentProcess {
@@ -326,7 +327,7 @@ fn spawn_agent(
         .unwrap();
     std::process::Command::new(BIN)
         .args(["worker", "run", "--manager", manager, "--worker-id", wid])
-        .args(["--address", AGENT_HOST, "--dev", "--data-dir"])
+        .args(["--address", host, "--dev", "--data-dir"])
         .arg(data)
         .env("INFERENCEKEY_WORKER_TOKEN", token)
         .stdout(std::process::Stdio::null())
@@ -350,7 +351,7 @@ async fn a_killed_agent_is_lost_and_a_restarted_one_serves_again() {
     let dir = tempfile::tempdir().unwrap();
     let (data, log) = (dir.path().join("data"), dir.path().join("agent.log"));
     let agent_log = || std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
-    let mut agent = spawn_agent(&h.url, &wid, &token, &data, &log);
+    let mut agent = spawn_agent(&h.url, &wid, &token, AGENT_HOST, &data, &log);
     eventually("the agent syncs", LIMIT, || async {
         let (_, workers) = h.get("/admin/workers", &h.admin).await;
         workers
@@ -382,7 +383,7 @@ async fn a_killed_agent_is_lost_and_a_restarted_one_serves_again() {
     })
     .await;
     assert!(message.contains(&wid), "{message}");
-    let mut again = spawn_agent(&h.url, &wid, &token, &data, &log);
+    let mut again = spawn_agent(&h.url, &wid, &token, AGENT_HOST, &data, &log);
     let message = eventually("the restarted agent serves", LIMIT, || async {
         let m = status_message(&h, &sdk).await;
         m.contains("serving on worker").then_some(m)
@@ -411,6 +412,7 @@ async fn a_worker_agent_process_runs_its_replicas() {
         &h.url,
         &wid,
         &token,
+        AGENT_HOST,
         &agent_dir.path().join("data"),
         &agent_dir.path().join("agent.log"),
     );
@@ -522,7 +524,7 @@ async fn a_cut_link_is_retried_and_the_agent_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let (data, log) = (dir.path().join("data"), dir.path().join("agent.log"));
     let agent_log = || std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
-    let agent = spawn_agent(&link.url(), &wid, &token, &data, &log);
+    let agent = spawn_agent(&link.url(), &wid, &token, AGENT_HOST, &data, &log);
     eventually("the agent syncs", LIMIT, || async {
         let (_, workers) = h.get("/admin/workers", &h.admin).await;
         workers
@@ -601,7 +603,7 @@ async fn a_workload_running_here_moves_to_its_worker_once_the_agent_syncs() {
     let dir = tempfile::tempdir().unwrap();
     let (data, log) = (dir.path().join("data"), dir.path().join("agent.log"));
     let agent_log = || std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
-    let agent = spawn_agent(&h.url, &wid, &token, &data, &log);
+    let agent = spawn_agent(&h.url, &wid, &token, AGENT_HOST, &data, &log);
     let message = eventually("the workload moves to the worker", LIMIT, || async {
         let m = status_message(&h, &sdk).await;
         (m.contains(&format!("serving on worker {wid}")) && h.engine_pids().is_empty()).then_some(m)
@@ -619,5 +621,233 @@ async fn a_workload_running_here_moves_to_its_worker_once_the_agent_syncs() {
     assert_eq!(s, 200, "{answer}");
     agent.sigterm();
     drop(agent);
+    h.stop().await;
+}
+
+async fn status_of(h: &Harness, sdk: &str, slug: &str) -> String {
+    let (_, w) = h
+        .get(&format!("/api/projects/acme/workloads/{slug}"), sdk)
+        .await;
+    w["status_message"].as_str().unwrap_or_default().to_string()
+}
+
+/// Waits until the worker's agent has synced.
+async fn synced(h: &Harness, wid: &str) {
+    eventually("the agent syncs", LIMIT, || async {
+        let (_, workers) = h.get("/admin/workers", &h.admin).await;
+        workers
+            .as_array()
+            .and_then(|ws| ws.iter().find(|w| w["id"] == wid).cloned())
+            .filter(|w| w["last_seen"].is_string())
+    })
+    .await;
+}
+
+/// A workload of the reference engine with `replicas` fixed replicas.
+fn fixed(slug: &str, replicas: u32) -> Value {
+    let mut body = vllm_workload(slug);
+    body["execution_policy"] = json!("fixed");
+    body["execution_policy_config"] = json!({"replicas": replicas});
+    body
+}
+
+/// One registered worker run by an agent process on its own loopback address.
+struct Agent {
+    id: String,
+    token: String,
+    host: &'static str,
+    data: std::path::PathBuf,
+    process: AgentProcess,
+}
+
+impl Agent {
+    async fn start(h: &Harness, host: &'static str, dir: &std::path::Path) -> Agent {
+        let (id, token) = worker(h).await;
+        let data = dir.join(host);
+        let log = dir.join("agents.log");
+        let process = spawn_agent(&h.url, &id, &token, host, &data, &log);
+        synced(h, &id).await;
+        Agent {
+            id,
+            token,
+            host,
+            data,
+            process,
+        }
+    }
+
+    fn engines(&self) -> Vec<i32> {
+        pids_in(&self.data.join("run"))
+    }
+
+    /// kill -9: its engines go with it.
+    async fn kill(&mut self) {
+        let engines = self.engines();
+        self.process.0.kill().unwrap();
+        self.process.0.wait().unwrap();
+        eventually("the agent's engines stop with it", LIMIT, || async {
+            engines.iter().all(|p| !common::alive(*p)).then_some(())
+        })
+        .await;
+    }
+}
+
+/// Chats through the gateway until stopped, one request after another; the statuses.
+fn chat_until(
+    h: &Harness,
+    key: &str,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<Vec<u16>> {
+    let url = format!("{}/endpoint/acme/bot/v1/chat/completions", h.url);
+    let (http, key) = (common::client(), key.to_string());
+    tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        while !stop.is_cancelled() {
+            let r = http
+                .post(&url)
+                .bearer_auth(&key)
+                .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await;
+            statuses.push(r.map(|r| r.status().as_u16()).unwrap_or(0));
+        }
+        statuses
+    })
+}
+
+/// An unpinned workload's replicas are placed one by one on the live worker holding the
+/// fewest of them, the local worker first: three replicas with two agents up run one on the
+/// Manager and one on each agent, and all serve through the gateway. kill -9 of an agent: once
+/// its worker is past the loss bound (a clock move), readiness says its replica's worker is
+/// lost, then that the replica was lost and placed again, on the local worker (the dead one is
+/// no candidate); the workload is back to three ready replicas, none on the dead worker, whose
+/// row is taken off it, and the gateway answers every call meanwhile.
+#[tokio::test]
+async fn unpinned_replicas_are_spread_and_a_dead_agents_are_placed_again() {
+    let (h, clock) = with_clock().await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let agents_log = || std::fs::read_to_string(dir.path().join("agents.log")).unwrap();
+    let mut first = Agent::start(&h, "127.0.0.2", dir.path()).await;
+    let mut second = Agent::start(&h, "127.0.0.3", dir.path()).await;
+    // Of two agents holding as many, the lower worker id is placed on first.
+    if second.id < first.id {
+        std::mem::swap(&mut first, &mut second);
+    }
+    let (a, b) = (first.id.clone(), second.id.clone());
+    h.create("acme", &sdk, fixed("bot", 3)).await;
+    let spread =
+        format!("3 replicas serving on the local worker (1), worker {a} (1) and worker {b} (1)");
+    let message = eventually("the replicas serve, spread", LIMIT, || async {
+        let m = status_of(&h, &sdk, "bot").await;
+        m.starts_with(&spread).then_some(m)
+    })
+    .await;
+    assert!(!message.contains("pinned"), "{message}");
+    assert_eq!(h.engine_pids().len(), 1, "one on the Manager");
+    assert_eq!(first.engines().len(), 1, "one on {a}: {}", agents_log());
+    assert_eq!(second.engines().len(), 1, "one on {b}: {}", agents_log());
+    for i in 0..6 {
+        let (s, answer) = h.chat("acme", "bot", &key, &format!("spread {i}")).await;
+        assert_eq!(s, 200, "{answer}");
+    }
+
+    first.kill().await;
+    clock.advance(Duration::from_secs(20));
+    let message = eventually("readiness says the worker is lost", LIMIT, || async {
+        let m = status_of(&h, &sdk, "bot").await;
+        m.contains(&format!("worker {a} is lost")).then_some(m)
+    })
+    .await;
+    assert!(
+        message.contains("placed again elsewhere unless"),
+        "{message}"
+    );
+    // The dead worker's replica takes no traffic from here on.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let calls = chat_until(&h, &key, stop.clone());
+    let message = eventually("the replica is placed again and serves", LIMIT, || async {
+        let m = status_of(&h, &sdk, "bot").await;
+        m.starts_with("3 replicas serving").then_some(m)
+    })
+    .await;
+    assert!(
+        message.starts_with(&format!(
+            "3 replicas serving on the local worker (2) and worker {b} (1); replica 2 on \
+             worker {a} was lost (its agent was last heard from at "
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("; placed it again as replica 4 on the local worker"),
+        "{message}"
+    );
+    let (s, answer) = h.chat("acme", "bot", &key, "after the loss").await;
+    assert_eq!(s, 200, "{answer}");
+    stop.cancel();
+    let statuses = calls.await.unwrap();
+    assert!(!statuses.is_empty());
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(h.engine_pids().len(), 2, "two on the Manager now");
+    assert_eq!(second.engines().len(), 1, "{}", agents_log());
+
+    // The dead worker's replica was taken off it: its agent, back, is told to run nothing.
+    let hello = json!({"worker_id": a, "address": first.host, "replicas": []});
+    let (s, answer) = sync(&h, &first.token, hello).await;
+    assert_eq!((s, &answer["replicas"]), (200, &json!([])), "{answer}");
+    second.process.sigterm();
+    drop(second);
+    h.stop().await;
+}
+
+/// A pinned workload's replicas never leave their worker: when it is lost they wait for it
+/// (readiness says so) while an unpinned workload's replica on the same worker is placed
+/// again meanwhile.
+#[tokio::test]
+async fn a_pinned_workload_stays_on_its_lost_worker() {
+    let (h, clock) = with_clock().await;
+    let sdk = h.project("acme").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(&h, AGENT_HOST, dir.path()).await;
+    let wid = agent.id.clone();
+    let mut pinned = fixed("pinned", 1);
+    pinned["worker_id"] = json!(wid);
+    h.create("acme", &sdk, pinned).await;
+    h.create("acme", &sdk, fixed("spread", 2)).await;
+    for (slug, want) in [
+        ("pinned", format!("1 replica serving on worker {wid}")),
+        (
+            "spread",
+            format!("2 replicas serving on the local worker (1) and worker {wid} (1)"),
+        ),
+    ] {
+        eventually("both serve", LIMIT, || async {
+            let m = status_of(&h, &sdk, slug).await;
+            m.starts_with(&want).then_some(m)
+        })
+        .await;
+    }
+    assert_eq!(agent.engines().len(), 2);
+    assert_eq!(h.engine_pids().len(), 1);
+
+    agent.kill().await;
+    clock.advance(Duration::from_secs(20));
+    // The unpinned replica leaves the worker: the loss was confirmed.
+    eventually("the unpinned replica is placed again", LIMIT, || async {
+        let m = status_of(&h, &sdk, "spread").await;
+        (m.starts_with("2 replicas serving on the local worker;") && m.contains("placed it again"))
+            .then_some(m)
+    })
+    .await;
+    let message = status_of(&h, &sdk, "pinned").await;
+    assert!(
+        message.contains(&format!("worker {wid} is lost"))
+            && message.contains("the workload is pinned to that worker"),
+        "{message}"
+    );
+    let (_, w) = h.get("/api/projects/acme/workloads/pinned", &sdk).await;
+    assert_eq!(w["status"], "provisioning", "{w}");
+    assert_eq!(h.engine_pids().len(), 2, "only the unpinned one's run here");
     h.stop().await;
 }

@@ -8,6 +8,7 @@ mod cluster;
 mod custom;
 pub mod engine_env;
 mod llamacpp;
+mod placement;
 mod policy;
 pub mod process;
 pub mod procgroup;
@@ -294,6 +295,8 @@ pub(crate) struct Shared {
     pub clock: Arc<dyn Clock>,
     /// `http` and `settings` again, for the engine replicas, binding loopback.
     pub launcher: Arc<reconciler::Launcher>,
+    /// The workers' agents as last read, for placing replicas.
+    pub agents: placement::AgentsCache,
 }
 
 pub struct Runtime {
@@ -321,6 +324,7 @@ impl Runtime {
                 http,
                 settings,
                 clock,
+                agents: placement::AgentsCache::default(),
             }),
             registry: RwLock::new(Registry::default()),
             tasks: Mutex::new(JoinSet::new()),

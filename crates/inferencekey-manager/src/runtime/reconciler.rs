@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::placement;
 use super::policy::{PolicySpec, PolicyState, Want};
 use super::process::{self, EngineProcess, Launch, LaunchPlan};
 use super::readiness::Phase;
@@ -88,6 +89,12 @@ pub(crate) enum ReplicaStatus {
     Ready(String),
     /// Failed [`FAIL_AFTER`] starts in a row and stopped retrying.
     Failing(String),
+    /// On an agent not heard from within `LOST_AFTER` (docs/contract.md §8): it takes no
+    /// traffic until the agent syncs again.
+    WorkerLost(String),
+    /// Its worker's agent was lost and the replica was taken off that worker (only for an
+    /// unpinned workload's replica on an agent): the supervisor drops it and places another.
+    Lost(String),
 }
 
 pub(crate) struct ReplicaEvent {
@@ -98,6 +105,8 @@ pub(crate) struct ReplicaEvent {
 
 struct Replica {
     id: u64,
+    /// The worker whose agent runs it; `None` for the local worker.
+    worker: Option<String>,
     status: ReplicaStatus,
     cancel: CancellationToken,
     /// The gateway's handle on it while it serves.
@@ -112,11 +121,71 @@ struct Generation {
     note: Option<String>,
     /// Set when the spec cannot be run at all; the generation then has no replicas.
     failed: Option<String>,
-    /// The worker whose agent runs this generation's replicas (docs/contract.md §8); `None`
-    /// for the local worker.
-    remote: Option<String>,
+    /// Which workers its replicas run on.
+    placing: Placing,
+    /// The last replica of this generation whose worker was lost.
+    lost: Option<LostReplica>,
     replicas: Vec<Replica>,
     cancel: CancellationToken,
+}
+
+/// A replica whose worker was lost, as readiness keeps saying until the next revision.
+struct LostReplica {
+    message: String,
+    /// The replica placed in its stead, and where.
+    again: Option<String>,
+}
+
+impl std::fmt::Display for LostReplica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.again {
+            Some(again) => write!(f, "{}; placed it again as {again}", self.message),
+            None => write!(f, "{}; placing it again", self.message),
+        }
+    }
+}
+
+/// Which workers a generation's replicas may run on (docs/contract.md §8).
+#[derive(Debug, Clone, PartialEq)]
+enum Placing {
+    /// Unpinned: each new replica is placed by [`placement::place`].
+    Spread,
+    /// Pinned (`worker_id`) to this worker, whose agent runs them all; they stay on it when
+    /// it is lost.
+    Pinned(String),
+    /// Pinned to a worker no agent has synced for: this Manager runs them, as before agents.
+    Here,
+}
+
+/// A worker as readiness messages name it.
+fn worker_name(worker: Option<&str>) -> String {
+    match worker {
+        Some(w) => format!("worker {w}"),
+        None => "the local worker".to_string(),
+    }
+}
+
+/// Where these replicas run, as readiness messages say it: "the local worker", "worker
+/// wrk_…", or, when they are spread, each worker with its count (the local one first).
+fn places<'a>(replicas: impl Iterator<Item = &'a Replica>) -> String {
+    let mut counts: Vec<(Option<&str>, usize)> = Vec::new();
+    for r in replicas {
+        let w = r.worker.as_deref();
+        match counts.iter_mut().find(|(x, _)| *x == w) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((w, 1)),
+        }
+    }
+    counts.sort();
+    match counts.as_slice() {
+        [] => worker_name(None),
+        [(w, _)] => worker_name(*w),
+        [init @ .., last] => {
+            let name = |(w, n): &(Option<&str>, usize)| format!("{} ({n})", worker_name(*w));
+            let init: Vec<String> = init.iter().map(name).collect();
+            format!("{} and {}", init.join(", "), name(last))
+        }
+    }
 }
 
 impl Generation {
@@ -136,19 +205,27 @@ impl Generation {
         self.replicas.len() >= wanted && self.ready_count() == self.replicas.len()
     }
 
-    /// Where the replicas serve, as readiness messages say it.
+    /// Where the serving replicas serve (all of them while none does).
     fn place(&self) -> String {
-        match &self.remote {
-            Some(w) => format!("worker {w}"),
-            None => "the local worker".to_string(),
+        let serving = || self.replicas.iter().filter(|r| r.slot.is_some());
+        if serving().next().is_some() {
+            return places(serving());
+        }
+        match &self.placing {
+            Placing::Pinned(w) if self.replicas.is_empty() => worker_name(Some(w)),
+            _ => places(self.replicas.iter()),
         }
     }
 
     fn with_note(&self, message: String) -> String {
-        match &self.note {
-            Some(note) => format!("{message}; {note}"),
-            None => message,
+        let mut message = message;
+        if let Some(lost) = &self.lost {
+            message = format!("{message}; {lost}");
         }
+        if let Some(note) = &self.note {
+            message = format!("{message}; {note}");
+        }
+        message
     }
 
     /// The phase this generation is in. `serving` generations count as ready as soon as
@@ -168,10 +245,16 @@ impl Generation {
             ReplicaStatus::Failing(m) => Some(m.clone()),
             _ => None,
         });
+        let worker_lost = self.replicas.iter().find_map(|r| match &r.status {
+            ReplicaStatus::WorkerLost(m) => Some(m.clone()),
+            _ => None,
+        });
         if serving && ready > 0 {
-            let others = match &failing {
-                Some(m) => format!("; {m}"),
-                None => "; the others are starting".into(),
+            let others = match (&failing, &worker_lost) {
+                (Some(m), _) | (None, Some(m)) => format!("; {m}"),
+                // The loss, in the note, says why one is starting.
+                (None, None) if self.lost.is_some() => String::new(),
+                (None, None) => "; the others are starting".into(),
             };
             let place = self.place();
             let msg = format!("{ready} of {n} {plural} serving on {place}{others}");
@@ -179,6 +262,9 @@ impl Generation {
         }
         if let Some(m) = failing {
             return (Phase::Error, self.with_note(m), "restart");
+        }
+        if let Some(m) = worker_lost {
+            return (Phase::Provisioning, self.with_note(m), "launch");
         }
         if let Some(m) = self.replicas.iter().find_map(|r| match &r.status {
             ReplicaStatus::Bootstrapping(m) => Some(m.clone()),
@@ -208,7 +294,8 @@ struct Draining {
 /// How often the supervisor re-reads its policy and checks draining replicas.
 const POLICY_TICK: Duration = Duration::from_millis(200);
 /// How often a workload pinned to a worker and running here checks whether that worker's
-/// agent has synced meanwhile (then it moves there).
+/// agent has synced meanwhile (then it moves there), and the agents' snapshot that replicas
+/// are placed by is read again.
 const PLACEMENT_TICK: Duration = crate::agent_wire::SYNC_INTERVAL;
 /// A draining replica is stopped after this long even with requests still open (a stream
 /// that never ends must not keep an old revision alive forever).
@@ -326,14 +413,19 @@ impl Supervisor {
     /// Moves a workload pinned to a worker, and so far run here, to that worker once its
     /// agent has synced: a new generation of the same spec, assigned to the agent, which
     /// takes over as any rollout does (the local replicas serve until the agent's are ready).
+    ///
+    /// It also keeps the agents' snapshot that unpinned replicas are placed by fresh (one
+    /// read a sync interval for the whole runtime).
     async fn check_placement(&mut self) {
+        let store = self.shared.store.as_ref();
+        self.shared.agents.refresh(store, PLACEMENT_TICK / 2).await;
         let Some(latest) = self.pending.as_ref().or(self.serving.as_ref()) else {
             return;
         };
         let Some(worker) = latest.spec.worker_id.clone() else {
             return;
         };
-        if latest.remote.is_some() {
+        if latest.placing != Placing::Here {
             return;
         }
         if let Ok(Some(_)) = self.shared.store.worker_presence(&worker).await {
@@ -479,11 +571,27 @@ impl Supervisor {
         let Some(generation) = self.pending.as_mut().or(self.serving.as_mut()) else {
             return;
         };
-        if let Some(worker_id) = generation.remote.clone() {
+        let label = format!("replica {}", id + 1);
+        let worker = match &generation.placing {
+            Placing::Pinned(w) => Some(w.clone()),
+            Placing::Here => None,
+            Placing::Spread => {
+                let held: Vec<Option<&str>> = generation
+                    .replicas
+                    .iter()
+                    .map(|r| r.worker.as_deref())
+                    .collect();
+                placement::place(&held, &shared.agents.get(), shared.clock.now())
+            }
+        };
+        if let Some(lost) = generation.lost.as_mut().filter(|l| l.again.is_none()) {
+            lost.again = Some(format!("{label} on {}", worker_name(worker.as_deref())));
+        }
+        if let Some(worker_id) = worker {
             let cancel = generation.cancel.child_token();
-            let label = format!("replica {}", id + 1);
             generation.replicas.push(Replica {
                 id,
+                worker: Some(worker_id.clone()),
                 status: ReplicaStatus::Provisioning(format!(
                     "{label}: assigning it to worker {worker_id}"
                 )),
@@ -496,6 +604,7 @@ impl Supervisor {
                 label,
                 workload_id: entry.id.clone(),
                 worker_id,
+                movable: generation.placing == Placing::Spread,
                 launch: super::remote::launch_spec(&generation.spec),
                 shared,
                 events,
@@ -508,9 +617,9 @@ impl Supervisor {
             return;
         };
         let cancel = generation.cancel.child_token();
-        let label = format!("replica {}", id + 1);
         generation.replicas.push(Replica {
             id,
+            worker: None,
             status: ReplicaStatus::Provisioning(format!("{label}: waiting to start")),
             cancel: cancel.clone(),
             slot: None,
@@ -563,7 +672,8 @@ impl Supervisor {
                 started: Instant::now(),
                 note: Some(format!("pinned to private worker {w}, run by its agent")),
                 failed: None,
-                remote: Some(w),
+                placing: Placing::Pinned(w),
+                lost: None,
                 replicas: Vec::new(),
                 cancel: self.entry.cancel.child_token(),
             };
@@ -579,6 +689,14 @@ impl Supervisor {
         let worker_note = spec.worker_id.as_ref().map(|w| {
             format!("pinned to private worker {w}, which this Manager runs on its local worker")
         });
+        let placing = if spec.worker_id.is_some() {
+            Placing::Here
+        } else {
+            // Its replicas are placed when they start: by the agents as they are now.
+            let store = self.shared.store.as_ref();
+            self.shared.agents.refresh(store, Duration::ZERO).await;
+            Placing::Spread
+        };
         let mut generation = Generation {
             id,
             spec: spec.clone(),
@@ -586,7 +704,8 @@ impl Supervisor {
             started: Instant::now(),
             note: None,
             failed: None,
-            remote: None,
+            placing,
+            lost: None,
             replicas: Vec::new(),
             cancel: self.entry.cancel.child_token(),
         };
@@ -625,6 +744,10 @@ impl Supervisor {
     }
 
     fn on_event(&mut self, ev: ReplicaEvent) {
+        if let ReplicaStatus::Lost(message) = ev.status {
+            self.on_lost(ev.generation, ev.replica, message);
+            return;
+        }
         for generation in [self.serving.as_mut(), self.pending.as_mut()]
             .into_iter()
             .flatten()
@@ -651,6 +774,29 @@ impl Supervisor {
             break;
         }
         self.promote();
+    }
+
+    /// A replica whose worker was lost, already taken off it: dropped, and another placed
+    /// (the lost worker is no longer a candidate).
+    fn on_lost(&mut self, generation: u64, replica: u64, message: String) {
+        let Some(g) = [self.serving.as_mut(), self.pending.as_mut()]
+            .into_iter()
+            .flatten()
+            .find(|g| g.id == generation)
+        else {
+            return;
+        };
+        let Some(i) = g.replicas.iter().position(|r| r.id == replica) else {
+            return;
+        };
+        let replica = g.replicas.remove(i);
+        tracing::warn!(workload = %self.entry.id, "{message}; placing it again");
+        g.lost = Some(LostReplica {
+            message,
+            again: None,
+        });
+        self.retire_replica(replica);
+        self.decide();
     }
 
     /// Pushes the ready set to the gateway and the phase to readiness subscribers and the
@@ -1052,6 +1198,34 @@ async fn attempt_ollama(ctx: &ReplicaCtx, base_url: &str, model: &str) -> Attemp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readiness_names_where_replicas_run() {
+        let replica = |worker: Option<&str>| Replica {
+            id: 0,
+            worker: worker.map(str::to_string),
+            status: ReplicaStatus::Provisioning(String::new()),
+            cancel: CancellationToken::new(),
+            slot: None,
+        };
+        let cases: [(&[Option<&str>], &str); 5] = [
+            (&[], "the local worker"),
+            (&[None, None], "the local worker"),
+            (&[Some("wrk_a")], "worker wrk_a"),
+            (
+                &[Some("wrk_b"), None, Some("wrk_b")],
+                "the local worker (1) and worker wrk_b (2)",
+            ),
+            (
+                &[Some("wrk_b"), Some("wrk_a"), None],
+                "the local worker (1), worker wrk_a (1) and worker wrk_b (1)",
+            ),
+        ];
+        for (workers, want) in cases {
+            let replicas: Vec<Replica> = workers.iter().map(|w| replica(*w)).collect();
+            assert_eq!(places(replicas.iter()), want, "{workers:?}");
+        }
+    }
 
     #[test]
     fn restarts_back_off_then_stop() {

@@ -1,21 +1,27 @@
 //! Replicas on a worker run by an agent (docs/contract.md §8).
 //!
-//! A workload pinned to a worker whose agent has synced is not launched here: each of its
-//! replicas is a row in the store's `replicas` table, which the agent is answered with at its
-//! next sync. This task stands for one such replica in the supervisor, exactly as a local
-//! replica task does: it assigns the row, turns what the agent reports (and whether the agent
-//! is still heard from) into the same [`ReplicaStatus`] events, and takes the row off when the
+//! A replica placed on a worker whose agent has synced (every replica of a workload pinned
+//! to that worker, or an unpinned one placed there, see `placement`) is not launched here: it
+//! is a row in the store's `replicas` table, which the agent is answered with at its next
+//! sync. This task stands for one such replica in the supervisor, exactly as a local replica
+//! task does: it assigns the row, turns what the agent reports (and whether the agent is
+//! still heard from) into the same [`ReplicaStatus`] events, and takes the row off when the
 //! supervisor stops the replica. Rollouts, scaling, draining and the gateway's routing stay
 //! the supervisor's, unchanged; a ready remote replica is a slot whose URL is the agent's
 //! address and the replica's port.
+//!
+//! A worker not heard from for [`LOST_AFTER`] is lost: its replica leaves the ready set. An
+//! unpinned workload's replica is then taken off the worker and ends as
+//! [`ReplicaStatus::Lost`], and the supervisor places another; a pinned one waits for its
+//! worker to sync again.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::placement::parse_seen;
 use super::reconciler::{ReplicaEvent, ReplicaStatus};
 use super::{RuntimeSpec, Shared};
 use crate::agent_wire::{replica_url, LaunchSpec, LOST_AFTER};
@@ -26,6 +32,13 @@ use crate::util::new_id;
 const POLL: Duration = Duration::from_millis(250);
 /// The wait before assigning again after the store refused.
 const RETRY: Duration = Duration::from_secs(1);
+/// How long, in the Manager's own running time, a worker stays lost before an unpinned
+/// replica leaves it. `last_seen` is by the policy clock, which cannot tell an agent that is
+/// gone from a Manager that was not listening (a suspended process, a clock that jumped):
+/// after that every agent looks lost until its next sync, so only a worker still silent
+/// several sync intervals after the Manager saw it lost is taken as gone.
+const CONFIRM_LOST: Duration =
+    Duration::from_millis(3 * crate::agent_wire::SYNC_INTERVAL.as_millis() as u64);
 
 /// The launch spec of a runtime spec, as an agent is sent it.
 pub(super) fn launch_spec(spec: &RuntimeSpec) -> LaunchSpec {
@@ -44,6 +57,8 @@ pub(super) struct RemoteCtx {
     pub label: String,
     pub workload_id: String,
     pub worker_id: String,
+    /// Whether it may leave its worker when the worker is lost (an unpinned workload's).
+    pub movable: bool,
     pub launch: LaunchSpec,
     pub shared: Arc<Shared>,
     pub events: mpsc::UnboundedSender<ReplicaEvent>,
@@ -67,8 +82,15 @@ impl RemoteCtx {
         }
     }
 
-    /// The replica's status from its row and the worker's last sync.
-    async fn observe(&self, id: &str) -> ReplicaStatus {
+    /// The replica's status from its row and the worker's last sync, with that sync's time
+    /// when the worker is lost.
+    async fn observe(&self, id: &str) -> (ReplicaStatus, Option<String>) {
+        let mut lost = None;
+        let status = self.status(id, &mut lost).await;
+        (status, lost)
+    }
+
+    async fn status(&self, id: &str, lost: &mut Option<String>) -> ReplicaStatus {
         let (label, worker) = (&self.label, &self.worker_id);
         let store = &self.shared.store;
         let (presence, row) = match (store.worker_presence(worker).await, store.replica(id).await) {
@@ -85,16 +107,26 @@ impl RemoteCtx {
             ));
         };
         let now = self.shared.clock.now();
-        let seen = DateTime::parse_from_rfc3339(&presence.last_seen)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let seen = parse_seen(&presence.last_seen);
         if (now - seen).to_std().unwrap_or_default() > LOST_AFTER {
-            return ReplicaStatus::Provisioning(format!(
+            let then = if self.movable {
+                format!(
+                    "it is placed again elsewhere unless the agent syncs within {} s",
+                    CONFIRM_LOST.as_secs()
+                )
+            } else {
+                "the workload is pinned to that worker, so the replica waits for it to sync \
+                 again"
+                    .to_string()
+            };
+            let message = format!(
                 "{label}: worker {worker} is lost: its agent was last heard from at {} (more \
-                 than {} s ago); waiting for it to sync again",
+                 than {} s ago); {then}",
                 presence.last_seen,
                 LOST_AFTER.as_secs()
-            ));
+            );
+            *lost = Some(presence.last_seen);
+            return ReplicaStatus::WorkerLost(message);
         }
         let Some(row) = row else {
             return ReplicaStatus::Provisioning(format!(
@@ -156,17 +188,45 @@ pub(super) async fn run_remote_replica(ctx: RemoteCtx) {
         }
     }
     let mut last = None;
+    // When this task first saw the worker lost, in its running time.
+    let mut lost_since: Option<Instant> = None;
     loop {
-        let status = ctx.observe(&record.id).await;
+        let (status, lost) = ctx.observe(&record.id).await;
         if last.as_ref() != Some(&status) {
             ctx.send(status.clone());
             last = Some(status);
+        }
+        match lost.filter(|_| ctx.movable) {
+            Some(seen) => {
+                let since = *lost_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= CONFIRM_LOST {
+                    leave_lost_worker(&ctx, &record.id, &seen).await;
+                    return;
+                }
+            }
+            None => lost_since = None,
         }
         if !ctx.pause(POLL).await {
             break;
         }
     }
-    if let Err(e) = ctx.shared.store.unassign_replica(&record.id).await {
-        tracing::warn!(replica = %record.id, error = %e, "could not take a stopped replica off its worker; its agent keeps running it until the Manager restarts");
+    unassign(&ctx, &record.id).await;
+}
+
+async fn unassign(ctx: &RemoteCtx, id: &str) {
+    if let Err(e) = ctx.shared.store.unassign_replica(id).await {
+        tracing::warn!(replica = %id, worker = %ctx.worker_id, error = %e, "could not take a stopped replica off its worker; its agent keeps running it until the Manager restarts");
     }
+}
+
+/// Takes the replica off its lost worker (an agent that comes back is no longer told to run
+/// it) and tells the supervisor, which places another by agents read after the loss.
+async fn leave_lost_worker(ctx: &RemoteCtx, id: &str, last_seen: &str) {
+    unassign(ctx, id).await;
+    let store = ctx.shared.store.as_ref();
+    ctx.shared.agents.refresh(store, Duration::ZERO).await;
+    ctx.send(ReplicaStatus::Lost(format!(
+        "{} on worker {} was lost (its agent was last heard from at {last_seen})",
+        ctx.label, ctx.worker_id
+    )));
 }
