@@ -7,6 +7,7 @@ PostgreSQL run); on SQLite one data dir is one Manager, so there is nothing to s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -31,13 +32,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Manager, Manager]]:
+@contextlib.contextmanager
+def two_managers(dirs: list[Path]) -> Iterator[tuple[Manager, Manager]]:
+    """Two Managers on one fresh schema, the first started first (so it leads: it is alone
+    when it starts), stopped at the end unless a test killed them."""
     url = _postgres_schema_url()
     started: list[Manager] = []
     try:
-        for name in ("a", "b"):
-            d: Path = tmp_path_factory.mktemp("shared-" + name)
+        for d in dirs:
             m = start_manager(
                 d, ["--allow-any-command", "--store", url], log=d / "manager-test.log"
             )
@@ -45,8 +47,15 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Manager, Ma
         yield started[0], started[1]
     finally:
         for m in started:
-            m.proc.terminate()
-            m.proc.wait(timeout=20)
+            if m.proc.poll() is None:
+                m.proc.terminate()
+                m.proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Manager, Manager]]:
+    with two_managers([tmp_path_factory.mktemp("shared-" + n) for n in ("a", "b")]) as both:
+        yield both
 
 
 def call(
@@ -247,23 +256,9 @@ def test_twenty_ensure_calls_over_two_managers_converge_on_one_workload(
 
 @pytest.fixture()
 def doomed_pair(tmp_path: Path) -> Iterator[tuple[Manager, Manager]]:
-    """Two Managers on a schema of their own, the first started leading (it is alone when it
-    starts), for a test that kills it."""
-    url = _postgres_schema_url()
-    started: list[Manager] = []
-    try:
-        for name in ("a", "b"):
-            d = tmp_path / ("m-" + name)
-            m = start_manager(
-                d, ["--allow-any-command", "--store", url], log=d / "manager-test.log"
-            )
-            started.append(Manager.of(m))
-        yield started[0], started[1]
-    finally:
-        for m in started:
-            if m.proc.poll() is None:
-                m.proc.terminate()
-                m.proc.wait(timeout=20)
+    """A pair of its own, for a test that kills its leader."""
+    with two_managers([tmp_path / "m-a", tmp_path / "m-b"]) as both:
+        yield both
 
 
 def test_kill_9_of_the_leader_mid_rollout_hands_its_workloads_to_the_other(

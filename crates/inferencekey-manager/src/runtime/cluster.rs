@@ -220,6 +220,17 @@ impl Runtime {
         }
     }
 
+    /// Every workload entry, as of now.
+    fn entries(&self) -> Vec<Arc<WorkloadEntry>> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_id
+            .values()
+            .cloned()
+            .collect()
+    }
+
     /// Takes or keeps the lease and switches the supervisors to match.
     async fn check_lease(&self) {
         let was = self.leading();
@@ -293,14 +304,7 @@ impl Runtime {
 
     /// A follower: show the leader's serving states and report this gateway's load.
     async fn follow_leader(&self, state: &mut ClusterState) {
-        let entries: Vec<Arc<WorkloadEntry>> = self
-            .registry
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_id
-            .values()
-            .cloned()
-            .collect();
+        let entries = self.entries();
         match self.shared.store.list_serving().await {
             Ok(states) => {
                 let states: HashMap<String, ServingState> = states.into_iter().collect();
@@ -343,14 +347,7 @@ impl Runtime {
                     return;
                 }
             };
-        let entries: Vec<Arc<WorkloadEntry>> = self
-            .registry
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .by_id
-            .values()
-            .cloned()
-            .collect();
+        let entries = self.entries();
         for e in entries {
             let load = loads.remove(&e.id).unwrap_or_default();
             *e.remote_by_replica
