@@ -185,8 +185,15 @@ def test_a_request_outside_the_schedule_names_the_next_start(project: Project) -
             execution_policy_config={"cron": "0 0 29 2 *", "duration": "1h"},
         )
     )
+    # The schedule's own status, not the placement message every new workload starts with
+    # (also `scheduling`).
     w = until(
-        "the schedule's status", lambda: mgmt.get(slug)["status"] == "scheduling" and mgmt.get(slug)
+        "the schedule's status",
+        lambda: (
+            (w := mgmt.get(slug))["status"] == "scheduling"
+            and "outside cron" in w["status_message"]
+            and w
+        ),
     )
     assert 'outside cron "0 0 29 2 *", next start' in w["status_message"], w
     assert w["replicas"]["wanted"] == 0

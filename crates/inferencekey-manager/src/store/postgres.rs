@@ -75,7 +75,11 @@ pub struct PostgresStore {
     /// The connection holding the advisory lock on `instance` while the store lives;
     /// dropping the store closes it, which releases the lock. The leader lease is held on
     /// it too: a Manager that dies, or loses this connection, leads no more.
-    alive: tokio_postgres::Client,
+    /// A lost one (the server restarted, the network dropped it) is made again by
+    /// [`Store::lead`], with the same instance number.
+    alive: tokio::sync::Mutex<tokio_postgres::Client>,
+    /// How `alive` connects.
+    config: tokio_postgres::Config,
     /// Whether `alive` holds the leader lease (a session lock is re-entrant, so it is
     /// taken once and then only checked).
     leading: std::sync::atomic::AtomicBool,
@@ -111,28 +115,46 @@ impl PostgresStore {
             .create_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Corrupt(format!("cannot make a connection pool: {e}")))?;
-        let (alive, connection) = config.connect(NoTls).await.map_err(pg_err)?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::error!(error = %e, "lost the PostgreSQL connection that marks this Manager alive; another Manager starting now may re-queue its running jobs");
-            }
-        });
         let instance = rand::random_range(1..i32::MAX);
-        alive
-            .execute(
-                "SELECT pg_advisory_lock($1, $2)",
-                &[&LIVE_LOCK_SPACE, &instance],
-            )
-            .await
-            .map_err(pg_err)?;
+        let alive = Self::connect_alive(&config, instance).await?;
         let store = PostgresStore {
             pool,
             instance,
-            alive,
+            alive: tokio::sync::Mutex::new(alive),
+            config,
             leading: std::sync::atomic::AtomicBool::new(false),
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// A connection of its own holding the advisory lock that marks store `instance` alive.
+    async fn connect_alive(
+        config: &tokio_postgres::Config,
+        instance: i32,
+    ) -> StoreResult<tokio_postgres::Client> {
+        let (alive, connection) = config.connect(NoTls).await.map_err(pg_err)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::error!(error = %e, "lost the PostgreSQL connection that marks this Manager alive (and holds its leader lease); another Manager may re-queue its running jobs and take the lease; reconnecting");
+            }
+        });
+        // `try`: a lock that is not granted means a dead session of ours still holds it
+        // for a moment (the server has not noticed yet); the next check connects again.
+        let got: bool = alive
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, $2)",
+                &[&LIVE_LOCK_SPACE, &instance],
+            )
+            .await
+            .map_err(pg_err)?
+            .get(0);
+        if !got {
+            return Err(StoreError::Unavailable(
+                "this Manager's previous PostgreSQL session still holds its lock; retrying".into(),
+            ));
+        }
+        Ok(alive)
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -483,16 +505,24 @@ impl Store for PostgresStore {
 
     async fn lead(&self) -> StoreResult<bool> {
         use std::sync::atomic::Ordering;
-        if self.alive.is_closed() {
+        let mut alive = self.alive.lock().await;
+        if alive.is_closed() {
             // The lock went with the connection; another Manager may hold it now.
             self.leading.store(false, Ordering::SeqCst);
-            return Ok(false);
+            match Self::connect_alive(&self.config, self.instance).await {
+                Ok(c) => *alive = c,
+                // Not leading, for certain: the caller must stop acting as the leader.
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot reconnect the PostgreSQL connection that marks this Manager alive; retrying");
+                    return Ok(false);
+                }
+            }
+            tracing::info!("reconnected the PostgreSQL connection that marks this Manager alive");
         }
         if self.leading.load(Ordering::SeqCst) {
             return Ok(true);
         }
-        let got: bool = self
-            .alive
+        let got: bool = alive
             .query_one(
                 "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))",
                 &[&LEADER_LOCK_SPACE],

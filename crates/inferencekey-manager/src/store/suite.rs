@@ -1281,6 +1281,54 @@ pub(super) async fn one_store_leads_until_it_is_gone_and_publishes_what_it_serve
         "a store's own report is not another's load"
     );
 
+    // The server drops every connection of the schema (a restart, a network cut): the lease
+    // goes with the leader's, and a store reconnects and leads again rather than following
+    // for ever.
+    let Backend::Postgres(url) = b else {
+        unreachable!()
+    };
+    let app = url.rsplit("application_name=").next().unwrap().to_string();
+    let (admin, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            &[&app],
+        )
+        .await
+        .unwrap();
+    let mut leaders = 0;
+    for _ in 0..100 {
+        let (a, b2) = (
+            first.lead().await.unwrap_or(false),
+            second.lead().await.unwrap_or(false),
+        );
+        assert!(!(a && b2), "two leaders at once");
+        if a {
+            leaders = 1;
+            break;
+        }
+        if b2 {
+            // The other got there first this time; it is the leader now.
+            leaders = 2;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_ne!(
+        leaders, 0,
+        "nobody leads again after the connections dropped"
+    );
+    let (first, second) = if leaders == 1 {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert!(first.lead().await.unwrap() && !second.lead().await.unwrap());
+
     drop(first);
     let mut led = false;
     for _ in 0..100 {
