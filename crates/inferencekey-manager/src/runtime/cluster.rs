@@ -402,3 +402,134 @@ impl Runtime {
             });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::process::LaunchSettings;
+    use crate::runtime::NotReady;
+    use crate::store::{SqliteStore, WorkloadRecord};
+
+    fn record(id: &str, updated_at: &str) -> WorkloadRecord {
+        WorkloadRecord {
+            id: id.into(),
+            project_id: "prj_1".into(),
+            project_slug: "acme".into(),
+            name: "bot".into(),
+            slug: "bot".into(),
+            description: None,
+            task_type: "text2text".into(),
+            backend: Some("vllm".into()),
+            model_name: "m".into(),
+            config: serde_json::json!({"command": "vllm serve m"}),
+            worker_id: None,
+            gpu_resource_id: None,
+            execution_policy: "fixed".into(),
+            execution_policy_config: serde_json::json!({"replicas": 1}),
+            created_at: "2026-03-02T10:00:00.000Z".into(),
+            updated_at: updated_at.into(),
+            status: "scheduling".into(),
+            status_message: String::new(),
+        }
+    }
+
+    /// A runtime that follows (as a Manager does while another holds the lease).
+    fn follower(dir: &std::path::Path) -> Runtime {
+        let store = Arc::new(SqliteStore::open(&dir.join("manager.db")).unwrap());
+        let settings = LaunchSettings {
+            dev: true,
+            allow_any_command: false,
+            self_command: vec![],
+            data_dir: dir.to_path_buf(),
+            engine_env: vec![],
+            allow_trust_remote_code: false,
+        };
+        let clock = Arc::new(crate::runtime::clock::ManualClock::new(
+            chrono::DateTime::parse_from_rfc3339("2026-03-02T10:00:00Z")
+                .unwrap()
+                .to_utc(),
+        ));
+        let http = crate::server::http_client().unwrap();
+        let rt = Runtime::new(store, http, settings, clock);
+        rt.leader.send_replace(false);
+        rt
+    }
+
+    fn state(urls: &[&str]) -> ServingState {
+        ServingState {
+            phase: "ready".into(),
+            message: format!("{} replicas serving", urls.len()),
+            step: Some("ready".into()),
+            elapsed_ms: 5,
+            urls: urls.iter().map(|u| u.to_string()).collect(),
+            wanted: urls.len(),
+            closed: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_follower_routes_to_the_leaders_replicas_and_reports_its_requests_on_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = follower(dir.path());
+        assert_eq!(rt.role(), "alone", "SQLite: no other Manager");
+        rt.apply(&record("wl_1", "2026-03-02T10:00:00.000Z"));
+        let e = rt.get("wl_1").unwrap();
+        assert!(e.phase().1.contains("leading Manager"), "{:?}", e.phase());
+        assert!(
+            e.pick().is_none(),
+            "nothing routed before the leader publishes"
+        );
+
+        e.follow(&state(&["http://a", "http://b"]));
+        assert_eq!(e.phase(), (Phase::Ready, "2 replicas serving".to_string()));
+        assert_eq!(e.counts()["wanted"], 2);
+        let on_a = e.pick().unwrap();
+        let other = e.pick().unwrap();
+        assert_ne!(on_a.url(), other.url(), "least loaded first");
+        drop(other);
+        let _guard = e.begin();
+        assert_eq!(e.local_load().in_flight, 1);
+
+        // The leader stops listing the replica this gateway still has a request on: no new
+        // request goes there, and it is reported until the request ends.
+        let (gone, kept) = if on_a.url() == "http://a" {
+            ("http://a", "http://b")
+        } else {
+            ("http://b", "http://a")
+        };
+        e.follow(&state(&[kept]));
+        for _ in 0..3 {
+            assert_eq!(e.pick().unwrap().url(), kept);
+        }
+        let load = e.local_load();
+        assert_eq!(load.by_replica.get(gone), Some(&1), "{load:?}");
+        drop(on_a);
+        assert!(e.local_load().by_replica.is_empty());
+
+        // An older listing is not applied over what was applied.
+        rt.apply(&record("wl_1", "2026-03-02T09:00:00.000Z"));
+        assert_eq!(
+            *e.applied_at.lock().unwrap(),
+            "2026-03-02T10:00:00.000Z".to_string()
+        );
+
+        // A closed schedule is refused with its next start, as the leader's gateway does.
+        let mut closed = state(&[]);
+        closed.phase = "scheduling".into();
+        closed.closed = Some(ClosedState {
+            message: "outside window".into(),
+            next_start: Some("2026-03-09T08:00:00+00:00".into()),
+        });
+        e.follow(&closed);
+        match e.wait_ready(Duration::from_millis(10)).await {
+            Err(NotReady::Closed(c)) => {
+                assert_eq!(
+                    c.next_start.unwrap().to_rfc3339(),
+                    "2026-03-09T08:00:00+00:00"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        rt.shutdown().await;
+    }
+}
