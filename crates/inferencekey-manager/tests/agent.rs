@@ -23,9 +23,16 @@ async fn with_clock() -> (Harness, Arc<ManualClock>) {
         .to_utc();
     let clock = Arc::new(ManualClock::new(start));
     let c = clock.clone();
-    let h = Harness::start_with(tempfile::tempdir().unwrap(), move |cfg| cfg.clock = c).await;
+    let h = Harness::start_with(tempfile::tempdir().unwrap(), move |cfg| {
+        cfg.clock = c;
+        // A request held for a replica that cannot come gets its typed 503 in seconds.
+        cfg.cold_start_timeout = COLD_START;
+    })
+    .await;
     (h, clock)
 }
+
+const COLD_START: Duration = Duration::from_secs(2);
 
 /// A registered worker and an `ik_worker_` token for it.
 async fn worker(h: &Harness) -> (String, String) {
@@ -563,6 +570,18 @@ async fn a_cut_link_is_retried_and_the_agent_recovers() {
     assert!(
         engines.iter().all(|p| common::alive(*p)),
         "the engine keeps running"
+    );
+    // Meanwhile a call is held for the cold-start timeout, then refused with the typed
+    // error and when to retry, not left hanging or sent to the unreachable worker.
+    let (s, answer) = h.chat("acme", "bot", &key, "during the cut").await;
+    assert_eq!(s, 503, "{answer}");
+    assert_eq!(error_code(&answer), "workload_not_ready", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is lost"),
+        "{answer}"
     );
 
     link.set(true);
