@@ -366,7 +366,7 @@ pub async fn start(config: ManagerConfig) -> Result<RunningManager, ManagerError
 
     // With a shared store: take the leader lease if no other Manager holds it, and follow
     // the others' changes from now on (runtime::cluster).
-    runtime.start_cluster().await;
+    runtime.start_cluster(&url).await;
     for w in store.list_workloads(None).await? {
         runtime.apply(&w);
     }

@@ -138,10 +138,14 @@ impl WorkloadEntry {
             }
         });
         if let Some(phase) = Phase::parse(&state.phase) {
+            let message = match &state.leader {
+                Some(url) => format!("{} (run by the leading Manager, {url})", state.message),
+                None => state.message.clone(),
+            };
             self.readiness.send_if_modified(|log| {
                 log.push(
                     phase,
-                    &state.message,
+                    &message,
                     Duration::from_millis(state.elapsed_ms),
                     state.step.as_deref(),
                 )
@@ -173,7 +177,11 @@ impl WorkloadEntry {
 
     /// What the leader publishes of this workload now: its newest readiness event, the
     /// ready slots and the policy's wants.
-    pub(super) fn serving_state(&self, closed: Option<&Closed>) -> Option<ServingState> {
+    pub(super) fn serving_state(
+        &self,
+        closed: Option<&Closed>,
+        leader: Option<&String>,
+    ) -> Option<ServingState> {
         let log = self.readiness.borrow();
         let last = log.last()?;
         Some(ServingState {
@@ -192,6 +200,7 @@ impl WorkloadEntry {
                 message: c.message.clone(),
                 next_start: c.next_start.map(|t| t.to_rfc3339()),
             }),
+            leader: leader.cloned(),
         })
     }
 }
@@ -376,10 +385,11 @@ impl Runtime {
 
     /// Runs the cluster loop until shutdown; only for a shared store. The first lease check
     /// is made before this returns, so a Manager alone on its database leads from the start.
-    pub async fn start_cluster(self: &Arc<Self>) {
+    pub async fn start_cluster(self: &Arc<Self>, url: &str) {
         if !self.shared.store.shared() {
             return;
         }
+        let _ = self.shared.url.set(url.to_string());
         self.check_lease().await;
         let rt = self.clone();
         let stop: CancellationToken = self.shutdown.clone();
@@ -464,6 +474,7 @@ mod tests {
             urls: urls.iter().map(|u| u.to_string()).collect(),
             wanted: urls.len(),
             closed: None,
+            leader: None,
         }
     }
 
@@ -480,8 +491,17 @@ mod tests {
             "nothing routed before the leader publishes"
         );
 
-        e.follow(&state(&["http://a", "http://b"]));
-        assert_eq!(e.phase(), (Phase::Ready, "2 replicas serving".to_string()));
+        let mut two = state(&["http://a", "http://b"]);
+        two.leader = Some("http://127.0.0.1:7000".into());
+        e.follow(&two);
+        assert_eq!(
+            e.phase(),
+            (
+                Phase::Ready,
+                "2 replicas serving (run by the leading Manager, http://127.0.0.1:7000)"
+                    .to_string()
+            )
+        );
         assert_eq!(e.counts()["wanted"], 2);
         let on_a = e.pick().unwrap();
         let other = e.pick().unwrap();

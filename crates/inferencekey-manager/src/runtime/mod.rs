@@ -297,6 +297,8 @@ pub(crate) struct Shared {
     pub launcher: Arc<reconciler::Launcher>,
     /// The workers' agents as last read, for placing replicas.
     pub agents: placement::AgentsCache,
+    /// This Manager's URL, with a shared store (what a leader publishes as its own).
+    pub url: std::sync::OnceLock<String>,
 }
 
 pub struct Runtime {
@@ -325,6 +327,7 @@ impl Runtime {
                 settings,
                 clock,
                 agents: placement::AgentsCache::default(),
+                url: std::sync::OnceLock::new(),
             }),
             registry: RwLock::new(Registry::default()),
             tasks: Mutex::new(JoinSet::new()),

@@ -875,7 +875,8 @@ impl Supervisor {
     /// Publishes the readiness and ready replicas for the other Managers' gateways, when
     /// they changed since the last time.
     async fn publish_serving(&mut self) {
-        let Some(state) = self.entry.serving_state(self.want.closed.as_ref()) else {
+        let leader = self.shared.url.get();
+        let Some(state) = self.entry.serving_state(self.want.closed.as_ref(), leader) else {
             return;
         };
         if self.published.as_ref() == Some(&state) {

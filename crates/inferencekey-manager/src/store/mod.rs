@@ -445,6 +445,10 @@ pub struct ServingState {
     /// Set while the workload's schedule keeps it down.
     #[serde(default)]
     pub closed: Option<ClosedState>,
+    /// The leading Manager's URL: a follower names it, since "the local worker" in the
+    /// message is the leader's machine.
+    #[serde(default)]
+    pub leader: Option<String>,
 }
 
 /// One Manager's gateway load on one workload, as a follower reports it to the leader.

@@ -1215,6 +1215,7 @@ pub(super) async fn one_store_leads_until_it_is_gone_and_publishes_what_it_serve
         urls: vec!["http://127.0.0.1:4001".into()],
         wanted: 1,
         closed: None,
+        leader: Some("http://127.0.0.1:7000".into()),
     };
     first.put_serving(&w.id, &state).await.unwrap();
     assert_eq!(
@@ -1236,6 +1237,7 @@ pub(super) async fn one_store_leads_until_it_is_gone_and_publishes_what_it_serve
                 urls: vec![],
                 wanted: 0,
                 closed: None,
+                leader: None,
             },
         )
         .await
