@@ -136,7 +136,8 @@ def test_a_pinned_workload_runs_on_the_agent_and_serves_through_the_gateway(
     token = m.cli("worker", "token", worker).stdout.strip()
     data = tmp_path / "agent"
     log = tmp_path / "agent.log"
-    args = ["--manager", m.url, "--worker-id", worker, "--address", AGENT_HOST, "--dev"]
+    # No --worker-id: the agent asks the Manager which worker its token was issued for.
+    args = ["--manager", m.url, "--address", AGENT_HOST, "--dev"]
     with log.open("wb") as out:
         agent = subprocess.Popen(
             [sys.executable, "-m", "inferencekey", "worker", "run", *args, "--data-dir", str(data)],
@@ -155,6 +156,10 @@ def test_a_pinned_workload_runs_on_the_agent_and_serves_through_the_gateway(
             assert time.monotonic() < deadline, f"the agent never synced: {log.read_text()}"
             time.sleep(0.1)
         assert mine["address"] == AGENT_HOST
+        deadline = time.monotonic() + 30
+        while f"as worker {worker}" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
 
         slug = "agent-" + uuid.uuid4().hex[:6]
         mgmt = ManagementClient.from_env()

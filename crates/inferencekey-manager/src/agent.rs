@@ -107,7 +107,7 @@ struct Agent {
 impl Agent {
     async fn sync(&self) -> Result<SyncResponse, SyncFailure> {
         let body = SyncRequest {
-            worker_id: self.config.worker_id.clone(),
+            worker_id: Some(self.config.worker_id.clone()),
             address: self.config.address.clone(),
             replicas: self
                 .running
@@ -115,30 +115,7 @@ impl Agent {
                 .map(|(id, r)| state(id, &r.status))
                 .collect(),
         };
-        let resp = self
-            .http
-            .post(format!("{}/agent/v1/sync", self.config.manager))
-            .bearer_auth(self.config.token.expose())
-            .timeout(SYNC_TIMEOUT)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| SyncFailure::Retry(format!("cannot reach the Manager: {e}")))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        match status {
-            200 => serde_json::from_str(&text).map_err(|e| {
-                SyncFailure::Retry(format!("the Manager's answer does not read: {e}"))
-            }),
-            401 | 403 | 404 => Err(SyncFailure::Fatal(AgentError::Refused {
-                status,
-                message: scrub(&text),
-            })),
-            _ => Err(SyncFailure::Retry(format!(
-                "the Manager answered {status}: {}",
-                scrub(&text)
-            ))),
-        }
+        post_sync(&self.http, &self.config.manager, &self.config.token, &body).await
     }
 
     /// Starts what is assigned and not running, stops what runs and is not assigned.
@@ -225,6 +202,68 @@ impl Agent {
 enum SyncFailure {
     Retry(String),
     Fatal(AgentError),
+}
+
+/// One `POST /agent/v1/sync`: the answer, or whether to retry.
+async fn post_sync(
+    http: &reqwest::Client,
+    manager: &str,
+    token: &Secret,
+    body: &SyncRequest,
+) -> Result<SyncResponse, SyncFailure> {
+    let resp = http
+        .post(format!("{manager}/agent/v1/sync"))
+        .bearer_auth(token.expose())
+        .timeout(SYNC_TIMEOUT)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| SyncFailure::Retry(format!("cannot reach the Manager: {e}")))?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    match status {
+        200 => serde_json::from_str(&text)
+            .map_err(|e| SyncFailure::Retry(format!("the Manager's answer does not read: {e}"))),
+        401 | 403 | 404 => Err(SyncFailure::Fatal(AgentError::Refused {
+            status,
+            message: scrub(&text),
+        })),
+        _ => Err(SyncFailure::Retry(format!(
+            "the Manager answered {status}: {}",
+            scrub(&text)
+        ))),
+    }
+}
+
+/// The worker `token` was issued for, asked of the Manager (an agent started without
+/// `--worker-id`): a first sync that reports no replica, which is what a starting agent
+/// runs. Retried every sync interval until the Manager answers; `None` when `stop` came
+/// first.
+pub async fn worker_of_token(
+    manager: &str,
+    token: &Secret,
+    address: &str,
+    stop: &CancellationToken,
+) -> Result<Option<String>, AgentError> {
+    let http = crate::server::http_client().map_err(|e| AgentError::Setup(e.to_string()))?;
+    let body = SyncRequest {
+        worker_id: None,
+        address: address.to_string(),
+        replicas: Vec::new(),
+    };
+    loop {
+        match post_sync(&http, manager, token, &body).await {
+            Ok(answer) => return Ok(Some(answer.worker_id)),
+            Err(SyncFailure::Fatal(e)) => return Err(e),
+            Err(SyncFailure::Retry(why)) => {
+                eprintln!("inferencekey worker agent: {why}; retrying");
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(SYNC_INTERVAL) => {}
+        }
+    }
 }
 
 /// Runs the agent until `stop` is cancelled (then stops every engine) or the Manager

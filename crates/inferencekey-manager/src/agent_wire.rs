@@ -23,8 +23,11 @@ pub const LOST_AFTER: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
-    /// The worker the agent runs for: the one its token was issued for.
-    pub worker_id: String,
+    /// The worker the agent runs for: the one its token was issued for. Optional: left out,
+    /// it is the token's worker (an agent started without `--worker-id` learns its id from
+    /// the answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
     /// The host the agent's replicas are reachable on from the Manager (an IP address or a
     /// host name, no scheme or port), e.g. `127.0.0.2`.
     pub address: String,

@@ -236,9 +236,10 @@ struct WorkerRunArgs {
     /// environment variable, which other users of the host cannot read from the process list.
     #[arg(long, env = "INFERENCEKEY_WORKER_TOKEN", hide_env_values = true)]
     token: String,
-    /// The worker's id, as `worker register` printed it.
+    /// The worker's id, as `worker register` printed it [default: the worker the token was
+    /// issued for, asked of the Manager].
     #[arg(long, value_name = "ID")]
-    worker_id: String,
+    worker_id: Option<String>,
     /// The address engines bind and the Manager reaches them on (an IP address or host
     /// name of this host).
     #[arg(long, default_value = "127.0.0.1")]
@@ -428,23 +429,7 @@ fn worker_run(a: WorkerRunArgs, self_command: Vec<String>) -> i32 {
         );
         return USAGE_ERROR;
     }
-    let data_dir = a
-        .data_dir
-        .unwrap_or_else(|| crate::agent::default_data_dir(a.worker_id.trim()));
-    let config = crate::agent::AgentConfig {
-        manager,
-        token,
-        worker_id: a.worker_id.trim().to_string(),
-        address: a.address.trim().to_string(),
-        settings: crate::runtime::process::LaunchSettings {
-            dev: a.dev,
-            allow_any_command: a.allow_any_command,
-            self_command,
-            data_dir,
-            engine_env: a.engine_env,
-            allow_trust_remote_code: a.allow_trust_remote_code,
-        },
-    };
+    let address = a.address.trim().to_string();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -458,13 +443,41 @@ fn worker_run(a: WorkerRunArgs, self_command: Vec<String>) -> i32 {
     };
     runtime.block_on(async {
         let stop = tokio_util::sync::CancellationToken::new();
-        let agent = tokio::spawn(crate::agent::run(config, stop.clone()));
         let stopper = stop.clone();
         tokio::spawn(async move {
             wait_for_stop_signal().await;
             eprintln!("inferencekey worker agent: stopping engines and shutting down");
             stopper.cancel();
         });
+        let worker_id = match a.worker_id.as_deref().map(str::trim) {
+            Some(id) => id.to_string(),
+            None => match crate::agent::worker_of_token(&manager, &token, &address, &stop).await {
+                Ok(Some(id)) => id,
+                Ok(None) => return 0,
+                Err(e) => {
+                    eprintln!("inferencekey worker agent: {e}");
+                    return FAILURE;
+                }
+            },
+        };
+        let data_dir = a
+            .data_dir
+            .unwrap_or_else(|| crate::agent::default_data_dir(&worker_id));
+        let config = crate::agent::AgentConfig {
+            manager,
+            token,
+            worker_id,
+            address,
+            settings: crate::runtime::process::LaunchSettings {
+                dev: a.dev,
+                allow_any_command: a.allow_any_command,
+                self_command,
+                data_dir,
+                engine_env: a.engine_env,
+                allow_trust_remote_code: a.allow_trust_remote_code,
+            },
+        };
+        let agent = tokio::spawn(crate::agent::run(config, stop.clone()));
         match agent.await {
             Ok(Ok(())) => 0,
             Ok(Err(e)) => {

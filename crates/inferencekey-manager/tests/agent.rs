@@ -129,7 +129,7 @@ async fn sync_checks_its_token_and_body() {
         (403, "scope_insufficient", Some("worker_id"))
     );
     let bad: [(Value, &str); 6] = [
-        (json!({"address": AGENT_HOST}), "worker_id"),
+        (json!({"worker_id": 7, "address": AGENT_HOST}), "worker_id"),
         (
             json!({"worker_id": wid, "address": "http://127.0.0.2:80"}),
             "address",
@@ -167,6 +167,14 @@ async fn sync_checks_its_token_and_body() {
     assert_eq!(ok["worker_id"], wid.as_str());
     assert_eq!(ok["replicas"], json!([]));
     assert_eq!(ok["sync_interval_ms"], 2000);
+    // Without `worker_id` the sync is the token's worker's, and the answer names it (what an
+    // agent started without `--worker-id` learns its id from).
+    let (s, ok) = sync(&h, &token, json!({"address": AGENT_HOST})).await;
+    assert_eq!(
+        (s, ok["worker_id"].as_str()),
+        (200, Some(wid.as_str())),
+        "{ok}"
+    );
 
     // A revoked worker token stops at once.
     let id = token.split('_').nth(2).unwrap();

@@ -119,13 +119,14 @@ async fn sync(
     let req: SyncRequest = decode(obj.into(), "body", Role::Request, no_hint)
         .map_err(|e| ApiError::from_problems(&e.problems))?;
     let mine = who.worker_id.as_deref().unwrap_or_default();
-    if req.worker_id.trim() != mine {
+    let claimed = req.worker_id.as_deref().unwrap_or(mine);
+    if claimed.trim() != mine {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "scope_insufficient",
             format!(
                 "this token was issued for worker {mine:?}; it cannot sync as {:?}",
-                scrub(&req.worker_id)
+                scrub(claimed)
             ),
         )
         .with_field("worker_id"));
