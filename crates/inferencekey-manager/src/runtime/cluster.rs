@@ -33,7 +33,7 @@ use crate::store::{ClosedState, GatewayLoad, ServingState};
 
 /// How often the lease, the workloads, the serving states and the loads are read.
 pub(super) const TICK: Duration = Duration::from_millis(250);
-/// The lease and the workload list are read every this many ticks (1 s).
+/// The workload list is read every this many ticks (1 s).
 const SLOW_EVERY: u32 = 4;
 /// A follower's load report counts for this long after it was made.
 const LOAD_FRESH: Duration = Duration::from_secs(3);
@@ -371,8 +371,10 @@ impl Runtime {
 
     /// One round of the cluster loop (public for tests that drive it step by step).
     pub(super) async fn cluster_tick(&self, state: &mut ClusterState) {
+        // The lease every tick: keeping it is a local check, and a follower's attempt is one
+        // query, so a leader's death is taken over (and a lost lease noticed) within a tick.
+        self.check_lease().await;
         if state.tick % SLOW_EVERY == 0 {
-            self.check_lease().await;
             self.sync_workloads().await;
         }
         state.tick = state.tick.wrapping_add(1);
