@@ -22,6 +22,16 @@ import pytest
 from inferencekey.pytest_plugin import LocalManager, start_manager
 
 
+def alive(pid: int) -> bool:
+    """Whether process `pid` is running: a zombie (left to an init that does not reap) is
+    dead."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 @dataclass
 class Manager:
     """A Manager the tests started, through the pytest plugin's `start_manager` (the one

@@ -24,7 +24,7 @@ import pytest
 from inferencekey import Backend, DataClient, ExecutionPolicy, ManagementClient, WorkloadSpec
 from inferencekey.pytest_plugin import start_manager
 
-from .conftest import STORE_ENV, Manager, _postgres_schema_url
+from .conftest import STORE_ENV, Manager, _postgres_schema_url, alive
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get(STORE_ENV, "").startswith(("postgres://", "postgresql://")),
@@ -296,15 +296,6 @@ def test_kill_9_of_the_leader_mid_rollout_hands_its_workloads_to_the_other(
     for name in ("one", "two"):
         text = data.endpoint(name).generate_text(prompt="after the takeover", max_tokens=4).text
         assert isinstance(text, str) and text
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie left to an init that does not reap is dead)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def test_a_request_held_at_a_follower_starts_a_workload_scaled_to_zero(

@@ -20,21 +20,13 @@ from pathlib import Path
 
 from inferencekey import Backend, DataClient, ExecutionPolicy, ManagementClient, WorkloadSpec
 
-from .conftest import Manager, Project
+from .conftest import Manager, Project, alive
 
 AGENT_HOST = "127.0.0.3"
 
 
 def pids(run_dir: Path) -> list[int]:
     return [int(p.read_text().strip()) for p in run_dir.glob("*.pid")]
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def start_agent(

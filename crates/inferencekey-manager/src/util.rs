@@ -24,6 +24,11 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Milliseconds since the Unix epoch, for delivery schedules and load reports.
+pub fn now_unix_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 /// Seconds since the Unix epoch, for expiry arithmetic.
 pub fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()

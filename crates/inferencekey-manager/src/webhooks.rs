@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::store::{
     AttemptOutcome, DeliveryRecord, DeliveryState, JobRecord, JobStatus, Store, WebhookRecord,
 };
-use crate::util::{new_id, now_rfc3339, random_alnum};
+use crate::util::{new_id, now_rfc3339, now_unix_ms as now_ms, random_alnum};
 
 /// Deliveries in flight at once.
 pub const CONCURRENCY: usize = 8;
@@ -218,10 +218,6 @@ pub fn ping_body(workload_id: &str, ts: i64) -> Vec<u8> {
         "data": {"workload_id": workload_id},
     }))
     .unwrap_or_default()
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// An attempt's failure, as recorded: the status when the receiver answered, and why.

@@ -30,6 +30,7 @@ use super::readiness::Phase;
 use super::routing::Slot;
 use super::{reconciler, Runtime, Shared, WorkloadEntry};
 use crate::store::{ClosedState, GatewayLoad, ServingState};
+use crate::util::now_unix_ms as now_ms;
 
 /// How often the lease, the workloads, the serving states and the loads are read.
 pub(super) const TICK: Duration = Duration::from_millis(250);
@@ -37,13 +38,6 @@ pub(super) const TICK: Duration = Duration::from_millis(250);
 const SLOW_EVERY: u32 = 4;
 /// A follower's load report counts for this long after it was made.
 const LOAD_FRESH: Duration = Duration::from_secs(3);
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
 
 /// Waits until `leader` is no longer `from` (forever if its sender is gone).
 async fn flipped(leader: &mut watch::Receiver<bool>, from: bool) {
@@ -369,7 +363,7 @@ impl Runtime {
         }
     }
 
-    /// One round of the cluster loop (public for tests that drive it step by step).
+    /// One round of the cluster loop.
     pub(super) async fn cluster_tick(&self, state: &mut ClusterState) {
         // The lease every tick: keeping it is a local check, and a follower's attempt is one
         // query, so a leader's death is taken over (and a lost lease noticed) within a tick.

@@ -1149,6 +1149,28 @@ pub(super) async fn a_starting_manager_releases_only_what_dead_ones_left(b: &Bac
 
 /// A server that cannot be reached is `Unavailable` (a 503, or `serve`'s typed error); when
 /// the server drops the store's connections, the store reconnects on its next calls.
+/// The server drops every connection of the test's schema (its stores' `application_name`),
+/// as a restart or a network cut would; how many it dropped.
+async fn drop_connections(b: &Backend) -> usize {
+    let Backend::Postgres(url) = b else {
+        unreachable!()
+    };
+    let app = url.rsplit("application_name=").next().unwrap().to_string();
+    let (admin, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            &[&app],
+        )
+        .await
+        .unwrap()
+        .len()
+}
+
 pub(super) async fn a_lost_connection_is_unavailable_and_the_store_recovers(b: &Backend) {
     // Port 1 on loopback: nothing listens there.
     match PostgresStore::open("postgres://postgres@127.0.0.1:1/postgres").await {
@@ -1158,23 +1180,10 @@ pub(super) async fn a_lost_connection_is_unavailable_and_the_store_recovers(b: &
     }
     let s = b.open().await;
     s.ensure_project("acme").await.unwrap();
-    let Backend::Postgres(url) = b else {
-        unreachable!()
-    };
-    let app = url.rsplit("application_name=").next().unwrap().to_string();
-    let (admin, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let killed = admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = $1 AND pid <> pg_backend_pid()",
-            &[&app],
-        )
-        .await
-        .unwrap();
-    assert!(!killed.is_empty(), "the store had no connection to drop");
+    assert!(
+        drop_connections(b).await > 0,
+        "the store had no connection to drop"
+    );
     // Each call may meet one dropped connection (then it is `Unavailable`); the pool
     // replaces those, so the store answers again within a few calls.
     let mut answered = None;
@@ -1286,22 +1295,10 @@ pub(super) async fn one_store_leads_until_it_is_gone_and_publishes_what_it_serve
     // The server drops every connection of the schema (a restart, a network cut): the lease
     // goes with the leader's, and a store reconnects and leads again rather than following
     // for ever.
-    let Backend::Postgres(url) = b else {
-        unreachable!()
-    };
-    let app = url.rsplit("application_name=").next().unwrap().to_string();
-    let (admin, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    admin
-        .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = $1 AND pid <> pg_backend_pid()",
-            &[&app],
-        )
-        .await
-        .unwrap();
+    assert!(
+        drop_connections(b).await > 0,
+        "the stores had no connection to drop"
+    );
     let mut leaders = 0;
     for _ in 0..100 {
         let (a, b2) = (
