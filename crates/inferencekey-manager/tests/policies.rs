@@ -131,6 +131,189 @@ async fn autoscaling_bursts_from_zero_and_idles_back_to_zero() {
     h.stop().await;
 }
 
+/// Spare keepers (`__replica-keeper <grace> --spare`) this test's Manager started that do
+/// not run an engine yet: live processes with its engine tag not recorded in a pid file
+/// (the other tests' Managers run in this process too).
+fn spares(h: &Harness) -> Vec<i32> {
+    let tag = format!("INFERENCEKEY_MANAGER_ENGINE={}", h.dir.path().display()).into_bytes();
+    let running = h.engine_pids();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let (Ok(stat), Ok(cmdline), Ok(environ)) = (
+            std::fs::read_to_string(entry.path().join("stat")),
+            std::fs::read(entry.path().join("cmdline")),
+            std::fs::read(entry.path().join("environ")),
+        ) else {
+            continue;
+        };
+        let zombie = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .trim_start()
+            .starts_with('Z');
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        if !zombie
+            && environ.split(|b| *b == 0).any(|v| v == tag)
+            && args.contains(&&b"__replica-keeper"[..])
+            && args.contains(&&b"--spare"[..])
+            && !running.contains(&pid)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// A workload scaled to zero keeps one booted keeper and no engine; the replica its next
+/// request starts runs under that keeper (the pid the Manager records is the spare's), a
+/// new spare is booted once it is back at zero, two workloads at zero share one, and it is
+/// killed when the last workload waiting at zero is deleted.
+#[tokio::test]
+async fn a_workload_at_zero_keeps_a_spare_keeper_for_its_next_start() {
+    let (h, clock) = with_clock("2026-12-01T10:00:00Z").await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    let config = autoscaling(json!({"min_workers": 0, "max_workers": 1, "idle_timeout_s": 60}));
+    h.create("acme", &sdk, with_policy("bot", "autoscaling", config))
+        .await;
+    h.wait_ready("acme", "bot", &sdk).await;
+    replicas(&h, 1).await;
+    assert!(spares(&h).is_empty(), "a spare while a replica serves");
+
+    clock.advance(Duration::from_secs(61));
+    replicas(&h, 0).await;
+    let spare = eventually("a spare keeper", LIMIT, || async {
+        match spares(&h)[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    })
+    .await;
+
+    let (s, out) = h.chat("acme", "bot", &key, "cold").await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(
+        h.engine_pids(),
+        vec![spare],
+        "the replica runs under the spare"
+    );
+    let left = spares(&h);
+    assert!(
+        left.is_empty(),
+        "spares {left:?} besides the engine {spare}"
+    );
+
+    idle(&h, &sdk, "bot").await;
+    clock.advance(Duration::from_secs(61));
+    replicas(&h, 0).await;
+    eventually("the next spare keeper", LIMIT, || async {
+        match spares(&h)[..] {
+            [one] if one != spare => Some(one),
+            _ => None,
+        }
+    })
+    .await;
+
+    // A second workload waiting at zero shares the Manager's one spare.
+    let config = autoscaling(json!({"min_workers": 0, "max_workers": 1, "idle_timeout_s": 60}));
+    h.create("acme", &sdk, with_policy("bot2", "autoscaling", config))
+        .await;
+    h.wait_ready("acme", "bot2", &sdk).await;
+    replicas(&h, 1).await;
+    clock.advance(Duration::from_secs(61));
+    replicas(&h, 0).await;
+    let one = eventually("one spare for both", LIMIT, || async {
+        match spares(&h)[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    })
+    .await;
+
+    // Deleting one keeps it for the other; deleting the last kills it.
+    for (slug, spare_lives) in [("bot", true), ("bot2", false)] {
+        let (_, w) = h
+            .get(&format!("/api/projects/acme/workloads/{slug}"), &sdk)
+            .await;
+        let id = w["id"].as_str().unwrap();
+        let (s, out) = h
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/workloads/{id}"),
+                &sdk,
+                None,
+            )
+            .await;
+        assert!(s < 300, "{s}: {out}");
+        if spare_lives {
+            eventually("the workload gone", LIMIT, || async {
+                let (s, _) = h
+                    .get(&format!("/api/projects/acme/workloads/{slug}"), &sdk)
+                    .await;
+                (s == 404).then_some(())
+            })
+            .await;
+            assert!(
+                common::alive(one),
+                "the spare went with one of two workloads at zero"
+            );
+        }
+    }
+    eventually(
+        "the spare killed with the last workload at zero",
+        LIMIT,
+        || async { (!common::alive(one)).then_some(()) },
+    )
+    .await;
+    h.stop().await;
+}
+
+/// A spare keeper killed while it waits is not handed the engine: the next start boots a
+/// keeper of its own and the request is served.
+#[tokio::test]
+async fn a_dead_spare_keeper_is_passed_over() {
+    let (h, clock) = with_clock("2026-12-01T10:00:00Z").await;
+    let sdk = h.project("acme").await;
+    let key = h.key("acme", None).await;
+    let config = autoscaling(json!({"min_workers": 0, "max_workers": 1, "idle_timeout_s": 60}));
+    h.create("acme", &sdk, with_policy("bot", "autoscaling", config))
+        .await;
+    h.wait_ready("acme", "bot", &sdk).await;
+    replicas(&h, 1).await;
+    clock.advance(Duration::from_secs(61));
+    replicas(&h, 0).await;
+    let spare = eventually("a spare keeper", LIMIT, || async {
+        match spares(&h)[..] {
+            [one] => Some(one),
+            _ => None,
+        }
+    })
+    .await;
+    // SAFETY: kill(2) on the spare this test's Manager started.
+    unsafe {
+        libc::kill(spare, libc::SIGKILL);
+    }
+    // Killed, it is a zombie until the Manager hands it out (and finds it exited).
+    eventually("the spare dead", LIMIT, || async {
+        let stat = std::fs::read_to_string(format!("/proc/{spare}/stat")).unwrap_or_default();
+        stat.rsplit_once(')')
+            .is_none_or(|(_, rest)| rest.trim_start().starts_with('Z'))
+            .then_some(())
+    })
+    .await;
+
+    let (s, out) = h.chat("acme", "bot", &key, "after the spare died").await;
+    assert_eq!(s, 200, "{out}");
+    let running = h.engine_pids();
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert_ne!(running[0], spare);
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn a_window_opens_and_closes_and_refuses_requests_outside_it() {
     // Tuesday 07:30 in Madrid (UTC+1 in December): before the window.

@@ -652,7 +652,8 @@ pub struct EngineProcess {
 const KEEPER_GRACE: Duration = Duration::from_secs(5);
 
 /// Launches an engine under a keeper with its output appended to `log_path` and an explicit
-/// environment (see [`super::engine_env`]).
+/// environment (see [`super::engine_env`]). A `spare` keeper, when given and still alive, is
+/// handed the engine instead of booting a new one.
 #[allow(clippy::too_many_arguments)]
 pub fn spawn(
     argv: &[String],
@@ -662,6 +663,7 @@ pub fn spawn(
     log_path: &Path,
     pid_file: &Path,
     settings: &LaunchSettings,
+    spare: Option<SpareKeeper>,
 ) -> io::Result<EngineProcess> {
     if let Some(dir) = log_path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -684,33 +686,67 @@ pub fn spawn(
             scrub(&argv.join(" "))
         );
     }
-    let tag = &settings.data_dir;
-    let full: Vec<String> = if !settings.self_command.is_empty() && super::procgroup::supported() {
-        let mut v = super::procgroup::keeper_command(&settings.self_command);
-        v.push(KEEPER_GRACE.as_millis().to_string());
-        v.push("--".into());
-        v.extend(argv.iter().cloned());
-        v
-    } else {
-        argv.to_vec()
+    let mut env = super::engine_env::engine_env(std::env::vars_os(), &settings.engine_env);
+    env.extend(extra_env.iter().map(|(k, v)| (k.into(), v.into())));
+    env.push(("HOST".into(), host.into()));
+    env.push(("PORT".into(), port.to_string().into()));
+    env.push((ENGINE_TAG_VAR.into(), settings.data_dir.clone().into()));
+    let handed = spare.and_then(|s| s.hand(argv, &env, log_path));
+    let (child, pid) = match handed {
+        Some(started) => started,
+        None => {
+            let full: Vec<String> = if keepers_usable(settings) {
+                let mut v = super::procgroup::keeper_command(&settings.self_command);
+                v.push(KEEPER_GRACE.as_millis().to_string());
+                v.push("--".into());
+                v.extend(argv.iter().cloned());
+                v
+            } else {
+                argv.to_vec()
+            };
+            let mut cmd = Command::new(&full[0]);
+            cmd.args(&full[1..])
+                .env_clear()
+                .envs(env)
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(log.try_clone()?))
+                .stderr(Stdio::from(log));
+            start_group(cmd)?
+        }
     };
-    let mut cmd = Command::new(&full[0]);
-    cmd.args(&full[1..])
-        .env_clear()
-        .envs(super::engine_env::engine_env(
-            std::env::vars_os(),
-            &settings.engine_env,
-        ))
-        .envs(extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("HOST", host)
-        .env("PORT", port.to_string())
-        .env(ENGINE_TAG_VAR, tag)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        // Its own process group, so a backstop SIGKILL reaches the keeper and the engine.
-        .process_group(0);
+    if let Some(dir) = pid_file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    // The durable record a restarted Manager reaps from (best effort on a full disk: the
+    // environment tag finds the tree anyway).
+    let _ = {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(pid_file)
+            .and_then(|mut f| f.write_all(pid.to_string().as_bytes()))
+    };
+    Ok(EngineProcess {
+        child,
+        pid,
+        pid_file: pid_file.to_path_buf(),
+    })
+}
+
+/// Whether engines run under a keeper here (a Manager that can re-run itself, on Linux).
+fn keepers_usable(settings: &LaunchSettings) -> bool {
+    !settings.self_command.is_empty() && super::procgroup::supported()
+}
+
+/// Spawns `cmd` (a keeper, or a keeper-less engine) as the leader of its own process group,
+/// so a backstop SIGKILL reaches the keeper and the engine, and told when the Manager dies.
+/// Returns the child and its pid.
+fn start_group(mut cmd: Command) -> io::Result<(Child, i32)> {
+    cmd.kill_on_drop(true).process_group(0);
     // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, _exit).
     #[cfg(target_os = "linux")]
     unsafe {
@@ -733,27 +769,159 @@ pub fn spawn(
         .id()
         .and_then(|p| i32::try_from(p).ok())
         .ok_or_else(|| io::Error::other("the engine exited before its pid was read"))?;
-    if let Some(dir) = pid_file.parent() {
-        std::fs::create_dir_all(dir)?;
+    Ok((child, pid))
+}
+
+/// How long after a spare keeper failed to boot the next attempt waits.
+const SPARE_RETRY: Duration = Duration::from_secs(10);
+
+/// The one spare keeper of a Manager (or worker agent), kept while any workload waits at
+/// zero replicas ([`AtZero`]) and taken by whichever replica starts next. One, not one per
+/// workload: each is an idle interpreter (~10 MB), and one start from zero at a time is
+/// what it speeds up; a burst's other replicas boot their keepers as before.
+#[derive(Default)]
+pub struct SparePool {
+    spare: std::sync::Mutex<Option<SpareKeeper>>,
+    waiting: std::sync::atomic::AtomicUsize,
+    failed_at: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl SparePool {
+    /// The spare, if one is booted.
+    pub fn take(&self) -> Option<SpareKeeper> {
+        self.spare.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
-    // The durable record a restarted Manager reaps from (best effort on a full disk: the
-    // environment tag finds the tree anyway).
-    let _ = {
+
+    /// Boots a spare if none is kept and a workload waits at zero (one attempt per
+    /// [`SPARE_RETRY`] after a failure).
+    pub fn refill(&self, settings: &LaunchSettings) {
+        use std::sync::atomic::Ordering;
+        // Called on every tick of every workload at zero, so no syscall here: a spare that
+        // died meanwhile is found when a start hands it its engine, which then boots its own.
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.is_some() || self.waiting.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let mut failed_at = self.failed_at.lock().unwrap_or_else(|e| e.into_inner());
+        if failed_at.is_some_and(|t| t.elapsed() < SPARE_RETRY) {
+            return;
+        }
+        match SpareKeeper::start(settings) {
+            Ok(s) => *spare = s,
+            Err(e) => {
+                *failed_at = Some(std::time::Instant::now());
+                tracing::debug!(error = %e, "no spare keeper; the next engine start boots its own");
+            }
+        }
+    }
+}
+
+/// A workload waiting at zero replicas, held by its supervisor: while any is held the
+/// Manager keeps a spare keeper; when the last goes (its workload started, or was deleted)
+/// the spare is killed.
+pub struct AtZero(std::sync::Arc<super::reconciler::Launcher>);
+
+impl AtZero {
+    pub(crate) fn new(launcher: std::sync::Arc<super::reconciler::Launcher>) -> Self {
+        launcher
+            .spares
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        AtZero(launcher)
+    }
+}
+
+impl Drop for AtZero {
+    fn drop(&mut self) {
+        let pool = &self.0.spares;
+        if pool
+            .waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            drop(pool.take());
+        }
+    }
+}
+
+/// A keeper booted before its engine is known (`__replica-keeper <grace> --spare`, see
+/// [`super::procgroup::SpareOrder`]), waiting on a pipe for it. Dropped unused, it is killed.
+pub struct SpareKeeper {
+    child: Child,
+    pid: i32,
+    /// The write end of its stdin, blocking; closing it after the order is the keeper's EOF.
+    order: std::fs::File,
+}
+
+impl SpareKeeper {
+    /// Boots a spare keeper; `None` where engines run without one. It carries the engine tag,
+    /// so a Manager restarted after `kill -9` sweeps it with the engines; otherwise it exits
+    /// when its stdin closes, which the Manager's exit does.
+    pub fn start(settings: &LaunchSettings) -> io::Result<Option<SpareKeeper>> {
+        if !keepers_usable(settings) {
+            return Ok(None);
+        }
+        let mut full = super::procgroup::keeper_command(&settings.self_command);
+        full.push(KEEPER_GRACE.as_millis().to_string());
+        full.push(super::procgroup::SPARE_ARG.into());
+        let mut cmd = Command::new(&full[0]);
+        cmd.args(&full[1..])
+            .env_clear()
+            .env(ENGINE_TAG_VAR, &settings.data_dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let (mut child, pid) = start_group(cmd)?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| io::Error::other("the spare keeper has no stdin"))?;
+        let fd = stdin.into_owned_fd()?;
+        // Tokio made the pipe non-blocking; the order is written with one blocking write.
+        // SAFETY: fcntl on a descriptor this function owns.
+        unsafe {
+            use std::os::fd::AsRawFd;
+            let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+            if flags < 0
+                || libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(Some(SpareKeeper {
+            child,
+            pid,
+            order: std::fs::File::from(fd),
+        }))
+    }
+
+    /// Hands it its engine; `None` (and the spare killed) when it has exited or the order
+    /// cannot be written, or the environment is not UTF-8, so the caller boots a keeper.
+    fn hand(
+        mut self,
+        argv: &[String],
+        env: &[(std::ffi::OsString, std::ffi::OsString)],
+        log: &Path,
+    ) -> Option<(Child, i32)> {
         use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .mode(0o600)
-            .open(pid_file)
-            .and_then(|mut f| f.write_all(pid.to_string().as_bytes()))
-    };
-    Ok(EngineProcess {
-        child,
-        pid,
-        pid_file: pid_file.to_path_buf(),
-    })
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return None;
+        }
+        let env = env
+            .iter()
+            .map(|(k, v)| Some((k.to_str()?.to_owned(), v.to_str()?.to_owned())))
+            .collect::<Option<Vec<_>>>()?;
+        let order = super::procgroup::SpareOrder {
+            argv: argv.to_vec(),
+            env,
+            log: log.to_path_buf(),
+        };
+        let raw = serde_json::to_vec(&order).ok()?;
+        self.order.write_all(&raw).ok()?;
+        let SpareKeeper { child, pid, order } = self;
+        drop(order);
+        Some((child, pid))
+    }
 }
 
 impl EngineProcess {

@@ -15,16 +15,38 @@
 //! What outlives even the keeper (both killed with `kill -9`) is found on the next start by
 //! the tag every engine process inherits in its environment (see [`sweep_tagged`]).
 //!
+//! A keeper can also be started *spare*, `<self> __replica-keeper <grace_ms> --spare`,
+//! before its engine is known: it waits on its stdin for a [`SpareOrder`] (the engine's argv,
+//! environment and log file) and then goes on as any keeper. While a workload waits at zero
+//! replicas the Manager keeps one (`process::SparePool`), so the next cold start does not wait
+//! for a keeper to boot (a Python interpreter under the Python package: ~15 ms, on the path of
+//! the request that is held meanwhile).
+//!
 //! Linux only: it reads `/proc`. Hand-written on libc because the few calls it needs are
 //! simpler than any process-supervision crate.
 
-use std::path::Path;
-use std::process::Command;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The hidden CLI verb that runs a keeper.
 pub const KEEPER_ARG: &str = "__replica-keeper";
+
+/// In place of `-- <argv…>`: the keeper is spare and reads its [`SpareOrder`] from stdin.
+pub const SPARE_ARG: &str = "--spare";
+
+/// What a spare keeper runs: written as JSON on its stdin by the Manager, then EOF. An EOF
+/// with nothing before it (the Manager dropped the spare, or died) makes the keeper exit.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SpareOrder {
+    pub argv: Vec<String>,
+    /// The engine's whole environment, in order (a later entry wins).
+    pub env: Vec<(String, String)>,
+    /// The file the engine's stdout and stderr are appended to (the Manager created it).
+    pub log: PathBuf,
+}
 
 /// The program `python -c` runs to start a keeper from the Python package without importing
 /// it: it loads the native extension (which holds this Manager) straight from its file and
@@ -290,27 +312,41 @@ fn exit_code(status: libc::c_int) -> i32 {
     }
 }
 
-/// The keeper's `main`: `args` is `<grace_ms> -- <argv…>`. Returns its exit code: the
-/// engine leader's (128 + signal when it was killed).
+/// The keeper's `main`: `args` is `<grace_ms> -- <argv…>`, or `<grace_ms> --spare` (the
+/// argv and the rest from stdin, see [`SpareOrder`]). Returns its exit code: the engine
+/// leader's (128 + signal when it was killed).
 pub fn keeper_main(args: &[String]) -> i32 {
-    let (grace, argv) = match args {
-        [grace, sep, argv @ ..] if sep == "--" && !argv.is_empty() => {
-            (grace.parse::<u64>().unwrap_or(5000), argv)
-        }
-        _ => {
-            eprintln!("usage: {KEEPER_ARG} <grace_ms> -- <command…>");
-            return 2;
-        }
+    let usage = || {
+        eprintln!("usage: {KEEPER_ARG} <grace_ms> (-- <command…> | {SPARE_ARG})");
+        2
     };
-    let grace = Duration::from_millis(grace);
+    let Some((grace, rest)) = args.split_first() else {
+        return usage();
+    };
+    let grace = Duration::from_millis(grace.parse::<u64>().unwrap_or(5000));
     // SAFETY: prctl/getppid with valid arguments; no memory is shared.
     let parent = unsafe {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         libc::getppid()
     };
     catch_stop_signals();
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..]);
+    let mut cmd = match rest {
+        [sep, argv @ ..] if sep == "--" && !argv.is_empty() => {
+            let mut cmd = Command::new(&argv[0]);
+            cmd.args(&argv[1..]);
+            cmd
+        }
+        [spare] if spare == SPARE_ARG => match take_order() {
+            Ok(Some(cmd)) => cmd,
+            Ok(None) => return 0,
+            Err(e) => {
+                eprintln!("the spare keeper's order could not be read: {e}");
+                return 127;
+            }
+        },
+        _ => return usage(),
+    };
+    let program = cmd.get_program().to_string_lossy().into_owned();
     {
         use std::os::unix::process::CommandExt;
         // SAFETY: only async-signal-safe calls (prctl) between fork and exec. The leader
@@ -327,7 +363,7 @@ pub fn keeper_main(args: &[String]) -> i32 {
     let leader = match cmd.spawn() {
         Ok(child) => child.id() as i32,
         Err(e) => {
-            eprintln!("could not start `{}`: {e}", argv[0]);
+            eprintln!("could not start `{program}`: {e}");
             return 127;
         }
     };
@@ -377,6 +413,35 @@ pub fn keeper_main(args: &[String]) -> i32 {
         while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
     }
     leader_status.unwrap_or(128 + libc::SIGTERM)
+}
+
+/// A spare keeper's wait for its engine: the order on stdin (to EOF), the log made its
+/// stdout and stderr (which the engine inherits), the command to run. `None` when the Manager
+/// closed the pipe without an order, or a stop was asked meanwhile.
+fn take_order() -> io::Result<Option<Command>> {
+    use std::os::fd::AsRawFd;
+    let mut raw = Vec::new();
+    io::stdin().lock().read_to_end(&mut raw)?;
+    if raw.is_empty() || STOP_ASKED.load(Ordering::SeqCst) {
+        return Ok(None);
+    }
+    let order: SpareOrder = serde_json::from_slice(&raw).map_err(io::Error::other)?;
+    let Some((program, args)) = order.argv.split_first() else {
+        return Err(io::Error::other("the order has no command"));
+    };
+    let log = std::fs::OpenOptions::new().append(true).open(&order.log)?;
+    for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
+        // SAFETY: dup2 onto this process's own standard descriptors; `log` stays open.
+        if unsafe { libc::dup2(log.as_raw_fd(), fd) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .envs(order.env)
+        .stdin(Stdio::null());
+    Ok(Some(cmd))
 }
 
 /// True when `path` names a program this module can wrap (it exists and `/proc` is there).

@@ -35,6 +35,8 @@ pub(crate) struct Launcher {
     pub http: reqwest::Client,
     pub settings: process::LaunchSettings,
     pub host: String,
+    /// The spare keeper a replica start takes, kept while a workload waits at zero.
+    pub spares: process::SparePool,
 }
 
 impl Launcher {
@@ -43,6 +45,7 @@ impl Launcher {
             http,
             settings,
             host: HOST.to_string(),
+            spares: process::SparePool::default(),
         }
     }
 }
@@ -317,6 +320,9 @@ struct Supervisor {
     draining: Vec<Draining>,
     /// What was last published for the other Managers (a shared store only).
     published: Option<crate::store::ServingState>,
+    /// Held while the workload waits at zero replicas, so the Manager keeps a spare keeper
+    /// for the replica that will start it (see [`process::SparePool`]).
+    at_zero: Option<process::AtZero>,
 }
 
 /// Runs a workload's replicas until `stop` (the workload deleted, or this Manager no longer
@@ -347,6 +353,7 @@ pub(super) async fn supervise(
         want,
         draining: Vec::new(),
         published: None,
+        at_zero: None,
     };
     sup.entry.closed.send_replace(sup.want.closed.clone());
     sup.start(first).await;
@@ -396,6 +403,7 @@ pub(super) async fn supervise(
         if !spec_rx.has_changed().unwrap_or(false) {
             sup.publish().await;
         }
+        sup.keep_spare();
     }
     for generation in [sup.serving.take(), sup.pending.take()]
         .into_iter()
@@ -448,6 +456,32 @@ impl Supervisor {
                             .iter()
                             .all(|r| matches!(r.status, ReplicaStatus::Failing(_))))
             })
+    }
+
+    /// While the workload is down to zero replicas of its own (scaled to zero, or outside
+    /// its schedule) and runs a process here, the Manager keeps a spare keeper booted, so
+    /// the replica that the next request or window starts skips the keeper's boot.
+    fn keep_spare(&mut self) {
+        let idle = self.want.replicas == 0
+            && self.draining.is_empty()
+            && [self.serving.as_ref(), self.pending.as_ref()]
+                .into_iter()
+                .flatten()
+                .all(|g| g.replicas.is_empty());
+        let runs_here = self
+            .pending
+            .as_ref()
+            .or(self.serving.as_ref())
+            .and_then(|g| g.plan.as_ref())
+            .is_some_and(|p| matches!(p.launch, process::Launch::Process { .. }));
+        if !(idle && runs_here) {
+            self.at_zero = None;
+            return;
+        }
+        let launcher = &self.shared.launcher;
+        self.at_zero
+            .get_or_insert_with(|| process::AtZero::new(launcher.clone()));
+        launcher.spares.refill(&launcher.settings);
     }
 
     fn latest_spec(&self) -> Option<&Arc<RuntimeSpec>> {
@@ -627,12 +661,18 @@ impl Supervisor {
         // Logs and pid files are per slot number, so a restarted Manager finds them and a
         // long-lived autoscaled workload does not leave one log per replica ever started.
         let slot_no = generation.replicas.len() - 1;
+        // Taken here, not when the task runs: leaving zero drops the workload's `AtZero`,
+        // and the last one's drop kills a spare still in the pool.
+        let spare = matches!(plan.launch, process::Launch::Process { .. })
+            .then(|| shared.launcher.spares.take())
+            .flatten();
         let ctx = ReplicaCtx {
             generation: generation.id,
             replica: id,
             label,
             plan,
             launcher: shared.launcher.clone(),
+            spare: std::sync::Mutex::new(spare),
             events,
             cancel,
             log_path: shared
@@ -921,6 +961,8 @@ pub(crate) struct ReplicaCtx {
     pub label: String,
     pub plan: Arc<LaunchPlan>,
     pub launcher: Arc<Launcher>,
+    /// A booted keeper for this replica's first start (see [`process::SparePool`]).
+    pub spare: std::sync::Mutex<Option<process::SpareKeeper>>,
     pub events: mpsc::UnboundedSender<ReplicaEvent>,
     pub cancel: CancellationToken,
     pub log_path: PathBuf,
@@ -1060,6 +1102,7 @@ async fn attempt_process(
         &ctx.log_path,
         &ctx.pid_file,
         &ctx.launcher.settings,
+        ctx.spare.lock().unwrap_or_else(|e| e.into_inner()).take(),
     );
     let mut engine: EngineProcess = match spawned {
         Ok(p) => p,
