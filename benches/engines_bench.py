@@ -5,8 +5,11 @@
   streams, interleaved in rounds, the verdict on the median of the rounds' own ratios (bar:
   gateway ≥ 0.98x direct);
 * cold start: from the first request at zero replicas to its first byte, minus the engine's
-  own start time (the same command started directly, to its first healthy ``/health``; bar
-  ≤ 50 ms);
+  own: the same command started directly and the same request sent at its first healthy
+  ``/health``, to that request's first byte (what a client starting the engine itself
+  waits); bar ≤ 50 ms. Each cold request is sent once the last replica's engine has exited
+  and the Manager has settled (a cold start follows an idle period; sent as soon as the
+  replica count read zero, it raced that engine's teardown);
 * scale-up reaction: from the start of a load of 4 concurrent streams on a 1-replica
   autoscaling workload (target 1, no delays) until the Manager wants 2, and until 2 serve.
 
@@ -28,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from manager_bench import Manager
+from server import children
 
 import inferencekey
 from inferencekey import ManagementClient, WorkloadSpec
@@ -109,8 +113,11 @@ def tokens_per_second(base: str, path: str, key: str | None, streams: int, token
 ENGINE_START_LIMIT = 120.0
 
 
-def engine_start_seconds(command: list[str], port: int, limit: float = ENGINE_START_LIMIT) -> float:
-    """The engine's own start: spawn to the first 200 from /health (at most `limit` s)."""
+def engine_start_seconds(
+    command: list[str], port: int, limit: float = ENGINE_START_LIMIT
+) -> tuple[float, float]:
+    """The engine's own start: spawn to the first 200 from /health (at most `limit` s), and
+    to the first byte of the cold-start request sent then."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -124,7 +131,9 @@ def engine_start_seconds(command: list[str], port: int, limit: float = ENGINE_ST
                 c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
                 c.request("GET", "/health")
                 if c.getresponse().status == 200:
-                    return time.perf_counter() - t0
+                    healthy = time.perf_counter() - t0
+                    _, first = stream_tokens(f"http://127.0.0.1:{port}", COLD_PATH, None, 4)
+                    return healthy, healthy + first
             except OSError:
                 pass
             if proc.poll() is not None:
@@ -138,6 +147,10 @@ def engine_start_seconds(command: list[str], port: int, limit: float = ENGINE_ST
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# The request a cold start sends (and the engine's own start is timed to, directly).
+COLD_PATH = "/v1/chat/completions"
 
 
 def free_port() -> int:
@@ -191,7 +204,7 @@ def engines(cfg: dict[str, Any]) -> dict[str, Any]:
             for streams in (1, 32):
                 g: list[float] = []
                 d: list[float] = []
-                # One stream's round is ~2 s, so it gets more rounds for a tighter interval.
+                # One stream's round is ~1 s, so it gets more rounds for a tighter interval.
                 for i in range(rounds if streams > 1 or quick else 2 * rounds + 1):
                     order = [("g", gateway, key), ("d", direct, None)]
                     for tag, base, k in order if i % 2 == 0 else order[::-1]:
@@ -240,13 +253,16 @@ def engines(cfg: dict[str, Any]) -> dict[str, Any]:
             firsts = []
             for _ in range(rounds):
                 until(lambda: mc.get("cold")["replicas"]["ready"] == 0)
-                _, first = stream_tokens(
-                    f"{m.url}/endpoint/eng/cold", "/v1/chat/completions", key, 4
-                )
+                # The last cold replica's keeper gone: the Manager's children are then the
+                # "chat" workload's keeper and the spare it keeps while "cold" is at zero.
+                until(lambda: len(children(m.proc.pid)) <= 2)
+                time.sleep(0.5)
+                _, first = stream_tokens(f"{m.url}/endpoint/eng/cold", COLD_PATH, key, 4)
                 firsts.append(first)
             cold = {
                 "first_byte_from_zero": statistics.median(firsts),
-                "engine_start": statistics.median(own),
+                "engine_healthy": statistics.median(h for h, _ in own),
+                "engine_start": statistics.median(f for _, f in own),
             }
             cold["overhead"] = cold["first_byte_from_zero"] - cold["engine_start"]
 
@@ -334,8 +350,9 @@ def table(r: dict[str, Any]) -> list[str]:
     c = r["cold"]
     ok = "met" if c["overhead"] <= 0.050 else "not met"
     out.append(
-        f"| cold start from zero: first byte {c['first_byte_from_zero'] * 1000:.0f} ms - engine "
-        f"start {c['engine_start'] * 1000:.0f} ms | {c['overhead'] * 1000:.0f} ms | | | "
+        f"| cold start from zero: first byte {c['first_byte_from_zero'] * 1000:.0f} ms - the "
+        f"engine's own first byte {c['engine_start'] * 1000:.0f} ms | "
+        f"{c['overhead'] * 1000:.0f} ms | | | "
         f"≤ 50 ms {ok} |"
     )
     s = r["scale_up"]
