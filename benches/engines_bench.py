@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -27,7 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from manager_bench import Manager
@@ -51,8 +52,17 @@ CONTENT = b'"content":"'
 EMPTY = b'"content":""'
 
 
-def stream_tokens(base: str, path: str, key: str | None, max_tokens: int) -> tuple[int, float]:
-    """One streamed chat completion: (content chunks, seconds to the first byte)."""
+class Stream(NamedTuple):
+    chunks: int
+    first: float
+    # llama.cpp's own generation rate for this stream (`timings.predicted_per_second` in
+    # its last chunk), 0 when absent.
+    engine_rate: float
+
+
+def stream_tokens(base: str, path: str, key: str | None, max_tokens: int) -> Stream:
+    """One streamed chat completion: content chunks, seconds to the first byte, and the
+    engine's own tokens/s for it."""
     u = urlsplit(base)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
     body = json.dumps(
@@ -73,6 +83,7 @@ def stream_tokens(base: str, path: str, key: str | None, max_tokens: int) -> tup
     r = conn.getresponse()
     first = None
     chunks = 0
+    rate = 0.0
     while True:
         line = r.readline()
         if first is None:
@@ -85,20 +96,29 @@ def stream_tokens(base: str, path: str, key: str | None, max_tokens: int) -> tup
         # same for both paths but adding noise to both.
         if line.startswith(b"data: ") and CONTENT in line and EMPTY not in line:
             chunks += 1
+        elif TIMINGS in line:
+            rate = float(json.loads(line[len(b"data: ") :])["timings"]["predicted_per_second"])
     if r.status != 200:
         raise SystemExit(f"HTTP {r.status} from {base}{path}")
     conn.close()
-    return chunks, first or 0.0
+    return Stream(chunks, first or 0.0, rate)
 
 
-def tokens_per_second(base: str, path: str, key: str | None, streams: int, tokens: int) -> float:
-    counts: list[int] = []
+TIMINGS = b'"timings"'
+
+
+def tokens_per_second(
+    base: str, path: str, key: str | None, streams: int, tokens: int
+) -> tuple[float, float]:
+    """`streams` concurrent streams: (content chunks a second as this client received them,
+    the engine's own generation rate summed over the streams)."""
+    counts: list[Stream] = []
     lock = threading.Lock()
 
     def one() -> None:
-        n, _ = stream_tokens(base, path, key, tokens)
+        st = stream_tokens(base, path, key, tokens)
         with lock:
-            counts.append(n)
+            counts.append(st)
 
     threads = [threading.Thread(target=one) for _ in range(streams)]
     t0 = time.perf_counter()
@@ -106,7 +126,8 @@ def tokens_per_second(base: str, path: str, key: str | None, streams: int, token
         t.start()
     for t in threads:
         t.join()
-    return sum(counts) / (time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    return sum(st.chunks for st in counts) / wall, sum(st.engine_rate for st in counts)
 
 
 # How long the engine may take to answer /health before the bench gives up on it.
@@ -132,7 +153,7 @@ def engine_start_seconds(
                 c.request("GET", "/health")
                 if c.getresponse().status == 200:
                     healthy = time.perf_counter() - t0
-                    _, first = stream_tokens(f"http://127.0.0.1:{port}", COLD_PATH, None, 4)
+                    first = stream_tokens(f"http://127.0.0.1:{port}", COLD_PATH, None, 4).first
                     return healthy, healthy + first
             except OSError:
                 pass
@@ -151,6 +172,12 @@ def engine_start_seconds(
 
 # The request a cold start sends (and the engine's own start is timed to, directly).
 COLD_PATH = "/v1/chat/completions"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid` so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -202,24 +229,44 @@ def engines(cfg: dict[str, Any]) -> dict[str, Any]:
             gateway = f"{m.url}/endpoint/eng/chat"
             rows: dict[str, Any] = {}
             for streams in (1, 32):
-                g: list[float] = []
-                d: list[float] = []
+                # (client tokens/s, the engine's own rate, the Manager's CPU share) per run.
+                runs: dict[str, list[tuple[float, float, float]]] = {"g": [], "d": []}
                 # One stream's round is ~1 s, so it gets more rounds for a tighter interval.
                 for i in range(rounds if streams > 1 or quick else 2 * rounds + 1):
                     order = [("g", gateway, key), ("d", direct, None)]
                     for tag, base, k in order if i % 2 == 0 else order[::-1]:
-                        tps = tokens_per_second(base, "/v1/chat/completions", k, streams, tokens)
-                        (g if tag == "g" else d).append(tps)
+                        cpu0, t0 = cpu_seconds(m.proc.pid), time.perf_counter()
+                        tps, own_rate = tokens_per_second(base, COLD_PATH, k, streams, tokens)
+                        share = (cpu_seconds(m.proc.pid) - cpu0) / (time.perf_counter() - t0)
+                        runs[tag].append((tps, own_rate, share))
+                g = [r[0] for r in runs["g"]]
+                d = [r[0] for r in runs["d"]]
                 # The verdict is the median of each round's own ratio: the two halves of a
                 # round run seconds apart, so drift of the shared machine's load between
                 # rounds (which moves both) cancels within a round, not across rounds.
                 ratios = [a / b for a, b in zip(g, d)]
+                # What each path delivered of what the engine generated meanwhile (its own
+                # timings): the engine's speed drifts ±15% between runs on this VM, the same
+                # on both paths, and this ratio divides that drift out. It cannot show the
+                # gateway slowing the engine down by taking CPU; the Manager's CPU share
+                # during the gateway's runs bounds that.
+                delivered = [
+                    (gt / ge) / (dt / de) if ge and de else 0.0
+                    for (gt, ge, _), (dt, de, _) in zip(runs["g"], runs["d"])
+                ]
                 rows[f"tokens_s_{streams}"] = {
                     "gateway": statistics.median(g),
                     "direct": statistics.median(d),
                     "ratio": statistics.median(ratios),
                     "interval": median_interval(ratios),
                     "round_ratios": ratios,
+                    "engine_own": {
+                        "gateway": statistics.median(r[1] for r in runs["g"]),
+                        "direct": statistics.median(r[1] for r in runs["d"]),
+                    },
+                    "delivered_ratio": statistics.median(delivered),
+                    "delivered_interval": median_interval(delivered),
+                    "manager_cpu_share": statistics.median(r[2] for r in runs["g"]),
                 }
 
             # Cold start: the engine's own start, then the Manager's from zero.
@@ -257,8 +304,7 @@ def engines(cfg: dict[str, Any]) -> dict[str, Any]:
                 # "chat" workload's keeper and the spare it keeps while "cold" is at zero.
                 until(lambda: len(children(m.proc.pid)) <= 2)
                 time.sleep(0.5)
-                _, first = stream_tokens(f"{m.url}/endpoint/eng/cold", COLD_PATH, key, 4)
-                firsts.append(first)
+                firsts.append(stream_tokens(f"{m.url}/endpoint/eng/cold", COLD_PATH, key, 4).first)
             cold = {
                 "first_byte_from_zero": statistics.median(firsts),
                 "engine_healthy": statistics.median(h for h, _ in own),
@@ -347,6 +393,15 @@ def table(r: dict[str, Any]) -> list[str]:
             f"{row['direct']:.0f} | {row['ratio']:.3f}x ({len(spread)} rounds "
             f"{min(spread):.3f} to {max(spread):.3f}{ci}) | ≥ 0.98x {ok} |"
         )
+        own = row.get("engine_own")
+        if own:
+            lo, hi = row["delivered_interval"]
+            out.append(
+                f"| the same, each path's tokens/s ÷ the engine's own rate meanwhile (its "
+                f"timings: {own['gateway']:.0f} / {own['direct']:.0f}) | | | "
+                f"{row['delivered_ratio']:.3f}x (95% interval {lo:.3f} to {hi:.3f}); the "
+                f"Manager used {row['manager_cpu_share'] * 100:.1f}% of a core | |"
+            )
     c = r["cold"]
     ok = "met" if c["overhead"] <= 0.050 else "not met"
     out.append(
