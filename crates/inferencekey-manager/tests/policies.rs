@@ -168,6 +168,32 @@ fn spares(h: &Harness) -> Vec<i32> {
     out
 }
 
+/// Waits until this Manager keeps exactly one spare keeper, other than `not`.
+async fn one_spare(h: &Harness, what: &str, not: Option<i32>) -> i32 {
+    eventually(what, LIMIT, || async {
+        match spares(h)[..] {
+            [one] if Some(one) != not => Some(one),
+            _ => None,
+        }
+    })
+    .await
+}
+
+/// Creates `slug` (autoscaling, `min_workers: 0`, idle timeout 60 s), waits for its first
+/// replica, then moves the clock past the idle timeout and waits until it runs none.
+async fn create_at_zero(h: &Harness, clock: &ManualClock, sdk: &str, slug: &str, check: bool) {
+    let config = autoscaling(json!({"min_workers": 0, "max_workers": 1, "idle_timeout_s": 60}));
+    h.create("acme", sdk, with_policy(slug, "autoscaling", config))
+        .await;
+    h.wait_ready("acme", slug, sdk).await;
+    replicas(h, 1).await;
+    if check {
+        assert!(spares(h).is_empty(), "a spare while a replica serves");
+    }
+    clock.advance(Duration::from_secs(61));
+    replicas(h, 0).await;
+}
+
 /// A workload scaled to zero keeps one booted keeper and no engine; the replica its next
 /// request starts runs under that keeper (the pid the Manager records is the spare's), a
 /// new spare is booted once it is back at zero, two workloads at zero share one, and it is
@@ -177,22 +203,8 @@ async fn a_workload_at_zero_keeps_a_spare_keeper_for_its_next_start() {
     let (h, clock) = with_clock("2026-12-01T10:00:00Z").await;
     let sdk = h.project("acme").await;
     let key = h.key("acme", None).await;
-    let config = autoscaling(json!({"min_workers": 0, "max_workers": 1, "idle_timeout_s": 60}));
-    h.create("acme", &sdk, with_policy("bot", "autoscaling", config))
-        .await;
-    h.wait_ready("acme", "bot", &sdk).await;
-    replicas(&h, 1).await;
-    assert!(spares(&h).is_empty(), "a spare while a replica serves");
-
-    clock.advance(Duration::from_secs(61));
-    replicas(&h, 0).await;
-    let spare = eventually("a spare keeper", LIMIT, || async {
-        match spares(&h)[..] {
-            [one] => Some(one),
-            _ => None,
-        }
-    })
-    .await;
+    create_at_zero(&h, &clock, &sdk, "bot", true).await;
+    let spare = one_spare(&h, "a spare keeper", None).await;
 
     let (s, out) = h.chat("acme", "bot", &key, "cold").await;
     assert_eq!(s, 200, "{out}");
@@ -210,29 +222,11 @@ async fn a_workload_at_zero_keeps_a_spare_keeper_for_its_next_start() {
     idle(&h, &sdk, "bot").await;
     clock.advance(Duration::from_secs(61));
     replicas(&h, 0).await;
-    eventually("the next spare keeper", LIMIT, || async {
-        match spares(&h)[..] {
-            [one] if one != spare => Some(one),
-            _ => None,
-        }
-    })
-    .await;
+    one_spare(&h, "the next spare keeper", Some(spare)).await;
 
     // A second workload waiting at zero shares the Manager's one spare.
-    let config = autoscaling(json!({"min_workers": 0, "max_workers": 1, "idle_timeout_s": 60}));
-    h.create("acme", &sdk, with_policy("bot2", "autoscaling", config))
-        .await;
-    h.wait_ready("acme", "bot2", &sdk).await;
-    replicas(&h, 1).await;
-    clock.advance(Duration::from_secs(61));
-    replicas(&h, 0).await;
-    let one = eventually("one spare for both", LIMIT, || async {
-        match spares(&h)[..] {
-            [one] => Some(one),
-            _ => None,
-        }
-    })
-    .await;
+    create_at_zero(&h, &clock, &sdk, "bot2", false).await;
+    let one = one_spare(&h, "one spare for both", None).await;
 
     // Deleting one keeps it for the other; deleting the last kills it.
     for (slug, spare_lives) in [("bot", true), ("bot2", false)] {
@@ -279,20 +273,8 @@ async fn a_dead_spare_keeper_is_passed_over() {
     let (h, clock) = with_clock("2026-12-01T10:00:00Z").await;
     let sdk = h.project("acme").await;
     let key = h.key("acme", None).await;
-    let config = autoscaling(json!({"min_workers": 0, "max_workers": 1, "idle_timeout_s": 60}));
-    h.create("acme", &sdk, with_policy("bot", "autoscaling", config))
-        .await;
-    h.wait_ready("acme", "bot", &sdk).await;
-    replicas(&h, 1).await;
-    clock.advance(Duration::from_secs(61));
-    replicas(&h, 0).await;
-    let spare = eventually("a spare keeper", LIMIT, || async {
-        match spares(&h)[..] {
-            [one] => Some(one),
-            _ => None,
-        }
-    })
-    .await;
+    create_at_zero(&h, &clock, &sdk, "bot", false).await;
+    let spare = one_spare(&h, "a spare keeper", None).await;
     // SAFETY: kill(2) on the spare this test's Manager started.
     unsafe {
         libc::kill(spare, libc::SIGKILL);
