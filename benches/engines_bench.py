@@ -48,8 +48,12 @@ RUN_FILE = (
 POOL = {"source": "cloud", "cloud_pool": {"gpu_pool": ["local"]}}
 
 
+# What every measurement streams: a chat completion.
+CHAT_PATH = "/v1/chat/completions"
 CONTENT = b'"content":"'
 EMPTY = b'"content":""'
+# The last chunk of a llama.cpp stream carries its own timings.
+TIMINGS = b'"timings"'
 
 
 class Stream(NamedTuple):
@@ -104,9 +108,6 @@ def stream_tokens(base: str, path: str, key: str | None, max_tokens: int) -> Str
     return Stream(chunks, first or 0.0, rate)
 
 
-TIMINGS = b'"timings"'
-
-
 def tokens_per_second(
     base: str, path: str, key: str | None, streams: int, tokens: int
 ) -> tuple[float, float]:
@@ -153,7 +154,7 @@ def engine_start_seconds(
                 c.request("GET", "/health")
                 if c.getresponse().status == 200:
                     healthy = time.perf_counter() - t0
-                    first = stream_tokens(f"http://127.0.0.1:{port}", COLD_PATH, None, 4).first
+                    first = stream_tokens(f"http://127.0.0.1:{port}", CHAT_PATH, None, 4).first
                     return healthy, healthy + first
             except OSError:
                 pass
@@ -168,10 +169,6 @@ def engine_start_seconds(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-# The request a cold start sends (and the engine's own start is timed to, directly).
-COLD_PATH = "/v1/chat/completions"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -236,7 +233,7 @@ def engines(cfg: dict[str, Any]) -> dict[str, Any]:
                     order = [("g", gateway, key), ("d", direct, None)]
                     for tag, base, k in order if i % 2 == 0 else order[::-1]:
                         cpu0, t0 = cpu_seconds(m.proc.pid), time.perf_counter()
-                        tps, own_rate = tokens_per_second(base, COLD_PATH, k, streams, tokens)
+                        tps, own_rate = tokens_per_second(base, CHAT_PATH, k, streams, tokens)
                         share = (cpu_seconds(m.proc.pid) - cpu0) / (time.perf_counter() - t0)
                         runs[tag].append((tps, own_rate, share))
                 g = [r[0] for r in runs["g"]]
@@ -304,7 +301,7 @@ def engines(cfg: dict[str, Any]) -> dict[str, Any]:
                 # "chat" workload's keeper and the spare it keeps while "cold" is at zero.
                 until(lambda: len(children(m.proc.pid)) <= 2)
                 time.sleep(0.5)
-                firsts.append(stream_tokens(f"{m.url}/endpoint/eng/cold", COLD_PATH, key, 4).first)
+                firsts.append(stream_tokens(f"{m.url}/endpoint/eng/cold", CHAT_PATH, key, 4).first)
             cold = {
                 "first_byte_from_zero": statistics.median(firsts),
                 "engine_healthy": statistics.median(h for h, _ in own),
@@ -333,7 +330,7 @@ def engines(cfg: dict[str, Any]) -> dict[str, Any]:
 
             def load() -> None:
                 while not stop.is_set():
-                    stream_tokens(f"{m.url}/endpoint/eng/scale", "/v1/chat/completions", key, 2000)
+                    stream_tokens(f"{m.url}/endpoint/eng/scale", CHAT_PATH, key, 2000)
 
             workers = [threading.Thread(target=load) for _ in range(4)]
             t0 = time.perf_counter()

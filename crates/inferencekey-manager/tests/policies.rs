@@ -194,10 +194,28 @@ async fn create_at_zero(h: &Harness, clock: &ManualClock, sdk: &str, slug: &str,
     replicas(h, 0).await;
 }
 
+/// Deletes `slug` through the control API.
+async fn delete(h: &Harness, sdk: &str, slug: &str) {
+    let (_, w) = h
+        .get(&format!("/api/projects/acme/workloads/{slug}"), sdk)
+        .await;
+    let id = w["id"].as_str().unwrap();
+    let (s, out) = h
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/workloads/{id}"),
+            sdk,
+            None,
+        )
+        .await;
+    assert!(s < 300, "{s}: {out}");
+}
+
 /// A workload scaled to zero keeps one booted keeper and no engine; the replica its next
 /// request starts runs under that keeper (the pid the Manager records is the spare's), a
-/// new spare is booted once it is back at zero, two workloads at zero share one, and it is
-/// killed when the last workload waiting at zero is deleted.
+/// new spare is booted once it is back at zero, two workloads at zero share one (which
+/// outlives the deletion of one of them and starts the other), and it is killed when the
+/// last workload waiting at zero is deleted.
 #[tokio::test]
 async fn a_workload_at_zero_keeps_a_spare_keeper_for_its_next_start() {
     let (h, clock) = with_clock("2026-12-01T10:00:00Z").await;
@@ -228,39 +246,25 @@ async fn a_workload_at_zero_keeps_a_spare_keeper_for_its_next_start() {
     create_at_zero(&h, &clock, &sdk, "bot2", false).await;
     let one = one_spare(&h, "one spare for both", None).await;
 
-    // Deleting one keeps it for the other; deleting the last kills it.
-    for (slug, spare_lives) in [("bot", true), ("bot2", false)] {
-        let (_, w) = h
-            .get(&format!("/api/projects/acme/workloads/{slug}"), &sdk)
-            .await;
-        let id = w["id"].as_str().unwrap();
-        let (s, out) = h
-            .call(
-                reqwest::Method::DELETE,
-                &format!("/api/workloads/{id}"),
-                &sdk,
-                None,
-            )
-            .await;
-        assert!(s < 300, "{s}: {out}");
-        if spare_lives {
-            eventually("the workload gone", LIMIT, || async {
-                let (s, _) = h
-                    .get(&format!("/api/projects/acme/workloads/{slug}"), &sdk)
-                    .await;
-                (s == 404).then_some(())
-            })
-            .await;
-            assert!(
-                common::alive(one),
-                "the spare went with one of two workloads at zero"
-            );
-        }
-    }
+    // Deleting one keeps it for the other, whose next start runs under it; once that one is
+    // back at zero and deleted, the last workload waiting is gone and so is its spare.
+    delete(&h, &sdk, "bot").await;
+    let (s, out) = h.chat("acme", "bot2", &key, "after bot went").await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(
+        h.engine_pids(),
+        vec![one],
+        "bot2 starts under the spare bot kept too"
+    );
+    idle(&h, &sdk, "bot2").await;
+    clock.advance(Duration::from_secs(61));
+    replicas(&h, 0).await;
+    let last = one_spare(&h, "bot2's spare", Some(one)).await;
+    delete(&h, &sdk, "bot2").await;
     eventually(
         "the spare killed with the last workload at zero",
         LIMIT,
-        || async { (!common::alive(one)).then_some(()) },
+        || async { (!common::alive(last)).then_some(()) },
     )
     .await;
     h.stop().await;

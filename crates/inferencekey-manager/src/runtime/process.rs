@@ -696,8 +696,7 @@ pub fn spawn(
         Some(started) => started,
         None => {
             let full: Vec<String> = if keepers_usable(settings) {
-                let mut v = super::procgroup::keeper_command(&settings.self_command);
-                v.push(KEEPER_GRACE.as_millis().to_string());
+                let mut v = keeper_prefix(settings);
                 v.push("--".into());
                 v.extend(argv.iter().cloned());
                 v
@@ -742,6 +741,14 @@ fn keepers_usable(settings: &LaunchSettings) -> bool {
     !settings.self_command.is_empty() && super::procgroup::supported()
 }
 
+/// `<keeper> <grace_ms>`: what both forms of a keeper's command line start with (followed by
+/// `-- <argv…>`, or `--spare`).
+fn keeper_prefix(settings: &LaunchSettings) -> Vec<String> {
+    let mut v = super::procgroup::keeper_command(&settings.self_command);
+    v.push(KEEPER_GRACE.as_millis().to_string());
+    v
+}
+
 /// Spawns `cmd` (a keeper, or a keeper-less engine) as the leader of its own process group,
 /// so a backstop SIGKILL reaches the keeper and the engine, and told when the Manager dies.
 /// Returns the child and its pid.
@@ -775,8 +782,9 @@ fn start_group(mut cmd: Command) -> io::Result<(Child, i32)> {
 /// How long after a spare keeper failed to boot the next attempt waits.
 const SPARE_RETRY: Duration = Duration::from_secs(10);
 
-/// The one spare keeper of a Manager (or worker agent), kept while any workload waits at
-/// zero replicas ([`AtZero`]) and taken by whichever replica starts next. One, not one per
+/// The one spare keeper of a Manager, kept while any workload waits at zero replicas
+/// ([`AtZero`]) and taken by whichever replica starts next (a worker agent's pool stays
+/// empty: its workloads are scaled by the Manager). One, not one per
 /// workload: each is an idle interpreter (4 MB of its own, 14 MB resident), and one start
 /// from zero at a time is what it speeds up; a burst's other replicas boot their own.
 #[derive(Default)]
@@ -819,21 +827,19 @@ impl SparePool {
 /// A workload waiting at zero replicas, held by its supervisor: while any is held the
 /// Manager keeps a spare keeper; when the last goes (its workload started, or was deleted)
 /// the spare is killed.
-pub struct AtZero(std::sync::Arc<super::reconciler::Launcher>);
+pub struct AtZero(std::sync::Arc<SparePool>);
 
 impl AtZero {
-    pub(crate) fn new(launcher: std::sync::Arc<super::reconciler::Launcher>) -> Self {
-        launcher
-            .spares
-            .waiting
+    pub fn new(pool: std::sync::Arc<SparePool>) -> Self {
+        pool.waiting
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        AtZero(launcher)
+        AtZero(pool)
     }
 }
 
 impl Drop for AtZero {
     fn drop(&mut self) {
-        let pool = &self.0.spares;
+        let pool = &self.0;
         if pool
             .waiting
             .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
@@ -861,8 +867,7 @@ impl SpareKeeper {
         if !keepers_usable(settings) {
             return Ok(None);
         }
-        let mut full = super::procgroup::keeper_command(&settings.self_command);
-        full.push(KEEPER_GRACE.as_millis().to_string());
+        let mut full = keeper_prefix(settings);
         full.push(super::procgroup::SPARE_ARG.into());
         let mut cmd = Command::new(&full[0]);
         cmd.args(&full[1..])

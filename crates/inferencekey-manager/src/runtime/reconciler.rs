@@ -36,7 +36,7 @@ pub(crate) struct Launcher {
     pub settings: process::LaunchSettings,
     pub host: String,
     /// The spare keeper a replica start takes, kept while a workload waits at zero.
-    pub spares: process::SparePool,
+    pub spares: Arc<process::SparePool>,
 }
 
 impl Launcher {
@@ -45,7 +45,7 @@ impl Launcher {
             http,
             settings,
             host: HOST.to_string(),
-            spares: process::SparePool::default(),
+            spares: Arc::default(),
         }
     }
 }
@@ -480,7 +480,7 @@ impl Supervisor {
         }
         let launcher = &self.shared.launcher;
         self.at_zero
-            .get_or_insert_with(|| process::AtZero::new(launcher.clone()));
+            .get_or_insert_with(|| process::AtZero::new(launcher.spares.clone()));
         launcher.spares.refill(&launcher.settings);
     }
 
